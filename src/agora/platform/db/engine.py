@@ -1,0 +1,51 @@
+"""One async engine per service, for SQLite (WAL), PostgreSQL (asyncpg) and MariaDB/MySQL (aiomysql)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def dialect_of(url: str) -> str:
+    """``sqlite``, ``postgresql`` or ``mysql`` (MariaDB reports itself as mysql)."""
+    name = make_url(url).get_backend_name()
+    return "mysql" if name == "mariadb" else name
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    parsed = make_url(url)
+    backend = dialect_of(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # aiosqlite runs every connection on its own thread; a small pool avoids lock churn
+        # while WAL lets readers proceed during a write.
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800)
+        if backend == "mysql":
+            kwargs["connect_args"] = {"charset": "utf8mb4"}
+    engine = create_async_engine(parsed, **kwargs)
+    if backend == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -1,0 +1,147 @@
+"""Typed settings: environment variables (``AGORA_*``) and secret files, validated at start.
+
+Two layers:
+
+* :class:`PlatformSettings` (prefix ``AGORA_``) holds what every process shares: the
+  environment, the data directory, the broker, the observability endpoints, the auth keys.
+* each service subclasses :class:`ServiceSettings` with its own prefix (``AGORA_CATALOG_``),
+  which holds its database URL and its own knobs.
+
+Nothing is built at import: :func:`load_settings` constructs on demand and callers pass the
+result down (composition roots own it). Secret files come from ``AGORA_SECRETS_DIR`` (one file
+per field, named as the environment variable would be, e.g. ``AGORA_SECRET_KEY``), the layout
+Kubernetes and Docker secrets mount.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Values shipped for development only; seeing one outside development is a configuration error.
+DEVELOPMENT_SECRET = "agora-development-secret-do-not-use-in-production"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    staging = "staging"
+    production = "production"
+
+
+class Mode(StrEnum):
+    embedded = "embedded"
+    distributed = "distributed"
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AGORA_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
+    )
+
+
+class PlatformSettings(_Base):
+    """What every Agora process shares."""
+
+    environment: Environment = Environment.development
+    mode: Mode = Mode.embedded
+    data_dir: Path = Path("var")
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    """Signs cursors and other server-side tokens that are not JWTs."""
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    access_log: bool = True
+
+    # messaging: "memory://" (in-process), "kafka://host:port", "nats://host:port", "redis://host:port/0"
+    broker_url: str = "memory://"
+    relay_batch_size: int = Field(default=200, ge=1, le=10_000)
+    relay_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+
+    redis_url: str | None = None
+
+    # observability
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; no exporter when unset."""
+    service_namespace: str = "agora"
+
+    # auth: where the public keys that verify access tokens come from
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    jwt_issuer: str = "agora-identity"
+    jwt_audience: str = "agora"
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # HTTP
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    service_urls: dict[str, str] = Field(default_factory=dict)
+    """``AGORA_SERVICE_URLS__CATALOG=http://127.0.0.1:8101``; unset means in-process (embedded)."""
+    http_timeout: float = Field(default=5.0, gt=0, le=120)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> PlatformSettings:
+        if self.environment in (Environment.development, Environment.test):
+            return self
+        for name, value in self._secret_fields():
+            if value == DEVELOPMENT_SECRET or len(value) < 32:
+                raise ValueError(
+                    f"{name} must be set to a strong secret (32+ characters) when "
+                    f"AGORA_ENVIRONMENT={self.environment.value}"
+                )
+        return self
+
+    def _secret_fields(self) -> list[tuple[str, str]]:
+        return [
+            (f"{self.model_config.get('env_prefix', '')}{name}".upper(), value.get_secret_value())
+            for name, value in self
+            if isinstance(value, SecretStr)
+        ]
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in (Environment.development, Environment.test)
+
+
+class ServiceSettings(_Base):
+    """Base for one service's settings. Subclasses set ``service_name`` and their env prefix."""
+
+    service_name: ClassVar[str] = "service"
+
+    database_url: str | None = None
+    """SQLAlchemy async URL; defaults to ``sqlite+aiosqlite:///<data_dir>/<service>.db``."""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_echo: bool = False
+    port: int = Field(default=8100, ge=1, le=65535)
+
+    def resolved_database_url(self, platform: PlatformSettings) -> str:
+        if self.database_url:
+            return self.database_url
+        path = (platform.data_dir / f"{self.service_name}.db").resolve()
+        return f"sqlite+aiosqlite:///{path}"
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: Any) -> S:
+    """Build settings from the environment and secret files; ``overrides`` win (tests, CLI flags)."""
+    secrets_dir = os.environ.get("AGORA_SECRETS_DIR")
+    if secrets_dir and Path(secrets_dir).is_dir():
+        return cls(_secrets_dir=secrets_dir, **overrides)  # type: ignore[call-arg]
+    return cls(**overrides)
