@@ -1,0 +1,105 @@
+"""OpenTelemetry tracing: one global provider per process, OTLP/HTTP export when configured.
+
+Without an endpoint spans are still created and sampled, so ``trace_id``/``span_id`` reach the
+logs and propagate between services even where nothing collects them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_state: dict[str, Any] = {"provider": None}
+_instrumented_engines: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def configure_tracing(
+    service_name: str, *, otlp_endpoint: str | None = None, namespace: str = "agora"
+) -> TracerProvider:
+    """Install the process's tracer provider once and return it.
+
+    OpenTelemetry refuses to replace a global provider, so later calls return the first one (in
+    embedded mode every service shares the process, hence the provider). An exporter is attached
+    the first time an endpoint is given.
+    """
+    provider: TracerProvider | None = _state["provider"]
+    if provider is None:
+        resource = Resource.create({"service.name": service_name, "service.namespace": namespace})
+        provider = TracerProvider(resource=resource)
+        trace.set_tracer_provider(provider)
+        _state["provider"] = provider
+        _state["exporting"] = False
+    if otlp_endpoint and not _state["exporting"]:
+        # Imported here: the exporter pulls in requests/protobuf, which a process without a
+        # collector never needs.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+        _state["exporting"] = True
+    return provider
+
+
+def shutdown_tracing() -> None:
+    """Flush and stop exporters; call from the process's lifespan shutdown."""
+    provider: TracerProvider | None = _state["provider"]
+    if provider is not None:
+        provider.force_flush()
+        provider.shutdown()
+        _state["exporting"] = False
+
+
+def instrument_sqlalchemy(engine: Any) -> None:
+    """Emit a client span per statement on an ``AsyncEngine`` (or a plain ``Engine``).
+
+    ``SQLAlchemyInstrumentor().instrument()`` only works once per process, but embedded mode has
+    one engine per service, so each engine gets its own :class:`EngineTracer` instead.
+    """
+    from opentelemetry.instrumentation.sqlalchemy import __version__
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
+
+    sync_engine = getattr(engine, "sync_engine", engine)
+    if sync_engine in _instrumented_engines:
+        return
+    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__)
+    connections = get_meter("opentelemetry.instrumentation.sqlalchemy", __version__).create_up_down_counter(
+        name="db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(tracer, sync_engine, connections)
+    _instrumented_engines.add(sync_engine)
+
+
+def inject_trace_headers(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """Write ``traceparent`` (and ``tracestate``/``baggage``) for the current span into ``headers``."""
+    propagate.inject(headers)
+    return headers
+
+
+def extract_context(headers: Mapping[str, str]) -> Context:
+    """The remote parent context carried by ``headers`` (lower-case keys, as in HTTP/2 and ASGI)."""
+    return propagate.extract(headers)
+
+
+def current_trace_ids() -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` of the current span as hex, or ``None`` outside a valid span."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+__all__ = [
+    "configure_tracing",
+    "current_trace_ids",
+    "extract_context",
+    "inject_trace_headers",
+    "instrument_sqlalchemy",
+    "shutdown_tracing",
+]
