@@ -24,7 +24,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Values shipped for development only; seeing one outside development is a configuration error.
-DEVELOPMENT_SECRET = "agora-development-secret-do-not-use-in-production"
+DEVELOPMENT_SECRET = "agora-development-secret-do-not-use-in-production"  # noqa: S105 - refused outside development
 
 
 class Environment(StrEnum):

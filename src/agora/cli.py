@@ -1,0 +1,316 @@
+"""The ``agora`` command: run, migrate, seed and check the platform.
+
+Every command builds its objects here, at call time (composition root); errors come out as one
+clear line on stderr and a non-zero exit, not a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agora.platform.settings import Environment, Mode, PlatformSettings, load_settings
+
+app = typer.Typer(
+    name="agora",
+    help="Agora, a cloud-native commerce platform: run it, migrate it, seed it, check it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+T = TypeVar("T")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+FIRST_SERVICE_PORT = 8101
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed as one line."""
+
+
+def _platform(data_dir: Path | None = None, **overrides: Any) -> PlatformSettings:
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    platform = load_settings(PlatformSettings, **overrides)
+    if platform.jwks_file is None and not platform.jwks_url and platform.is_development:
+        # before identity runs, development tokens are signed by a local key (``agora token``)
+        from agora.platform.auth.keys import ensure_development_keys
+
+        _, jwks_path = ensure_development_keys(platform.data_dir)
+        platform = platform.model_copy(update={"jwks_file": jwks_path})
+    return platform
+
+
+def _specs(names: Sequence[str] | None = None) -> list[Any]:
+    from agora.registry import service_specs
+
+    specs = service_specs()
+    if not names:
+        return specs
+    by_name = {spec.name: spec for spec in specs}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise CommandError(f"unknown service {', '.join(unknown)}; known: {', '.join(by_name)}")
+    return [by_name[name] for name in names]
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _run(coro_factory: Callable[[], Any]) -> Any:
+    return asyncio.run(coro_factory())
+
+
+async def _prepare(specs: Sequence[Any], platform: PlatformSettings, *, migrate: bool, seed: bool) -> dict[str, int]:
+    from agora.runtime import migrate_service, seed_service
+
+    seeded: dict[str, int] = {}
+    with _progress() as progress:
+        if migrate:
+            task = progress.add_task("Migrating databases", total=len(specs))
+            for spec in specs:
+                progress.update(task, description=f"Migrating {spec.name}")
+                await migrate_service(spec, platform)
+                progress.advance(task)
+            progress.update(task, description="Migrated databases")
+        if seed:
+            task = progress.add_task("Seeding demo data", total=len(specs))
+            for spec in specs:
+                progress.update(task, description=f"Seeding {spec.name}")
+                seeded[spec.name] = await seed_service(spec, platform)
+                progress.advance(task)
+            progress.update(task, description="Seeded demo data")
+    return seeded
+
+
+def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings) -> None:
+    import uvicorn
+
+    from agora.platform.observability.logging import configure_logging
+
+    configure_logging(level=platform.log_level, json=platform.log_json, service="agora")
+    config = uvicorn.Config(
+        asgi_app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,  # the chassis writes one structured access line per request
+        timeout_graceful_shutdown=int(platform.shutdown_grace_seconds),
+        server_header=False,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+
+
+Port = Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")]
+Host = Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where SQLite files, keys and local objects live (default ./var).")
+]
+
+
+@app.command()
+def up(
+    port: Port = DEFAULT_PORT,
+    host: Host = DEFAULT_HOST,
+    data_dir: DataDir = None,
+    distributed: Annotated[
+        bool, typer.Option("--distributed", help="Run each service as its own process behind a front proxy.")
+    ] = False,
+    seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Seed demo data on first run.")] = True,
+) -> None:
+    """Start every service: one process (embedded), or one process each with --distributed."""
+    platform = _platform(data_dir)
+    specs = _specs()
+    if distributed:
+        _up_distributed(specs, platform, host=host, port=port, seed=seed)
+        return
+    from agora.runtime import create_embedded_app
+
+    seeded = _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
+    added = sum(seeded.values())
+    if added:
+        console.print(f"Seeded {added} demo rows ({', '.join(f'{k}: {v}' for k, v in seeded.items() if v)}).")
+    console.print(f"[bold]Agora[/bold] on http://{host}:{port}  (services: {', '.join(s.name for s in specs)})")
+    _serve(create_embedded_app(specs, platform), host, port, platform)
+
+
+def _up_distributed(specs: Sequence[Any], platform: PlatformSettings, *, host: str, port: int, seed: bool) -> None:
+    from agora.runtime import create_front_app
+
+    _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
+    env = {**os.environ, "AGORA_MODE": Mode.distributed.value, "AGORA_DATA_DIR": str(platform.data_dir)}
+    if platform.jwks_file is not None:
+        env["AGORA_JWKS_FILE"] = str(platform.jwks_file)
+    urls: dict[str, str] = {}
+    children: list[subprocess.Popen[bytes]] = []
+    for offset, spec in enumerate(specs):
+        service_port = FIRST_SERVICE_PORT + offset
+        urls[spec.name] = f"http://127.0.0.1:{service_port}"
+        env[f"AGORA_SERVICE_URLS__{spec.name.upper()}"] = urls[spec.name]
+    for spec in specs:
+        service_port = int(urls[spec.name].rsplit(":", 1)[1])
+        command = [sys.executable, "-m", "agora", "serve", spec.name, "--port", str(service_port), "--no-migrate"]
+        children.append(subprocess.Popen(command, env=env))  # noqa: S603 - our own interpreter and module
+    console.print(
+        f"[bold]Agora (distributed)[/bold] on http://{host}:{port}  "
+        + "  ".join(f"{name}={url}" for name, url in urls.items())
+    )
+    try:
+        _serve(create_front_app(urls), host, port, platform)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + platform.shutdown_grace_seconds + 5
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="The service to run, e.g. catalog.")],
+    port: Annotated[
+        int | None, typer.Option("--port", "-p", min=1, max=65535, help="Default: the service's own port setting.")
+    ] = None,
+    host: Host = DEFAULT_HOST,
+    data_dir: DataDir = None,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")] = True,
+) -> None:
+    """Run one service in its own process."""
+    from agora.platform.http.app import create_service_app
+
+    platform = _platform(data_dir)
+    (spec,) = _specs([service])
+    settings = load_settings(spec.settings_cls)
+    if migrate:
+        from agora.runtime import migrate_service
+
+        _run(lambda: migrate_service(spec, platform, settings))
+    _serve(create_service_app(spec, platform, settings), host, port or settings.port, platform)
+
+
+@app.command()
+def migrate(
+    services: Annotated[list[str] | None, typer.Argument(help="Services to migrate (default: all).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Apply every pending database migration."""
+    specs = _specs(services)
+    _run(lambda: _prepare(specs, _platform(data_dir), migrate=True, seed=False))
+    console.print(f"Migrated {len(specs)} service database(s).")
+
+
+@app.command()
+def seed(
+    services: Annotated[list[str] | None, typer.Argument(help="Services to seed (default: all).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Insert the demo data (idempotent: running it again adds nothing)."""
+    specs = _specs(services)
+    seeded = _run(lambda: _prepare(specs, _platform(data_dir), migrate=True, seed=True))
+    for name, count in seeded.items():
+        console.print(f"{name}: {count} row(s) added")
+
+
+@app.command()
+def doctor(data_dir: DataDir = None) -> None:
+    """Check every configured backend and say what is wrong."""
+    from agora.doctor import run_checks
+
+    platform = _platform(data_dir)
+    results = _run(lambda: run_checks(_specs(), platform))
+    table = Table(title="agora doctor")
+    for column in ("component", "target", "state"):
+        table.add_column(column)
+    failed = 0
+    for component, target, problem in results:
+        failed += problem is not None
+        table.add_row(component, target, "[green]ok[/green]" if problem is None else f"[red]{problem}[/red]")
+    Console().print(table)
+    if failed:
+        raise CommandError(f"{failed} check(s) failed")
+
+
+@app.command()
+def token(
+    role: Annotated[list[str], typer.Option("--role", help="Role(s) to grant: customer, support, admin.")] = ["admin"],  # noqa: B006
+    subject: Annotated[str, typer.Option("--subject", help="The token's sub (user id).")] = "dev-admin",
+    ttl: Annotated[int, typer.Option("--ttl", min=60, max=3600, help="Lifetime in seconds.")] = 900,
+    data_dir: DataDir = None,
+) -> None:
+    """Print a development access token signed by the local development key (development only)."""
+    from agora.platform.auth.keys import ensure_development_keys, load_private_pem, mint_access_token
+
+    platform = _platform(data_dir)
+    if platform.environment not in (Environment.development, Environment.test):
+        raise CommandError("development tokens are refused outside AGORA_ENVIRONMENT=development")
+    private_path, _ = ensure_development_keys(platform.data_dir)
+    key = load_private_pem(private_path.read_bytes())
+    print(
+        mint_access_token(
+            key,
+            subject=subject,
+            roles=role,
+            issuer=platform.jwt_issuer,
+            audience=platform.jwt_audience,
+            ttl_seconds=ttl,
+        )
+    )
+
+
+@app.command("services")
+def list_services() -> None:
+    """List the services this build runs."""
+    for spec in _specs():
+        print(f"{spec.name}\t{spec.title}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except CommandError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # one line, not a traceback: the user gets what to fix
+        from click.exceptions import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        if os.environ.get("AGORA_DEBUG"):
+            raise
+        sys.exit(1)

@@ -1,0 +1,24 @@
+"""Authentication and authorization shared by every service."""
+
+from agora.platform.auth.dependencies import (
+    Admin,
+    CurrentSubject,
+    OptionalSubject,
+    current_subject,
+    optional_subject,
+    require_role,
+)
+from agora.platform.auth.verifier import InvalidToken, Subject, TokenVerifier, jwks_from_file
+
+__all__ = [
+    "Admin",
+    "CurrentSubject",
+    "InvalidToken",
+    "OptionalSubject",
+    "Subject",
+    "TokenVerifier",
+    "current_subject",
+    "jwks_from_file",
+    "optional_subject",
+    "require_role",
+]

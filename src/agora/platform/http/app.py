@@ -1,0 +1,247 @@
+"""The app factory: one FastAPI app per service, with the whole chassis wired in its lifespan.
+
+``create_service_app(spec, platform)`` is the composition root for one service process. The
+lifespan builds (and on shutdown tears down, in reverse) the engine, the transport, the outbox
+relay, the consumers and the token verifier, and exposes them to requests through the lifespan
+state (``request.state.sessions`` ...). Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+from agora.platform.auth import TokenVerifier, jwks_from_file
+from agora.platform.auth.verifier import JwksFetcher
+from agora.platform.db import create_engine, create_sessionmaker, dialect_of
+from agora.platform.http.clients import ServiceClient, create_service_client
+from agora.platform.http.middleware import ChassisMiddleware
+from agora.platform.http.pagination import CursorCodec
+from agora.platform.http.problems import install_problem_handlers, problem_response
+from agora.platform.messaging import Outbox, OutboxRelay, Transport, create_transport
+from agora.platform.observability.logging import configure_logging
+from agora.platform.observability.metrics import metrics_response
+from agora.platform.observability.tracing import configure_tracing, instrument_sqlalchemy
+from agora.platform.service import ServiceContext, ServiceSpec
+from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
+
+log = structlog.get_logger(__name__)
+
+READINESS_TIMEOUT = 2.0
+
+
+def _jwks_fetcher(platform: PlatformSettings, clients: Callable[[str], ServiceClient]) -> JwksFetcher | None:
+    if platform.jwks_file is not None:
+        return jwks_from_file(platform.jwks_file)
+    if platform.jwks_url:
+        url = platform.jwks_url
+
+        async def fetch() -> dict[str, Any]:
+            import httpx
+
+            async with httpx.AsyncClient(timeout=platform.http_timeout) as client:
+                response = await client.get(url)
+                response.raise_for_status()
+                return orjson.loads(response.content)
+
+        return fetch
+    return None
+
+
+async def check_database(context: ServiceContext) -> None:
+    async with context.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+async def readiness(context: ServiceContext) -> dict[str, str]:
+    """Each dependency's state: "ok" or a one-line reason."""
+    checks: dict[str, Callable[[], Any]] = {
+        "database": lambda: check_database(context),
+        "broker": context.transport.ping,
+    }
+
+    async def run(check: Callable[[], Any]) -> str:
+        try:
+            await asyncio.wait_for(check(), READINESS_TIMEOUT)
+        except TimeoutError:
+            return f"timed out after {READINESS_TIMEOUT:g}s"
+        except Exception as exc:
+            return f"{type(exc).__name__}: {str(exc)[:200]}"
+        return "ok"
+
+    results = await asyncio.gather(*(run(check) for check in checks.values()))
+    return dict(zip(checks, results, strict=True))
+
+
+def readiness_response(results: dict[str, str], *, instance: str = "/readyz") -> Response:
+    failing = [name for name, state in results.items() if state != "ok"]
+    if not failing:
+        return ORJSONResponse({"status": "ready", "checks": results})
+    return problem_response(
+        503,
+        title="Not ready",
+        detail=f"Unavailable: {', '.join(failing)}.",
+        instance=instance,
+        checks=results,
+    )
+
+
+@asynccontextmanager
+async def service_runtime(
+    spec: ServiceSpec,
+    platform: PlatformSettings,
+    settings: ServiceSettings,
+    *,
+    transport: Transport | None = None,
+    client_app: ASGIApp | None = None,
+    start_background: bool = True,
+) -> AsyncIterator[ServiceContext]:
+    """Builds a service's objects, starts its relay and consumers, and tears them down in reverse."""
+    async with AsyncExitStack() as stack:
+        url = settings.resolved_database_url(platform)
+        engine = create_engine(url, pool_size=settings.database_pool_size, echo=settings.database_echo)
+        stack.push_async_callback(engine.dispose)
+        instrument_sqlalchemy(engine)
+
+        if transport is None:
+            transport = create_transport(platform.broker_url)
+            await transport.start()
+            stack.push_async_callback(transport.close)
+
+        clients: dict[str, ServiceClient] = {}
+
+        def client_for(target: str) -> ServiceClient:
+            if target not in clients:
+                clients[target] = create_service_client(target, settings=platform, app=client_app)
+            return clients[target]
+
+        async def close_clients() -> None:
+            for client in clients.values():
+                await client.aclose()
+
+        stack.push_async_callback(close_clients)
+
+        sessions = create_sessionmaker(engine)
+        relay = OutboxRelay(
+            sessions,
+            transport,
+            dialect=dialect_of(url),
+            batch_size=platform.relay_batch_size,
+            poll_interval=platform.relay_poll_interval,
+        )
+        context = ServiceContext(
+            spec=spec,
+            platform=platform,
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            transport=transport,
+            outbox=Outbox(source=f"agora/{spec.name}"),
+            relay=relay,
+            cursor_codec=CursorCodec(platform.secret_key.get_secret_value().encode(), purpose=spec.name),
+            token_verifier=TokenVerifier(
+                _jwks_fetcher(platform, client_for),
+                issuer=platform.jwt_issuer,
+                audience=platform.jwt_audience,
+                leeway_seconds=platform.jwt_leeway_seconds,
+            ),
+            clients=client_for,
+        )
+        if start_background:
+            await relay.start()
+            stack.push_async_callback(relay.stop)
+            for consumer in spec.consumers(context) if spec.consumers else ():
+                await consumer.start()
+                stack.push_async_callback(consumer.stop)
+        log.info(
+            "service_started", service=spec.name, database=dialect_of(url), broker=platform.broker_url.split(":")[0]
+        )
+        yield context
+        log.info("service_stopping", service=spec.name)
+
+
+def request_state(context: ServiceContext) -> dict[str, Any]:
+    """What endpoints find on ``request.state``."""
+    return {
+        "context": context,
+        "sessions": context.sessions,
+        "outbox": context.outbox,
+        "outbox_notifier": context.relay.notify,
+        "cursor_codec": context.cursor_codec,
+        "token_verifier": context.token_verifier,
+        "settings": context.settings,
+        "platform": context.platform,
+    }
+
+
+def create_service_app(
+    spec: ServiceSpec,
+    platform: PlatformSettings,
+    settings: ServiceSettings | None = None,
+    *,
+    transport: Transport | None = None,
+    client_app: ASGIApp | None = None,
+    operations_routes: bool = True,
+) -> FastAPI:
+    """One service's ASGI app. ``transport`` and ``client_app`` are shared in embedded mode."""
+    service_settings = settings if settings is not None else load_settings(spec.settings_cls)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        configure_logging(level=platform.log_level, json=platform.log_json, service=spec.name)
+        configure_tracing(spec.name, otlp_endpoint=platform.otlp_endpoint, namespace=platform.service_namespace)
+        async with service_runtime(
+            spec, platform, service_settings, transport=transport, client_app=client_app
+        ) as context:
+            app.state.context = context
+            yield request_state(context)
+
+    app = FastAPI(
+        title=f"Agora {spec.title}",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=f"/api/{spec.name}/openapi.json",
+        docs_url=f"/api/{spec.name}/docs",
+        redoc_url=None,
+        default_response_class=ORJSONResponse,
+    )
+    install_problem_handlers(app)
+    app.include_router(spec.build_router())
+    if operations_routes:
+        add_operations_routes(app)
+    app.add_middleware(
+        ChassisMiddleware,
+        service=spec.name,
+        max_body_bytes=platform.max_body_bytes,
+        access_log=platform.access_log,
+    )
+    return app
+
+
+def add_operations_routes(app: FastAPI) -> None:
+    started = time.monotonic()
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        return {"status": "alive", "uptime_seconds": round(time.monotonic() - started, 1)}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        return readiness_response(await readiness(request.state.context))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body, content_type = metrics_response()
+        return Response(body, media_type=content_type)

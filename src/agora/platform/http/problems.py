@@ -1,0 +1,207 @@
+"""RFC 9457 problem details for every error a client can see.
+
+Handlers turn every exception into ``application/problem+json``. Validation errors name the
+field (``errors[].field`` as a dotted path, e.g. ``body.price.amount``); unexpected exceptions
+become a 500 whose body says nothing about the cause (the log has it, with the request id).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://agora.dev/problems/"
+
+log = structlog.get_logger(__name__)
+
+
+class ProblemError(Exception):
+    """An error with an HTTP status, a short title and a detail for the client."""
+
+    status: int = 400
+    title: str | None = None
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        field: str | None = None,
+        type_: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title or "")
+        if status is not None:
+            self.status = status
+        self.title = title or self.title or HTTPStatus(self.status).phrase
+        self.detail = detail
+        self.field = field
+        self.type_ = type_
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class BadRequest(ProblemError):
+    status = 400
+
+
+class Unauthorized(ProblemError):
+    status = 401
+
+    def __init__(self, detail: str = "A valid bearer token is required.", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="agora"'})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(ProblemError):
+    status = 403
+
+
+class NotFound(ProblemError):
+    status = 404
+
+
+class Conflict(ProblemError):
+    status = 409
+
+
+class PreconditionFailed(ProblemError):
+    status = 412
+
+
+class UnsupportedMediaType(ProblemError):
+    status = 415
+
+
+class Unprocessable(ProblemError):
+    status = 422
+
+
+class ServiceUnavailable(ProblemError):
+    status = 503
+
+
+def problem_response(
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    type_: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type_ or "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _problem_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    extra = dict(exc.extra)
+    if exc.field:
+        extra["errors"] = [{"field": exc.field, "message": exc.detail or exc.title}]
+    return problem_response(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        type_=exc.type_,
+        headers=exc.headers,
+        **extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return problem_response(
+            400,
+            title="Malformed JSON",
+            detail="The request body is not valid JSON.",
+            instance=request.url.path,
+            type_=TYPE_BASE + "malformed-json",
+            errors=[{"field": "body", "message": "invalid JSON"}],
+        )
+    items = [{"field": _field_path(error.get("loc", ())), "message": error.get("msg", "invalid")} for error in errors]
+    fields = ", ".join(item["field"] for item in items[:5])
+    return problem_response(
+        422,
+        title="Invalid request",
+        detail=f"Check these fields: {fields}." if fields else "The request is invalid.",
+        instance=request.url.path,
+        type_=TYPE_BASE + "validation",
+        errors=items,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = "The request body could not be parsed (malformed or not UTF-8)."
+    return problem_response(
+        exc.status_code,
+        detail=detail,
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled_exception", path=request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        detail="Something went wrong on our side; the request id identifies it in our logs.",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _problem_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+_JSON_TYPES = ("application/json",)
+
+
+async def require_json(request: Request) -> None:
+    """Refuse request bodies that do not declare JSON (415), for routers that only take JSON."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if not media_type:
+        if request.headers.get("content-length", "0") in ("", "0"):
+            return
+    elif media_type in _JSON_TYPES or media_type.endswith("+json"):
+        return
+    raise UnsupportedMediaType(
+        f"Send the body as application/json (got {media_type or 'no content type'}).",
+        field="content-type",
+    )

@@ -1,0 +1,60 @@
+"""What a service is, to the chassis: a spec (static) and a context (built at start-up)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agora.platform.settings import PlatformSettings, ServiceSettings
+
+if TYPE_CHECKING:
+    from agora.platform.auth import TokenVerifier
+    from agora.platform.http.clients import ServiceClient
+    from agora.platform.http.pagination import CursorCodec
+    from agora.platform.messaging import Consumer, Outbox, OutboxRelay, Transport
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything the chassis needs to run one service; each service's ``__init__`` exports one."""
+
+    name: str
+    title: str
+    settings_cls: type[ServiceSettings]
+    build_router: Callable[[], APIRouter]
+    metadata: MetaData
+    migrations_dir: Path
+    seed: Callable[[ServiceContext], Awaitable[int]] | None = None
+    """Inserts demo data once; returns how many rows it added (0 when already seeded)."""
+    consumers: Callable[[ServiceContext], Iterable[Consumer]] | None = None
+    """Builds the event consumers (handlers registered) this service runs."""
+    depends_on: tuple[str, ...] = ()
+    """Services this one calls over HTTP (for start-up order and network policies)."""
+
+
+@dataclass
+class ServiceContext:
+    """The objects one running service owns; built by the app factory's lifespan."""
+
+    spec: ServiceSpec
+    platform: PlatformSettings
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    transport: Transport
+    outbox: Outbox
+    relay: OutboxRelay
+    cursor_codec: CursorCodec
+    token_verifier: TokenVerifier
+    clients: Callable[[str], ServiceClient]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name

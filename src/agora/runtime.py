@@ -1,0 +1,266 @@
+"""Composition roots for the three ways to run: embedded, one service, and the local front proxy.
+
+* :func:`create_embedded_app`: every service in one process (``agora up``). Each service keeps
+  its own FastAPI app, database and outbox; a path dispatcher sends ``/api/<service>/`` to it,
+  the services share one in-process broker, and their HTTP clients are wired to this very app.
+* :func:`create_front_app`: ``agora up --distributed`` starts each service as its own process;
+  this app listens on the public port and forwards ``/api/<service>/`` to each (in a cluster
+  the ingress does this instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+import structlog
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agora.platform.db import create_engine
+from agora.platform.db.migrations import upgrade
+from agora.platform.http.app import create_service_app, readiness, readiness_response
+from agora.platform.http.problems import problem_response
+from agora.platform.messaging import Transport, create_transport
+from agora.platform.observability.logging import configure_logging
+from agora.platform.observability.metrics import metrics_response
+from agora.platform.observability.tracing import configure_tracing
+from agora.platform.service import ServiceContext, ServiceSpec
+from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
+
+log = structlog.get_logger(__name__)
+
+API_PREFIX = "/api/"
+
+
+def _service_of(path: str) -> str | None:
+    if not path.startswith(API_PREFIX):
+        return None
+    return path[len(API_PREFIX) :].split("/", 1)[0] or None
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(404, detail="No service answers this path.", instance=scope.get("path"))
+    await response(scope, receive, send)
+
+
+async def _metrics(_: Request) -> Response:
+    body, content_type = metrics_response()
+    return Response(body, media_type=content_type)
+
+
+async def _healthz(_: Request) -> Response:
+    return Response(b'{"status":"alive"}', media_type="application/json")
+
+
+class EmbeddedApp:
+    """Every service in one process, each behind its ``/api/<name>/`` prefix."""
+
+    def __init__(
+        self,
+        specs: Sequence[ServiceSpec],
+        platform: PlatformSettings,
+        *,
+        settings: dict[str, ServiceSettings] | None = None,
+    ) -> None:
+        self.platform = platform
+        self.specs = {spec.name: spec for spec in specs}
+        given = settings or {}
+        self.settings: dict[str, ServiceSettings] = {
+            spec.name: given.get(spec.name) or load_settings(spec.settings_cls) for spec in specs
+        }
+        self._transport: Transport | None = None
+        self.apps: dict[str, FastAPI] = {}
+        self.states: dict[str, dict[str, Any]] = {}
+        self.contexts: dict[str, ServiceContext] = {}
+        self._shared_transport = create_transport(platform.broker_url)
+        for spec in specs:
+            self.apps[spec.name] = create_service_app(
+                spec,
+                platform,
+                self.settings[spec.name],
+                transport=self._shared_transport,
+                client_app=self,
+                operations_routes=False,
+            )
+        self.root = Starlette(
+            routes=[
+                Route("/healthz", _healthz),
+                Route("/readyz", self._readyz),
+                Route("/metrics", _metrics),
+            ],
+            lifespan=self._lifespan,
+        )
+        # the web storefront will be mounted here when it lands; until then the root lists the APIs
+        self.fallback: ASGIApp = _not_found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            name = _service_of(scope["path"])
+            if name is not None:
+                app = self.apps.get(name)
+                if app is None:
+                    await _not_found(scope, receive, send)
+                    return
+                # each service sees its own lifespan state, as it would in its own process
+                await app({**scope, "state": dict(self.states[name])}, receive, send)
+                return
+            if scope["path"] not in ("/healthz", "/readyz", "/metrics"):
+                await self.fallback(scope, receive, send)
+                return
+        await self.root(scope, receive, send)
+
+    @asynccontextmanager
+    async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        async with self.running():
+            yield
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[EmbeddedApp]:
+        """Starts every service (also usable without a server, e.g. in tests over ASGITransport)."""
+        configure_logging(level=self.platform.log_level, json=self.platform.log_json, service="agora")
+        configure_tracing("agora", otlp_endpoint=self.platform.otlp_endpoint, namespace=self.platform.service_namespace)
+        async with AsyncExitStack() as stack:
+            await self._shared_transport.start()
+            stack.push_async_callback(self._shared_transport.close)
+            for name, app in self.apps.items():
+                state = await stack.enter_async_context(app.router.lifespan_context(app))
+                self.states[name] = dict(state or {})
+                self.contexts[name] = self.states[name]["context"]
+            log.info("embedded_started", services=sorted(self.apps))
+            yield self
+
+    async def _readyz(self, request: Request) -> Response:
+        names = sorted(self.contexts)
+        results = await asyncio.gather(*(readiness(self.contexts[name]) for name in names))
+        flat = {
+            f"{name}.{check}": state
+            for name, result in zip(names, results, strict=True)
+            for check, state in result.items()
+        }
+        return readiness_response(flat, instance=request.url.path)
+
+
+def create_embedded_app(specs: Sequence[ServiceSpec], platform: PlatformSettings) -> EmbeddedApp:
+    return EmbeddedApp(specs, platform)
+
+
+async def migrate_service(
+    spec: ServiceSpec, platform: PlatformSettings, settings: ServiceSettings | None = None
+) -> None:
+    settings = settings if settings is not None else load_settings(spec.settings_cls)
+    engine = create_engine(settings.resolved_database_url(platform))
+    try:
+        await upgrade(engine, service=spec.name, migrations_dir=spec.migrations_dir)
+    finally:
+        await engine.dispose()
+
+
+async def seed_service(spec: ServiceSpec, platform: PlatformSettings, settings: ServiceSettings | None = None) -> int:
+    """Runs the service's seed with a context whose relay and consumers are not started."""
+    from agora.platform.http.app import service_runtime
+
+    if spec.seed is None:
+        return 0
+    settings = settings if settings is not None else load_settings(spec.settings_cls)
+    transport = create_transport("memory://")
+    await transport.start()
+    try:
+        async with service_runtime(spec, platform, settings, transport=transport, start_background=False) as context:
+            return await spec.seed(context)
+    finally:
+        await transport.close()
+
+
+# --- distributed mode: the local front proxy -------------------------------------------------
+
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> Starlette:
+    """Forwards ``/api/<service>/...`` to each service process (local stand-in for the ingress)."""
+    client_holder: dict[str, httpx.AsyncClient] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            client_holder["client"] = client
+            yield
+
+    async def forward(request: Request) -> Response:
+        name = _service_of(request.url.path)
+        base = service_urls.get(name or "")
+        if base is None:
+            return problem_response(404, detail="No service answers this path.", instance=request.url.path)
+        client = client_holder["client"]
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+        headers.append(("x-forwarded-for", request.client.host if request.client else ""))
+        upstream = client.build_request(
+            request.method,
+            base.rstrip("/") + request.url.path,
+            params=request.url.query,
+            headers=headers,
+            content=request.stream(),
+        )
+        try:
+            response = await client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            return problem_response(
+                502, detail=f"The {name} service is unreachable ({type(exc).__name__}).", instance=request.url.path
+            )
+        response_headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
+        return StreamingResponse(
+            response.aiter_raw(),
+            status_code=response.status_code,
+            headers=response_headers,
+            background=BackgroundTask(response.aclose),
+        )
+
+    async def readyz(request: Request) -> Response:
+        client = client_holder["client"]
+
+        async def probe(name: str, base: str) -> tuple[str, str]:
+            try:
+                response = await client.get(base.rstrip("/") + "/readyz", timeout=3.0)
+            except httpx.HTTPError as exc:
+                return name, f"unreachable: {type(exc).__name__}"
+            if response.status_code == 200:
+                return name, "ok"
+            detail = orjson.loads(response.content).get("detail", "") if response.content else ""
+            return name, f"not ready: {detail}".strip()
+
+        results = dict(await asyncio.gather(*(probe(n, u) for n, u in sorted(service_urls.items()))))
+        return readiness_response(results, instance=request.url.path)
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return Starlette(
+        routes=[
+            Route("/healthz", _healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", _metrics),
+            Route("/api/{rest:path}", forward, methods=methods),
+        ],
+        lifespan=lifespan,
+    )
