@@ -1,0 +1,249 @@
+"""The chassis middleware: request id, server span, body-size limit, RED metrics, access log.
+
+One plain ASGI middleware rather than five, and no ``BaseHTTPMiddleware``: each layer of the
+latter costs a task and a memory stream per request, and the benchmark compares a full chassis
+against a bare endpoint. Everything per-request here is a few dict lookups, one span and, when
+enabled, one log line; label children and the tracer are resolved once and cached.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agora.platform.observability.context import authorization_var, new_request_id, request_id_var
+from agora.platform.observability.logging import get_logger
+from agora.platform.observability.metrics import (
+    KNOWN_METHODS,
+    UNMATCHED_ROUTE,
+    http_request_duration_seconds,
+    http_requests_in_progress,
+    http_requests_total,
+)
+
+#: What we accept as an incoming request id; anything else (too long, spaces, control characters
+#: that could forge log lines) is replaced by a fresh id.
+_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
+#: Probes and scrapes would drown the access log; they are logged at debug level instead.
+_QUIET_SUFFIXES = ("/healthz", "/readyz", "/metrics")
+
+
+class _PayloadTooLargeError(Exception):
+    """Raised from ``receive`` once a streamed body passes the limit; the client has its 413."""
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/api/catalog/products/{product_id}``), never the raw path.
+
+    FastAPI >= 0.130 matches included routers lazily: ``scope["route"]`` is then the route as
+    declared inside its router (without the include prefix) and the full template lives on the
+    effective route context it records under ``scope["fastapi"]``. Older FastAPI copies routes at
+    include time, so ``scope["route"].path`` is already complete there.
+    """
+    fastapi_scope = scope.get("fastapi")
+    if fastapi_scope:
+        effective = fastapi_scope.get("effective_route_context")
+        path = getattr(effective, "path", None)
+        if path:
+            return str(path)
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else UNMATCHED_ROUTE
+
+
+def problem_body(*, status: int, title: str, detail: str, instance: str) -> bytes:
+    """An RFC 9457 problem document."""
+    return orjson.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
+    )
+
+
+class ChassisMiddleware:
+    """Wraps one service app; in embedded mode each service app gets its own instance."""
+
+    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int, access_log: bool = True) -> None:
+        self.app = app
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
+        # A ProxyTracer when tracing is configured after the app is built; it binds to the real
+        # provider on first use, so the order of app factory and configure_tracing does not matter.
+        self._tracer = trace.get_tracer("agora.http.server")
+        self._logger = get_logger("agora.access")
+        self._in_progress = http_requests_in_progress.labels(service=service)
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        request_id: str | None = None
+        content_length: int | None = None
+        authorization: str | None = None
+        carrier: dict[str, str] | None = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _REQUEST_ID_PATTERN.fullmatch(candidate):
+                    request_id = candidate
+            elif name == b"content-length":
+                try:
+                    content_length = int(value)
+                except ValueError:
+                    content_length = None  # the server rejects a malformed length before us
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"traceparent" or name == b"tracestate":
+                if carrier is None:
+                    carrier = {}
+                carrier[name.decode("latin-1")] = value.decode("latin-1")
+        if request_id is None:
+            request_id = new_request_id()
+        request_id_header = (b"x-request-id", request_id.encode("ascii"))
+
+        method: str = scope["method"]
+        path: str = scope["path"]
+        span = self._tracer.start_span(
+            method,
+            context=propagate.extract(carrier) if carrier is not None else None,
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": method,
+                "url.path": path,
+                "url.scheme": scope.get("scheme", "http"),
+            },
+        )
+        context_token = otel_context.attach(trace.set_span_in_context(span))
+        request_id_token = request_id_var.set(request_id)
+        authorization_token = authorization_var.set(authorization)
+
+        status = 0
+        started = False
+        answered = False  # we sent a 413 ourselves; whatever the app sends after is dropped
+        received = 0
+        max_body = self.max_body_bytes
+
+        async def send_413() -> None:
+            nonlocal status, started, answered
+            answered = started = True
+            status = 413
+            body = problem_body(
+                status=413,
+                title="Payload Too Large",
+                detail=f"The request body is larger than the limit of {max_body} bytes.",
+                instance=path,
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode("ascii")),
+                        # The rest of the body stays unread, so the connection cannot be reused.
+                        (b"connection", b"close"),
+                        request_id_header,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > max_body:
+                    if not started:
+                        await send_413()
+                    raise _PayloadTooLargeError
+            return message
+
+        async def tagging_send(message: Message) -> None:
+            nonlocal status, started
+            if answered:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), request_id_header]}
+            await send(message)
+
+        self._in_progress.inc()
+        start = time.perf_counter()
+        try:
+            if content_length is not None and content_length > max_body:
+                await send_413()
+            else:
+                await self.app(scope, counting_receive, tagging_send)
+        except Exception as exc:
+            if not answered:
+                if not started:
+                    status = 500
+                span.record_exception(exc)
+                raise
+            # Otherwise the app only failed because we cut its body short; the client has its 413.
+        finally:
+            duration = time.perf_counter() - start
+            self._in_progress.dec()
+            if status == 0:  # cancelled (client went away) before any response
+                status = 499
+            route = route_template(scope)
+            self._observe(method, route, status, duration)
+
+            span.update_name(f"{method} {route}" if route != UNMATCHED_ROUTE else method)
+            if route != UNMATCHED_ROUTE:
+                span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            if self.access_log:
+                self._log_access(method, route, path, status, duration, request_id)
+            span.end()
+            authorization_var.reset(authorization_token)
+            request_id_var.reset(request_id_token)
+            otel_context.detach(context_token)
+
+    def _observe(self, method: str, route: str, status: int, duration: float) -> None:
+        if method not in KNOWN_METHODS:
+            method = "OTHER"
+        counter_key = (method, route, status)
+        counter = self._counters.get(counter_key)
+        if counter is None:
+            counter = http_requests_total.labels(self.service, method, route, str(status))
+            self._counters[counter_key] = counter
+        counter.inc()
+        histogram_key = (method, route)
+        histogram = self._histograms.get(histogram_key)
+        if histogram is None:
+            histogram = http_request_duration_seconds.labels(self.service, method, route)
+            self._histograms[histogram_key] = histogram
+        histogram.observe(duration)
+
+    def _log_access(
+        self, method: str, route: str, path: str, status: int, duration: float, request_id: str
+    ) -> None:
+        quiet = path.endswith(_QUIET_SUFFIXES)
+        log = self._logger.debug if quiet else self._logger.info
+        log(
+            "request",
+            service=self.service,
+            method=method,
+            route=route,
+            path=path,
+            status=status,
+            duration_ms=round(duration * 1000, 3),
+            request_id=request_id,
+        )
+
+
+__all__ = ["ChassisMiddleware", "problem_body", "route_template"]
