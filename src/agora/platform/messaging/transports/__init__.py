@@ -1,0 +1,43 @@
+"""Broker transports behind one interface, chosen by URL scheme."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from agora.platform.messaging.transports.base import (
+    Handler,
+    Outgoing,
+    Subscription,
+    Transport,
+    TransportError,
+)
+
+
+def create_transport(url: str) -> Transport:
+    """``memory://``, ``kafka://h:p[,h:p]``, ``nats://h:p``, ``redis://h:p/db``; query string = options.
+
+    Clients are imported lazily so a process only loads the client of the broker it uses.
+    """
+    parts = urlsplit(url)
+    options = dict(parse_qsl(parts.query))
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        from agora.platform.messaging.transports.memory import MemoryTransport
+
+        return MemoryTransport(**{k: int(v) if k == "retention" else float(v) for k, v in options.items()})
+    if scheme == "kafka":
+        from agora.platform.messaging.transports.kafka import KafkaTransport
+
+        return KafkaTransport(parts.netloc, **options)
+    if scheme == "nats":
+        from agora.platform.messaging.transports.nats import NatsTransport
+
+        return NatsTransport(urlunsplit(("nats", parts.netloc, "", "", "")), **options)
+    if scheme in ("redis", "rediss"):
+        from agora.platform.messaging.transports.redis import RedisTransport
+
+        return RedisTransport(urlunsplit((scheme, parts.netloc, parts.path, "", "")), **options)
+    raise ValueError(f"unsupported broker URL scheme {parts.scheme!r} (memory, kafka, nats, redis)")
+
+
+__all__ = ["Handler", "Outgoing", "Subscription", "Transport", "TransportError", "create_transport"]

@@ -1,0 +1,66 @@
+"""The transport port: what the outbox relay and consumers need from a broker, and no more.
+
+Delivery is at-least-once on every implementation: a handler that returns acknowledges the
+message; a handler that raises (or is cancelled) leaves it unacknowledged and it is delivered
+again, possibly to another member of the same group. Exactly-once *effects* come from the
+consumer's inbox (:mod:`..consumer`), not from the broker.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Sequence
+from typing import NamedTuple, Protocol
+
+from agora.platform.messaging.envelope import Envelope
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class Outgoing(NamedTuple):
+    """One message for :meth:`Transport.publish_many`."""
+
+    topic: str
+    envelope: Envelope
+    key: str | None = None
+
+
+class Subscription(Protocol):
+    """A running subscription; ``stop`` returns once no handler call is running any more."""
+
+    async def stop(self) -> None: ...
+
+
+class TransportError(RuntimeError):
+    """The broker refused or could not be reached."""
+
+
+class Transport(abc.ABC):
+    """A broker connection. ``start`` before use, ``close`` at shutdown."""
+
+    async def start(self) -> None:  # noqa: B027 - optional hook, most transports connect here
+        """Connect. Idempotent."""
+
+    async def close(self) -> None:  # noqa: B027
+        """Stop every subscription and disconnect. Idempotent."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise when the broker cannot be reached (``/readyz`` calls this)."""
+
+    @abc.abstractmethod
+    async def publish(self, topic: str, envelope: Envelope, *, key: str | None = None) -> None:
+        """Return once the broker has accepted (persisted) the message; raise otherwise."""
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
+        """Publish in order; return once all were accepted. Raises if any was not.
+
+        When this raises, some messages may have been published anyway: the caller publishes
+        them again and consumers de-duplicate. Transports override it to pipeline.
+        """
+        for message in messages:
+            await self.publish(message.topic, message.envelope, key=message.key)
+
+    @abc.abstractmethod
+    async def subscribe(self, topic: str, group: str, handler: Handler) -> Subscription:
+        """Deliver ``topic`` to ``handler``; members of one ``group`` share the messages."""
