@@ -35,6 +35,12 @@ _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _QUIET_SUFFIXES = ("/healthz", "/readyz", "/metrics")
 
 
+#: Pass as ``FastAPI(telemetry=FASTAPI_TELEMETRY)``: this middleware already records the server
+#: span and RED metrics, and FastAPI's native telemetry would add a second span tree and a second
+#: set of (OpenTelemetry) metrics to every request.
+FASTAPI_TELEMETRY: dict[str, Any] = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 class _PayloadTooLargeError(Exception):
     """Raised from ``receive`` once a streamed body passes the limit; the client has its 413."""
 
@@ -112,17 +118,28 @@ class ChassisMiddleware:
 
         method: str = scope["method"]
         path: str = scope["path"]
-        span = self._tracer.start_span(
-            method,
-            context=propagate.extract(carrier) if carrier is not None else None,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "url.path": path,
-                "url.scheme": scope.get("scheme", "http"),
-            },
-        )
-        context_token = otel_context.attach(trace.set_span_in_context(span))
+        outer = trace.get_current_span()
+        if outer.is_recording() and getattr(outer, "kind", None) is SpanKind.SERVER:
+            # An outer layer (FastAPI >= 0.160's native telemetry, or opentelemetry-instrumentation-
+            # asgi) already opened the server span for this request: use it rather than nest a
+            # second one. Passing FASTAPI_TELEMETRY to FastAPI() turns that layer off, which is
+            # cheaper (it also records three internal spans and OTel metrics per request).
+            span = outer
+            own_span = False
+            context_token = None
+        else:
+            span = self._tracer.start_span(
+                method,
+                context=propagate.extract(carrier) if carrier is not None else None,
+                kind=SpanKind.SERVER,
+                attributes={
+                    "http.request.method": method,
+                    "url.path": path,
+                    "url.scheme": scope.get("scheme", "http"),
+                },
+            )
+            own_span = True
+            context_token = otel_context.attach(trace.set_span_in_context(span))
         request_id_token = request_id_var.set(request_id)
         authorization_token = authorization_var.set(authorization)
 
@@ -189,7 +206,8 @@ class ChassisMiddleware:
             if not answered:
                 if not started:
                     status = 500
-                span.record_exception(exc)
+                if own_span:
+                    span.record_exception(exc)
                 raise
             # Otherwise the app only failed because we cut its body short; the client has its 413.
         finally:
@@ -200,18 +218,20 @@ class ChassisMiddleware:
             route = route_template(scope)
             self._observe(method, route, status, duration)
 
-            span.update_name(f"{method} {route}" if route != UNMATCHED_ROUTE else method)
-            if route != UNMATCHED_ROUTE:
-                span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
+            if own_span:
+                span.update_name(f"{method} {route}" if route != UNMATCHED_ROUTE else method)
+                if route != UNMATCHED_ROUTE:
+                    span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
             if self.access_log:
                 self._log_access(method, route, path, status, duration, request_id)
-            span.end()
             authorization_var.reset(authorization_token)
             request_id_var.reset(request_id_token)
-            otel_context.detach(context_token)
+            if context_token is not None:  # the span is ours
+                span.end()
+                otel_context.detach(context_token)
 
     def _observe(self, method: str, route: str, status: int, duration: float) -> None:
         if method not in KNOWN_METHODS:
@@ -246,4 +266,4 @@ class ChassisMiddleware:
         )
 
 
-__all__ = ["ChassisMiddleware", "problem_body", "route_template"]
+__all__ = ["FASTAPI_TELEMETRY", "ChassisMiddleware", "problem_body", "route_template"]

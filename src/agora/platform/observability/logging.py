@@ -32,6 +32,22 @@ _LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "granian", "sq
 _state: dict[str, Any] = {"handler": None, "service": None, "structlog": False}
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is when a line is emitted, not when it was configured:
+    test runners and some process managers swap it, and a handler holding a closed stream fails."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def _is_sensitive(key: str, _cache: dict[str, bool] = {}) -> bool:  # noqa: B006 - a deliberate memo
     try:
         return _cache[key]
@@ -147,14 +163,14 @@ def configure_logging(
         )
         _state["structlog"] = True
 
-    handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
+    handler = logging.StreamHandler(stream) if stream is not None else _StdoutHandler()
     handler.setFormatter(_formatter(json))
     root = logging.getLogger()
     previous = _state["handler"]
     for existing in list(root.handlers):
         # Ours from an earlier call, or a plain stream handler from ``logging.basicConfig``; other
         # handlers (pytest's capture, a file handler someone added on purpose) stay.
-        if existing is previous or type(existing) is logging.StreamHandler:
+        if existing is previous or type(existing) in (logging.StreamHandler, _StdoutHandler):
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
@@ -164,8 +180,10 @@ def configure_logging(
         library_logger = logging.getLogger(name)
         library_logger.handlers.clear()
         library_logger.propagate = True
-    # The chassis middleware writes the access log; uvicorn's own would repeat every request.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # The chassis middleware writes the access log and service clients record metrics and spans;
+    # uvicorn's and httpx's per-request info lines would only repeat them.
+    for name in ("uvicorn.access", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None, **initial_values: Any) -> Any:
