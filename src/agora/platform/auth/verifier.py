@@ -96,7 +96,7 @@ class TokenVerifier:
             for jwk in document.get("keys", []):
                 if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256" or "kid" not in jwk:
                     continue
-                keys[jwk["kid"]] = ECAlgorithm.from_jwk(orjson.dumps(jwk))
+                keys[jwk["kid"]] = ECAlgorithm.from_jwk(jwk)
             if keys:
                 self._keys = keys
 

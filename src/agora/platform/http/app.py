@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
@@ -88,7 +87,7 @@ async def readiness(context: ServiceContext) -> dict[str, str]:
 def readiness_response(results: dict[str, str], *, instance: str = "/readyz") -> Response:
     failing = [name for name, state in results.items() if state != "ok"]
     if not failing:
-        return ORJSONResponse({"status": "ready", "checks": results})
+        return Response(orjson.dumps({"status": "ready", "checks": results}), media_type="application/json")
     return problem_response(
         503,
         title="Not ready",
@@ -160,7 +159,7 @@ async def service_runtime(
             clients=client_for,
         )
         if start_background:
-            await relay.start()
+            relay.start()
             stack.push_async_callback(relay.stop)
             for consumer in spec.consumers(context) if spec.consumers else ():
                 await consumer.start()
@@ -215,7 +214,6 @@ def create_service_app(
         openapi_url=f"/api/{spec.name}/openapi.json",
         docs_url=f"/api/{spec.name}/docs",
         redoc_url=None,
-        default_response_class=ORJSONResponse,
     )
     install_problem_handlers(app)
     app.include_router(spec.build_router())

@@ -41,6 +41,6 @@ async def running_services(
         if seed:
             await seed_service(spec, platform, embedded.settings[spec.name])
     async with embedded.running():
-        transport = httpx.ASGITransport(app=embedded)
+        transport = httpx.ASGITransport(app=embedded, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://agora.test") as client:
             yield client, embedded

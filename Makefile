@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run run-distributed test test-fast lint install install-test backends clean
+
+run: $(VENV)/.installed  ## install and start every service in one process on http://127.0.0.1:8000
+	$(BIN)/agora up
+
+run-distributed: $(VENV)/.installed  ## one process per service behind a front proxy on :8000
+	$(BIN)/agora up --distributed
+
+test: $(VENV)/.test-installed backends lint  ## install test needs, provision backends, run the whole suite
+	$(BIN)/pytest
+
+test-fast: $(VENV)/.test-installed  ## the suite without provisioning (servers already running)
+	$(BIN)/pytest -x -q
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
+
+backends:  ## start the local servers the tests use when they are not running
+	scripts/provision-backends.sh
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.test-installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

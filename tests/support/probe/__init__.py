@@ -1,0 +1,77 @@
+"""A minimal service used to test the chassis on its own: one table, one write that emits an event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, ClassVar
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import Integer, MetaData, String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from starlette.requests import Request
+
+from agora.platform.auth import Admin
+from agora.platform.db import Session
+from agora.platform.http.problems import require_json
+from agora.platform.service import ServiceSpec
+from agora.platform.settings import ServiceSettings
+
+
+class ProbeSettings(ServiceSettings):
+    service_name: ClassVar[str] = "probe"
+    model_config = SettingsConfigDict(env_prefix="AGORA_PROBE_", extra="ignore", frozen=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text: Mapped[str] = mapped_column(String(100))
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=100)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/api/probe", dependencies=[Depends(require_json)])
+
+    @router.post("/notes", status_code=201)
+    async def create_note(body: NoteIn, session: Session, request: Request, _: Admin) -> dict[str, int | str]:
+        note = Note(text=body.text)
+        session.add(note)
+        await session.flush()
+        await request.state.outbox.add(session, "probe.note.created", {"id": note.id, "text": note.text})
+        return {"id": note.id, "text": note.text}
+
+    @router.post("/fail")
+    async def fail(session: Session, request: Request, _: Admin) -> None:
+        session.add(Note(text="never stored"))
+        await session.flush()
+        await request.state.outbox.add(session, "probe.note.created", {"id": -1, "text": "never"})
+        raise RuntimeError("boom after writing")
+
+    @router.get("/notes/count")
+    async def count(session: Session) -> dict[str, int]:
+        return {"count": (await session.scalar(select(func.count()).select_from(Note))) or 0}
+
+    @router.get("/echo")
+    async def echo(value: Annotated[int, Field(ge=0, le=10)]) -> dict[str, int]:
+        return {"value": value}
+
+    return router
+
+
+spec = ServiceSpec(
+    name="probe",
+    title="Probe",
+    settings_cls=ProbeSettings,
+    build_router=build_router,
+    metadata=Base.metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+)

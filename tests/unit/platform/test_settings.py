@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from tests.support.probe import ProbeSettings
+
+from agora.platform.settings import DEVELOPMENT_SECRET, PlatformSettings, load_settings
+
+
+def test_development_accepts_the_development_secret() -> None:
+    settings = PlatformSettings(environment="development")
+    assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_default_secret_refused_outside_development(environment: str) -> None:
+    with pytest.raises(ValidationError, match="AGORA_SECRET_KEY must be set"):
+        PlatformSettings(environment=environment)
+
+
+def test_short_secret_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="strong secret"):
+        PlatformSettings(environment="production", secret_key="short")
+
+
+def test_env_prefix_and_nested_service_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_BROKER_URL", "nats://127.0.0.1:4222")
+    monkeypatch.setenv("AGORA_SERVICE_URLS__CATALOG", "http://127.0.0.1:8101")
+    settings = load_settings(PlatformSettings)
+    assert settings.broker_url == "nats://127.0.0.1:4222"
+    assert settings.service_urls == {"catalog": "http://127.0.0.1:8101"}
+
+
+def test_secret_files_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "s" * 40
+    (tmp_path / "AGORA_SECRET_KEY").write_text(secret)
+    monkeypatch.setenv("AGORA_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("AGORA_ENVIRONMENT", "production")
+    settings = load_settings(PlatformSettings)
+    assert settings.secret_key.get_secret_value() == secret
+
+
+def test_service_prefix_is_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AGORA_PROBE_DATABASE_URL", "postgresql+asyncpg://db/probe")
+    monkeypatch.setenv("AGORA_DATABASE_URL", "sqlite+aiosqlite:///ignored.db")
+    assert load_settings(ProbeSettings).database_url == "postgresql+asyncpg://db/probe"
+    monkeypatch.delenv("AGORA_PROBE_DATABASE_URL")
+    default = load_settings(ProbeSettings).resolved_database_url(PlatformSettings(data_dir=tmp_path))
+    assert default == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'probe.db'}"
