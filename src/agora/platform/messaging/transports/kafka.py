@@ -156,6 +156,12 @@ class KafkaTransport(Transport):
             raise TransportError(f"kafka publish failed: {exc!r}") from exc
 
     async def subscribe(self, topic: str, group: str, handler: Handler) -> KafkaSubscription:
+        try:
+            # Asking for the topic's partitions creates it on brokers that auto-create topics;
+            # a group subscribed to a missing topic would otherwise idle until a metadata refresh.
+            await asyncio.wait_for(self._started().partitions_for(topic), self._request_timeout_ms / 1000)
+        except (KafkaError, TimeoutError) as exc:
+            raise TransportError(f"kafka topic {topic!r} unavailable: {exc!r}") from exc
         consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=self._bootstrap,
