@@ -1,0 +1,100 @@
+"""What the catalog publishes: event payloads and the product shape clients may rely on.
+
+Other services import these models (never the catalog's tables or internal schemas). Payloads
+carry ids plus the facts a consumer needs to act without calling back: a recommender can index
+a product from ``catalog.product.created`` alone, a cart can re-price from ``updated``.
+
+Compatibility rule: fields are only ever added (with defaults); a removed or retyped field is
+a new event type. Consumers should ignore fields they do not know (``extra="ignore"``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Event types, stable strings (topic ``catalog``).
+PRODUCT_CREATED = "catalog.product.created"
+PRODUCT_UPDATED = "catalog.product.updated"
+PRODUCT_DELETED = "catalog.product.deleted"
+
+#: The CloudEvents ``source`` of every catalog event.
+SOURCE = "agora/catalog"
+
+#: Currencies a price may be expressed in (ISO 4217). The currency service converts between them.
+SUPPORTED_CURRENCIES: frozenset[str] = frozenset(
+    {"USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF", "SEK", "NOK", "DKK", "PLN", "NZD"}
+)
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Money(_Contract):
+    """An amount in the currency's minor units (cents; yen have none)."""
+
+    amount: int
+    currency: str = Field(min_length=3, max_length=3)
+
+
+class CategoryRef(_Contract):
+    id: str
+    slug: str
+    name: str
+
+
+class Product(_Contract):
+    """A product as the catalog API returns it (``GET /api/catalog/products/{id}``)."""
+
+    id: str
+    sku: str
+    name: str
+    description: str
+    price: Money
+    category: CategoryRef
+    tags: list[str]
+    images: list[str]
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductCreated(_Contract):
+    """``catalog.product.created``: the whole product, as it was created."""
+
+    product: Product
+
+
+class ProductUpdated(_Contract):
+    """``catalog.product.updated``: the product after the change and which fields changed."""
+
+    product: Product
+    changed: list[str]
+
+
+class ProductDeleted(_Contract):
+    """``catalog.product.deleted``: the product is withdrawn (soft-deleted: ``active`` is now false)."""
+
+    id: str
+    sku: str
+    version: int
+    mode: Literal["soft"] = "soft"
+
+
+__all__ = [
+    "PRODUCT_CREATED",
+    "PRODUCT_DELETED",
+    "PRODUCT_UPDATED",
+    "SOURCE",
+    "SUPPORTED_CURRENCIES",
+    "CategoryRef",
+    "Money",
+    "Product",
+    "ProductCreated",
+    "ProductDeleted",
+    "ProductUpdated",
+]

@@ -1,0 +1,28 @@
+"""The catalog service: products, categories, full-text search, admin CRUD, ``catalog.product.*`` events.
+
+Its spec is the only thing the registry needs; everything is built by the chassis at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agora.platform.service import ServiceSpec
+from agora.services.catalog.endpoints import build_router
+from agora.services.catalog.handlers import consumers
+from agora.services.catalog.models import metadata
+from agora.services.catalog.seed import seed
+from agora.services.catalog.settings import CatalogSettings
+
+spec = ServiceSpec(
+    name="catalog",
+    title="Agora catalog",
+    settings_cls=CatalogSettings,
+    build_router=build_router,
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    seed=seed,
+    consumers=consumers,
+)
+
+__all__ = ["CatalogSettings", "spec"]

@@ -1,0 +1,259 @@
+"""The catalog's HTTP routes under ``/api/catalog``: parse, call the service, shape the response.
+
+Reads answer with strong ETags over the exact body (``If-None-Match`` gives 304). Writes need
+the admin role; ``PATCH`` and ``DELETE`` honour ``If-Match`` (412 when the product changed since
+the client read it). ``DELETE`` is a soft delete: the product becomes inactive, disappears for
+visitors, stays visible to admins and can be restored with ``PATCH {"active": true}``; orders
+and carts that reference it keep a valid id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from starlette.responses import Response
+
+from agora.platform.db import Session
+from agora.platform.http.etag import conditional_json, etag_for
+from agora.platform.http.pagination import Cursor, Limit
+from agora.platform.http.problems import ProblemError, require_json
+from agora.services.catalog import schemas
+from agora.services.catalog.auth import Admin, SeesInactive
+from agora.services.catalog.models import Product
+from agora.services.catalog.repository import SortOrder
+from agora.services.catalog.search import terms
+from agora.services.catalog.service import (
+    CatalogError,
+    CatalogService,
+    PreconditionError,
+    ProductQuery,
+    category_document,
+    product_document,
+)
+
+PREFIX = "/api/catalog"
+MAX_QUERY_LENGTH = 200
+MAX_TAG_FILTERS = 5
+
+
+def _service(request: Request, session: Session, include_inactive: bool) -> CatalogService:
+    return CatalogService(session, events=request.state.outbox, include_inactive=include_inactive)
+
+
+async def reader(request: Request, session: Session, sees_inactive: SeesInactive) -> CatalogService:
+    return _service(request, session, sees_inactive)
+
+
+async def writer(request: Request, session: Session, _admin: Admin) -> CatalogService:
+    return _service(request, session, True)
+
+
+Reader = Annotated[CatalogService, Depends(reader)]
+Writer = Annotated[CatalogService, Depends(writer)]
+ProductId = Annotated[str, Path(max_length=64, description="The product's id (a UUID).")]
+IfMatch = Annotated[str | None, Header(max_length=1024, description="ETag from a previous read.")]
+
+
+@asynccontextmanager
+async def problems() -> AsyncIterator[None]:
+    """Turn the service's errors into RFC 9457 problems."""
+    try:
+        yield
+    except CatalogError as error:
+        raise ProblemError(error.detail, status=error.status, field=error.field) from None
+
+
+def _json(payload: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json", headers=headers)
+
+
+def _check_if_match(if_match: str | None, product: Product) -> None:
+    if if_match is None:
+        return
+    if if_match.strip() == "*":
+        return
+    current = etag_for(orjson.dumps(product_document(product)))
+    # strong comparison (RFC 9110 13.1.1): a weak validator never matches If-Match
+    candidates = [part.strip() for part in if_match.split(",")]
+    if current not in candidates:
+        raise PreconditionError("The product changed since you read it; fetch it again and retry.")
+
+
+def _product_response(product: Product, *, status_code: int = 200, location: bool = False) -> Response:
+    body = orjson.dumps(product_document(product))
+    headers = {"ETag": etag_for(body), "Cache-Control": "no-cache"}
+    if location:
+        headers["Location"] = f"{PREFIX}/products/{product.id}"
+    return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["catalog"], dependencies=[Depends(require_json)])
+
+    @router.get(
+        "/products",
+        response_model=None,
+        responses={200: {"model": schemas.ProductPage}},
+        summary="List, filter and search products",
+    )
+    async def list_products(
+        request: Request,
+        service: Reader,
+        q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="Full-text search.")] = None,
+        category: Annotated[schemas.Slug | None, Query(description="Category slug.")] = None,
+        min_price: Annotated[int | None, Query(ge=0, le=schemas.MAX_PRICE, description="Minor units.")] = None,
+        max_price: Annotated[int | None, Query(ge=0, le=schemas.MAX_PRICE, description="Minor units.")] = None,
+        tag: Annotated[
+            list[schemas.Tag] | None,
+            Query(max_length=MAX_TAG_FILTERS, description="Products carrying every tag given."),
+        ] = None,
+        currency: Annotated[schemas.CurrencyCode | None, Query()] = None,
+        active: Annotated[bool | None, Query(description="Admins only: filter on the active flag.")] = None,
+        sort: Annotated[SortOrder | None, Query(description="Default: relevance with q, newest otherwise.")] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> Response:
+        words: tuple[str, ...] = ()
+        if q is not None and q.strip():
+            words = tuple(terms(q))
+            if not words:
+                # a query with no searchable word (only punctuation) matches nothing
+                return conditional_json(request, {"items": [], "next_cursor": None})
+        query = ProductQuery(
+            words=words,
+            category=category,
+            min_price=min_price,
+            max_price=max_price,
+            tags=tuple(sorted(set(tag or ()))),
+            currency=currency,
+            active=active,
+            sort=sort,
+        )
+        async with problems():
+            page = await service.list_products(query, limit=limit, cursor=cursor, codec=request.state.cursor_codec)
+        payload = {"items": [product_document(p) for p in page.items], "next_cursor": page.next_cursor}
+        return conditional_json(request, payload)
+
+    @router.get(
+        "/products/by-sku/{sku}",
+        response_model=None,
+        responses={200: {"model": schemas.ProductOut}, 404: {}},
+        summary="A product by its sku",
+    )
+    async def get_product_by_sku(
+        request: Request, service: Reader, sku: Annotated[str, Path(max_length=64)]
+    ) -> Response:
+        async with problems():
+            product = await service.get_product_by_sku(sku)
+        return conditional_json(request, product_document(product))
+
+    @router.get(
+        "/products/{product_id}",
+        response_model=None,
+        responses={200: {"model": schemas.ProductOut}, 304: {}, 404: {}},
+        summary="A product (ETag; If-None-Match answers 304)",
+    )
+    async def get_product(request: Request, service: Reader, product_id: ProductId) -> Response:
+        async with problems():
+            product = await service.get_product(product_id)
+        return conditional_json(request, product_document(product))
+
+    @router.post(
+        "/products",
+        status_code=201,
+        response_model=None,
+        responses={201: {"model": schemas.ProductOut}, 409: {}, 422: {}},
+        summary="Create a product (admin)",
+    )
+    async def create_product(service: Writer, body: schemas.ProductCreate) -> Response:
+        async with problems():
+            product = await service.create_product(body)
+        return _product_response(product, status_code=201, location=True)
+
+    @router.patch(
+        "/products/{product_id}",
+        response_model=None,
+        responses={200: {"model": schemas.ProductOut}, 404: {}, 409: {}, 412: {}, 422: {}},
+        summary="Change some fields of a product (admin; If-Match for optimistic concurrency)",
+    )
+    async def update_product(
+        service: Writer, product_id: ProductId, body: schemas.ProductUpdate, if_match: IfMatch = None
+    ) -> Response:
+        async with problems():
+            product = await service.load_for_update(product_id)
+            _check_if_match(if_match, product)
+            product = await service.update_product(product, body)
+        return _product_response(product)
+
+    @router.delete(
+        "/products/{product_id}",
+        status_code=204,
+        response_model=None,
+        responses={204: {}, 404: {}, 412: {}},
+        summary="Withdraw a product (admin; soft delete)",
+    )
+    async def delete_product(service: Writer, product_id: ProductId, if_match: IfMatch = None) -> Response:
+        async with problems():
+            product = await service.load_for_update(product_id)
+            _check_if_match(if_match, product)
+            await service.delete_product(product)
+        return Response(status_code=204)
+
+    @router.get(
+        "/categories",
+        response_model=None,
+        responses={200: {"model": schemas.CategoryPage}},
+        summary="List categories (by slug)",
+    )
+    async def list_categories(request: Request, service: Reader, limit: Limit = 100, cursor: Cursor = None) -> Response:
+        async with problems():
+            items, next_cursor = await service.list_categories(
+                limit=limit, cursor=cursor, codec=request.state.cursor_codec
+            )
+        return conditional_json(request, {"items": [category_document(c) for c in items], "next_cursor": next_cursor})
+
+    @router.get(
+        "/categories/{slug}",
+        response_model=None,
+        responses={200: {"model": schemas.CategoryOut}, 404: {}},
+        summary="A category by slug",
+    )
+    async def get_category(request: Request, service: Reader, slug: Annotated[str, Path(max_length=64)]) -> Response:
+        async with problems():
+            category = await service.get_category(slug)
+        return conditional_json(request, category_document(category))
+
+    @router.post(
+        "/categories",
+        status_code=201,
+        response_model=None,
+        responses={201: {"model": schemas.CategoryOut}, 409: {}, 422: {}},
+        summary="Create a category (admin)",
+    )
+    async def create_category(service: Writer, body: schemas.CategoryCreate) -> Response:
+        async with problems():
+            category = await service.create_category(body)
+        return _json(
+            category_document(category),
+            status_code=201,
+            headers={"Location": f"{PREFIX}/categories/{category.slug}"},
+        )
+
+    @router.patch(
+        "/categories/{slug}",
+        response_model=None,
+        responses={200: {"model": schemas.CategoryOut}, 404: {}, 409: {}, 422: {}},
+        summary="Change a category (admin)",
+    )
+    async def update_category(
+        service: Writer, slug: Annotated[str, Path(max_length=64)], body: schemas.CategoryUpdate
+    ) -> Response:
+        async with problems():
+            category = await service.update_category(slug, body)
+        return _json(category_document(category))
+
+    return router

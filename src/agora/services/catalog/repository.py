@@ -1,0 +1,249 @@
+"""Every catalog query.
+
+Product reads start from :meth:`CatalogRepository._products`, which already applies the
+caller's visibility (visitors see active products only), so no endpoint can forget it.
+
+Lists are keyset-paginated: each sort order has a total order (its key, then ``id``) and an
+index to serve it (see ``models.py``); the position is the last row's key and id. Search
+results are ordered by relevance, a float each database computes differently, which does not
+make a reliable keyset, so they page by offset (bounded by :data:`MAX_SEARCH_OFFSET`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.services.catalog.models import Category, Product, ProductTag
+from agora.services.catalog.search import search_clause
+
+MAX_SEARCH_OFFSET = 10_000
+
+
+class SortOrder(StrEnum):
+    relevance = "relevance"
+    newest = "newest"
+    price_asc = "price_asc"
+    price_desc = "price_desc"
+    name = "name"
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    words: tuple[str, ...] = ()
+    category_id: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    tags: tuple[str, ...] = ()
+    currency: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Where the previous page ended: its last row's sort value and id."""
+
+    value: Any
+    id: str
+
+
+def dialect_name(session: AsyncSession) -> str:
+    bind = session.bind
+    if bind is None:
+        raise RuntimeError("the catalog session is not bound to an engine")
+    name = bind.dialect.name
+    return "mysql" if name == "mariadb" else name
+
+
+class CatalogRepository:
+    def __init__(self, session: AsyncSession, *, include_inactive: bool = False) -> None:
+        self.session = session
+        self.include_inactive = include_inactive
+        self.dialect = dialect_name(session)
+
+    # -- products -------------------------------------------------------------------------------
+
+    def _products(self) -> Select[tuple[Product]]:
+        statement = select(Product)
+        if not self.include_inactive:
+            statement = statement.where(Product.active.is_(True))
+        return statement
+
+    async def get_product(self, product_id: str) -> Product | None:
+        result = await self.session.execute(self._products().where(Product.id == product_id))
+        return result.scalars().first()
+
+    async def get_product_by_sku(self, sku: str) -> Product | None:
+        result = await self.session.execute(self._products().where(Product.sku == sku))
+        return result.scalars().first()
+
+    async def get_product_for_update(self, product_id: str) -> Product | None:
+        """Any product, active or not (admins edit withdrawn products too)."""
+        result = await self.session.execute(select(Product).where(Product.id == product_id))
+        return result.scalars().first()
+
+    async def sku_exists(self, sku: str) -> bool:
+        result = await self.session.execute(select(exists().where(Product.sku == sku)))
+        return bool(result.scalar())
+
+    async def existing_keys(self, skus: Sequence[str], ids: Sequence[str]) -> set[str]:
+        """Which of ``skus`` and ``ids`` are taken (one set: skus and uuids cannot collide)."""
+        found: set[str] = set()
+        for column, values in ((Product.sku, skus), (Product.id, ids)):
+            for start in range(0, len(values), 500):
+                chunk = list(values[start : start + 500])
+                result = await self.session.execute(select(column).where(column.in_(chunk)))
+                found.update(result.scalars())
+        return found
+
+    def _filtered(self, filters: ProductFilters) -> Select[tuple[Product]]:
+        statement = self._products()
+        if filters.active is not None:
+            statement = statement.where(Product.active.is_(filters.active))
+        if filters.category_id is not None:
+            statement = statement.where(Product.category_id == filters.category_id)
+        if filters.min_price is not None:
+            statement = statement.where(Product.price_amount >= filters.min_price)
+        if filters.max_price is not None:
+            statement = statement.where(Product.price_amount <= filters.max_price)
+        if filters.currency is not None:
+            statement = statement.where(Product.price_currency == filters.currency)
+        for tag in filters.tags:
+            statement = statement.where(exists().where(ProductTag.product_id == Product.id, ProductTag.tag == tag))
+        return statement
+
+    async def list_products(
+        self,
+        filters: ProductFilters,
+        *,
+        sort: SortOrder,
+        limit: int,
+        after: Keyset | None = None,
+        offset: int = 0,
+    ) -> list[Product]:
+        """Up to ``limit`` products after ``after`` (keyset sorts) or ``offset`` (relevance)."""
+        statement = self._filtered(filters)
+        if sort is SortOrder.relevance:
+            if not filters.words:
+                raise ValueError("relevance order needs search words")
+            search = search_clause(self.dialect, list(filters.words))
+            if search.join is not None and search.join_on is not None:
+                statement = statement.join(search.join, search.join_on)
+            statement = (
+                statement.where(search.condition)
+                .order_by(search.rank, Product.id)
+                .offset(min(offset, MAX_SEARCH_OFFSET))
+            )
+        else:
+            if filters.words:
+                search = search_clause(self.dialect, list(filters.words))
+                if search.join is not None and search.join_on is not None:
+                    statement = statement.join(search.join, search.join_on)
+                statement = statement.where(search.condition)
+            statement = self._keyset(statement, sort, after)
+        result = await self.session.execute(statement.limit(limit))
+        return list(result.scalars().unique())
+
+    @staticmethod
+    def _keyset(statement: Select[tuple[Product]], sort: SortOrder, after: Keyset | None) -> Select[Any]:
+        key: Any
+        descending = sort in (SortOrder.newest, SortOrder.price_desc)
+        if sort is SortOrder.newest:
+            key = Product.created_at
+        elif sort in (SortOrder.price_asc, SortOrder.price_desc):
+            key = Product.price_amount
+        else:
+            key = Product.name
+        if after is not None:
+            # (key, id) > (value, id) spelled out: row-value comparison is not portable
+            if descending:
+                statement = statement.where(or_(key < after.value, and_(key == after.value, Product.id < after.id)))
+            else:
+                statement = statement.where(or_(key > after.value, and_(key == after.value, Product.id > after.id)))
+        if descending:
+            return statement.order_by(key.desc(), Product.id.desc())
+        return statement.order_by(key.asc(), Product.id.asc())
+
+    @staticmethod
+    def keyset_of(product: Product, sort: SortOrder) -> Keyset:
+        value: Any
+        if sort is SortOrder.newest:
+            value = product.created_at
+        elif sort in (SortOrder.price_asc, SortOrder.price_desc):
+            value = product.price_amount
+        else:
+            value = product.name
+        return Keyset(value=value, id=product.id)
+
+    async def add_product(self, product: Product) -> None:
+        self.session.add(product)
+        await self.session.flush()
+        await self._write_tags(product.id, product.tags)
+
+    async def replace_tags(self, product: Product) -> None:
+        await self.session.execute(delete(ProductTag).where(ProductTag.product_id == product.id))
+        await self._write_tags(product.id, product.tags)
+
+    async def _write_tags(self, product_id: str, tags: Sequence[str]) -> None:
+        if tags:
+            self.session.add_all(ProductTag(product_id=product_id, tag=tag) for tag in tags)
+            await self.session.flush()
+
+    async def add_products(self, products: Sequence[Product]) -> None:
+        """Bulk insert for the seed: products, then their tag rows, in two flushes."""
+        self.session.add_all(products)
+        await self.session.flush()
+        self.session.add_all(ProductTag(product_id=product.id, tag=tag) for product in products for tag in product.tags)
+        await self.session.flush()
+
+    async def count_products(self) -> int:
+        result = await self.session.execute(select(func.count()).select_from(Product))
+        return int(result.scalar_one())
+
+    # -- categories -----------------------------------------------------------------------------
+
+    async def list_categories(self, *, limit: int, after_slug: str | None = None) -> list[Category]:
+        statement = select(Category).order_by(Category.slug).limit(limit)
+        if after_slug is not None:
+            statement = statement.where(Category.slug > after_slug)
+        result = await self.session.execute(statement)
+        return list(result.scalars())
+
+    async def get_category_by_slug(self, slug: str) -> Category | None:
+        result = await self.session.execute(select(Category).where(Category.slug == slug))
+        return result.scalars().first()
+
+    async def get_category(self, category_id: str) -> Category | None:
+        return await self.session.get(Category, category_id)
+
+    async def categories_by_id(self, ids: set[str]) -> dict[str, Category]:
+        if not ids:
+            return {}
+        result = await self.session.execute(select(Category).where(Category.id.in_(ids)))
+        return {category.id: category for category in result.scalars()}
+
+    async def all_categories(self) -> list[Category]:
+        result = await self.session.execute(select(Category))
+        return list(result.scalars())
+
+    async def add_category(self, category: Category) -> None:
+        self.session.add(category)
+        await self.session.flush()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+__all__ = [
+    "MAX_SEARCH_OFFSET",
+    "CatalogRepository",
+    "Keyset",
+    "ProductFilters",
+    "SortOrder",
+    "dialect_name",
+]

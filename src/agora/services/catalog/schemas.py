@@ -1,0 +1,168 @@
+"""Request and response models of the catalog API (never the tables).
+
+Requests are strict: unknown fields are refused, JSON types are not coerced (``"10"`` is not an
+amount, ``1`` is not ``true``), and every string is checked for what databases refuse or
+mangle (NUL, other control characters, lone surrogates) so bad input is a 422 naming the
+field, never a 500 from the driver. Everything else a user types, including text that looks
+like SQL or HTML, is data: stored and returned exactly as sent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from agora.contracts.catalog import SUPPORTED_CURRENCIES, CategoryRef, Money, Product
+from agora.services.catalog.models import (
+    CATEGORY_NAME_LENGTH,
+    CATEGORY_SLUG_LENGTH,
+    MAX_TAGS,
+    NAME_LENGTH,
+    SKU_LENGTH,
+    TAG_LENGTH,
+)
+
+MAX_PRICE = 1_000_000_000
+DESCRIPTION_LENGTH = 5000
+CATEGORY_DESCRIPTION_LENGTH = 1000
+MAX_IMAGES = 10
+IMAGE_REF_LENGTH = 500
+
+SKU_PATTERN = r"^[A-Z0-9](?:[A-Z0-9-]{0,62}[A-Z0-9])?$"
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+#: An absolute http(s) URL, a site-relative path, or a media id; never ``javascript:`` and friends.
+IMAGE_PATTERN = r"^(?:https?://[^\s]+|/[^\s]*|[A-Za-z0-9][A-Za-z0-9_.-]*)$"
+
+_FORBIDDEN_LINE = re.compile(r"[\x00-\x1f\x7f]")
+_FORBIDDEN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _one_line(value: str) -> str:
+    if _FORBIDDEN_LINE.search(value) or _SURROGATE.search(value):
+        raise ValueError("must not contain control characters or unpaired surrogates")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _text(value: str) -> str:
+    # newlines and tabs are fine in a description; NUL is refused by PostgreSQL, the rest is noise
+    if _FORBIDDEN_TEXT.search(value) or _SURROGATE.search(value):
+        raise ValueError("must not contain control characters or unpaired surrogates")
+    return value
+
+
+def _currency(value: str) -> str:
+    if value not in SUPPORTED_CURRENCIES:
+        raise ValueError(f"must be one of {', '.join(sorted(SUPPORTED_CURRENCIES))}")
+    return value
+
+
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=SKU_LENGTH, pattern=SKU_PATTERN)]
+ProductName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_LENGTH), AfterValidator(_one_line)]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_LENGTH), AfterValidator(_text)]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=CATEGORY_SLUG_LENGTH, pattern=SLUG_PATTERN)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=TAG_LENGTH, pattern=SLUG_PATTERN)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
+ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=IMAGE_REF_LENGTH, pattern=IMAGE_PATTERN)]
+Images = Annotated[list[ImageRef], Field(max_length=MAX_IMAGES)]
+CurrencyCode = Annotated[
+    str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)
+]
+CategoryName = Annotated[
+    str, StringConstraints(min_length=1, max_length=CATEGORY_NAME_LENGTH), AfterValidator(_one_line)
+]
+CategoryDescription = Annotated[str, StringConstraints(max_length=CATEGORY_DESCRIPTION_LENGTH), AfterValidator(_text)]
+
+
+def normalize_tags(tags: list[str]) -> list[str]:
+    """Tags are a set: duplicates collapse and they are kept sorted."""
+    return sorted(set(tags))
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class MoneyIn(_Request):
+    amount: int = Field(gt=0, le=MAX_PRICE, description="Minor units (cents); 1 to 1,000,000,000.")
+    currency: CurrencyCode
+
+
+class ProductCreate(_Request):
+    sku: Sku
+    name: ProductName
+    description: Description = ""
+    price: MoneyIn
+    category: Slug = Field(description="The category's slug.")
+    tags: Tags = Field(default_factory=list)
+    images: Images = Field(default_factory=list)
+    active: bool = True
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return normalize_tags(value)
+
+
+class ProductUpdate(_Request):
+    """A partial update: only the fields sent change; ``null`` is refused (no field is nullable)."""
+
+    sku: Sku = Field(default=None)
+    name: ProductName = Field(default=None)
+    description: Description = Field(default=None)
+    price: MoneyIn = Field(default=None)
+    category: Slug = Field(default=None)
+    tags: Tags = Field(default=None)
+    images: Images = Field(default=None)
+    active: bool = Field(default=None)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return normalize_tags(value)
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class CategoryCreate(_Request):
+    slug: Slug
+    name: CategoryName
+    description: CategoryDescription = ""
+
+
+class CategoryUpdate(_Request):
+    slug: Slug = Field(default=None)
+    name: CategoryName = Field(default=None)
+    description: CategoryDescription = Field(default=None)
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+# -- responses (documentation: the endpoints render JSON directly, see endpoints.py) ---------------
+
+ProductOut = Product
+MoneyOut = Money
+CategoryRefOut = CategoryRef
+
+
+class CategoryOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    description: str
+
+
+class ProductPage(BaseModel):
+    items: list[ProductOut]
+    next_cursor: str | None = None
+
+
+class CategoryPage(BaseModel):
+    items: list[CategoryOut]
+    next_cursor: str | None = None

@@ -1,0 +1,156 @@
+"""Full-text search, one implementation per database, behind one function.
+
+User input never reaches a query language as written. :func:`terms` keeps only runs of word
+characters (letters, digits, underscore; NFKC-normalised, case-folded), so every operator of
+FTS5 (``" * ^ : ( ) - + NEAR AND OR NOT``), of ``to_tsquery`` (``& | ! ( ) : * ' <->``) and of
+InnoDB boolean mode (``+ - < > ( ) ~ * " @``) is gone before a query is built, and each dialect
+then builds its query from those terms only:
+
+* SQLite FTS5: every term is a quoted string (``"term"``; a quote inside would be doubled), so
+  ``AND``/``NEAR`` typed by a user are words, not operators;
+* PostgreSQL: ``to_tsquery('english', 'term & term:*')``; terms contain no tsquery syntax;
+* MariaDB: ``+term*`` in boolean mode; terms InnoDB would not index (shorter than its minimum
+  token size, or stopwords) would silently match nothing, so they become ``LIKE`` conditions
+  (escaped) instead.
+
+Every dialect requires all terms (AND) and treats the last as a prefix (search-as-you-type).
+Results come ranked: FTS5's ``bm25`` with name weighted over tags over description, PostgreSQL's
+``ts_rank_cd`` over a vector weighted the same way, and on MariaDB the name index's score
+counted three times plus the whole document's.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, FromClause, and_, func, literal_column, or_, select, table
+from sqlalchemy import column as sql_column
+from sqlalchemy.dialects import mysql
+
+from agora.services.catalog.models import Product
+
+MAX_TERMS = 12
+MAX_TERM_LENGTH = 64
+
+_WORD = re.compile(r"\w+")
+
+#: InnoDB's default full-text stopword list (INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD).
+INNODB_STOPWORDS = frozenset(
+    "a about an are as at be by com de en for from how i in is it la of on or that the this to "
+    "was what when where who will with und www".split()
+)
+INNODB_MIN_TOKEN = 3
+
+
+def terms(query: str) -> list[str]:
+    """The searchable words of ``query``: at most :data:`MAX_TERMS`, each at most :data:`MAX_TERM_LENGTH`."""
+    normalized = unicodedata.normalize("NFKC", query).casefold()
+    words: list[str] = []
+    for match in _WORD.finditer(normalized):
+        word = match.group()[:MAX_TERM_LENGTH].strip("_")
+        if word and word not in words:
+            words.append(word)
+        if len(words) == MAX_TERMS:
+            break
+    return words
+
+
+def fts5_query(words: list[str]) -> str:
+    """An FTS5 MATCH expression: every word a quoted string, the last one a prefix."""
+    quoted = ['"' + word.replace('"', '""') + '"' for word in words]
+    if quoted:
+        quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def tsquery(words: list[str]) -> str:
+    """A ``to_tsquery`` expression: the words joined by ``&``, the last one a prefix."""
+    parts = list(words)
+    if parts:
+        parts[-1] += ":*"
+    return " & ".join(parts)
+
+
+def innodb_query(words: list[str]) -> tuple[str, list[str]]:
+    """The InnoDB boolean-mode expression, and the words it cannot carry (matched with LIKE)."""
+    indexed = [w for w in words if len(w) >= INNODB_MIN_TOKEN and w not in INNODB_STOPWORDS]
+    leftover = [w for w in words if w not in indexed]
+    return " ".join(f"+{word}*" for word in indexed), leftover
+
+
+@dataclass(frozen=True)
+class SearchClause:
+    """What a product query needs to search: a condition, an optional source to join, a rank.
+
+    ``rank`` sorts best-first when ordered ascending (dialects that score higher-is-better are
+    negated), so the caller orders the same way on every database.
+    """
+
+    condition: ColumnElement[bool]
+    rank: ColumnElement[float]
+    join: FromClause | None = None
+    join_on: ColumnElement[bool] | None = None
+
+
+def _sqlite(words: list[str]) -> SearchClause:
+    fts = table("products_fts", sql_column("product_id"))
+    fts_name = literal_column("products_fts")
+    # bm25 weights per column: product_id (unindexed), name, description, tags
+    rank = func.bm25(fts_name, 0.0, 10.0, 1.0, 4.0)
+    matches = (
+        select(fts.c.product_id.label("product_id"), rank.label("rank"))
+        .select_from(fts)
+        .where(fts_name.op("MATCH")(fts5_query(words)))
+        .subquery("fts_hits")
+    )
+    return SearchClause(
+        condition=literal_column("1") == 1,
+        rank=matches.c.rank,
+        join=matches,
+        join_on=matches.c.product_id == Product.id,
+    )
+
+
+def _postgresql(words: list[str]) -> SearchClause:
+    query = func.to_tsquery(literal_column("'english'::regconfig"), tsquery(words))
+    vector = literal_column("products.search_vector")
+    return SearchClause(condition=vector.op("@@")(query), rank=-func.ts_rank_cd(vector, query))
+
+
+def _mysql(words: list[str]) -> SearchClause:
+    expression, leftover = innodb_query(words)
+    conditions: list[ColumnElement[bool]] = []
+    rank: ColumnElement[float]
+    if expression:
+        document = mysql.match(
+            Product.name, Product.description, Product.tags_text, against=expression
+        ).in_boolean_mode()
+        name_only = mysql.match(Product.name, against=expression).in_boolean_mode()
+        conditions.append(document)
+        rank = -(name_only * 3 + document)
+    else:
+        rank = literal_column("0")
+    for word in leftover:
+        conditions.append(
+            or_(
+                Product.name.contains(word, autoescape=True),
+                Product.tags_text.contains(word, autoescape=True),
+                Product.description.contains(word, autoescape=True),
+            )
+        )
+    return SearchClause(condition=and_(*conditions), rank=rank)
+
+
+def search_clause(dialect: str, words: list[str]) -> SearchClause:
+    """The search for ``words`` (non-empty, from :func:`terms`) on ``dialect``."""
+    if not words:
+        raise ValueError("search_clause needs at least one word")
+    if dialect == "sqlite":
+        return _sqlite(words)
+    if dialect == "postgresql":
+        return _postgresql(words)
+    if dialect in ("mysql", "mariadb"):
+        return _mysql(words)
+    raise ValueError(f"no full-text search for dialect {dialect!r}")
