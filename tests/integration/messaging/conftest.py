@@ -24,7 +24,7 @@ def _migrate(connection: Connection) -> None:
     effects_metadata.create_all(connection)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def database_backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

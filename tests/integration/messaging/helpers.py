@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
@@ -22,7 +23,7 @@ effects = Table(
 )
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], *, within: float, what: str) -> None:
+async def wait_until(check: Callable[[], Awaitable[bool] | bool], *, within: float, what: str) -> None:
     """Poll ``check`` until true; fail with ``what`` after ``within`` seconds.
 
     Used where the thing awaited is a row in a database written by another task: there is no
@@ -30,10 +31,15 @@ async def wait_until(check: Callable[[], Awaitable[bool]], *, within: float, wha
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while not await check():
+    while not await _call(check):
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def _call(check: Callable[[], Awaitable[bool] | bool]) -> bool:
+    result = check()
+    return bool(await result) if inspect.isawaitable(result) else bool(result)
 
 
 async def count(sessions: async_sessionmaker[AsyncSession], column: object, *, distinct: bool = False) -> int:
