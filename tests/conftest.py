@@ -23,6 +23,7 @@ REQUIRED_IN_CI = ("sqlite", "postgresql", "mariadb", "kafka", "nats", "redis")
 
 _passed: Counter[str] = Counter()
 _failed: Counter[str] = Counter()
+_skipped: Counter[str] = Counter()
 
 
 def _backends_of(item: pytest.Item) -> set[str]:
@@ -38,7 +39,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = outcome.get_result()
     if report.when == "call":
         for backend in _backends_of(item):
-            (_passed if report.passed else _failed)[backend] += 1
+            if report.passed:
+                _passed[backend] += 1
+            elif report.failed:
+                _failed[backend] += 1
+            else:
+                _skipped[backend] += 1
 
 
 def _missing_in_ci(config: pytest.Config) -> list[str]:
@@ -59,7 +65,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: igno
         return
     terminalreporter.section("real backends exercised")
     for backend in BACKENDS:
-        terminalreporter.write_line(f"{backend:>11}: {_passed[backend]:4d} passed, {_failed[backend]:3d} failed")
+        terminalreporter.write_line(
+            f"{backend:>11}: {_passed[backend]:4d} passed, {_failed[backend]:3d} failed, {_skipped[backend]:3d} skipped"
+        )
     missing = _missing_in_ci(config)
     if missing:
         terminalreporter.write_line(f"CI: no passing test on {', '.join(missing)}: the run fails", red=True)

@@ -1,0 +1,71 @@
+"""Start and stop real processes in tests (``agora up``, ``agora serve``, servers), bounded in time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def agora_command(*args: str) -> list[str]:
+    """The ``agora`` CLI of this interpreter (works without the console script on PATH)."""
+    return [sys.executable, "-m", "agora", *args]
+
+
+def wait_until_ready(url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Polls ``url`` until it answers 200; fails early when ``process`` has exited."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} was ready")
+        try:
+            response = httpx.get(url, timeout=2.0)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout:g}s: {last}")
+
+
+def stop(process: subprocess.Popen[bytes], *, timeout: float = 20.0) -> int:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    return int(process.returncode)
+
+
+@contextmanager
+def running_process(
+    command: Sequence[str], *, log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs ``command`` with output to ``log_path``; always stopped on exit."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - test-controlled command
+            list(command), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd
+        )
+        try:
+            yield process
+        finally:
+            stop(process)
