@@ -219,10 +219,11 @@ class ChassisMiddleware:
             self._observe(method, route, status, duration)
 
             if own_span:
-                span.update_name(f"{method} {route}" if route != UNMATCHED_ROUTE else method)
                 if route != UNMATCHED_ROUTE:
-                    span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
+                    span.update_name(f"{method} {route}")
+                    span.set_attributes({"http.route": route, "http.response.status_code": status})
+                else:
+                    span.set_attribute("http.response.status_code", status)
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
             if self.access_log:

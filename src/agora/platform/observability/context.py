@@ -6,7 +6,7 @@ sync endpoints, and each request's values vanish when its middleware resets them
 
 from __future__ import annotations
 
-import uuid
+import os
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str | None] = ContextVar("agora_request_id", default=None)
@@ -17,8 +17,11 @@ authorization_var: ContextVar[str | None] = ContextVar("agora_authorization", de
 
 
 def new_request_id() -> str:
-    """A fresh request id: 32 hex characters, random enough to never collide in practice."""
-    return uuid.uuid4().hex
+    """A fresh request id: 32 hex characters, random enough to never collide in practice.
+
+    ``os.urandom(16).hex()`` rather than ``uuid4().hex``: same entropy without building a UUID object.
+    """
+    return os.urandom(16).hex()
 
 
 def current_request_id() -> str | None:
