@@ -134,11 +134,10 @@ class CatalogRepository:
             search = search_clause(self.dialect, list(filters.words))
             if search.join is not None and search.join_on is not None:
                 statement = statement.join(search.join, search.join_on)
-            statement = (
-                statement.where(search.condition)
-                .order_by(search.rank, Product.id)
-                .offset(min(offset, MAX_SEARCH_OFFSET))
-            )
+            statement = statement.where(search.condition)
+            if search.rank is not None:
+                statement = statement.order_by(search.rank)
+            statement = statement.order_by(Product.id).offset(min(offset, MAX_SEARCH_OFFSET))
         else:
             if filters.words:
                 search = search_clause(self.dialect, list(filters.words))

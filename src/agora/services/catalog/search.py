@@ -85,11 +85,12 @@ class SearchClause:
     """What a product query needs to search: a condition, an optional source to join, a rank.
 
     ``rank`` sorts best-first when ordered ascending (dialects that score higher-is-better are
-    negated), so the caller orders the same way on every database.
+    negated), so the caller orders the same way on every database; it is None when nothing
+    scores the rows (MariaDB, when every word had to be matched with LIKE).
     """
 
     condition: ColumnElement[bool]
-    rank: ColumnElement[float]
+    rank: ColumnElement[float] | None
     join: FromClause | None = None
     join_on: ColumnElement[bool] | None = None
 
@@ -122,7 +123,7 @@ def _postgresql(words: list[str]) -> SearchClause:
 def _mysql(words: list[str]) -> SearchClause:
     expression, leftover = innodb_query(words)
     conditions: list[ColumnElement[bool]] = []
-    rank: ColumnElement[float]
+    rank: ColumnElement[float] | None = None
     if expression:
         document = mysql.match(
             Product.name, Product.description, Product.tags_text, against=expression
@@ -130,8 +131,6 @@ def _mysql(words: list[str]) -> SearchClause:
         name_only = mysql.match(Product.name, against=expression).in_boolean_mode()
         conditions.append(document)
         rank = -(name_only * 3 + document)
-    else:
-        rank = literal_column("0")
     for word in leftover:
         conditions.append(
             or_(
