@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 
 from agora.platform.http.middleware import FASTAPI_TELEMETRY, ChassisMiddleware
 from agora.platform.observability.context import authorization_var, request_id_var
-from agora.platform.observability.logging import configure_logging
+from agora.platform.observability.logging import configure_logging, get_logger
 from agora.platform.observability.tracing import configure_tracing
 
 LIMIT = 2048
@@ -64,6 +64,11 @@ def build_app(service: str, *, telemetry: dict[str, Any] | None = None) -> tuple
             "request_id": request_id_var.get(),
             "authorization": authorization_var.get(),
         }
+
+    @products.get("/{product_id}/log")
+    async def log_inside(product_id: str) -> dict[str, str]:
+        get_logger("agora.catalog").info("looked up", product_id=product_id)
+        return {}
 
     @products.post("")
     async def create_product(request: Request) -> dict[str, int]:
@@ -263,6 +268,19 @@ async def test_access_log_is_one_json_line_with_trace_and_request_ids(
     assert len(entry["span_id"]) == 16
     assert isinstance(entry["duration_ms"], float)
     assert entry["timestamp"].endswith("Z")
+
+
+async def test_lines_logged_inside_a_request_carry_its_service_and_ids(
+    client: httpx.AsyncClient, log_stream: io.StringIO, service: str, spans: InMemorySpanExporter
+) -> None:
+    await client.get("/api/catalog/products/p1/log", headers={"traceparent": TRACEPARENT, "X-Request-ID": "r-1"})
+    lines = [orjson.loads(line) for line in log_stream.getvalue().splitlines()]
+    [entry] = [line for line in lines if line["logger"] == "agora.catalog"]
+    # configure_logging said service="tests"; in embedded mode the request's own service wins
+    assert entry["service"] == service
+    assert entry["request_id"] == "r-1"
+    assert entry["trace_id"] == TRACE_ID
+    assert entry["product_id"] == "p1"
 
 
 async def test_unhandled_error_is_counted_as_500_and_reraised(service: str) -> None:

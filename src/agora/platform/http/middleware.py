@@ -18,7 +18,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agora.platform.observability.context import authorization_var, new_request_id, request_id_var
+from agora.platform.observability.context import (
+    authorization_var,
+    new_request_id,
+    request_id_var,
+    service_var,
+)
 from agora.platform.observability.logging import get_logger
 from agora.platform.observability.metrics import (
     KNOWN_METHODS,
@@ -142,6 +147,7 @@ class ChassisMiddleware:
             context_token = otel_context.attach(trace.set_span_in_context(span))
         request_id_token = request_id_var.set(request_id)
         authorization_token = authorization_var.set(authorization)
+        service_token = service_var.set(self.service)
 
         status = 0
         started = False
@@ -228,6 +234,7 @@ class ChassisMiddleware:
                     span.set_status(Status(StatusCode.ERROR))
             if self.access_log:
                 self._log_access(method, route, path, status, duration, request_id)
+            service_var.reset(service_token)
             authorization_var.reset(authorization_token)
             request_id_var.reset(request_id_token)
             if context_token is not None:  # the span is ours

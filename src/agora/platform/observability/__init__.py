@@ -10,6 +10,7 @@ from agora.platform.observability.context import (
     current_request_id,
     new_request_id,
     request_id_var,
+    service_var,
 )
 from agora.platform.observability.logging import configure_logging, get_logger
 from agora.platform.observability.metrics import metrics_response
@@ -34,5 +35,6 @@ __all__ = [
     "metrics_response",
     "new_request_id",
     "request_id_var",
+    "service_var",
     "shutdown_tracing",
 ]

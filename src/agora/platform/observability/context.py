@@ -16,6 +16,10 @@ authorization_var: ContextVar[str | None] = ContextVar("agora_authorization", de
 """The caller's ``Authorization`` header value, kept so service clients can pass it on."""
 
 
+service_var: ContextVar[str | None] = ContextVar("agora_service", default=None)
+"""The service handling the current request; in embedded mode one process hosts them all."""
+
+
 def new_request_id() -> str:
     """A fresh request id: 32 hex characters, random enough to never collide in practice.
 
@@ -38,4 +42,5 @@ __all__ = [
     "current_request_id",
     "new_request_id",
     "request_id_var",
+    "service_var",
 ]

@@ -23,7 +23,7 @@ import orjson
 import structlog
 from opentelemetry import trace
 
-from agora.platform.observability.context import request_id_var
+from agora.platform.observability.context import request_id_var, service_var
 
 REDACTED = "***"
 
@@ -130,8 +130,10 @@ def add_logger_name(logger: Any, _method: str, event_dict: MutableMapping[str, A
 
 def add_request_context(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
     """Add ``service``, ``request_id`` and the current span's ``trace_id``/``span_id``."""
-    if "service" not in event_dict and _state["service"] is not None:
-        event_dict["service"] = _state["service"]
+    if "service" not in event_dict:
+        service = service_var.get() or _state["service"]
+        if service is not None:
+            event_dict["service"] = service
     if "request_id" not in event_dict:
         request_id = request_id_var.get()
         if request_id is not None:
