@@ -86,7 +86,7 @@ def _run(coro_factory: Callable[[], Any]) -> Any:
 
 
 async def _prepare(specs: Sequence[Any], platform: PlatformSettings, *, migrate: bool, seed: bool) -> dict[str, int]:
-    from agora.runtime import migrate_service, seed_service
+    from agora.platform.runtime import migrate_service, seed_service
 
     seeded: dict[str, int] = {}
     with _progress() as progress:
@@ -144,14 +144,18 @@ def up(
         bool, typer.Option("--distributed", help="Run each service as its own process behind a front proxy.")
     ] = False,
     seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Seed demo data on first run.")] = True,
+    first_service_port: Annotated[
+        int,
+        typer.Option("--first-service-port", min=1, max=65000, help="With --distributed: port of the first service."),
+    ] = FIRST_SERVICE_PORT,
 ) -> None:
     """Start every service: one process (embedded), or one process each with --distributed."""
     platform = _platform(data_dir)
     specs = _specs()
     if distributed:
-        _up_distributed(specs, platform, host=host, port=port, seed=seed)
+        _up_distributed(specs, platform, host=host, port=port, seed=seed, first_port=first_service_port)
         return
-    from agora.runtime import create_embedded_app
+    from agora.platform.runtime import create_embedded_app
 
     seeded = _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
     added = sum(seeded.values())
@@ -161,8 +165,10 @@ def up(
     _serve(create_embedded_app(specs, platform), host, port, platform)
 
 
-def _up_distributed(specs: Sequence[Any], platform: PlatformSettings, *, host: str, port: int, seed: bool) -> None:
-    from agora.runtime import create_front_app
+def _up_distributed(
+    specs: Sequence[Any], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
+) -> None:
+    from agora.platform.runtime import create_front_app
 
     _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
     env = {**os.environ, "AGORA_MODE": Mode.distributed.value, "AGORA_DATA_DIR": str(platform.data_dir)}
@@ -171,7 +177,7 @@ def _up_distributed(specs: Sequence[Any], platform: PlatformSettings, *, host: s
     urls: dict[str, str] = {}
     children: list[subprocess.Popen[bytes]] = []
     for offset, spec in enumerate(specs):
-        service_port = FIRST_SERVICE_PORT + offset
+        service_port = first_port + offset
         urls[spec.name] = f"http://127.0.0.1:{service_port}"
         env[f"AGORA_SERVICE_URLS__{spec.name.upper()}"] = urls[spec.name]
     for spec in specs:
@@ -212,7 +218,7 @@ def serve(
     (spec,) = _specs([service])
     settings = load_settings(spec.settings_cls)
     if migrate:
-        from agora.runtime import migrate_service
+        from agora.platform.runtime import migrate_service
 
         _run(lambda: migrate_service(spec, platform, settings))
     _serve(create_service_app(spec, platform, settings), host, port or settings.port, platform)

@@ -1,0 +1,90 @@
+"""`agora up --distributed`: each service its own process on real backends, behind the front proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agora.platform.testing.brokers import NATS_URL
+from agora.platform.testing.databases import POSTGRES_URL, create_database, drop_database
+from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+
+pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats")]
+
+
+def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
+    database = asyncio.run(create_database(POSTGRES_URL, "postgresql"))
+    try:
+        port, service_port = free_port(), free_port()
+        env = {
+            "AGORA_CATALOG_DATABASE_URL": database,
+            "AGORA_BROKER_URL": NATS_URL,
+            "AGORA_ENVIRONMENT": "development",
+        }
+        command = agora_command(
+            "up",
+            "--distributed",
+            "--port",
+            str(port),
+            "--first-service-port",
+            str(service_port),
+            "--data-dir",
+            str(tmp_path / "var"),
+        )
+        with running_process(command, log_path=tmp_path / "up.log", env=env) as process:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_ready(f"{base}/readyz", timeout=90, process=process)
+            ready = httpx.get(f"{base}/readyz", timeout=10).json()
+            assert ready["checks"] == {"catalog": "ok"}
+            # the service answers on its own port too, and reports its real backends
+            direct = httpx.get(f"http://127.0.0.1:{service_port}/readyz", timeout=10).json()
+            assert direct["checks"] == {"database": "ok", "broker": "ok"}
+
+            page = httpx.get(f"{base}/api/catalog/products", params={"limit": 5}, timeout=10)
+            assert page.status_code == 200 and len(page.json()["items"]) == 5
+            product = page.json()["items"][0]
+            first = httpx.get(f"{base}/api/catalog/products/{product['id']}", timeout=10)
+            again = httpx.get(
+                f"{base}/api/catalog/products/{product['id']}",
+                headers={"If-None-Match": first.headers["etag"]},
+                timeout=10,
+            )
+            assert again.status_code == 304
+            assert httpx.post(f"{base}/api/catalog/products", json={}, timeout=10).status_code == 401
+            assert httpx.get(f"{base}/api/nothing", timeout=10).status_code == 404
+        log = (tmp_path / "up.log").read_text()
+        assert '"database":"postgresql"' in log and '"broker":"nats"' in log
+    finally:
+        asyncio.run(drop_database(POSTGRES_URL, "postgresql", database))
+
+
+def test_doctor_names_what_is_wrong(tmp_path: Path) -> None:
+    env_base = {"AGORA_ENVIRONMENT": "development", "AGORA_DATA_DIR": str(tmp_path / "var")}
+    healthy = subprocess.run(
+        agora_command("doctor"),
+        env={**env_base, "PATH": "/usr/bin:/bin", "AGORA_BROKER_URL": NATS_URL},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    broken = subprocess.run(
+        agora_command("doctor"),
+        env={
+            **env_base,
+            "PATH": "/usr/bin:/bin",
+            "AGORA_CATALOG_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/catalog",
+            "AGORA_BROKER_URL": "redis://127.0.0.1:1/0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert broken.returncode == 1
+    output = broken.stdout + broken.stderr
+    assert "catalog database" in output and "broker" in output and "2 check(s) failed" in output
+    assert "Traceback" not in output
