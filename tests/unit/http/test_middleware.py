@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
@@ -12,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -197,6 +200,37 @@ async def test_streamed_body_limit_on_a_plain_asgi_app() -> None:
     assert sent[0]["status"] == 413
     assert orjson.loads(sent[1]["body"])["instance"] == "/upload"
     assert len(sent) == 2  # nothing from the app leaked after our answer
+
+
+@pytest.mark.parametrize("http_impl", ["h11", "httptools"])
+async def test_413_over_a_real_server_reaches_a_client_still_sending(http_impl: str) -> None:
+    """The 413 goes out while the client is still writing; the rest of the body is drained so the
+    client reads the 413 instead of a connection reset, and the connection stays usable."""
+    app, calls = build_app("uvicorn-413")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)  # listening before uvicorn starts: connections wait in the backlog
+    config = uvicorn.Config(app, log_config=None, lifespan="off", ws="none", http=http_impl)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"z" * 1000
+
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}") as http:
+            streamed = await http.post("/api/catalog/products", content=chunks())
+            declared = await http.post("/api/catalog/products", content=b"z" * (LIMIT + 1))
+            small = await http.post("/api/catalog/products", content=b"z" * 10)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+        sock.close()
+    assert_problem_413(streamed)
+    assert_problem_413(declared)
+    assert small.json() == {"size": 10}
+    assert calls["create"] == 1
 
 
 async def test_metrics_use_the_route_template_not_the_raw_path(client: httpx.AsyncClient, service: str) -> None:

@@ -69,6 +69,17 @@ def route_template(scope: Scope) -> str:
     return str(path) if path else UNMATCHED_ROUTE
 
 
+async def _drain(receive: Receive, limit: int) -> None:
+    drained = 0
+    while drained <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
+
+
 def problem_body(*, status: int, title: str, detail: str, instance: str) -> bytes:
     """An RFC 9457 problem document."""
     return orjson.dumps(
@@ -89,6 +100,10 @@ class ChassisMiddleware:
         self._tracer = trace.get_tracer("agora.http.server")
         self._logger = get_logger("agora.access")
         self._in_progress = http_requests_in_progress.labels(service=service)
+        # Past the limit, up to this many bytes are read and thrown away after the 413 is sent: a
+        # client still writing its body would otherwise see a connection reset, not the 413.
+        # Beyond it the connection is closed instead, so a huge upload cannot hold a worker.
+        self._drain_limit = max(4 * max_body_bytes, 1_048_576)
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[tuple[str, str], Any] = {}
 
@@ -155,7 +170,7 @@ class ChassisMiddleware:
         received = 0
         max_body = self.max_body_bytes
 
-        async def send_413() -> None:
+        async def send_413(*, drain: bool) -> None:
             nonlocal status, started, answered
             answered = started = True
             status = 413
@@ -165,20 +180,18 @@ class ChassisMiddleware:
                 detail=f"The request body is larger than the limit of {max_body} bytes.",
                 instance=path,
             )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [
-                        (b"content-type", b"application/problem+json"),
-                        (b"content-length", str(len(body)).encode("ascii")),
-                        # The rest of the body stays unread, so the connection cannot be reused.
-                        (b"connection", b"close"),
-                        request_id_header,
-                    ],
-                }
-            )
+            headers = [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+                request_id_header,
+            ]
+            if not drain:
+                # The rest of the body stays unread, so the connection cannot be reused.
+                headers.append((b"connection", b"close"))
+            await send({"type": "http.response.start", "status": 413, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+            if drain:
+                await _drain(receive, self._drain_limit)
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -187,7 +200,7 @@ class ChassisMiddleware:
                 received += len(message.get("body", b""))
                 if received > max_body:
                     if not started:
-                        await send_413()
+                        await send_413(drain=bool(message.get("more_body")))
                     raise _PayloadTooLargeError
             return message
 
@@ -205,7 +218,7 @@ class ChassisMiddleware:
         start = time.perf_counter()
         try:
             if content_length is not None and content_length > max_body:
-                await send_413()
+                await send_413(drain=content_length <= self._drain_limit)
             else:
                 await self.app(scope, counting_receive, tagging_send)
         except Exception as exc:
