@@ -269,3 +269,17 @@ async def test_tampered_or_foreign_cursors_are_400(catalog: Catalog) -> None:
     # a products cursor on the categories list
     response = await catalog.client.get(f"{API}/categories", params={"cursor": cursor})
     assert response.status_code == 400
+
+
+async def test_openapi_documents_every_route(catalog: Catalog) -> None:
+    response = await catalog.client.get(f"{API}/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {
+        f"{API}/products",
+        f"{API}/products/{{product_id}}",
+        f"{API}/products/by-sku/{{sku}}",
+        f"{API}/categories",
+        f"{API}/categories/{{slug}}",
+    } <= set(paths)
+    assert {"get", "patch", "delete"} <= set(paths[f"{API}/products/{{product_id}}"])
