@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from agora.contracts.catalog import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, ProductCreated, ProductUpdated
 from agora.services.catalog import spec
 
@@ -247,3 +249,24 @@ async def test_seeding_again_inserts_nothing(catalog: Catalog) -> None:
     before = await catalog.counts()
     assert await spec.seed(catalog.context) == 0
     assert await catalog.counts() == before
+
+
+async def test_concurrent_updates_cannot_both_win(catalog: Catalog, admin_token: str) -> None:
+    from agora.services.catalog.schemas import ProductUpdate
+    from agora.services.catalog.service import CatalogService, ConcurrentUpdateError
+
+    created = await catalog.client.post(f"{API}/products", json=new_product("ADM-0060"), headers=bearer(admin_token))
+    product_id = created.json()["id"]
+    sessions, outbox = catalog.context.sessions, catalog.context.outbox
+    async with sessions() as first, sessions() as second:
+        one = CatalogService(first, events=outbox, include_inactive=True)
+        two = CatalogService(second, events=outbox, include_inactive=True)
+        mine = await one.load_for_update(product_id)
+        theirs = await two.load_for_update(product_id)
+        await one.update_product(mine, ProductUpdate.model_validate({"name": "First writer"}))
+        await first.commit()
+        with pytest.raises(ConcurrentUpdateError):
+            await two.update_product(theirs, ProductUpdate.model_validate({"name": "Second writer"}))
+        await second.rollback()
+    body = (await catalog.client.get(f"{API}/products/{product_id}")).json()
+    assert (body["name"], body["version"]) == ("First writer", 2)
