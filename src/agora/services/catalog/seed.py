@@ -127,7 +127,7 @@ def build_catalog() -> tuple[list[SeedCategory], list[SeedProduct]]:
 
 
 async def seed_catalog(session: AsyncSession, events: EventWriter) -> int:
-    """Insert the missing demo rows in ``session`` (the caller commits); returns how many."""
+    """Insert the missing demo rows in ``session`` (the caller commits); returns how many (categories + products)."""
     seed_categories, seed_products = build_catalog()
     repository = CatalogRepository(session, include_inactive=True)
 
