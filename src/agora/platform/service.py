@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from agora.platform.cache import ResponseCache
 from agora.platform.settings import PlatformSettings, ServiceSettings
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class ServiceContext:
     cursor_codec: CursorCodec
     token_verifier: TokenVerifier
     clients: Callable[[str], ServiceClient]
+    read_cache: ResponseCache
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

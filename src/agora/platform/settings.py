@@ -128,6 +128,9 @@ class ServiceSettings(_Base):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_echo: bool = False
     port: int = Field(default=8100, ge=1, le=65535)
+    read_cache_ttl: float = Field(default=5.0, ge=0, le=3600)
+    """Seconds a hot read (e.g. a product by id) is served from memory; 0 turns the cache off."""
+    read_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
 
     def resolved_database_url(self, platform: PlatformSettings) -> str:
         if self.database_url:

@@ -7,12 +7,14 @@ rolls back unless the body calls ``commit`` itself. Services and repositories on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+AFTER_COMMIT = "after_commit"
 
 
 @asynccontextmanager
@@ -34,11 +36,20 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
+            if not session.in_transaction():
+                return  # nothing was read or written: no round trip to commit nothing
             await session.commit()
             # events written to the outbox in this transaction can leave now
             notifier = getattr(request.state, "outbox_notifier", None)
             if notifier is not None and session.info.pop("outbox_dirty", False):
                 notifier()
+            for callback in session.info.pop(AFTER_COMMIT, ()):
+                callback()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Runs ``callback`` once the request's transaction has committed (never on rollback)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 # scope="function": the commit runs when the endpoint returns, before the response is sent, so

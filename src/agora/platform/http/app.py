@@ -24,9 +24,10 @@ from starlette.types import ASGIApp
 
 from agora.platform.auth import TokenVerifier, jwks_from_file
 from agora.platform.auth.verifier import JwksFetcher
+from agora.platform.cache import ResponseCache
 from agora.platform.db import create_engine, create_sessionmaker, dialect_of
 from agora.platform.http.clients import ServiceClient, create_service_client
-from agora.platform.http.middleware import ChassisMiddleware
+from agora.platform.http.middleware import FASTAPI_TELEMETRY, ChassisMiddleware
 from agora.platform.http.pagination import CursorCodec
 from agora.platform.http.problems import install_problem_handlers, problem_response
 from agora.platform.messaging import Outbox, OutboxRelay, Transport, create_transport
@@ -157,6 +158,7 @@ async def service_runtime(
                 leeway_seconds=platform.jwt_leeway_seconds,
             ),
             clients=client_for,
+            read_cache=ResponseCache(ttl=settings.read_cache_ttl, maxsize=settings.read_cache_size),
         )
         if start_background:
             relay.start()
@@ -179,6 +181,7 @@ def request_state(context: ServiceContext) -> dict[str, Any]:
         "outbox": context.outbox,
         "outbox_notifier": context.relay.notify,
         "cursor_codec": context.cursor_codec,
+        "read_cache": context.read_cache,
         "token_verifier": context.token_verifier,
         "settings": context.settings,
         "platform": context.platform,
@@ -214,6 +217,9 @@ def create_service_app(
         openapi_url=f"/api/{spec.name}/openapi.json",
         docs_url=f"/api/{spec.name}/docs",
         redoc_url=None,
+        # the chassis middleware owns the server span and RED metrics; FastAPI's own telemetry
+        # would add a second span tree and OTel metrics to every request
+        telemetry=FASTAPI_TELEMETRY,
     )
     install_problem_handlers(app)
     app.include_router(spec.build_router())

@@ -9,16 +9,18 @@ and carts that reference it keep a valid id.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from agora.platform.db import Session
-from agora.platform.http.etag import conditional_json, etag_for
+from agora.platform.cache import ResponseCache
+from agora.platform.db import Session, after_commit
+from agora.platform.http.etag import EncodedJson, conditional_json, conditional_response, etag_for
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import ProblemError, require_json
 from agora.services.catalog import schemas
@@ -49,7 +51,28 @@ async def reader(request: Request, session: Session, sees_inactive: SeesInactive
 
 
 async def writer(request: Request, session: Session, _admin: Admin) -> CatalogService:
+    # any write may change what a cached product shows (its own fields, its category's name)
+    after_commit(session, request.state.read_cache.clear)
     return _service(request, session, True)
+
+
+async def _cached_product(
+    request: Request,
+    session: AsyncSession,
+    sees_inactive: bool,
+    key: tuple[str, str],
+    load: Callable[[CatalogService], Awaitable[Product]],
+) -> Response:
+    """A product read served from the read cache for visitors (admins always read the database)."""
+    cache: ResponseCache = request.state.read_cache
+    if not sees_inactive and (hit := cache.get(key)) is not None:
+        return conditional_response(request, hit)
+    async with problems():
+        product = await load(_service(request, session, sees_inactive))
+    encoded = EncodedJson.of(product_document(product))
+    if not sees_inactive:
+        cache.put(key, encoded)
+    return conditional_response(request, encoded)
 
 
 Reader = Annotated[CatalogService, Depends(reader)]
@@ -145,11 +168,11 @@ def build_router() -> APIRouter:
         summary="A product by its sku",
     )
     async def get_product_by_sku(
-        request: Request, service: Reader, sku: Annotated[str, Path(max_length=64)]
+        request: Request, session: Session, sees_inactive: SeesInactive, sku: Annotated[str, Path(max_length=64)]
     ) -> Response:
-        async with problems():
-            product = await service.get_product_by_sku(sku)
-        return conditional_json(request, product_document(product))
+        return await _cached_product(
+            request, session, sees_inactive, ("sku", sku), lambda service: service.get_product_by_sku(sku)
+        )
 
     @router.get(
         "/products/{product_id}",
@@ -157,10 +180,12 @@ def build_router() -> APIRouter:
         responses={200: {"model": schemas.ProductOut}, 304: {}, 404: {}},
         summary="A product (ETag; If-None-Match answers 304)",
     )
-    async def get_product(request: Request, service: Reader, product_id: ProductId) -> Response:
-        async with problems():
-            product = await service.get_product(product_id)
-        return conditional_json(request, product_document(product))
+    async def get_product(
+        request: Request, session: Session, sees_inactive: SeesInactive, product_id: ProductId
+    ) -> Response:
+        return await _cached_product(
+            request, session, sees_inactive, ("id", product_id), lambda service: service.get_product(product_id)
+        )
 
     @router.post(
         "/products",
