@@ -124,7 +124,7 @@ async def test_unknown_paths_are_problems(probe) -> None:  # type: ignore[no-unt
 async def test_readyz_names_an_unreachable_database(jwks_file: Path, tmp_path: Path) -> None:
     platform = platform_for_tests(tmp_path, jwks_file=jwks_file)
     dead = ProbeSettings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none")
-    from agora.runtime import EmbeddedApp
+    from agora.platform.runtime import EmbeddedApp
 
     embedded = EmbeddedApp([spec], platform, settings={"probe": dead})
     async with embedded.running():

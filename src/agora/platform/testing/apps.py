@@ -33,7 +33,7 @@ async def running_services(
     seed: bool = False,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     """Migrates (and optionally seeds) then starts the services; yields (client, embedded app)."""
-    from agora.runtime import EmbeddedApp, migrate_service, seed_service
+    from agora.platform.runtime import EmbeddedApp, migrate_service, seed_service
 
     embedded = EmbeddedApp(specs, platform, settings=settings)
     for spec in specs:
