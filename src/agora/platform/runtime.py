@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agora.platform.db import create_engine
 from agora.platform.db.migrations import upgrade
-from agora.platform.http.app import create_service_app, readiness, readiness_response
+from agora.platform.http.app import create_service_app, freeze_startup_objects, readiness, readiness_response
 from agora.platform.http.problems import problem_response
 from agora.platform.messaging import Transport, create_transport
 from agora.platform.observability.logging import configure_logging
@@ -137,6 +137,7 @@ class EmbeddedApp:
                 self.states[name] = dict(state or {})
                 self.contexts[name] = self.states[name]["context"]
             log.info("embedded_started", services=sorted(self.apps))
+            freeze_startup_objects()
             yield self
 
     async def _readyz(self, request: Request) -> Response:

@@ -9,6 +9,7 @@ state (``request.state.sessions`` ...). Nothing here runs at import.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -173,6 +174,18 @@ async def service_runtime(
         log.info("service_stopping", service=spec.name)
 
 
+def freeze_startup_objects() -> None:
+    """Moves everything built at start-up out of the garbage collector's reach.
+
+    Start-up leaves hundreds of thousands of long-lived objects (modules, SQLAlchemy mappers,
+    pydantic validators, routes). Without this every full collection walks them all, which showed
+    up as ~150 ms stalls at the 99th percentile under load; ``gc.freeze`` is the CPython tool for
+    exactly this (objects created later are collected as usual).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def request_state(context: ServiceContext) -> dict[str, Any]:
     """What endpoints find on ``request.state``."""
     return {
@@ -208,6 +221,7 @@ def create_service_app(
             spec, platform, service_settings, transport=transport, client_app=client_app
         ) as context:
             app.state.context = context
+            freeze_startup_objects()
             yield request_state(context)
 
     app = FastAPI(

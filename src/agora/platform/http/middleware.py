@@ -270,9 +270,7 @@ class ChassisMiddleware:
             self._histograms[histogram_key] = histogram
         histogram.observe(duration)
 
-    def _log_access(
-        self, method: str, route: str, path: str, status: int, duration: float, request_id: str
-    ) -> None:
+    def _log_access(self, method: str, route: str, path: str, status: int, duration: float, request_id: str) -> None:
         quiet = path.endswith(_QUIET_SUFFIXES)
         log = self._logger.debug if quiet else self._logger.info
         log(

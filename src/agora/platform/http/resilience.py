@@ -122,9 +122,7 @@ class CircuitBreaker:
         """Give back a half-open trial slot without a verdict (the call was cancelled)."""
         self._trial_in_flight = False
 
-    async def call(
-        self, func: Callable[[], Awaitable[T]], *, is_failure: Callable[[T], bool] = lambda _: False
-    ) -> T:
+    async def call(self, func: Callable[[], Awaitable[T]], *, is_failure: Callable[[T], bool] = lambda _: False) -> T:
         """Run ``func`` under the breaker; an exception or ``is_failure(result)`` counts against it."""
         self.acquire()
         try:

@@ -16,8 +16,12 @@ from agora.platform.auth import Admin, OptionalSubject, Subject
 ADMIN_ROLE = "admin"
 
 
-async def sees_inactive(subject: OptionalSubject) -> bool:
+async def is_admin(subject: Subject | None) -> bool:
     return subject is not None and subject.has_role(ADMIN_ROLE)
+
+
+async def sees_inactive(subject: OptionalSubject) -> bool:
+    return await is_admin(subject)
 
 
 #: True when the caller may see inactive products (an admin).
