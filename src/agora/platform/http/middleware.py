@@ -8,6 +8,7 @@ enabled, one log line; label children and the tracer are resolved once and cache
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any
@@ -24,7 +25,7 @@ from agora.platform.observability.context import (
     request_id_var,
     service_var,
 )
-from agora.platform.observability.logging import get_logger
+from agora.platform.observability.logging import write_event
 from agora.platform.observability.metrics import (
     KNOWN_METHODS,
     UNMATCHED_ROUTE,
@@ -98,7 +99,6 @@ class ChassisMiddleware:
         # A ProxyTracer when tracing is configured after the app is built; it binds to the real
         # provider on first use, so the order of app factory and configure_tracing does not matter.
         self._tracer = trace.get_tracer("agora.http.server")
-        self._logger = get_logger("agora.access")
         self._in_progress = http_requests_in_progress.labels(service=service)
         # Past the limit, up to this many bytes are read and thrown away after the 413 is sent: a
         # client still writing its body would otherwise see a connection reset, not the 413.
@@ -271,17 +271,20 @@ class ChassisMiddleware:
         histogram.observe(duration)
 
     def _log_access(self, method: str, route: str, path: str, status: int, duration: float, request_id: str) -> None:
-        quiet = path.endswith(_QUIET_SUFFIXES)
-        log = self._logger.debug if quiet else self._logger.info
-        log(
-            "request",
-            service=self.service,
-            method=method,
-            route=route,
-            path=path,
-            status=status,
-            duration_ms=round(duration * 1000, 3),
-            request_id=request_id,
+        write_event(
+            {
+                "service": self.service,
+                "method": method,
+                "route": route,
+                "path": path,
+                "status": status,
+                "duration_ms": round(duration * 1000, 3),
+                "request_id": request_id,
+                "event": "request",
+                "logger": "agora.access",
+            },
+            # probes and scrapes would drown the access log: debug level for them
+            level=logging.DEBUG if path.endswith(_QUIET_SUFFIXES) else logging.INFO,
         )
 
 

@@ -6,6 +6,7 @@ sync endpoints, and each request's values vanish when its middleware resets them
 
 from __future__ import annotations
 
+import itertools
 import os
 from contextvars import ContextVar
 
@@ -20,12 +21,27 @@ service_var: ContextVar[str | None] = ContextVar("agora_service", default=None)
 """The service handling the current request; in embedded mode one process hosts them all."""
 
 
-def new_request_id() -> str:
-    """A fresh request id: 32 hex characters, random enough to never collide in practice.
+_id_prefix = os.urandom(8).hex()
+_id_counter = itertools.count()
 
-    ``os.urandom(16).hex()`` rather than ``uuid4().hex``: same entropy without building a UUID object.
+
+def _reseed_after_fork() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(8).hex()
+    _id_counter = itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed_after_fork)
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 hex characters, unique in practice across processes.
+
+    64 random bits per process plus a 64-bit counter: no system call per request (``os.urandom``
+    per id showed up in profiles of the hottest route), no collision unless two processes draw
+    the same 64-bit prefix.
     """
-    return os.urandom(16).hex()
+    return f"{_id_prefix}{next(_id_counter):016x}"
 
 
 def current_request_id() -> str | None:

@@ -17,6 +17,7 @@ import logging
 import sys
 import threading
 from collections.abc import Mapping, MutableMapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
@@ -35,7 +36,7 @@ _MAX_DEPTH = 4
 # Loggers that install their own handlers; we take those away so they reach the root's JSON handler.
 _LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "granian", "sqlalchemy", "aiokafka")
 
-_state: dict[str, Any] = {"handler": None, "service": None, "structlog": False}
+_state: dict[str, Any] = {"handler": None, "service": None, "structlog": False, "writer": None, "level": logging.INFO}
 
 
 class _LineWriter:
@@ -210,6 +211,8 @@ def configure_logging(
     level_number = _level_number(level)
     _state["service"] = service
     writer = _LineWriter(stream)
+    _state["writer"] = writer
+    _state["level"] = level_number
     structlog.configure(
         processors=[
             *_shared_processors(),
@@ -245,6 +248,25 @@ def configure_logging(
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def write_event(fields: dict[str, Any], *, level: int = logging.INFO) -> None:
+    """The fast path for the per-request access line: ``fields`` rendered as-is, no processors.
+
+    Only for fields the caller knows are safe (nothing to redact) and already complete; adds the
+    timestamp and the current span's ids. It writes the same JSON shape as :func:`get_logger` at
+    a fraction of the cost, which matters for a line written on every request.
+    """
+    writer: _LineWriter | None = _state["writer"]
+    if writer is None or level < _state["level"]:
+        return
+    fields["level"] = logging.getLevelName(level).lower()
+    fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        fields["trace_id"] = format(span_context.trace_id, "032x")
+        fields["span_id"] = format(span_context.span_id, "016x")
+    writer.msg(orjson.dumps(fields, default=str).decode())
+
+
 def get_logger(name: str | None = None, **initial_values: Any) -> Any:
     """A structlog logger named ``name``; ``initial_values`` are bound to every line it writes."""
     return structlog.get_logger(name, **initial_values)
@@ -256,4 +278,5 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "redact_sensitive",
+    "write_event",
 ]
