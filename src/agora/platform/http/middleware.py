@@ -148,15 +148,11 @@ class ChassisMiddleware:
             own_span = False
             context_token = None
         else:
+            # attributes are set once, at the end: each set takes the span's lock
             span = self._tracer.start_span(
                 method,
                 context=propagate.extract(carrier) if carrier is not None else None,
                 kind=SpanKind.SERVER,
-                attributes={
-                    "http.request.method": method,
-                    "url.path": path,
-                    "url.scheme": scope.get("scheme", "http"),
-                },
             )
             own_span = True
             context_token = otel_context.attach(trace.set_span_in_context(span))
@@ -238,11 +234,16 @@ class ChassisMiddleware:
             self._observe(method, route, status, duration)
 
             if own_span:
+                attributes: dict[str, str | int] = {
+                    "http.request.method": method,
+                    "url.path": path,
+                    "url.scheme": scope.get("scheme", "http"),
+                    "http.response.status_code": status,
+                }
                 if route != UNMATCHED_ROUTE:
                     span.update_name(f"{method} {route}")
-                    span.set_attributes({"http.route": route, "http.response.status_code": status})
-                else:
-                    span.set_attribute("http.response.status_code", status)
+                    attributes["http.route"] = route
+                span.set_attributes(attributes)
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
             if self.access_log:
