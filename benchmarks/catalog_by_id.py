@@ -332,10 +332,17 @@ def measure(
     return run
 
 
-def agora_env() -> dict[str, str]:
+def agora_env(overrides: list[str] | None = None) -> dict[str, str]:
+    """A clean environment (agora's defaults), plus any ``--agora-env KEY=VALUE`` given."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("AGORA_", "OTEL_"))}
     env["PYTHONUNBUFFERED"] = "1"
+    for item in overrides or ():
+        key, _, value = item.partition("=")
+        env[key] = value
     return env
+
+
+AGORA_ENV_OVERRIDES: list[str] = []
 
 
 def agora_argv(port: int, data_dir: Path) -> list[str]:
@@ -387,7 +394,9 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if args.agora_url:
             return args.agora_url.rstrip("/"), args.agora_pid, None
         port = free_port()
-        server = Server("agora", agora_argv(port, data_dir), port, work / "agora.log", env=agora_env())
+        server = Server(
+            "agora", agora_argv(port, data_dir), port, work / "agora.log", env=agora_env(AGORA_ENV_OVERRIDES)
+        )
         servers.append(server)
         server.start()
         server.wait_ready(START_TIMEOUT)
@@ -528,6 +537,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, help="agora's data directory (default: a fresh temporary one)")
     parser.add_argument("--agora-url", help="measure an agora already running there instead of starting one")
     parser.add_argument("--agora-pid", type=int, help="with --agora-url: the process whose RSS to report")
+    parser.add_argument(
+        "--agora-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for agora (repeatable), e.g. AGORA_CATALOG_READ_CACHE_TTL=0 (no read cache)",
+    )
     parser.add_argument("--min-ratio", type=float, help="exit 1 when agora/fastapi is below this")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON result goes")
     args = parser.parse_args(argv)
@@ -542,6 +558,7 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    AGORA_ENV_OVERRIDES[:] = args.agora_env
     if shutil.which("wrk") is None:
         print("error: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
