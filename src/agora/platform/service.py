@@ -48,6 +48,8 @@ class ServiceContext:
     settings: ServiceSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]
+    """Autocommit sessions for single-statement reads (no transaction, nothing to commit)."""
     transport: Transport
     outbox: Outbox
     relay: OutboxRelay

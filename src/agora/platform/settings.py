@@ -127,6 +127,8 @@ class ServiceSettings(_Base):
     """SQLAlchemy async URL; defaults to ``sqlite+aiosqlite:///<data_dir>/<service>.db``."""
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_echo: bool = False
+    database_pre_ping: bool = False
+    """Test each pooled connection before use (one round trip); off: a restart costs one failed call."""
     port: int = Field(default=8100, ge=1, le=65535)
     read_cache_ttl: float = Field(default=5.0, ge=0, le=3600)
     """Seconds a hot read (e.g. a product by id) is served from memory; 0 turns the cache off."""

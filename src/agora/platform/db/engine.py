@@ -16,7 +16,9 @@ def dialect_of(url: str) -> str:
     return "mysql" if name == "mariadb" else name
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = False) -> AsyncEngine:
+    """``pre_ping`` costs a round trip per checkout; without it a connection broken by a server
+    restart fails one statement, after which SQLAlchemy drops the whole pool and reconnects."""
     parsed = make_url(url)
     backend = dialect_of(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -28,7 +30,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         # while WAL lets readers proceed during a write.
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, pool_recycle=1800)
         if backend == "mysql":
             kwargs["connect_args"] = {"charset": "utf8mb4"}
     engine = create_async_engine(parsed, **kwargs)
@@ -46,5 +48,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions for the unit of work; ``read_only`` ones run each statement in autocommit.
+
+    A read that is one statement needs no transaction: autocommit saves the BEGIN and ROLLBACK
+    round trips (two of the three a primary-key read otherwise costs). Writes never use them.
+    """
+    bind = engine.execution_options(isolation_level="AUTOCOMMIT") if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)

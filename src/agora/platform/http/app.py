@@ -112,7 +112,12 @@ async def service_runtime(
     """Builds a service's objects, starts its relay and consumers, and tears them down in reverse."""
     async with AsyncExitStack() as stack:
         url = settings.resolved_database_url(platform)
-        engine = create_engine(url, pool_size=settings.database_pool_size, echo=settings.database_echo)
+        engine = create_engine(
+            url,
+            pool_size=settings.database_pool_size,
+            echo=settings.database_echo,
+            pre_ping=settings.database_pre_ping,
+        )
         stack.push_async_callback(engine.dispose)
         instrument_sqlalchemy(engine)
 
@@ -148,6 +153,7 @@ async def service_runtime(
             settings=settings,
             engine=engine,
             sessions=sessions,
+            read_sessions=create_sessionmaker(engine, read_only=True),
             transport=transport,
             outbox=Outbox(source=f"agora/{spec.name}"),
             relay=relay,
@@ -191,6 +197,7 @@ def request_state(context: ServiceContext) -> dict[str, Any]:
     return {
         "context": context,
         "sessions": context.sessions,
+        "read_sessions": context.read_sessions,
         "outbox": context.outbox,
         "outbox_notifier": context.relay.notify,
         "cursor_codec": context.cursor_codec,

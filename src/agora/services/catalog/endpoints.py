@@ -68,14 +68,14 @@ async def _cached_product(
 
     The hottest route of the platform, so it takes no FastAPI dependencies: on a cache hit it
     touches neither the token verifier nor a database session. A read needs no commit point, so
-    on a miss it opens a session of its own.
+    on a miss it opens an autocommit read session of its own (one statement, no BEGIN/ROLLBACK).
     """
     cache: ResponseCache = request.state.read_cache
     has_token = "authorization" in request.headers
     if not has_token and (hit := cache.get(key)) is not None:
         return conditional_response(request, hit)
     sees_inactive = await is_admin(await optional_subject(request)) if has_token else False
-    sessions: async_sessionmaker[AsyncSession] = request.state.sessions
+    sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
     async with sessions() as session, problems():
         product = await load(_service(request, session, sees_inactive))
     encoded = EncodedJson.of(product_document(product))
