@@ -125,7 +125,7 @@ class ServiceSettings(_Base):
 
     database_url: str | None = None
     """SQLAlchemy async URL; defaults to ``sqlite+aiosqlite:///<data_dir>/<service>.db``."""
-    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_size: int = Field(default=20, ge=1, le=200)
     database_echo: bool = False
     database_pre_ping: bool = False
     """Test each pooled connection before use (one round trip); off: a restart costs one failed call."""
