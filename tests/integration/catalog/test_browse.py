@@ -283,3 +283,16 @@ async def test_openapi_documents_every_route(catalog: Catalog) -> None:
         f"{API}/categories/{{slug}}",
     } <= set(paths)
     assert {"get", "patch", "delete"} <= set(paths[f"{API}/products/{{product_id}}"])
+
+
+async def test_seeded_image_references_are_served(catalog: Catalog) -> None:
+    product = (await catalog.client.get("/api/catalog/products", params={"limit": 1})).json()["items"][0]
+    assert product["images"]
+    for image in product["images"]:
+        response = await catalog.client.get(image)
+        assert response.status_code == 200, image
+        assert response.headers["content-type"] == "image/svg+xml"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.content.startswith(b"<svg")
+    bad = await catalog.client.get("/api/catalog/placeholders/%3Cscript%3E/x.svg")
+    assert bad.status_code == 422

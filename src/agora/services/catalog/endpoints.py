@@ -123,6 +123,26 @@ def _product_response(product: Product, *, status_code: int = 200, location: boo
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
 
 
+PLACEHOLDER_SEGMENT = r"^[a-z0-9-]{1,40}$"
+
+
+def placeholder_svg(category: str, kind: str) -> bytes:
+    """A drawn placeholder for demo products until the media service holds real images.
+
+    Both inputs are constrained to ``[a-z0-9-]`` by the route, so nothing here needs escaping.
+    """
+    hue = sum(category.encode()) * 37 % 360
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="480" height="360" viewBox="0 0 480 360">'
+        f'<rect width="480" height="360" fill="hsl({hue},45%,88%)"/>'
+        f'<circle cx="240" cy="150" r="70" fill="hsl({hue},45%,60%)"/>'
+        f'<text x="240" y="280" font-family="sans-serif" font-size="28" text-anchor="middle" '
+        f'fill="hsl({hue},40%,25%)">{kind.upper()}</text>'
+        f'<text x="240" y="318" font-family="sans-serif" font-size="18" text-anchor="middle" '
+        f'fill="hsl({hue},30%,35%)">{category}</text></svg>'
+    ).encode()
+
+
 def build_router() -> APIRouter:
     # require_json guards the writes (through ``writer``); reads take no body
     router = APIRouter(prefix=PREFIX, tags=["catalog"])
@@ -282,5 +302,27 @@ def build_router() -> APIRouter:
         async with problems():
             category = await service.update_category(slug, body)
         return _json(category_document(category))
+
+    @router.get(
+        "/placeholders/{category}/{kind}.svg",
+        response_model=None,
+        responses={200: {"content": {"image/svg+xml": {}}}},
+        summary="A drawn placeholder image for demo products",
+    )
+    async def placeholder(
+        category: Annotated[str, Path(pattern=PLACEHOLDER_SEGMENT)],
+        kind: Annotated[str, Path(pattern=PLACEHOLDER_SEGMENT)],
+    ) -> Response:
+        body = placeholder_svg(category, kind)
+        return Response(
+            body,
+            media_type="image/svg+xml",
+            headers={
+                "Cache-Control": "public, max-age=86400",
+                "ETag": etag_for(body),
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            },
+        )
 
     return router

@@ -119,7 +119,7 @@ def build_catalog() -> tuple[list[SeedCategory], list[SeedProduct]]:
                         currency=CURRENCY,
                         category_slug=block.slug,
                         tags=tuple(sorted(tags)),
-                        images=(f"/static/catalog/{block.slug}/{kind.code.lower()}.svg",),
+                        images=(f"/api/catalog/placeholders/{block.slug}/{kind.code.lower()}.svg",),
                         created_at=epoch + timedelta(minutes=index),
                     )
                 )
