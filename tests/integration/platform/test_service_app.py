@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests.support.probe import Note, ProbeSettings, spec
 
 from agora.platform.messaging import outbox
 from agora.platform.testing.apps import platform_for_tests, running_services
+from tests.support.probe import Note, ProbeSettings, spec
 
 
 @pytest.fixture(scope="module")

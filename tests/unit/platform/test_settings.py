@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from tests.support.probe import ProbeSettings
 
 from agora.platform.settings import DEVELOPMENT_SECRET, PlatformSettings, load_settings
+from tests.support.probe import ProbeSettings
 
 
 def test_development_accepts_the_development_secret() -> None:
