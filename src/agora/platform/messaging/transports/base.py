@@ -9,12 +9,37 @@ consumer's inbox (:mod:`..consumer`), not from the broker.
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NamedTuple, Protocol
+from enum import Enum
+from typing import Any, NamedTuple, Protocol
 
-from agora.platform.messaging.envelope import Envelope
+from agora.platform.messaging.envelope import Envelope, EnvelopeError
 
 Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class Delivery(Enum):
+    """What a transport does with a message after :func:`deliver`."""
+
+    ACK = "ack"  # handled
+    RETRY = "retry"  # the handler raised: leave it for redelivery
+    DROP = "drop"  # unreadable: it can never succeed, and redelivering it would block the rest
+
+
+async def deliver(handler: Handler, payload: bytes, log: logging.Logger, **where: Any) -> Delivery:
+    """Decodes one message and hands it to ``handler``; the transport acts on the outcome."""
+    try:
+        envelope = Envelope.from_bytes(payload)
+    except EnvelopeError:
+        log.exception("dropping an unreadable message", extra=where)
+        return Delivery.DROP
+    try:
+        await handler(envelope)
+    except Exception:
+        log.exception("handler failed; the message will be redelivered", extra={"event_id": envelope.id, **where})
+        return Delivery.RETRY
+    return Delivery.ACK
 
 
 class Outgoing(NamedTuple):

@@ -20,13 +20,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from agora.platform.messaging.envelope import Envelope, EnvelopeError
-from agora.platform.messaging.transports.base import (
-    Handler,
-    Outgoing,
-    Transport,
-    TransportError,
-)
+from agora.platform.messaging.envelope import Envelope
+from agora.platform.messaging.transports.base import Delivery, Handler, Outgoing, Transport, TransportError, deliver
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +73,8 @@ class KafkaSubscription:
                 await asyncio.shield(self._consumer.commit({partition: done}))
 
     async def _handle(self, record: ConsumerRecord) -> bool:
-        try:
-            envelope = Envelope.from_bytes(record.value)
-        except EnvelopeError:
-            log.exception("dropping unreadable message", extra={"offset": record.offset})
-            return True  # a poison body can never succeed; redelivering it would block the partition
-        try:
-            await self._handler(envelope)
-        except Exception:
-            log.exception("handler failed; message will be redelivered", extra={"event_id": envelope.id})
-            return False
-        return True
+        outcome = await deliver(self._handler, record.value, log, offset=record.offset)
+        return outcome is not Delivery.RETRY
 
 
 class KafkaTransport(Transport):

@@ -25,8 +25,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from agora.platform.messaging.envelope import Envelope, EnvelopeError
-from agora.platform.messaging.transports.base import Handler, Outgoing, Transport, TransportError
+from agora.platform.messaging.envelope import Envelope
+from agora.platform.messaging.transports.base import Delivery, Handler, Outgoing, Transport, TransportError, deliver
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +76,13 @@ class NatsSubscription:
                     await asyncio.shield(message.nak())
 
     async def _handle(self, message: Msg) -> None:
-        try:
-            envelope = Envelope.from_bytes(message.data)
-        except EnvelopeError:
-            log.exception("terminating unreadable message", extra={"subject": message.subject})
+        outcome = await deliver(self._handler, message.data, log, subject=message.subject)
+        if outcome is Delivery.DROP:
             await message.term()
-            return
-        try:
-            await self._handler(envelope)
-        except Exception:
-            log.exception("handler failed; message will be redelivered", extra={"event_id": envelope.id})
+        elif outcome is Delivery.RETRY:
             await message.nak(delay=self._nak_delay)
-            return
-        await message.ack()
+        else:
+            await message.ack()
 
 
 class NatsTransport(Transport):

@@ -21,8 +21,8 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from agora.platform.messaging.envelope import Envelope, EnvelopeError
-from agora.platform.messaging.transports.base import Handler, Outgoing, Transport, TransportError
+from agora.platform.messaging.envelope import Envelope
+from agora.platform.messaging.transports.base import Delivery, Handler, Outgoing, Transport, TransportError, deliver
 
 log = logging.getLogger(__name__)
 
@@ -102,17 +102,8 @@ class RedisSubscription:
         return False
 
     async def _handle(self, fields: dict[bytes, bytes]) -> bool:
-        try:
-            envelope = Envelope.from_bytes(fields[_FIELD])
-        except (KeyError, EnvelopeError):
-            log.exception("acking unreadable stream entry")
-            return True
-        try:
-            await self._handler(envelope)
-        except Exception:
-            log.exception("handler failed; message will be redelivered", extra={"event_id": envelope.id})
-            return False
-        return True
+        outcome = await deliver(self._handler, fields.get(_FIELD, b""), log)
+        return outcome is not Delivery.RETRY
 
 
 class RedisTransport(Transport):
