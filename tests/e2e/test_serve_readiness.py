@@ -52,6 +52,11 @@ def test_readyz_follows_postgres(tmp_path: Path) -> None:
             down = _wait_for_status(f"{base}/readyz", 503)
             assert down["checks"]["database"] != "ok" and "database" in down["detail"]
             assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200  # alive, just not ready
+            # what needs the database degrades to a retryable 503, never a 500 or a stack trace
+            during = httpx.get(f"{base}/api/catalog/categories", timeout=10)
+            assert during.status_code == 503, during.text
+            assert during.headers["retry-after"] == "1"
+            assert during.headers["content-type"] == "application/problem+json"
 
             server.start()
             up = _wait_for_status(f"{base}/readyz", 200)

@@ -35,6 +35,10 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False, pre_ping
         kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=10, pool_pre_ping=pre_ping, pool_recycle=1800)
         if backend == "mysql":
             kwargs["connect_args"] = {"charset": "utf8mb4"}
+            # InnoDB's default REPEATABLE READ takes gap locks: the relay's FOR UPDATE SKIP LOCKED
+            # scan of the outbox then blocks a concurrent request's INSERT into it, and the two
+            # deadlock. READ COMMITTED (PostgreSQL's default too) locks only the rows it reads.
+            kwargs["isolation_level"] = "READ COMMITTED"
     engine = create_async_engine(parsed, **kwargs)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -14,6 +14,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -171,6 +172,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """The database (or another store) is unreachable, or chose this transaction as a deadlock
+    victim: a 503 the client may retry (nothing was committed), not a 500."""
+    if isinstance(exc, DBAPIError):
+        if not isinstance(exc, OperationalError | InterfaceError) and not exc.connection_invalidated:
+            return await _unexpected_error(request, exc)
+        cause = type(exc.orig).__name__
+    else:  # a refused or reset connection (some drivers raise these unwrapped while connecting)
+        cause = type(exc).__name__
+    log.warning("database_unavailable", path=request.url.path, error=cause)
+    return problem_response(
+        503,
+        title="Service Unavailable",
+        detail="The database did not complete the request; nothing was changed. Try again shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled_exception", path=request.url.path, exc_info=exc)
     return problem_response(
@@ -184,6 +204,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ConnectionError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
