@@ -43,17 +43,29 @@ class RedisSubscription:
         self._block_ms = int(opts.get("block_ms", 1000))
         self._claim_idle_ms = int(opts.get("claim_idle_ms", 60_000))
         self._retry_delay = float(opts.get("retry_delay", 0.05))
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"redis:{topic}:{group}")
 
     async def stop(self) -> None:
+        # Ask the loop to finish rather than cancel it: cancelling redis-py in the middle of a
+        # blocking XREADGROUP can leave the task stuck in "cancelling" forever (seen in the
+        # poison-event test). Each read blocks at most block_ms, so the loop notices within it.
+        self._stopping = True
+        grace = self._block_ms / 1000 + 5
+        done, _ = await asyncio.wait({self._task}, timeout=grace)
+        if done:
+            with contextlib.suppress(asyncio.CancelledError):
+                self._task.result()
+            return
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        done, _ = await asyncio.wait({self._task}, timeout=grace)
+        if not done:
+            log.error("redis subscription %s/%s did not stop; abandoning its task", self._topic, self._group)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_claim = 0.0
-        while True:
+        while not self._stopping:
             # Entries this member holds unacked come first, so a failure is retried in order.
             if await self._drain_own_pending():
                 await asyncio.sleep(self._retry_delay)
