@@ -24,3 +24,46 @@ def test_bounded_size() -> None:
     for key in "abcdef":
         cache.put(key, EncodedJson.of(key))
     assert len(cache) == 3
+
+
+async def test_concurrent_misses_load_once() -> None:
+    import asyncio
+
+    cache = ResponseCache(ttl=60)
+    loads = 0
+    release = asyncio.Event()
+
+    async def load() -> EncodedJson:
+        nonlocal loads
+        loads += 1
+        await release.wait()
+        return EncodedJson.of({"n": loads})
+
+    waiters = [asyncio.create_task(cache.get_or_load("k", load)) for _ in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiters)
+    assert loads == 1 and all(r == EncodedJson.of({"n": 1}) for r in results)
+    assert cache.get("k") == EncodedJson.of({"n": 1})
+
+
+async def test_a_failed_load_reaches_every_waiter_and_caches_nothing() -> None:
+    import asyncio
+
+    import pytest
+
+    cache = ResponseCache(ttl=60)
+    release = asyncio.Event()
+
+    async def load() -> EncodedJson:
+        await release.wait()
+        raise LookupError("gone")
+
+    waiters = [asyncio.create_task(cache.get_or_load("k", load)) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, LookupError) for r in results)
+    assert cache.get("k") is None
+    with pytest.raises(LookupError):
+        await cache.get_or_load("k", load)

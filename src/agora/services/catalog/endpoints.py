@@ -70,17 +70,18 @@ async def _cached_product(
     touches neither the token verifier nor a database session. A read needs no commit point, so
     on a miss it opens an autocommit read session of its own (one statement, no BEGIN/ROLLBACK).
     """
-    cache: ResponseCache = request.state.read_cache
-    has_token = "authorization" in request.headers
-    if not has_token and (hit := cache.get(key)) is not None:
-        return conditional_response(request, hit)
-    sees_inactive = await is_admin(await optional_subject(request)) if has_token else False
-    sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
-    async with sessions() as session, problems():
-        product = await load(_service(request, session, sees_inactive))
-    encoded = EncodedJson.of(product_document(product))
-    if not sees_inactive:
-        cache.put(key, encoded)
+
+    async def read(sees_inactive: bool) -> EncodedJson:
+        sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
+        async with sessions() as session, problems():
+            product = await load(_service(request, session, sees_inactive))
+        return EncodedJson.of(product_document(product))
+
+    if "authorization" in request.headers:
+        encoded = await read(await is_admin(await optional_subject(request)))
+    else:
+        cache: ResponseCache = request.state.read_cache
+        encoded = await cache.get_or_load(key, lambda: read(False))
     return conditional_response(request, encoded)
 
 
