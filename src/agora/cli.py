@@ -47,6 +47,10 @@ def _platform(data_dir: Path | None = None, **overrides: Any) -> PlatformSetting
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     platform = load_settings(PlatformSettings, **overrides)
+    from agora.platform.observability.logging import configure_logging
+
+    # before anything logs (migrations, seeding): every line on stdout is JSON from the start
+    configure_logging(level=platform.log_level, json=platform.log_json, service="agora")
     if platform.jwks_file is None and not platform.jwks_url and platform.is_development:
         # before identity runs, development tokens are signed by a local key (``agora token``)
         from agora.platform.auth.keys import ensure_development_keys

@@ -244,7 +244,7 @@ def configure_logging(
         library_logger.propagate = True
     # The chassis middleware writes the access log and service clients record metrics and spans;
     # uvicorn's and httpx's per-request info lines would only repeat them.
-    for name in ("uvicorn.access", "httpx"):
+    for name in ("uvicorn.access", "httpx", "alembic.runtime.plugins"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
