@@ -20,6 +20,7 @@ test-fast: $(VENV)/.test-installed  ## the suite without provisioning (servers a
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 backends:  ## start the local servers the tests use when they are not running
 	scripts/provision-backends.sh

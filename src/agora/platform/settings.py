@@ -148,5 +148,5 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
     """Build settings from the environment and secret files; ``overrides`` win (tests, CLI flags)."""
     secrets_dir = os.environ.get("AGORA_SECRETS_DIR")
     if secrets_dir and Path(secrets_dir).is_dir():
-        return cls(_secrets_dir=secrets_dir, **overrides)  # type: ignore[call-arg]
+        return cls(_secrets_dir=secrets_dir, **overrides)
     return cls(**overrides)

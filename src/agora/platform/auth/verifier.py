@@ -51,7 +51,8 @@ class Subject:
 
 def jwks_from_file(path: Path) -> JwksFetcher:
     async def fetch() -> dict[str, Any]:
-        return orjson.loads(await asyncio.to_thread(path.read_bytes))
+        document: dict[str, Any] = orjson.loads(await asyncio.to_thread(path.read_bytes))
+        return document
 
     return fetch
 

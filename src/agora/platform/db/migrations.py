@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -77,7 +78,7 @@ def run_migrations_env(target_metadata: MetaData) -> None:
     """The body of every service's ``env.py``."""
     config = context.config
     service = config.attributes.get("service") or Path(config.get_main_option("script_location") or "").parent.name
-    options = {
+    options: dict[str, Any] = {
         "target_metadata": target_metadata,
         "version_table": version_table(service),
         "render_as_batch": True,  # SQLite needs batch mode for ALTER

@@ -55,7 +55,8 @@ def _jwks_fetcher(platform: PlatformSettings, clients: Callable[[str], ServiceCl
             async with httpx.AsyncClient(timeout=platform.http_timeout) as client:
                 response = await client.get(url)
                 response.raise_for_status()
-                return orjson.loads(response.content)
+                document: dict[str, Any] = orjson.loads(response.content)
+                return document
 
         return fetch
     return None

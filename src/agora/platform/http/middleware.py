@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import orjson
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -44,7 +45,7 @@ _QUIET_SUFFIXES = ("/healthz", "/readyz", "/metrics")
 #: Pass as ``FastAPI(telemetry=FASTAPI_TELEMETRY)``: this middleware already records the server
 #: span and RED metrics, and FastAPI's native telemetry would add a second span tree and a second
 #: set of (OpenTelemetry) metrics to every request.
-FASTAPI_TELEMETRY: dict[str, Any] = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 class _PayloadTooLargeError(Exception):

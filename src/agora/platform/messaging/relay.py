@@ -28,6 +28,8 @@ from agora.platform.messaging.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAIL
 from agora.platform.messaging.tables import outbox
 from agora.platform.messaging.transports.base import Outgoing, Transport
 
+#: id, source, topic, key, payload of one unpublished outbox row
+_OutboxRow = Row[Any, Any, Any, Any, Any]
 log = logging.getLogger(__name__)
 
 _LOCKING_DIALECTS = frozenset({"postgresql", "mysql"})
@@ -126,7 +128,7 @@ class OutboxRelay:
         _known_sources.update(counts)
         return counts
 
-    async def _claim_batch(self, session: AsyncSession) -> Sequence[Row[Any]]:
+    async def _claim_batch(self, session: AsyncSession) -> Sequence[_OutboxRow]:
         statement = (
             select(outbox.c.id, outbox.c.source, outbox.c.topic, outbox.c.key, outbox.c.payload)
             .where(outbox.c.published_at.is_(None))
@@ -138,7 +140,7 @@ class OutboxRelay:
         return (await session.execute(statement)).all()
 
     @staticmethod
-    def _outgoing(row: Row[Any]) -> Outgoing:
+    def _outgoing(row: _OutboxRow) -> Outgoing:
         return Outgoing(row.topic, Envelope.from_bytes(row.payload), row.key)
 
     async def _record_failure(self, session: AsyncSession, ids: list[int], exc: Exception) -> None:
@@ -200,7 +202,7 @@ class OutboxRelay:
 _known_sources: set[str] = set()
 
 
-def _count_by_source(rows: Sequence[Row[Any]]) -> dict[str, int]:
+def _count_by_source(rows: Sequence[_OutboxRow]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.source] = counts.get(row.source, 0) + 1

@@ -61,7 +61,7 @@ def instrument_sqlalchemy(engine: Any) -> None:
     ``SQLAlchemyInstrumentor().instrument()`` only works once per process, but embedded mode has
     one engine per service, so each engine gets its own :class:`EngineTracer` instead.
     """
-    from opentelemetry.instrumentation.sqlalchemy import __version__
+    from opentelemetry.instrumentation.sqlalchemy import __version__  # type: ignore[attr-defined]
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.metrics import get_meter
 
@@ -72,7 +72,7 @@ def instrument_sqlalchemy(engine: Any) -> None:
     connections = get_meter("opentelemetry.instrumentation.sqlalchemy", __version__).create_up_down_counter(
         name="db.client.connections.usage", unit="connections"
     )
-    EngineTracer(tracer, sync_engine, connections)
+    EngineTracer(tracer, sync_engine, connections)  # type: ignore[no-untyped-call]  # untyped upstream
     _instrumented_engines.add(sync_engine)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from agora.platform.messaging.transports.base import (
@@ -24,7 +25,8 @@ def create_transport(url: str) -> Transport:
     if scheme == "memory":
         from agora.platform.messaging.transports.memory import MemoryTransport
 
-        return MemoryTransport(**{k: int(v) if k == "retention" else float(v) for k, v in options.items()})
+        numbers: dict[str, Any] = {k: int(v) if k == "retention" else float(v) for k, v in options.items()}
+        return MemoryTransport(**numbers)
     if scheme == "kafka":
         from agora.platform.messaging.transports.kafka import KafkaTransport
 

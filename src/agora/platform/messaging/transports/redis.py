@@ -76,7 +76,7 @@ class RedisSubscription:
             await self._handle_all(await self._read(">"))
 
     async def _read(self, start: str) -> list[Entry]:
-        response = await self._redis.xreadgroup(
+        response: Any = await self._redis.xreadgroup(
             self._group,
             self._consumer,
             {self._topic: start},
