@@ -129,6 +129,7 @@ def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings) -> N
         server_header=False,
         lifespan="on",
     )
+    # spans still batched are flushed by each service's lifespan on the way out
     uvicorn.Server(config).run()
 
 

@@ -34,7 +34,7 @@ from agora.platform.http.problems import install_problem_handlers, problem_respo
 from agora.platform.messaging import Outbox, OutboxRelay, Transport, create_transport
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import metrics_response
-from agora.platform.observability.tracing import configure_tracing, instrument_sqlalchemy
+from agora.platform.observability.tracing import configure_tracing, flush_tracing, instrument_sqlalchemy
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
 
@@ -231,6 +231,7 @@ def create_service_app(
             app.state.context = context
             freeze_startup_objects()
             yield request_state(context)
+        flush_tracing()
 
     app = FastAPI(
         title=f"Agora {spec.title}",

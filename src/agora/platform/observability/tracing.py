@@ -46,6 +46,14 @@ def configure_tracing(
     return provider
 
 
+def flush_tracing(timeout_millis: int = 5000) -> None:
+    """Export the spans still batched (a service's lifespan calls this as it stops: uvicorn
+    re-raises SIGTERM after its shutdown, so nothing after the server loop is sure to run)."""
+    provider: TracerProvider | None = _state["provider"]
+    if provider is not None and _state["exporting"]:
+        provider.force_flush(timeout_millis)
+
+
 def shutdown_tracing() -> None:
     """Flush and stop exporters; call from the process's lifespan shutdown."""
     provider: TracerProvider | None = _state["provider"]
@@ -99,6 +107,7 @@ __all__ = [
     "configure_tracing",
     "current_trace_ids",
     "extract_context",
+    "flush_tracing",
     "inject_trace_headers",
     "instrument_sqlalchemy",
     "shutdown_tracing",
