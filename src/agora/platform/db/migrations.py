@@ -10,6 +10,7 @@ handing Alembic a live connection (``config.attributes["connection"]``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +35,24 @@ def version_table(service: str) -> str:
     return f"alembic_version_{service}"
 
 
-async def upgrade(engine: AsyncEngine, *, service: str, migrations_dir: Path, revision: str = "head") -> None:
+async def _run(engine: AsyncEngine, service: str, migrations_dir: Path, step: Callable[[Config], None]) -> None:
+    """Runs an Alembic command on a live connection of ``engine`` (from a running event loop)."""
     config = alembic_config(service, migrations_dir, engine.url.render_as_string(hide_password=False))
 
     def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+async def upgrade(engine: AsyncEngine, *, service: str, migrations_dir: Path, revision: str = "head") -> None:
+    await _run(engine, service, migrations_dir, lambda config: command.upgrade(config, revision))
 
 
 async def downgrade(engine: AsyncEngine, *, service: str, migrations_dir: Path, revision: str = "base") -> None:
-    config = alembic_config(service, migrations_dir, engine.url.render_as_string(hide_password=False))
-
-    def run(connection: Connection) -> None:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    await _run(engine, service, migrations_dir, lambda config: command.downgrade(config, revision))
 
 
 async def pending_revisions(engine: AsyncEngine, *, service: str, migrations_dir: Path) -> list[str]:
