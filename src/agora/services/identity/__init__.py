@@ -1,0 +1,26 @@
+"""The identity service: accounts, passwords, tokens (ES256 access, rotating refresh), JWKS,
+profiles and addresses, admin user management, ``identity.user.*`` events.
+
+Its spec is the only thing the registry needs; everything is built by the chassis at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agora.platform.service import ServiceSpec
+from agora.services.identity.endpoints import build_router
+from agora.services.identity.keys import rotate_signing_key
+from agora.services.identity.models import metadata
+from agora.services.identity.settings import IdentitySettings
+
+spec = ServiceSpec(
+    name="identity",
+    title="Agora identity",
+    settings_cls=IdentitySettings,
+    build_router=build_router,
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+)
+
+__all__ = ["IdentitySettings", "rotate_signing_key", "spec"]

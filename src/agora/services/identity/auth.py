@@ -1,0 +1,100 @@
+"""The route guards identity uses.
+
+Identity verifies its own access tokens with the chassis :class:`TokenVerifier`, fed from its
+own database (the same JWKS it publishes) rather than from ``AGORA_JWKS_URL``: identity must not
+fetch its keys over HTTP from itself, and in embedded mode the platform's JWKS is the
+development key. Beyond the token, every guard loads the caller's account, so a disabled user
+or a demoted admin is refused at once here, not only once their access token expires.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+
+from agora.platform.auth import InvalidToken, Subject, TokenVerifier
+from agora.platform.db import Session
+from agora.platform.http.problems import Forbidden, Unauthorized
+from agora.platform.service import ServiceContext
+from agora.services.identity.keys import jwks
+from agora.services.identity.models import User
+from agora.services.identity.passwords import Passwords
+from agora.services.identity.repository import IdentityRepository
+from agora.services.identity.settings import IdentitySettings
+
+log = structlog.get_logger(__name__)
+
+_VERIFIER = "identity.verifier"
+_PASSWORDS = "identity.passwords"
+
+
+def verifier_for(context: ServiceContext) -> TokenVerifier:
+    """The context's verifier of identity-minted tokens (built once per running service)."""
+    verifier: TokenVerifier | None = context.extras.get(_VERIFIER)
+    if verifier is None:
+        settings = context.settings
+        assert isinstance(settings, IdentitySettings)
+
+        async def fetch() -> dict[str, Any]:
+            async with context.read_sessions() as session:
+                return await jwks(session, access_token_ttl_seconds=settings.access_token_ttl_seconds)
+
+        # a new kid after a rotation is looked up in our own database: cheap, so refresh often
+        verifier = TokenVerifier(
+            fetch,
+            issuer=context.platform.jwt_issuer,
+            audience=context.platform.jwt_audience,
+            leeway_seconds=context.platform.jwt_leeway_seconds,
+            min_refresh_interval=1.0,
+        )
+        context.extras[_VERIFIER] = verifier
+    return verifier
+
+
+def passwords_for(context: ServiceContext) -> Passwords:
+    passwords: Passwords | None = context.extras.get(_PASSWORDS)
+    if passwords is None:
+        settings = context.settings
+        assert isinstance(settings, IdentitySettings)
+        passwords = Passwords(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+        )
+        context.extras[_PASSWORDS] = passwords
+    return passwords
+
+
+async def token_subject(request: Request) -> Subject:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use the Bearer authorization scheme.")
+    try:
+        return await verifier_for(request.state.context).verify(token.strip())
+    except InvalidToken as exc:
+        log.info("token_rejected", reason=str(exc))
+        raise Unauthorized("The bearer token is invalid or expired.") from None
+
+
+async def current_user(subject: Annotated[Subject, Depends(token_subject)], session: Session) -> User:
+    user = await IdentityRepository(session).user_by_id(subject.id)
+    if user is None or not user.is_active:
+        raise Unauthorized("This account does not exist or is disabled.")
+    return user
+
+
+async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
+    if user.role != "admin":
+        raise Forbidden("This needs the admin role.")
+    return user
+
+
+#: The caller's active account (401 without a valid token or when disabled).
+Me = Annotated[User, Depends(current_user)]
+#: The caller's account, which must hold the admin role now (403 otherwise).
+AdminUser = Annotated[User, Depends(current_admin)]

@@ -1,0 +1,353 @@
+"""Identity's rules: accounts, logins, refresh-token rotation, addresses, admin changes.
+
+No web framework and no commit here: the request's session commits the change and its outbox
+event together. Failures are :class:`IdentityError` subclasses; the endpoints turn them into
+problem responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.contracts.identity import USER_REGISTERED, USER_UPDATED, UserRegistered, UserUpdated
+from agora.platform.auth.keys import mint_access_token
+from agora.services.identity.keys import active_signing_key
+from agora.services.identity.models import Address, RefreshToken, User, utcnow
+from agora.services.identity.passwords import Passwords
+from agora.services.identity.repository import IdentityRepository
+from agora.services.identity.schemas import AddressIn, AddressUpdate, RegisterIn, UserAdminUpdate, normalise_email
+
+
+class EventWriter(Protocol):
+    async def add(
+        self,
+        session: AsyncSession,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        subject: str | None = None,
+        key: str | None = None,
+    ) -> Any: ...
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+class IdentityError(Exception):
+    status = 400
+    field: str | None = None
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if field is not None:
+            self.field = field
+
+
+class NotFoundError(IdentityError):
+    status = 404
+
+
+class DuplicateError(IdentityError):
+    status = 409
+
+
+class ConflictError(IdentityError):
+    status = 409
+
+
+class AuthenticationError(IdentityError):
+    """Login or refresh refused. One message for every cause, so it tells an attacker nothing."""
+
+    status = 401
+
+
+INVALID_LOGIN = "The email or password is incorrect."
+INVALID_REFRESH = "The refresh token is invalid, expired or already used; log in again."
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+
+def hash_refresh_token(token: str) -> str:
+    """SHA-256 of the opaque token: what the table holds instead of the token."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    issuer: str
+    audience: str
+    access_ttl_seconds: int
+    refresh_ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """Either new tokens, or a refusal; ``reuse`` says a spent token came back (family revoked)."""
+
+    tokens: IssuedTokens | None
+    reuse: bool = False
+
+
+# -- the service ---------------------------------------------------------------------------------
+
+
+class IdentityService:
+    def __init__(
+        self, session: AsyncSession, *, events: EventWriter, passwords: Passwords, tokens: TokenConfig
+    ) -> None:
+        self.session = session
+        self.repository = IdentityRepository(session)
+        self.events = events
+        self.passwords = passwords
+        self.tokens = tokens
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    async def register(self, body: RegisterIn, *, role: str = "customer") -> User:
+        if await self.repository.user_by_email(body.email) is not None:
+            raise DuplicateError("An account with this email already exists.", field="email")
+        now = utcnow()
+        user = User(
+            id=str(uuid.uuid4()),
+            email=body.email,
+            password_hash=self.passwords.hash(body.password),
+            display_name=body.display_name or body.email.split("@", 1)[0],
+            role=role,
+            is_active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(user)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            # a concurrent registration of the same email won the unique index
+            raise DuplicateError("An account with this email already exists.", field="email") from None
+        event = UserRegistered(
+            user_id=user.id, email=user.email, display_name=user.display_name, role=role, registered_at=now
+        )
+        await self.events.add(self.session, USER_REGISTERED, event.model_dump(mode="json"), subject=user.id)
+        return user
+
+    async def login(self, email: str, password: str) -> IssuedTokens:
+        try:
+            normalised = normalise_email(email)
+        except ValueError:
+            normalised = None
+        user = await self.repository.user_by_email(normalised) if normalised else None
+        usable = user is not None and user.is_active
+        # always one argon2 verification (the dummy hash when there is no usable account), so the
+        # response time does not reveal whether the email is registered
+        matches = self.passwords.verify(user.password_hash if usable and user else None, password)
+        if not matches or user is None or not usable:
+            raise AuthenticationError(INVALID_LOGIN)
+        if self.passwords.needs_rehash(user.password_hash):
+            user.password_hash = self.passwords.hash(password)
+            user.updated_at = utcnow()
+        return await self._issue(user, family_id=str(uuid.uuid4()))
+
+    async def _issue(self, user: User, *, family_id: str) -> IssuedTokens:
+        now = utcnow()
+        opaque = secrets.token_urlsafe(32)
+        self.session.add(
+            RefreshToken(
+                id=str(uuid.uuid4()),
+                user_id=user.id,
+                family_id=family_id,
+                token_hash=hash_refresh_token(opaque),
+                expires_at=now + timedelta(seconds=self.tokens.refresh_ttl_seconds),
+                created_at=now,
+            )
+        )
+        key = await active_signing_key(self.session)
+        access = mint_access_token(
+            key,
+            subject=user.id,
+            roles=[user.role],
+            issuer=self.tokens.issuer,
+            audience=self.tokens.audience,
+            ttl_seconds=self.tokens.access_ttl_seconds,
+        )
+        await self.session.flush()
+        return IssuedTokens(access_token=access, refresh_token=opaque, expires_in=self.tokens.access_ttl_seconds)
+
+    async def refresh(self, opaque: str) -> RefreshOutcome:
+        """Rotate: the presented token is spent and a new one of the same family is issued.
+
+        A spent token presented again means two parties hold it (one of them stole it): the
+        whole family is revoked, which also logs out whoever holds the newest token. The caller
+        must commit that revocation even though the answer is a 401.
+        """
+        now = utcnow()
+        row = await self.repository.refresh_token_by_hash(hash_refresh_token(opaque))
+        if row is None or row.revoked_at is not None:
+            return RefreshOutcome(None)
+        if row.used_at is not None:
+            await self.repository.revoke_family(row.family_id, now)
+            return RefreshOutcome(None, reuse=True)
+        if row.expires_at <= now:
+            return RefreshOutcome(None)
+        user = await self.repository.user_by_id(row.user_id)
+        if user is None or not user.is_active:
+            await self.repository.revoke_family(row.family_id, now)
+            return RefreshOutcome(None)
+        row.used_at = now
+        return RefreshOutcome(await self._issue(user, family_id=row.family_id))
+
+    async def logout(self, opaque: str) -> None:
+        """Revoke the token's whole family (this device's session). Unknown tokens are ignored."""
+        row = await self.repository.refresh_token_by_hash(hash_refresh_token(opaque))
+        if row is not None:
+            await self.repository.revoke_family(row.family_id, utcnow())
+
+    # -- profile --------------------------------------------------------------------------------
+
+    async def active_user(self, user_id: str) -> User:
+        user = await self.repository.user_by_id(user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationError("This account does not exist or is disabled.")
+        return user
+
+    async def update_profile(self, user: User, changes: dict[str, Any]) -> User:
+        if "display_name" in changes and changes["display_name"] is not None:
+            user.display_name = changes["display_name"]
+            user.updated_at = utcnow()
+            await self.session.flush()
+        return user
+
+    # -- addresses ------------------------------------------------------------------------------
+
+    async def addresses(self, user: User) -> list[Address]:
+        return list(await self.repository.addresses(user.id))
+
+    async def address(self, user: User, address_id: str) -> Address:
+        address = await self.repository.address(user.id, address_id)
+        if address is None:
+            # the same answer whether the address does not exist or belongs to someone else
+            raise NotFoundError("No such address.")
+        return address
+
+    async def add_address(self, user: User, body: AddressIn) -> Address:
+        now = utcnow()
+        address = Address(id=str(uuid.uuid4()), user_id=user.id, created_at=now, updated_at=now, **body.model_dump())
+        self.session.add(address)
+        await self.session.flush()
+        return address
+
+    async def update_address(self, user: User, address_id: str, body: AddressUpdate) -> Address:
+        address = await self.address(user, address_id)
+        changes = body.model_dump(exclude_unset=True)
+        for name, value in changes.items():
+            if value is None:
+                raise _required(name)
+            setattr(address, name, value)
+        if changes:
+            address.updated_at = utcnow()
+            await self.session.flush()
+        return address
+
+    async def delete_address(self, user: User, address_id: str) -> None:
+        address = await self.address(user, address_id)
+        await self.session.delete(address)
+        await self.session.flush()
+
+    # -- administration -------------------------------------------------------------------------
+
+    async def list_users(
+        self, *, email_prefix: str | None, after: tuple[str, str] | None, limit: int
+    ) -> tuple[list[User], tuple[str, str] | None]:
+        prefix = email_prefix.strip().lower() if email_prefix else None
+        rows = await self.repository.list_users(email_prefix=prefix, after=after, limit=limit + 1)
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            return rows[:limit], (last.email, last.id)
+        return rows, None
+
+    async def update_user(self, admin_id: str, user_id: str, body: UserAdminUpdate) -> User:
+        user = await self.repository.user_by_id(user_id)
+        if user is None:
+            raise NotFoundError("No such user.")
+        changes = body.model_dump(exclude_unset=True)
+        for name, value in changes.items():
+            if value is None:
+                raise _required(name)
+        if user.id == admin_id and (changes.get("is_active") is False or changes.get("role", "admin") != "admin"):
+            # an admin cannot lock themselves out; another admin must do it
+            raise ConflictError("You cannot disable yourself or drop your own admin role.", field="body")
+        now = utcnow()
+        if "role" in changes:
+            user.role = changes["role"]
+        if "is_active" in changes:
+            user.is_active = changes["is_active"]
+            if not user.is_active:
+                # disabling ends every session: no refresh token of theirs works any more
+                await self.repository.revoke_user_tokens(user.id, now)
+        if changes:
+            user.updated_at = now
+            await self.session.flush()
+            event = UserUpdated(user_id=user.id, role=user.role, is_active=user.is_active, changed_by=admin_id)  # type: ignore[arg-type]
+            await self.events.add(self.session, USER_UPDATED, event.model_dump(mode="json"), subject=user.id)
+        return user
+
+
+def _required(name: str) -> IdentityError:
+    error = IdentityError(f"{name} cannot be null; leave it out to keep the current value.", field=f"body.{name}")
+    error.status = 422
+    return error
+
+
+def user_document(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": user.role,
+        "is_active": user.is_active,
+        "created_at": _timestamp(user.created_at),
+        "updated_at": _timestamp(user.updated_at),
+    }
+
+
+def address_document(address: Address) -> dict[str, Any]:
+    return {
+        "id": address.id,
+        "label": address.label,
+        "recipient": address.recipient,
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "region": address.region,
+        "postal_code": address.postal_code,
+        "country": address.country,
+        "created_at": _timestamp(address.created_at),
+        "updated_at": _timestamp(address.updated_at),
+    }
+
+
+def _timestamp(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

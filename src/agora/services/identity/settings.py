@@ -1,0 +1,33 @@
+"""``IdentitySettings``: token lifetimes and password-hashing cost, from ``AGORA_IDENTITY_*``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from agora.platform.settings import ServiceSettings
+
+
+class IdentitySettings(ServiceSettings):
+    service_name: ClassVar[str] = "identity"
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGORA_IDENTITY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
+    )
+
+    port: int = Field(default=8102, ge=1, le=65535)
+
+    access_token_ttl_seconds: int = Field(default=600, ge=300, le=900)
+    """Access tokens live 5-15 minutes: short enough that a disabled user's token dies soon."""
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+
+    # argon2id cost; the floors are OWASP's minimum recommendation (m=19 MiB, t=2, p=1)
+    argon2_memory_kib: int = Field(default=19_456, ge=19_456, le=1_048_576)
+    argon2_time_cost: int = Field(default=2, ge=2, le=20)
+    argon2_parallelism: int = Field(default=1, ge=1, le=16)
