@@ -41,13 +41,15 @@ def verifier_for(context: ServiceContext) -> TokenVerifier:
             async with context.read_sessions() as session:
                 return await jwks(session, access_token_ttl_seconds=settings.access_token_ttl_seconds)
 
-        # a new kid after a rotation is looked up in our own database: cheap, so refresh often
+        # An unknown kid is looked up again in our own database every time (no rate limit): it
+        # is one indexed query, and right after a rotation (by another replica, or the CLI) a
+        # freshly minted token must not be refused while a fetch interval runs out.
         verifier = TokenVerifier(
             fetch,
             issuer=context.platform.jwt_issuer,
             audience=context.platform.jwt_audience,
             leeway_seconds=context.platform.jwt_leeway_seconds,
-            min_refresh_interval=1.0,
+            min_refresh_interval=0.0,
         )
         context.extras[_VERIFIER] = verifier
     return verifier
