@@ -56,6 +56,11 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
             assert again.status_code == 304
             assert httpx.post(f"{base}/api/catalog/products", json={}, timeout=10).status_code == 401
             assert httpx.get(f"{base}/api/nothing", timeout=10).status_code == 404
+            # one scrape of the front shows every process, each series labelled with its process
+            metrics = httpx.get(f"{base}/metrics", timeout=10).text
+            assert 'process="catalog"' in metrics and 'process="front"' in metrics
+            assert 'route="/api/catalog/products/{product_id}"' in metrics
+            assert metrics.count("# TYPE agora_http_requests_total counter") == 1
         log = (tmp_path / "up.log").read_text()
         assert '"database":"postgresql"' in log and '"broker":"nats"' in log
     finally:

@@ -32,7 +32,7 @@ from agora.platform.http.app import create_service_app, freeze_startup_objects, 
 from agora.platform.http.problems import problem_response
 from agora.platform.messaging import Transport, create_transport
 from agora.platform.observability.logging import configure_logging
-from agora.platform.observability.metrics import metrics_response
+from agora.platform.observability.metrics import merge_metrics, metrics_response
 from agora.platform.observability.tracing import configure_tracing
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
@@ -255,12 +255,27 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
         results = dict(await asyncio.gather(*(probe(n, u) for n, u in sorted(service_urls.items()))))
         return readiness_response(results, instance=request.url.path)
 
+    async def metrics(_: Request) -> Response:
+        """Every service process's metrics in one scrape, each sample labelled with its process."""
+        client = client_holder["client"]
+
+        async def scrape(name: str, base: str) -> tuple[str, str]:
+            try:
+                response = await client.get(base.rstrip("/") + "/metrics", timeout=5.0)
+            except httpx.HTTPError:
+                return name, ""  # a process that is down has no metrics; /readyz says why
+            return name, response.text if response.status_code == 200 else ""
+
+        scraped = await asyncio.gather(*(scrape(n, u) for n, u in sorted(service_urls.items())))
+        body, content_type = merge_metrics({"front": metrics_response()[0].decode(), **dict(scraped)})
+        return Response(body, media_type=content_type)
+
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return Starlette(
         routes=[
             Route("/healthz", _healthz),
             Route("/readyz", readyz),
-            Route("/metrics", _metrics),
+            Route("/metrics", metrics),
             Route("/api/{rest:path}", forward, methods=methods),
         ],
         lifespan=lifespan,

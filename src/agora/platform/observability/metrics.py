@@ -8,6 +8,7 @@ these and tells itself apart by the ``service``/``target`` label.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,6 +19,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 #: 5 ms to 10 s: a cached read lands in the first buckets, a slow payment call in the last.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -90,3 +94,28 @@ __all__ = [
     "http_requests_total",
     "metrics_response",
 ]
+
+
+def merge_metrics(expositions: Mapping[str, str]) -> tuple[bytes, str]:
+    """Merge Prometheus text expositions of several processes into one, adding a ``process``
+    label so equal series (``process_cpu_seconds_total``...) stay apart.
+
+    Concatenating the texts would repeat ``# HELP``/``# TYPE`` lines, which Prometheus rejects;
+    the parser and a throw-away registry produce one valid exposition instead.
+    """
+    families: dict[str, Metric] = {}
+    for process, text in expositions.items():
+        for family in text_string_to_metric_families(text):
+            merged = families.get(family.name)
+            if merged is None:
+                merged = families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
+            for sample in family.samples:
+                merged.samples.append(sample._replace(labels={**sample.labels, "process": process}))
+
+    class _Merged(Collector):
+        def collect(self) -> Iterator[Metric]:
+            yield from families.values()
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Merged())
+    return generate_latest(registry), CONTENT_TYPE_LATEST
