@@ -85,10 +85,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     messaging_migrations.downgrade(op)
+    # indexes go with their tables (MariaDB refuses to drop an index a foreign key uses)
     op.drop_table("signing_keys")
-    op.drop_index("ix_refresh_tokens_user", table_name="refresh_tokens")
-    op.drop_index("ix_refresh_tokens_family", table_name="refresh_tokens")
     op.drop_table("refresh_tokens")
-    op.drop_index("ix_addresses_user", table_name="addresses")
     op.drop_table("addresses")
     op.drop_table("users")
