@@ -103,3 +103,13 @@ async def test_a_refresh_token_is_not_an_access_token(identity: Identity) -> Non
     tokens = await identity.login(await identity.register())
     me = await identity.client.get(f"{API}/me", headers=bearer(tokens["refresh_token"]))
     assert me.status_code == 401
+
+
+async def test_concurrent_refreshes_with_one_token_never_both_succeed(identity: Identity) -> None:
+    import asyncio
+
+    tokens = await identity.login(await identity.register())
+    results = await asyncio.gather(*(refresh(identity, tokens["refresh_token"]) for _ in range(4)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(200) <= 1, statuses
+    assert all(status in (200, 401, 503) for status in statuses), statuses

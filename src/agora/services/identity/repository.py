@@ -41,7 +41,7 @@ class IdentityRepository:
 
     # -- addresses ------------------------------------------------------------------------------
 
-    def _addresses_of(self, user_id: str) -> Select[tuple[Address]]:
+    def _addresses_of(self, user_id: str) -> Select[Address]:
         return select(Address).where(Address.user_id == user_id)
 
     async def addresses(self, user_id: str) -> Sequence[Address]:
@@ -57,6 +57,16 @@ class IdentityRepository:
     async def refresh_token_by_hash(self, token_hash: str) -> RefreshToken | None:
         statement = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
         return (await self.session.execute(statement)).scalars().first()
+
+    async def spend(self, token_id: str, now: datetime) -> bool:
+        """Mark a refresh token used, atomically: False when another request spent it first."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def revoke_family(self, family_id: str, now: datetime) -> None:
         await self.session.execute(

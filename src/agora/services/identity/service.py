@@ -12,12 +12,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.identity import USER_REGISTERED, USER_UPDATED, UserRegistered, UserUpdated
+from agora.contracts.identity import USER_REGISTERED, USER_UPDATED, Role, UserRegistered, UserUpdated
 from agora.platform.auth.keys import mint_access_token
 from agora.services.identity.keys import active_signing_key
 from agora.services.identity.models import Address, RefreshToken, User, utcnow
@@ -128,7 +128,7 @@ class IdentityService:
 
     # -- accounts -----------------------------------------------------------------------------
 
-    async def register(self, body: RegisterIn, *, role: str = "customer") -> User:
+    async def register(self, body: RegisterIn, *, role: Role = "customer") -> User:
         if await self.repository.user_by_email(body.email) is not None:
             raise DuplicateError("An account with this email already exists.", field="email")
         now = utcnow()
@@ -216,7 +216,11 @@ class IdentityService:
         if user is None or not user.is_active:
             await self.repository.revoke_family(row.family_id, now)
             return RefreshOutcome(None)
-        row.used_at = now
+        # a conditional UPDATE, not "read then write": two concurrent refreshes with one token
+        # (SQLite has no SELECT ... FOR UPDATE) cannot both win; the loser is treated as reuse
+        if not await self.repository.spend(row.id, now):
+            await self.repository.revoke_family(row.family_id, now)
+            return RefreshOutcome(None, reuse=True)
         return RefreshOutcome(await self._issue(user, family_id=row.family_id))
 
     async def logout(self, opaque: str) -> None:
@@ -310,7 +314,9 @@ class IdentityService:
         if changes:
             user.updated_at = now
             await self.session.flush()
-            event = UserUpdated(user_id=user.id, role=user.role, is_active=user.is_active, changed_by=admin_id)  # type: ignore[arg-type]
+            event = UserUpdated(
+                user_id=user.id, role=cast(Role, user.role), is_active=user.is_active, changed_by=admin_id
+            )
             await self.events.add(self.session, USER_UPDATED, event.model_dump(mode="json"), subject=user.id)
         return user
 
