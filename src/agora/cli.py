@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agora.platform.settings import Environment, Mode, PlatformSettings, load_settings
+from agora.platform.settings import Mode, PlatformSettings, load_settings
 
 app = typer.Typer(
     name="agora",
@@ -51,12 +51,6 @@ def _platform(data_dir: Path | None = None, **overrides: Any) -> PlatformSetting
 
     # before anything logs (migrations, seeding): every line on stdout is JSON from the start
     configure_logging(level=platform.log_level, json=platform.log_json, service="agora")
-    if platform.jwks_file is None and not platform.jwks_url and platform.is_development:
-        # before identity runs, development tokens are signed by a local key (``agora token``)
-        from agora.platform.auth.keys import ensure_development_keys
-
-        _, jwks_path = ensure_development_keys(platform.data_dir)
-        platform = platform.model_copy(update={"jwks_file": jwks_path})
     return platform
 
 
@@ -271,31 +265,63 @@ def doctor(data_dir: DataDir = None) -> None:
         raise CommandError(f"{failed} check(s) failed")
 
 
-@app.command()
-def token(
-    role: Annotated[list[str], typer.Option("--role", help="Role(s) to grant: customer, support, admin.")] = ["admin"],  # noqa: B006
-    subject: Annotated[str, typer.Option("--subject", help="The token's sub (user id).")] = "dev-admin",
-    ttl: Annotated[int, typer.Option("--ttl", min=60, max=3600, help="Lifetime in seconds.")] = 900,
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option("--email", help="The admin's email address.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Print a development access token signed by the local development key (development only)."""
-    from agora.platform.auth.keys import ensure_development_keys, load_private_pem, mint_access_token
+    """Create an admin account. The password comes from AGORA_ADMIN_PASSWORD, stdin or a prompt;
+    there is never a default one."""
+    from pydantic import ValidationError
+
+    from agora.services import identity
+    from agora.services.identity.operations import create_admin as create
+    from agora.services.identity.service import IdentityError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = os.environ.get("AGORA_ADMIN_PASSWORD") or typer.prompt(
+            "Password", hide_input=True, confirmation_prompt=True
+        )
+    platform = _platform(data_dir)
+
+    async def run() -> str:
+        from agora.platform.runtime import migrate_service, service_context
+
+        await migrate_service(identity.spec, platform)
+        async with service_context(identity.spec, platform) as context:
+            return await create(context, email=email, password=password)
+
+    try:
+        user_id = _run(run)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CommandError(problems) from None
+    except IdentityError as exc:
+        raise CommandError(exc.detail) from None
+    console.print(f"Admin {email} created (id {user_id}).")
+
+
+@app.command("rotate-signing-key")
+def rotate_signing_key(data_dir: DataDir = None) -> None:
+    """Retire identity's active token-signing key and start a new one (old tokens stay valid)."""
+    from agora.services import identity
+    from agora.services.identity.operations import rotate_key
 
     platform = _platform(data_dir)
-    if platform.environment not in (Environment.development, Environment.test):
-        raise CommandError("development tokens are refused outside AGORA_ENVIRONMENT=development")
-    private_path, _ = ensure_development_keys(platform.data_dir)
-    key = load_private_pem(private_path.read_bytes())
-    print(
-        mint_access_token(
-            key,
-            subject=subject,
-            roles=role,
-            issuer=platform.jwt_issuer,
-            audience=platform.jwt_audience,
-            ttl_seconds=ttl,
-        )
-    )
+
+    async def run() -> str:
+        from agora.platform.runtime import migrate_service, service_context
+
+        await migrate_service(identity.spec, platform)
+        async with service_context(identity.spec, platform) as context:
+            return await rotate_key(context)
+
+    console.print(f"New signing key {_run(run)}; the previous one verifies until its tokens expire.")
 
 
 @app.command("services")

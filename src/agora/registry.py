@@ -6,6 +6,6 @@ from agora.platform.service import ServiceSpec
 
 
 def service_specs() -> list[ServiceSpec]:
-    from agora.services import catalog
+    from agora.services import catalog, identity
 
-    return [catalog.spec]
+    return [identity.spec, catalog.spec]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +63,56 @@ def test_admin_route_refuses_without_token(agora_up) -> None:  # type: ignore[no
     response = httpx.post(f"{base}/api/catalog/products", json={"sku": "X-1"}, timeout=10)
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_identity_tokens_guard_the_catalog(agora_up) -> None:  # type: ignore[no-untyped-def]
+    """A new user's path: register, log in, get refused on admin routes; the operator creates an
+    admin with the CLI, whose token then creates a product the storefront lists."""
+    base, log_path, _ = agora_up
+    data_dir = log_path.parent / "var"
+    with httpx.Client(base_url=base, timeout=10) as client:
+        registered = client.post(
+            "/api/identity/register", json={"email": "Ada@Example.org", "password": "correct horse battery"}
+        )
+        assert registered.status_code == 201, registered.text
+        login = client.post(
+            "/api/identity/login", json={"email": "ada@example.org", "password": "correct horse battery"}
+        )
+        customer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        assert client.get("/api/identity/me", headers=customer).json()["email"] == "ada@example.org"
+        product = {
+            "sku": "E2E-0001",
+            "name": "Operator lamp",
+            "price": {"amount": 1999, "currency": "USD"},
+            "category": "home",
+        }
+        assert client.post("/api/catalog/products", json=product, headers=customer).status_code == 403
+
+        created = subprocess.run(
+            agora_command("create-admin", "--email", "ops@example.org", "--data-dir", str(data_dir)),
+            env={**os.environ, "AGORA_ADMIN_PASSWORD": "operator passphrase 1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert created.returncode == 0, created.stderr
+        weak = subprocess.run(
+            agora_command("create-admin", "--email", "weak@example.org", "--data-dir", str(data_dir)),
+            env={**os.environ, "AGORA_ADMIN_PASSWORD": "password"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert weak.returncode == 1 and "password" in weak.stderr and "Traceback" not in weak.stderr
+
+        admin_login = client.post(
+            "/api/identity/login", json={"email": "ops@example.org", "password": "operator passphrase 1"}
+        )
+        admin = {"Authorization": f"Bearer {admin_login.json()['access_token']}"}
+        response = client.post("/api/catalog/products", json=product, headers=admin)
+        assert response.status_code == 201, response.text
+        found = client.get("/api/catalog/products/by-sku/E2E-0001")
+        assert found.status_code == 200 and found.json()["name"] == "Operator lamp"
 
 
 def test_metrics_and_json_logs_with_trace_ids(agora_up) -> None:  # type: ignore[no-untyped-def]

@@ -39,7 +39,7 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
             base = f"http://127.0.0.1:{port}"
             wait_until_ready(f"{base}/readyz", timeout=90, process=process)
             ready = httpx.get(f"{base}/readyz", timeout=10).json()
-            assert ready["checks"] == {"catalog": "ok"}
+            assert ready["checks"] == {"catalog": "ok", "identity": "ok"}
             # the service answers on its own port too, and reports its real backends
             direct = httpx.get(f"http://127.0.0.1:{service_port}/readyz", timeout=10).json()
             assert direct["checks"] == {"database": "ok", "broker": "ok"}

@@ -166,20 +166,30 @@ async def migrate_service(
         await engine.dispose()
 
 
-async def seed_service(spec: ServiceSpec, platform: PlatformSettings, settings: ServiceSettings | None = None) -> int:
-    """Runs the service's seed with a context whose relay and consumers are not started."""
+@asynccontextmanager
+async def service_context(
+    spec: ServiceSpec, platform: PlatformSettings, settings: ServiceSettings | None = None
+) -> AsyncIterator[ServiceContext]:
+    """A service's objects without its relay and consumers, for one-off work (seeding, operator
+    commands); events it writes stay in the outbox for the running service to publish."""
     from agora.platform.http.app import service_runtime
 
-    if spec.seed is None:
-        return 0
     settings = settings if settings is not None else load_settings(spec.settings_cls)
     transport = create_transport("memory://")
     await transport.start()
     try:
         async with service_runtime(spec, platform, settings, transport=transport, start_background=False) as context:
-            return await spec.seed(context)
+            yield context
     finally:
         await transport.close()
+
+
+async def seed_service(spec: ServiceSpec, platform: PlatformSettings, settings: ServiceSettings | None = None) -> int:
+    """Runs the service's seed (idempotent); returns the number of rows it added."""
+    if spec.seed is None:
+        return 0
+    async with service_context(spec, platform, settings) as context:
+        return await spec.seed(context)
 
 
 # --- distributed mode: the local front proxy -------------------------------------------------

@@ -1,9 +1,7 @@
 """Signing keys and token minting (ES256).
 
-Identity owns the real keys; this module holds what both identity and the tooling need: turn an
-EC key into a JWK, publish a JWKS, mint an access token. Embedded development gets a local key
-pair under ``<data_dir>/keys`` so admin routes can be tried before any identity service runs;
-that key is refused outside development by :func:`ensure_development_keys`' callers.
+Identity owns the real keys; this module holds what both identity and the test tooling need:
+turn an EC key into a JWK, publish a JWKS, mint an access token.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -85,18 +82,3 @@ def mint_access_token(
         **(extra_claims or {}),
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": public_jwk(key)["kid"], "typ": "at+jwt"})
-
-
-def ensure_development_keys(data_dir: Path) -> tuple[Path, Path]:
-    """Create (once) a development key pair and its JWKS file; returns (private_pem, jwks_json)."""
-    directory = data_dir / "keys"
-    directory.mkdir(parents=True, exist_ok=True)
-    private_path = directory / "development-signing-key.pem"
-    jwks_path = directory / "development-jwks.json"
-    if not private_path.exists():
-        key = generate_private_key()
-        private_path.write_bytes(private_pem(key))
-        private_path.chmod(0o600)
-    key = load_private_pem(private_path.read_bytes())
-    jwks_path.write_bytes(orjson.dumps(jwks_document([key]), option=orjson.OPT_INDENT_2))
-    return private_path, jwks_path

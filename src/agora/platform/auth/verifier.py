@@ -65,7 +65,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway_seconds: int = 30,
-        min_refresh_interval: float = 30.0,
+        min_refresh_interval: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch_jwks

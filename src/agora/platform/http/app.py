@@ -43,6 +43,9 @@ log = structlog.get_logger(__name__)
 READINESS_TIMEOUT = 2.0
 
 
+IDENTITY_JWKS_PATH = "/api/identity/.well-known/jwks.json"
+
+
 def _jwks_fetcher(platform: PlatformSettings, clients: Callable[[str], ServiceClient]) -> JwksFetcher | None:
     if platform.jwks_file is not None:
         return jwks_from_file(platform.jwks_file)
@@ -59,7 +62,16 @@ def _jwks_fetcher(platform: PlatformSettings, clients: Callable[[str], ServiceCl
                 return document
 
         return fetch
-    return None
+
+    async def from_identity() -> dict[str, Any]:
+        # the default: identity's JWKS through the service client (in-process when embedded,
+        # AGORA_SERVICE_URLS__IDENTITY when distributed), the same path as any service call
+        response = await clients("identity").get(IDENTITY_JWKS_PATH)
+        response.raise_for_status()
+        document: dict[str, Any] = orjson.loads(response.content)
+        return document
+
+    return from_identity
 
 
 async def check_database(context: ServiceContext) -> None:

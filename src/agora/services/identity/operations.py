@@ -1,0 +1,47 @@
+"""Operator tasks run from the command line: the first admin, and signing-key rotation.
+
+Each runs in one unit of work on a started service context (no HTTP), so the same rules as the
+API apply: the password policy, the ``identity.user.registered`` event in the outbox (published
+by the running service's relay), and a commit only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+from agora.platform.db import unit_of_work
+from agora.platform.service import ServiceContext
+from agora.services.identity.auth import passwords_for
+from agora.services.identity.keys import rotate_signing_key
+from agora.services.identity.schemas import RegisterIn
+from agora.services.identity.service import IdentityService, TokenConfig
+from agora.services.identity.settings import IdentitySettings
+
+
+async def create_admin(context: ServiceContext, *, email: str, password: str) -> str:
+    """Creates an admin account; returns its id. Raises ``pydantic.ValidationError`` for a bad
+    email or password and ``IdentityError`` when the email is taken."""
+    settings = context.settings
+    assert isinstance(settings, IdentitySettings)
+    body = RegisterIn(email=email, password=password)
+    async with unit_of_work(context.sessions) as session:
+        service = IdentityService(
+            session,
+            events=context.outbox,
+            passwords=passwords_for(context),
+            tokens=TokenConfig(
+                issuer=context.platform.jwt_issuer,
+                audience=context.platform.jwt_audience,
+                access_ttl_seconds=settings.access_token_ttl_seconds,
+                refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+            ),
+        )
+        user = await service.register(body, role="admin")
+        await session.commit()
+        return user.id
+
+
+async def rotate_key(context: ServiceContext) -> str:
+    """Retires the active signing key and creates a new one; returns the new key id."""
+    async with unit_of_work(context.sessions) as session:
+        kid = await rotate_signing_key(session)
+        await session.commit()
+        return kid
