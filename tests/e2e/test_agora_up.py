@@ -80,6 +80,11 @@ def test_identity_tokens_guard_the_catalog(agora_up) -> None:  # type: ignore[no
         )
         customer = {"Authorization": f"Bearer {login.json()['access_token']}"}
         assert client.get("/api/identity/me", headers=customer).json()["email"] == "ada@example.org"
+        refreshed = client.post("/api/identity/refresh", json={"refresh_token": login.json()["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.text
+        new_refresh = refreshed.json()["refresh_token"]
+        assert client.post("/api/identity/logout", json={"refresh_token": new_refresh}).status_code == 204
+        assert client.post("/api/identity/refresh", json={"refresh_token": new_refresh}).status_code == 401
         product = {
             "sku": "E2E-0001",
             "name": "Operator lamp",
