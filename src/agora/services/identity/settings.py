@@ -31,3 +31,13 @@ class IdentitySettings(ServiceSettings):
     argon2_memory_kib: int = Field(default=19_456, ge=19_456, le=1_048_576)
     argon2_time_cost: int = Field(default=2, ge=2, le=20)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
+
+    # login throttling (policy in throttle.py); AGORA_IDENTITY_THROTTLE_STORAGE_URL beats AGORA_REDIS_URL
+    throttle_storage_url: str | None = None
+    """``async+memory://`` or ``async+redis://host:port/db``; unset: Redis at AGORA_REDIS_URL if set, else memory."""
+    throttle_key_prefix: str = Field(default="agora-identity-throttle", min_length=1, max_length=100)
+    throttle_window_seconds: int = Field(default=900, ge=1, le=86_400)
+    throttle_account_failures: int = Field(default=5, ge=1, le=1_000)
+    throttle_address_failures: int = Field(default=20, ge=1, le=100_000)
+    throttle_known_address_days: int = Field(default=30, ge=0, le=365)
+    """An address that logged in to an account within this many days escapes that account's lockout (0: never)."""

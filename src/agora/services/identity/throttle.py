@@ -1,0 +1,162 @@
+"""Login throttling: failed logins counted per account and per client address (``limits``).
+
+Policy (every number is an :class:`IdentitySettings` field, ``AGORA_IDENTITY_THROTTLE_*``):
+
+* **Per account** (normalised email, from any address): at most ``throttle_account_failures``
+  (5) failed logins in a moving window of ``throttle_window_seconds`` (15 minutes). Once the
+  window is full, logins for that account answer 429 with ``Retry-After`` until the oldest
+  failure leaves the window. The slot is taken *before* the password is verified (atomically,
+  so concurrent guesses cannot overshoot), and a successful login gives it back (the counter is
+  cleared).
+* **Per client address** (``request.client.host``; ``X-Forwarded-For`` is not trusted here, a
+  trusted proxy must be configured in the server instead): at most
+  ``throttle_address_failures`` (20) failed logins per window, for any accounts, then 429.
+* A throttled request never verifies the password, never succeeds and is **not counted**, so
+  hammering does not extend a lockout: it ends at most one window after the last real guess.
+* **Known addresses**: an address that logged in to the account successfully within
+  ``throttle_known_address_days`` is not held back by the account-wide counter but by its own
+  (account, address) counter with the same limit. An attacker elsewhere can therefore never lock
+  the real user out of the places they already use, while each known address still gets only
+  the account limit of guesses. (Behind a proxy that hides client addresses everyone shares one
+  address: the account limit still holds, the exemption merely does not help.)
+
+Storage: ``throttle_storage_url`` when set (``async+memory://``, ``async+redis://host:port/db``),
+else Redis at the platform's ``AGORA_REDIS_URL`` when that is set (so replicas share counters),
+else process memory (embedded mode). Counter keys hold SHA-256 digests, never emails or
+addresses. A storage failure is not swallowed: the login fails (500) rather than run unthrottled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import Request
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from agora.platform.http.problems import ProblemError
+from agora.platform.service import ServiceContext
+from agora.platform.settings import PlatformSettings
+from agora.services.identity.schemas import normalise_email
+from agora.services.identity.service import AuthenticationError
+from agora.services.identity.settings import IdentitySettings
+
+THROTTLED = "Too many failed logins; try again later."
+MEMORY = "async+memory://"
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    account_failures: int = 5
+    address_failures: int = 20
+    window_seconds: int = 900
+    known_address_days: int = 30
+
+    @classmethod
+    def from_settings(cls, settings: IdentitySettings) -> ThrottlePolicy:
+        return cls(
+            account_failures=settings.throttle_account_failures,
+            address_failures=settings.throttle_address_failures,
+            window_seconds=settings.throttle_window_seconds,
+            known_address_days=settings.throttle_known_address_days,
+        )
+
+
+class Throttled(ProblemError):
+    """429 problem with ``Retry-After`` (whole seconds, at least 1)."""
+
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(THROTTLED, headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"})
+        self.retry_after = retry_after
+
+
+def storage_url(settings: IdentitySettings, platform: PlatformSettings) -> str:
+    """Where the counters live: the identity setting, else the platform's Redis, else memory."""
+    if settings.throttle_storage_url:
+        return settings.throttle_storage_url
+    if platform.redis_url:
+        return platform.redis_url if platform.redis_url.startswith("async+") else f"async+{platform.redis_url}"
+    return MEMORY
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+
+
+def account_key(email: str) -> str:
+    try:
+        normalised = normalise_email(email)
+    except ValueError:
+        normalised = email.strip().lower()
+    return digest(normalised)
+
+
+class LoginThrottle:
+    def __init__(self, url: str, policy: ThrottlePolicy, *, key_prefix: str = "agora-identity-throttle") -> None:
+        options: dict[str, str] = {} if url.startswith("async+memory") else {"key_prefix": key_prefix}
+        self.storage = storage_from_string(url, **options)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.policy = policy
+        window = policy.window_seconds
+        self.account = RateLimitItemPerSecond(policy.account_failures, window, namespace="login-account")
+        self.pair = RateLimitItemPerSecond(policy.account_failures, window, namespace="login-pair")
+        self.address = RateLimitItemPerSecond(policy.address_failures, window, namespace="login-address")
+        self.known = RateLimitItemPerSecond(1, max(policy.known_address_days, 1) * 86_400, namespace="login-known")
+
+    async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
+        stats = await self.limiter.get_window_stats(item, *identifiers)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    @asynccontextmanager
+    async def attempt(self, email: str, address: str) -> AsyncIterator[None]:
+        """Guards one login: raises :class:`Throttled` on entry, counts an ``AuthenticationError``."""
+        account, client = account_key(email), digest(address)
+        known = self.policy.known_address_days > 0 and not await self.limiter.test(self.known, account, client)
+        item, ids = (self.pair, (account, client)) if known else (self.account, (account,))
+        if not await self.limiter.test(self.address, client):
+            raise Throttled(await self._retry_after(self.address, client))
+        # take the account slot before verifying: concurrent guesses cannot all pass a check
+        if not await self.limiter.hit(item, *ids):
+            raise Throttled(await self._retry_after(item, *ids))
+        try:
+            yield
+        except AuthenticationError:
+            await self.limiter.hit(self.address, client)
+            raise
+        await self.limiter.clear(item, *ids)
+        if self.policy.known_address_days > 0:
+            # restart the known-address period from this login
+            await self.limiter.clear(self.known, account, client)
+            await self.limiter.hit(self.known, account, client)
+
+
+_THROTTLE = "identity.throttle"
+
+
+def throttle_for(context: ServiceContext) -> LoginThrottle:
+    """The running service's throttle (built once per context, like its password hasher)."""
+    throttle: LoginThrottle | None = context.extras.get(_THROTTLE)
+    if throttle is None:
+        settings = context.settings
+        assert isinstance(settings, IdentitySettings)
+        throttle = LoginThrottle(
+            storage_url(settings, context.platform),
+            ThrottlePolicy.from_settings(settings),
+            key_prefix=settings.throttle_key_prefix,
+        )
+        context.extras[_THROTTLE] = throttle
+    return throttle
+
+
+def login_attempt(request: Request, email: str) -> AbstractAsyncContextManager[None]:
+    """``async with login_attempt(request, email):`` around the password check (see module doc)."""
+    address = request.client.host if request.client else "unknown"
+    return throttle_for(request.state.context).attempt(email, address)

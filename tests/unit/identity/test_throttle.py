@@ -1,0 +1,115 @@
+"""The login throttle's policy on memory storage, without HTTP (long windows: nothing expires)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agora.platform.settings import PlatformSettings
+from agora.services.identity.service import AuthenticationError
+from agora.services.identity.settings import IdentitySettings
+from agora.services.identity.throttle import (
+    MEMORY,
+    LoginThrottle,
+    Throttled,
+    ThrottlePolicy,
+    account_key,
+    digest,
+    storage_url,
+)
+
+POLICY = ThrottlePolicy(account_failures=3, address_failures=5, window_seconds=600, known_address_days=30)
+
+
+async def fail(throttle: LoginThrottle, email: str, address: str) -> None:
+    with pytest.raises(AuthenticationError):
+        async with throttle.attempt(email, address):
+            raise AuthenticationError("wrong")
+
+
+async def succeed(throttle: LoginThrottle, email: str, address: str) -> None:
+    async with throttle.attempt(email, address):
+        pass
+
+
+async def throttled(throttle: LoginThrottle, email: str, address: str) -> Throttled:
+    with pytest.raises(Throttled) as caught:
+        async with throttle.attempt(email, address):
+            raise AssertionError("a throttled attempt must not reach the password check")
+    return caught.value
+
+
+async def test_the_account_is_throttled_after_its_failures_from_any_address() -> None:
+    throttle = LoginThrottle(MEMORY, POLICY)
+    for n in range(3):
+        await fail(throttle, "ada@example.com", f"10.0.0.{n}")
+    error = await throttled(throttle, "ADA@example.com ", "10.0.0.9")
+    assert error.status == 429
+    assert 1 <= error.retry_after <= 600
+    assert error.headers["Retry-After"] == str(error.retry_after)
+    await succeed(throttle, "grace@example.com", "10.0.0.9")  # another account is unaffected
+
+
+async def test_a_success_clears_the_account_failures() -> None:
+    throttle = LoginThrottle(MEMORY, POLICY)
+    await fail(throttle, "ada@example.com", "10.0.0.1")
+    await fail(throttle, "ada@example.com", "10.0.0.2")
+    await succeed(throttle, "ada@example.com", "10.0.0.3")
+    for n in range(3):
+        await fail(throttle, "ada@example.com", f"10.0.1.{n}")
+    await throttled(throttle, "ada@example.com", "10.0.1.9")
+
+
+async def test_throttled_attempts_are_not_counted() -> None:
+    throttle = LoginThrottle(MEMORY, POLICY)
+    for n in range(3):
+        await fail(throttle, "ada@example.com", "10.0.0.1")
+    for _ in range(10):
+        await throttled(throttle, "ada@example.com", "10.0.0.1")
+    stats = await throttle.limiter.get_window_stats(throttle.account, account_key("ada@example.com"))
+    assert stats.remaining == 0
+    address = await throttle.limiter.get_window_stats(throttle.address, digest("10.0.0.1"))
+    assert address.remaining == POLICY.address_failures - 3
+
+
+async def test_the_address_is_throttled_across_accounts() -> None:
+    throttle = LoginThrottle(MEMORY, POLICY)
+    for n in range(5):
+        await fail(throttle, f"user{n}@example.com", "10.0.0.1")
+    await throttled(throttle, "someone-else@example.com", "10.0.0.1")
+    await succeed(throttle, "someone-else@example.com", "10.0.0.2")
+
+
+async def test_a_known_address_has_its_own_counter() -> None:
+    throttle = LoginThrottle(MEMORY, POLICY)
+    await succeed(throttle, "ada@example.com", "10.9.9.9")
+    for n in range(3):
+        await fail(throttle, "ada@example.com", f"10.0.0.{n}")
+    await throttled(throttle, "ada@example.com", "10.0.0.99")
+    await succeed(throttle, "ada@example.com", "10.9.9.9")
+    for _ in range(3):
+        await fail(throttle, "ada@example.com", "10.9.9.9")
+    await throttled(throttle, "ada@example.com", "10.9.9.9")
+
+
+async def test_no_known_addresses_when_disabled() -> None:
+    throttle = LoginThrottle(MEMORY, ThrottlePolicy(account_failures=2, known_address_days=0))
+    await succeed(throttle, "ada@example.com", "10.9.9.9")
+    await fail(throttle, "ada@example.com", "10.0.0.1")
+    await fail(throttle, "ada@example.com", "10.0.0.2")
+    await throttled(throttle, "ada@example.com", "10.9.9.9")
+
+
+def test_account_keys_use_the_normalised_email_and_hide_it() -> None:
+    assert account_key("  Ada@Example.COM ") == account_key("ada@example.com")
+    assert "ada" not in account_key("ada@example.com")
+    assert account_key("not an email") == account_key("NOT AN EMAIL")
+
+
+def test_storage_precedence() -> None:
+    platform = PlatformSettings(redis_url=None)
+    with_redis = PlatformSettings(redis_url="redis://127.0.0.1:6379/0")
+    unset = IdentitySettings(throttle_storage_url=None)
+    assert storage_url(unset, platform) == MEMORY
+    assert storage_url(unset, with_redis) == "async+redis://127.0.0.1:6379/0"
+    explicit = IdentitySettings(throttle_storage_url="async+memory://")
+    assert storage_url(explicit, with_redis) == "async+memory://"
