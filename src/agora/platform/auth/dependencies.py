@@ -2,6 +2,11 @@
 
 The verifier lives in the app's lifespan state (``request.state.token_verifier``), so every
 service verifies the same way and tests inject their own keys.
+
+The access token comes from ``Authorization: Bearer`` or, when that header is absent, from the
+browser's ``agora_access`` session cookie; a cookie-authenticated unsafe request must also pass
+the CSRF check (see :mod:`agora.platform.auth.cookies`). A malformed ``Authorization`` header is
+a 401 and never falls back to the cookie.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request
 
+from agora.platform.auth.cookies import SAFE_METHODS, check_csrf, cookie_access_token
 from agora.platform.auth.verifier import InvalidToken, Subject, TokenVerifier
 from agora.platform.http.problems import Forbidden, Unauthorized
 
@@ -28,18 +34,35 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def optional_subject(request: Request) -> Subject | None:
+async def authenticate(request: Request, verifier: TokenVerifier | None) -> Subject | None:
+    """The caller from the bearer token, else the session cookie (CSRF-checked); None if neither."""
     token = _bearer(request)
+    from_cookie = False
     if token is None:
-        return None
-    verifier: TokenVerifier | None = getattr(request.state, "token_verifier", None)
+        token = cookie_access_token(request)
+        if token is None:
+            return None
+        from_cookie = True
     if verifier is None:
         raise Unauthorized("This service has no token verifier configured.")
     try:
-        return await verifier.verify(token)
+        subject = await verifier.verify(token)
     except InvalidToken as exc:
-        log.info("token_rejected", reason=str(exc))
+        log.info("token_rejected", reason=str(exc), source="cookie" if from_cookie else "bearer")
+        if from_cookie:
+            raise Unauthorized("The session has expired; refresh it or log in again.") from None
         raise Unauthorized("The bearer token is invalid or expired.") from None
+    if from_cookie and request.method not in SAFE_METHODS:
+        platform = getattr(request.state, "platform", None)
+        if platform is None:  # no secret to check a CSRF token against: refuse, never skip
+            raise Forbidden("Cookie sessions are not available here; use a bearer token.")
+        check_csrf(request, secret=platform.secret_key.get_secret_value(), token_id=subject.token_id)
+    return subject
+
+
+async def optional_subject(request: Request) -> Subject | None:
+    verifier: TokenVerifier | None = getattr(request.state, "token_verifier", None)
+    return await authenticate(request, verifier)
 
 
 async def current_subject(subject: Annotated[Subject | None, Depends(optional_subject)]) -> Subject:

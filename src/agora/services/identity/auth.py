@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import structlog
 from fastapi import Depends, Request
 
-from agora.platform.auth import InvalidToken, Subject, TokenVerifier
+from agora.platform.auth import Subject, TokenVerifier
+from agora.platform.auth.dependencies import authenticate
 from agora.platform.db import Session
 from agora.platform.http.problems import Forbidden, Unauthorized
 from agora.platform.service import ServiceContext
@@ -23,8 +23,6 @@ from agora.services.identity.models import User
 from agora.services.identity.passwords import Passwords
 from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.settings import IdentitySettings
-
-log = structlog.get_logger(__name__)
 
 _VERIFIER = "identity.verifier"
 _PASSWORDS = "identity.passwords"
@@ -70,17 +68,11 @@ def passwords_for(context: ServiceContext) -> Passwords:
 
 
 async def token_subject(request: Request) -> Subject:
-    header = request.headers.get("authorization")
-    if not header:
+    # the chassis rules (bearer, else the session cookie with its CSRF check), our own verifier
+    subject = await authenticate(request, verifier_for(request.state.context))
+    if subject is None:
         raise Unauthorized()
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Use the Bearer authorization scheme.")
-    try:
-        return await verifier_for(request.state.context).verify(token.strip())
-    except InvalidToken as exc:
-        log.info("token_rejected", reason=str(exc))
-        raise Unauthorized("The bearer token is invalid or expired.") from None
+    return subject
 
 
 async def current_user(subject: Annotated[Subject, Depends(token_subject)], session: Session) -> User:

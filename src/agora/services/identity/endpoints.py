@@ -1,15 +1,35 @@
-"""Identity's HTTP routes under ``/api/identity``: parse, call the service, shape the response."""
+"""Identity's HTTP routes under ``/api/identity``: parse, call the service, shape the response.
+
+Browser sessions: ``POST /login?session=cookie`` (and ``/refresh?session=cookie``) answer with
+the session cookies of :mod:`agora.platform.auth.cookies` instead of tokens in the body (the body
+then holds ``token_type: "cookie"``, ``expires_in`` and the ``csrf_token``, which is also in the
+readable ``agora_csrf`` cookie). ``/refresh`` and ``/logout`` take the refresh token from the JSON
+body, or, without a body, from the ``agora_refresh`` cookie; a cookie-borne refresh or logout
+must carry ``X-CSRF-Token`` (double submit), a cookie refresh always answers with rotated
+cookies, and logout clears the cookies whenever the request carried any of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import jwt
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
+from agora.platform.auth.cookies import (
+    ACCESS_COOKIE,
+    CSRF_COOKIE,
+    REFRESH_COOKIE,
+    check_double_submit,
+    clear_session_cookies,
+    cookies_secure,
+    csrf_token_for,
+    set_session_cookies,
+)
 from agora.platform.db import Session
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import ProblemError, problem_response, require_json
@@ -20,12 +40,12 @@ from agora.services.identity.service import (
     INVALID_REFRESH,
     IdentityError,
     IdentityService,
+    IssuedTokens,
     TokenConfig,
     address_document,
     user_document,
 )
 from agora.services.identity.settings import IdentitySettings
-from agora.services.identity.throttle import login_attempt
 
 PREFIX = "/api/identity"
 EMAIL_PREFIX_LENGTH = 254
@@ -57,6 +77,49 @@ async def service(request: Request, session: Session) -> IdentityService:
 
 
 Service = Annotated[IdentityService, Depends(service)]
+
+SessionMode = Annotated[
+    Literal["bearer", "cookie"],
+    Query(description="`cookie`: a browser session in HttpOnly cookies instead of tokens in the body."),
+]
+
+
+def _session_response(request: Request, tokens: IssuedTokens) -> Response:
+    """A browser session: the tokens go into cookies, the body says only what a page needs."""
+    settings = _settings(request)
+    platform = request.state.platform
+    # our own token, minted a moment ago: only its jti is read here
+    token_id = str(jwt.decode(tokens.access_token, options={"verify_signature": False})["jti"])
+    csrf = csrf_token_for(platform.secret_key.get_secret_value(), token_id)
+    response = _json({"token_type": "cookie", "expires_in": tokens.expires_in, "csrf_token": csrf})
+    set_session_cookies(
+        response,
+        access_token=tokens.access_token,
+        access_ttl_seconds=settings.access_token_ttl_seconds,
+        refresh_token=tokens.refresh_token,
+        refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+        csrf_token=csrf,
+        secure=cookies_secure(request, platform),
+    )
+    return response
+
+
+def _refresh_token_from(request: Request, body: schemas.RefreshIn | None) -> tuple[str, bool]:
+    """(the refresh token, whether it came from the cookie); a cookie one must pass the CSRF check."""
+    if body is not None:
+        return body.refresh_token, False
+    cookie = request.cookies.get(REFRESH_COOKIE)
+    if not cookie:
+        raise ProblemError(
+            f"Send refresh_token in the body, or the {REFRESH_COOKIE} cookie.", status=422, field="body.refresh_token"
+        )
+    check_double_submit(request)
+    return cookie, True
+
+
+def _has_session_cookies(request: Request) -> bool:
+    cookies = request.cookies
+    return any(name in cookies for name in (ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE))
 
 
 @asynccontextmanager
@@ -97,13 +160,14 @@ def build_router() -> APIRouter:
     @router.post(
         "/login",
         response_model=None,
-        responses={200: {"model": schemas.TokenPair}, 401: {}, 422: {}, 429: {}},
+        responses={200: {"model": schemas.TokenPair}, 401: {}, 422: {}},
         summary="Exchange email and password for an access token and a refresh token",
     )
-    async def login(request: Request, svc: Service, body: schemas.LoginIn) -> Response:
-        # the throttle answers 429 before the password is verified, and counts 401s
-        async with problems(), login_attempt(request, body.email):
+    async def login(request: Request, svc: Service, body: schemas.LoginIn, session: SessionMode = "bearer") -> Response:
+        async with problems():
             tokens = await svc.login(body.email, body.password)
+        if session == "cookie":
+            return _session_response(request, tokens)
         return _json(tokens.document())
 
     @router.post(
@@ -112,16 +176,24 @@ def build_router() -> APIRouter:
         responses={200: {"model": schemas.TokenPair}, 401: {}, 422: {}},
         summary="Spend a refresh token for new tokens (rotation; reuse revokes the session)",
     )
-    async def refresh(request: Request, svc: Service, body: schemas.RefreshIn) -> Response:
-        outcome = await svc.refresh(body.refresh_token)
+    async def refresh(
+        request: Request, svc: Service, body: schemas.RefreshIn | None = None, session: SessionMode = "bearer"
+    ) -> Response:
+        token, from_cookie = _refresh_token_from(request, body)
+        outcome = await svc.refresh(token)
         if outcome.tokens is None:
             # returned, not raised: the commit point must keep a reuse's family revocation
-            return problem_response(
+            failure = problem_response(
                 401,
                 detail=INVALID_REFRESH,
                 instance=request.url.path,
                 headers={"WWW-Authenticate": 'Bearer realm="agora"', "Cache-Control": "no-store"},
             )
+            if from_cookie:  # the browser session is over: drop its cookies
+                clear_session_cookies(failure, secure=cookies_secure(request, request.state.platform))
+            return failure
+        if from_cookie or session == "cookie":
+            return _session_response(request, outcome.tokens)
         return _json(outcome.tokens.document())
 
     @router.post(
@@ -131,9 +203,13 @@ def build_router() -> APIRouter:
         responses={204: {}, 422: {}},
         summary="Revoke the session the refresh token belongs to",
     )
-    async def logout(svc: Service, body: schemas.RefreshIn) -> Response:
-        await svc.logout(body.refresh_token)
-        return Response(status_code=204)
+    async def logout(request: Request, svc: Service, body: schemas.RefreshIn | None = None) -> Response:
+        token, _ = _refresh_token_from(request, body)
+        await svc.logout(token)
+        response = Response(status_code=204)
+        if _has_session_cookies(request):
+            clear_session_cookies(response, secure=cookies_secure(request, request.state.platform))
+        return response
 
     @router.get(
         "/.well-known/jwks.json",
