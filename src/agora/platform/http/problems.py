@@ -14,6 +14,8 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -185,7 +187,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return problem_response(
         503,
         title="Service Unavailable",
-        detail="The database did not complete the request; nothing was changed. Try again shortly.",
+        detail="A store this request needs did not answer; nothing was changed. Try again shortly.",
         instance=request.url.path,
         headers={"Retry-After": "1"},
     )
@@ -206,6 +208,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(ConnectionError, _database_error)
+    # Redis (cache, rate limits) unreachable: the feature that needs it answers 503, not 500
+    app.add_exception_handler(RedisConnectionError, _database_error)
+    app.add_exception_handler(RedisTimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

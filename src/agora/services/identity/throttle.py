@@ -23,7 +23,8 @@ Policy (every number is an :class:`IdentitySettings` field, ``AGORA_IDENTITY_THR
 Storage: ``throttle_storage_url`` when set (``async+memory://``, ``async+redis://host:port/db``),
 else Redis at the platform's ``AGORA_REDIS_URL`` when that is set (so replicas share counters),
 else process memory (embedded mode). Counter keys hold SHA-256 digests, never emails or
-addresses. A storage failure is not swallowed: the login fails (500) rather than run unthrottled.
+addresses. A storage failure is not swallowed: the login answers a retryable 503 rather than
+run unthrottled, and everything else in identity keeps working.
 """
 
 from __future__ import annotations
@@ -34,18 +35,22 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import structlog
 from fastapi import Request
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from agora.platform.http.problems import ProblemError
+from agora.platform.http.problems import ProblemError, ServiceUnavailable
 from agora.platform.service import ServiceContext
 from agora.platform.settings import PlatformSettings
 from agora.services.identity.schemas import normalise_email
 from agora.services.identity.service import AuthenticationError
 from agora.services.identity.settings import IdentitySettings
+
+log = structlog.get_logger(__name__)
 
 THROTTLED = "Too many failed logins; try again later."
 MEMORY = "async+memory://"
@@ -99,11 +104,32 @@ def account_key(email: str) -> str:
     return digest(normalised)
 
 
+class _Guarded:
+    """The limiter, with any storage failure turned into a 503 for the login that needed it."""
+
+    def __init__(self, limiter: MovingWindowRateLimiter) -> None:
+        self._limiter = limiter
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._limiter, name)
+
+        async def call(*args: Any) -> Any:
+            try:
+                return await method(*args)
+            except Exception as exc:  # the storage's own errors (coredis, memory) share no base class
+                log.warning("login_throttle_unavailable", error=type(exc).__name__)
+                raise ServiceUnavailable(
+                    "Signing in is unavailable for a moment; try again shortly.", headers={"Retry-After": "1"}
+                ) from None
+
+        return call
+
+
 class LoginThrottle:
     def __init__(self, url: str, policy: ThrottlePolicy, *, key_prefix: str = "agora-identity-throttle") -> None:
         options: dict[str, str] = {} if url.startswith("async+memory") else {"key_prefix": key_prefix}
         self.storage = storage_from_string(url, **options)
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limiter = _Guarded(MovingWindowRateLimiter(self.storage))
         self.policy = policy
         window = policy.window_seconds
         self.account = RateLimitItemPerSecond(policy.account_failures, window, namespace="login-account")
