@@ -46,6 +46,7 @@ from agora.services.identity.service import (
     user_document,
 )
 from agora.services.identity.settings import IdentitySettings
+from agora.services.identity.throttle import login_attempt
 
 PREFIX = "/api/identity"
 EMAIL_PREFIX_LENGTH = 254
@@ -160,11 +161,12 @@ def build_router() -> APIRouter:
     @router.post(
         "/login",
         response_model=None,
-        responses={200: {"model": schemas.TokenPair}, 401: {}, 422: {}},
+        responses={200: {"model": schemas.TokenPair}, 401: {}, 422: {}, 429: {}},
         summary="Exchange email and password for an access token and a refresh token",
     )
     async def login(request: Request, svc: Service, body: schemas.LoginIn, session: SessionMode = "bearer") -> Response:
-        async with problems():
+        # the throttle answers 429 before the password is verified, and counts 401s
+        async with problems(), login_attempt(request, body.email):
             tokens = await svc.login(body.email, body.password)
         if session == "cookie":
             return _session_response(request, tokens)
