@@ -57,3 +57,17 @@ async def test_a_failed_write_keeps_the_cache(catalog: Catalog, admin_token: str
     )
     assert bad.status_code == 422
     assert len(catalog.context.read_cache) == entries
+
+
+async def test_an_admin_browser_session_sees_withdrawn_products(catalog: Catalog, admin_token: str) -> None:
+    product = (await catalog.client.get(f"{API}/products", params={"limit": 1, "sort": "price_asc"})).json()["items"][0]
+    path = f"{API}/products/{product['id']}"
+    assert (await catalog.client.get(path)).status_code == 200  # cached for visitors
+    assert (await catalog.client.delete(path, headers=bearer(admin_token))).status_code == 204
+    try:
+        # the session cookie, not a header, carries the admin's token: the cache must not answer
+        by_cookie = await catalog.client.get(path, headers={"Cookie": f"agora_access={admin_token}"})
+        assert by_cookie.status_code == 200 and by_cookie.json()["active"] is False
+        assert (await catalog.client.get(path)).status_code == 404
+    finally:
+        await catalog.client.patch(path, json={"active": True}, headers=bearer(admin_token))

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
 from agora.platform.auth import optional_subject
+from agora.platform.auth.cookies import ACCESS_COOKIE
 from agora.platform.cache import ResponseCache
 from agora.platform.db import Session, after_commit
 from agora.platform.http.etag import EncodedJson, conditional_json, conditional_response, etag_for
@@ -77,7 +78,8 @@ async def _cached_product(
             product = await load(_service(request, session, sees_inactive))
         return EncodedJson.of(product_document(product))
 
-    if "authorization" in request.headers:
+    # credentials by header or by the browser's session cookie (cookies are parsed only if sent)
+    if "authorization" in request.headers or ("cookie" in request.headers and ACCESS_COOKIE in request.cookies):
         encoded = await read(await is_admin(await optional_subject(request)))
     else:
         cache: ResponseCache = request.state.read_cache
