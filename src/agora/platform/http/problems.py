@@ -20,6 +20,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from agora.platform.errors import ServiceError
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://agora.dev/problems/"
 
@@ -174,6 +176,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    headers = {"WWW-Authenticate": 'Bearer realm="agora"'} if exc.status == 401 else None
+    extra: dict[str, Any] = {"errors": [{"field": exc.field, "message": exc.detail}]} if exc.field else {}
+    return problem_response(exc.status, detail=exc.detail, instance=request.url.path, headers=headers, **extra)
+
+
 async def _database_error(request: Request, exc: Exception) -> Response:
     """The database (or another store) is unreachable, or chose this transaction as a deadlock
     victim: a 503 the client may retry (nothing was committed), not a 500."""
@@ -204,6 +213,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
+    app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)

@@ -9,8 +9,7 @@ and carts that reference it keep a valid id.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -24,14 +23,13 @@ from agora.platform.cache import ResponseCache
 from agora.platform.db import Session, after_commit
 from agora.platform.http.etag import EncodedJson, conditional_json, conditional_response, etag_for
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.problems import ProblemError, require_json
+from agora.platform.http.problems import require_json
 from agora.services.catalog import schemas
 from agora.services.catalog.auth import Admin, SeesInactive, is_admin
 from agora.services.catalog.models import Product
 from agora.services.catalog.repository import SortOrder
 from agora.services.catalog.search import terms
 from agora.services.catalog.service import (
-    CatalogError,
     CatalogService,
     PreconditionError,
     ProductQuery,
@@ -74,7 +72,7 @@ async def _cached_product(
 
     async def read(sees_inactive: bool) -> EncodedJson:
         sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
-        async with sessions() as session, problems():
+        async with sessions() as session:
             product = await load(_service(request, session, sees_inactive))
         return EncodedJson.of(product_document(product))
 
@@ -91,15 +89,6 @@ Reader = Annotated[CatalogService, Depends(reader)]
 Writer = Annotated[CatalogService, Depends(writer)]
 ProductId = Annotated[str, Path(max_length=64, description="The product's id (a UUID).")]
 IfMatch = Annotated[str | None, Header(max_length=1024, description="ETag from a previous read.")]
-
-
-@asynccontextmanager
-async def problems() -> AsyncIterator[None]:
-    """Turn the service's errors into RFC 9457 problems."""
-    try:
-        yield
-    except CatalogError as error:
-        raise ProblemError(error.detail, status=error.status, field=error.field) from None
 
 
 def _json(payload: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -189,8 +178,7 @@ def build_router() -> APIRouter:
             active=active,
             sort=sort,
         )
-        async with problems():
-            page = await service.list_products(query, limit=limit, cursor=cursor, codec=request.state.cursor_codec)
+        page = await service.list_products(query, limit=limit, cursor=cursor, codec=request.state.cursor_codec)
         payload = {"items": [product_document(p) for p in page.items], "next_cursor": page.next_cursor}
         return conditional_json(request, payload)
 
@@ -220,8 +208,7 @@ def build_router() -> APIRouter:
         summary="Create a product (admin)",
     )
     async def create_product(service: Writer, body: schemas.ProductCreate) -> Response:
-        async with problems():
-            product = await service.create_product(body)
+        product = await service.create_product(body)
         return _product_response(product, status_code=201, location=True)
 
     @router.patch(
@@ -233,10 +220,9 @@ def build_router() -> APIRouter:
     async def update_product(
         service: Writer, product_id: ProductId, body: schemas.ProductUpdate, if_match: IfMatch = None
     ) -> Response:
-        async with problems():
-            product = await service.load_for_update(product_id)
-            _check_if_match(if_match, product)
-            product = await service.update_product(product, body)
+        product = await service.load_for_update(product_id)
+        _check_if_match(if_match, product)
+        product = await service.update_product(product, body)
         return _product_response(product)
 
     @router.delete(
@@ -247,10 +233,9 @@ def build_router() -> APIRouter:
         summary="Withdraw a product (admin; soft delete)",
     )
     async def delete_product(service: Writer, product_id: ProductId, if_match: IfMatch = None) -> Response:
-        async with problems():
-            product = await service.load_for_update(product_id)
-            _check_if_match(if_match, product)
-            await service.delete_product(product)
+        product = await service.load_for_update(product_id)
+        _check_if_match(if_match, product)
+        await service.delete_product(product)
         return Response(status_code=204)
 
     @router.get(
@@ -260,10 +245,7 @@ def build_router() -> APIRouter:
         summary="List categories (by slug)",
     )
     async def list_categories(request: Request, service: Reader, limit: Limit = 100, cursor: Cursor = None) -> Response:
-        async with problems():
-            items, next_cursor = await service.list_categories(
-                limit=limit, cursor=cursor, codec=request.state.cursor_codec
-            )
+        items, next_cursor = await service.list_categories(limit=limit, cursor=cursor, codec=request.state.cursor_codec)
         return conditional_json(request, {"items": [category_document(c) for c in items], "next_cursor": next_cursor})
 
     @router.get(
@@ -273,8 +255,7 @@ def build_router() -> APIRouter:
         summary="A category by slug",
     )
     async def get_category(request: Request, service: Reader, slug: Annotated[str, Path(max_length=64)]) -> Response:
-        async with problems():
-            category = await service.get_category(slug)
+        category = await service.get_category(slug)
         return conditional_json(request, category_document(category))
 
     @router.post(
@@ -285,8 +266,7 @@ def build_router() -> APIRouter:
         summary="Create a category (admin)",
     )
     async def create_category(service: Writer, body: schemas.CategoryCreate) -> Response:
-        async with problems():
-            category = await service.create_category(body)
+        category = await service.create_category(body)
         return _json(
             category_document(category),
             status_code=201,
@@ -302,8 +282,7 @@ def build_router() -> APIRouter:
     async def update_category(
         service: Writer, slug: Annotated[str, Path(max_length=64)], body: schemas.CategoryUpdate
     ) -> Response:
-        async with problems():
-            category = await service.update_category(slug, body)
+        category = await service.update_category(slug, body)
         return _json(category_document(category))
 
     @router.get(

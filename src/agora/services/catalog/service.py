@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from agora.contracts.catalog import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
+from agora.platform.errors import ServiceError
 from agora.services.catalog.models import Category, Product, utcnow
 from agora.services.catalog.repository import (
     MAX_SEARCH_OFFSET,
@@ -51,15 +52,8 @@ class CursorCodecLike(Protocol):
 # -- errors --------------------------------------------------------------------------------------
 
 
-class CatalogError(Exception):
-    status = 400
-    field: str | None = None
-
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if field is not None:
-            self.field = field
+class CatalogError(ServiceError):
+    """Every catalog rule's refusal (the chassis answers it as a problem with its status)."""
 
 
 class NotFoundError(CatalogError):

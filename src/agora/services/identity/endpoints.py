@@ -11,8 +11,6 @@ cookies, and logout clears the cookies whenever the request carried any of them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import jwt
@@ -38,7 +36,6 @@ from agora.services.identity.auth import AdminUser, Me, passwords_for
 from agora.services.identity.keys import active_signing_key, jwks
 from agora.services.identity.service import (
     INVALID_REFRESH,
-    IdentityError,
     IdentityService,
     IssuedTokens,
     TokenConfig,
@@ -123,16 +120,6 @@ def _has_session_cookies(request: Request) -> bool:
     return any(name in cookies for name in (ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE))
 
 
-@asynccontextmanager
-async def problems() -> AsyncIterator[None]:
-    """Turn the service's errors into RFC 9457 problems."""
-    try:
-        yield
-    except IdentityError as error:
-        headers = {"WWW-Authenticate": 'Bearer realm="agora"'} if error.status == 401 else None
-        raise ProblemError(error.detail, status=error.status, field=error.field, headers=headers) from None
-
-
 def _json(payload: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     # tokens and profiles are never cached by browsers or proxies
     return Response(
@@ -154,8 +141,7 @@ def build_router() -> APIRouter:
         summary="Create a customer account",
     )
     async def register(svc: Service, body: schemas.RegisterIn) -> Response:
-        async with problems():
-            user = await svc.register(body)
+        user = await svc.register(body)
         return _json(user_document(user), status_code=201, headers={"Location": f"{PREFIX}/me"})
 
     @router.post(
@@ -166,7 +152,7 @@ def build_router() -> APIRouter:
     )
     async def login(request: Request, svc: Service, body: schemas.LoginIn, session: SessionMode = "bearer") -> Response:
         # the throttle answers 429 before the password is verified, and counts 401s
-        async with problems(), login_attempt(request, body.email):
+        async with login_attempt(request, body.email):
             tokens = await svc.login(body.email, body.password)
         if session == "cookie":
             return _session_response(request, tokens)
@@ -241,8 +227,7 @@ def build_router() -> APIRouter:
         summary="Change your profile (display name); role and active flag are refused",
     )
     async def update_me(user: Me, svc: Service, body: schemas.MeUpdate) -> Response:
-        async with problems():
-            user = await svc.update_profile(user, body.model_dump(exclude_unset=True))
+        user = await svc.update_profile(user, body.model_dump(exclude_unset=True))
         return _json(user_document(user))
 
     @router.get(
@@ -263,8 +248,7 @@ def build_router() -> APIRouter:
         summary="Add an address",
     )
     async def add_address(user: Me, svc: Service, body: schemas.AddressIn) -> Response:
-        async with problems():
-            address = await svc.add_address(user, body)
+        address = await svc.add_address(user, body)
         return _json(
             address_document(address), status_code=201, headers={"Location": f"{PREFIX}/me/addresses/{address.id}"}
         )
@@ -276,8 +260,7 @@ def build_router() -> APIRouter:
         summary="One of your addresses",
     )
     async def get_address(user: Me, svc: Service, address_id: AddressId) -> Response:
-        async with problems():
-            address = await svc.address(user, address_id)
+        address = await svc.address(user, address_id)
         return _json(address_document(address))
 
     @router.patch(
@@ -287,8 +270,7 @@ def build_router() -> APIRouter:
         summary="Change one of your addresses",
     )
     async def update_address(user: Me, svc: Service, address_id: AddressId, body: schemas.AddressUpdate) -> Response:
-        async with problems():
-            address = await svc.update_address(user, address_id, body)
+        address = await svc.update_address(user, address_id, body)
         return _json(address_document(address))
 
     @router.delete(
@@ -299,8 +281,7 @@ def build_router() -> APIRouter:
         summary="Delete one of your addresses",
     )
     async def delete_address(user: Me, svc: Service, address_id: AddressId) -> Response:
-        async with problems():
-            await svc.delete_address(user, address_id)
+        await svc.delete_address(user, address_id)
         return Response(status_code=204)
 
     @router.get(
@@ -334,8 +315,7 @@ def build_router() -> APIRouter:
         summary="Change a user's role or disable/enable them (admin); disabling ends their sessions",
     )
     async def update_user(admin: AdminUser, svc: Service, user_id: UserId, body: schemas.UserAdminUpdate) -> Response:
-        async with problems():
-            user = await svc.update_user(admin.id, user_id, body)
+        user = await svc.update_user(admin.id, user_id, body)
         return _json(user_document(user))
 
     return router

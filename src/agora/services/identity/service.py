@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.identity import USER_REGISTERED, USER_UPDATED, Role, UserRegistered, UserUpdated
 from agora.platform.auth.keys import mint_access_token
+from agora.platform.errors import ServiceError
 from agora.services.identity.keys import active_signing_key
 from agora.services.identity.models import Address, RefreshToken, User, utcnow
 from agora.services.identity.passwords import Passwords
@@ -41,15 +42,8 @@ class EventWriter(Protocol):
 # -- errors --------------------------------------------------------------------------------------
 
 
-class IdentityError(Exception):
-    status = 400
-    field: str | None = None
-
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if field is not None:
-            self.field = field
+class IdentityError(ServiceError):
+    """Every identity rule's refusal (the chassis answers it as a problem with its status)."""
 
 
 class NotFoundError(IdentityError):

@@ -1,0 +1,20 @@
+"""The one error type a service's business rules raise (no web framework in sight).
+
+``service.py`` modules raise subclasses with a ``status``; the chassis turns any of them into an
+RFC 9457 problem naming the field, so endpoints need no translation layer of their own.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A rule refused the request: ``status`` is its HTTP status, ``field`` the input at fault."""
+
+    status: int = 400
+    field: str | None = None
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if field is not None:
+            self.field = field
