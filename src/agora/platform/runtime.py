@@ -30,7 +30,7 @@ from agora.platform.db import create_engine
 from agora.platform.db.migrations import upgrade
 from agora.platform.http.app import create_service_app, freeze_startup_objects, readiness, readiness_response
 from agora.platform.http.problems import problem_response
-from agora.platform.messaging import Transport, create_transport
+from agora.platform.messaging import create_transport
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import merge_metrics, metrics_response
 from agora.platform.observability.tracing import configure_tracing
@@ -78,7 +78,6 @@ class EmbeddedApp:
         self.settings: dict[str, ServiceSettings] = {
             spec.name: given.get(spec.name) or load_settings(spec.settings_cls) for spec in specs
         }
-        self._transport: Transport | None = None
         self.apps: dict[str, FastAPI] = {}
         self.states: dict[str, dict[str, Any]] = {}
         self.contexts: dict[str, ServiceContext] = {}
