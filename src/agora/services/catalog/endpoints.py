@@ -9,7 +9,7 @@ and carts that reference it keep a valid id.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -42,12 +42,15 @@ MAX_QUERY_LENGTH = 200
 MAX_TAG_FILTERS = 5
 
 
-def _service(request: Request, session: Session, include_inactive: bool) -> CatalogService:
+def _service(request: Request, session: AsyncSession, include_inactive: bool) -> CatalogService:
     return CatalogService(session, events=request.state.outbox, include_inactive=include_inactive)
 
 
-async def reader(request: Request, session: Session, sees_inactive: SeesInactive) -> CatalogService:
-    return _service(request, session, sees_inactive)
+async def reader(request: Request, sees_inactive: SeesInactive) -> AsyncIterator[CatalogService]:
+    # reads need no commit point: an autocommit read session, no BEGIN/COMMIT round trips
+    sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
+    async with sessions() as session:
+        yield _service(request, session, sees_inactive)
 
 
 async def writer(
