@@ -105,7 +105,10 @@ async def _prepare(specs: Sequence[Any], platform: PlatformSettings, *, migrate:
     return seeded
 
 
-def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings) -> None:
+def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings, *, edge: bool) -> None:
+    """``edge``: this process faces clients directly (``agora up``, the front proxy), so a
+    client's X-Forwarded-For is not believed; a service behind the front or an ingress trusts
+    the forwarding header from ``AGORA_TRUSTED_PROXIES`` only."""
     import uvicorn
 
     from agora.platform.observability.logging import configure_logging
@@ -122,6 +125,8 @@ def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings) -> N
         timeout_graceful_shutdown=int(platform.shutdown_grace_seconds),
         server_header=False,
         lifespan="on",
+        proxy_headers=not edge,
+        forwarded_allow_ips=platform.trusted_proxies,
     )
     # spans still batched are flushed by each service's lifespan on the way out
     uvicorn.Server(config).run()
@@ -161,7 +166,7 @@ def up(
     if added:
         console.print(f"Seeded {added} demo rows ({', '.join(f'{k}: {v}' for k, v in seeded.items() if v)}).")
     console.print(f"[bold]Agora[/bold] on http://{host}:{port}  (services: {', '.join(s.name for s in specs)})")
-    _serve(create_embedded_app(specs, platform), host, port, platform)
+    _serve(create_embedded_app(specs, platform), host, port, platform, edge=True)
 
 
 def _up_distributed(
@@ -188,7 +193,7 @@ def _up_distributed(
         + "  ".join(f"{name}={url}" for name, url in urls.items())
     )
     try:
-        _serve(create_front_app(urls), host, port, platform)
+        _serve(create_front_app(urls), host, port, platform, edge=True)
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
@@ -220,7 +225,7 @@ def serve(
         from agora.platform.runtime import migrate_service
 
         _run(lambda: migrate_service(spec, platform, settings))
-    _serve(create_service_app(spec, platform, settings), host, port or settings.port, platform)
+    _serve(create_service_app(spec, platform, settings), host, port or settings.port, platform, edge=False)
 
 
 @app.command()

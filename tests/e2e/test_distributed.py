@@ -56,6 +56,18 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
             assert again.status_code == 304
             assert httpx.post(f"{base}/api/catalog/products", json={}, timeout=10).status_code == 401
             assert httpx.get(f"{base}/api/nothing", timeout=10).status_code == 404
+            # the front is the edge: a forged X-Forwarded-For does not spread failed logins over
+            # invented addresses, so the per-address throttle (20 failures) still catches them
+            statuses = [
+                httpx.post(
+                    f"{base}/api/identity/login",
+                    json={"email": f"nobody{n}@example.org", "password": "wrong password"},
+                    headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                    timeout=10,
+                ).status_code
+                for n in range(21)
+            ]
+            assert statuses[:20] == [401] * 20 and statuses[20] == 429, statuses
             # one scrape of the front shows every process, each series labelled with its process
             metrics = httpx.get(f"{base}/metrics", timeout=10).text
             assert 'process="catalog"' in metrics and 'process="front"' in metrics

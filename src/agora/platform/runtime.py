@@ -225,7 +225,12 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
         if base is None:
             return problem_response(404, detail="No service answers this path.", instance=request.url.path)
         client = client_holder["client"]
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+        # the front is the edge: a client's own X-Forwarded-For is dropped, never passed on
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if k.lower() not in _HOP_BY_HOP and k.lower() != "x-forwarded-for"
+        ]
         headers.append(("x-forwarded-for", request.client.host if request.client else ""))
         upstream = client.build_request(
             request.method,

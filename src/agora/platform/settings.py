@@ -88,6 +88,8 @@ class PlatformSettings(_Base):
     """``AGORA_SERVICE_URLS__CATALOG=http://127.0.0.1:8101``; unset means in-process (embedded)."""
     http_timeout: float = Field(default=5.0, gt=0, le=120)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
+    trusted_proxies: str = "127.0.0.1"
+    """Addresses whose X-Forwarded-For a service process believes (the front proxy, the ingress)."""
 
     @field_validator("log_level")
     @classmethod
