@@ -282,9 +282,9 @@ def create_admin(
     there is never a default one."""
     from pydantic import ValidationError
 
+    from agora.platform.errors import ServiceError
     from agora.services import identity
     from agora.services.identity.operations import create_admin as create
-    from agora.services.identity.service import IdentityError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -306,7 +306,7 @@ def create_admin(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise CommandError(problems) from None
-    except IdentityError as exc:
+    except ServiceError as exc:
         raise CommandError(exc.detail) from None
     console.print(f"Admin {email} created (id {user_id}).")
 

@@ -18,3 +18,23 @@ class ServiceError(Exception):
         self.detail = detail
         if field is not None:
             self.field = field
+
+
+class NotFoundError(ServiceError):
+    status = 404
+
+
+class ConflictError(ServiceError):
+    """The request contradicts what is stored (a duplicate, a concurrent change)."""
+
+    status = 409
+
+
+class PreconditionFailedError(ServiceError):
+    status = 412
+
+
+class UnprocessableError(ServiceError):
+    """Well-formed input that refers to something that does not fit (an unknown category)."""
+
+    status = 422

@@ -21,6 +21,7 @@ from agora.platform.auth import optional_subject
 from agora.platform.auth.cookies import ACCESS_COOKIE
 from agora.platform.cache import ResponseCache
 from agora.platform.db import Session, after_commit
+from agora.platform.errors import PreconditionFailedError
 from agora.platform.http.etag import EncodedJson, conditional_json, conditional_response, etag_for
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
@@ -31,7 +32,6 @@ from agora.services.catalog.repository import SortOrder
 from agora.services.catalog.search import terms
 from agora.services.catalog.service import (
     CatalogService,
-    PreconditionError,
     ProductQuery,
     category_document,
     product_document,
@@ -107,7 +107,7 @@ def _check_if_match(if_match: str | None, product: Product) -> None:
     # strong comparison (RFC 9110 13.1.1): a weak validator never matches If-Match
     candidates = [part.strip() for part in if_match.split(",")]
     if current not in candidates:
-        raise PreconditionError("The product changed since you read it; fetch it again and retry.")
+        raise PreconditionFailedError("The product changed since you read it; fetch it again and retry.")
 
 
 def _product_response(product: Product, *, status_code: int = 200, location: bool = False) -> Response:

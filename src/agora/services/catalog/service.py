@@ -19,7 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from agora.contracts.catalog import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
-from agora.platform.errors import ServiceError
+from agora.platform.errors import (
+    ConflictError,
+    NotFoundError,
+    ServiceError,
+    UnprocessableError,
+)
 from agora.services.catalog.models import Category, Product, utcnow
 from agora.services.catalog.repository import (
     MAX_SEARCH_OFFSET,
@@ -56,24 +61,8 @@ class CatalogError(ServiceError):
     """Every catalog rule's refusal (the chassis answers it as a problem with its status)."""
 
 
-class NotFoundError(CatalogError):
-    status = 404
-
-
-class DuplicateError(CatalogError):
-    status = 409
-
-
-class ConcurrentUpdateError(CatalogError):
-    status = 409
-
-
-class PreconditionError(CatalogError):
-    status = 412
-
-
-class InvalidReferenceError(CatalogError):
-    status = 422
+class ConcurrentUpdateError(ConflictError):
+    """Another writer changed the product between this request's read and its write."""
 
 
 class InvalidCursorError(CatalogError):
@@ -196,9 +185,9 @@ class CatalogService:
     ) -> ProductPage:
         sort = query.effective_sort()
         if sort is SortOrder.relevance and not query.words:
-            raise InvalidReferenceError("Sorting by relevance needs a search query (q).", field="sort")
+            raise UnprocessableError("Sorting by relevance needs a search query (q).", field="sort")
         if query.min_price is not None and query.max_price is not None and query.min_price > query.max_price:
-            raise InvalidReferenceError("min_price must not exceed max_price.", field="min_price")
+            raise UnprocessableError("min_price must not exceed max_price.", field="min_price")
         fingerprint = query.fingerprint(self.include_inactive)
         after, offset = self._position(cursor, codec, sort, fingerprint)
 
@@ -290,7 +279,7 @@ class CatalogService:
     async def create_product(self, data: ProductCreate) -> Product:
         category = await self._category_for(data.category)
         if await self.repository.sku_exists(data.sku):
-            raise DuplicateError(f"A product with sku {data.sku} already exists.", field="sku")
+            raise ConflictError(f"A product with sku {data.sku} already exists.", field="sku")
         now = utcnow()
         product = Product(
             id=str(uuid.uuid4()),
@@ -311,7 +300,7 @@ class CatalogService:
             await self.repository.add_product(product)
         except IntegrityError:
             # a concurrent create of the same sku got there first
-            raise DuplicateError(f"A product with sku {data.sku} already exists.", field="sku") from None
+            raise ConflictError(f"A product with sku {data.sku} already exists.", field="sku") from None
         await self._emit(PRODUCT_CREATED, product, {"product": product_document(product)})
         return product
 
@@ -327,7 +316,7 @@ class CatalogService:
         changed: list[str] = []
         if "sku" in changes and changes["sku"] != product.sku:
             if await self.repository.sku_exists(changes["sku"]):
-                raise DuplicateError(f"A product with sku {changes['sku']} already exists.", field="sku")
+                raise ConflictError(f"A product with sku {changes['sku']} already exists.", field="sku")
             product.sku = changes["sku"]
             changed.append("sku")
         for name in ("name", "description", "active"):
@@ -384,12 +373,12 @@ class CatalogService:
                 "The product was changed by someone else meanwhile; fetch it again and retry."
             ) from None
         except IntegrityError:
-            raise DuplicateError(f"A product with sku {sku} already exists.", field="sku") from None
+            raise ConflictError(f"A product with sku {sku} already exists.", field="sku") from None
 
     async def _category_for(self, slug: str) -> Category:
         category = await self.repository.get_category_by_slug(slug)
         if category is None:
-            raise InvalidReferenceError(f"No category with slug {slug}.", field="category")
+            raise UnprocessableError(f"No category with slug {slug}.", field="category")
         return category
 
     async def _emit(self, event_type: str, product: Product, data: dict[str, Any]) -> None:
@@ -399,7 +388,7 @@ class CatalogService:
 
     async def create_category(self, data: CategoryCreate) -> Category:
         if await self.repository.get_category_by_slug(data.slug) is not None:
-            raise DuplicateError(f"A category with slug {data.slug} already exists.", field="slug")
+            raise ConflictError(f"A category with slug {data.slug} already exists.", field="slug")
         now = utcnow()
         category = Category(
             id=str(uuid.uuid4()),
@@ -412,7 +401,7 @@ class CatalogService:
         try:
             await self.repository.add_category(category)
         except IntegrityError:
-            raise DuplicateError(f"A category with slug {data.slug} already exists.", field="slug") from None
+            raise ConflictError(f"A category with slug {data.slug} already exists.", field="slug") from None
         return category
 
     async def update_category(self, slug: str, data: CategoryUpdate) -> Category:
@@ -421,14 +410,14 @@ class CatalogService:
         if not changes:
             return category
         if "slug" in changes and await self.repository.get_category_by_slug(changes["slug"]) is not None:
-            raise DuplicateError(f"A category with slug {changes['slug']} already exists.", field="slug")
+            raise ConflictError(f"A category with slug {changes['slug']} already exists.", field="slug")
         for name, value in changes.items():
             setattr(category, name, value)
         category.updated_at = utcnow()
         try:
             await self.repository.flush()
         except IntegrityError:
-            raise DuplicateError("A category with that slug already exists.", field="slug") from None
+            raise ConflictError("A category with that slug already exists.", field="slug") from None
         return category
 
 

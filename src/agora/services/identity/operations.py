@@ -18,7 +18,7 @@ from agora.services.identity.settings import IdentitySettings
 
 async def create_admin(context: ServiceContext, *, email: str, password: str) -> str:
     """Creates an admin account; returns its id. Raises ``pydantic.ValidationError`` for a bad
-    email or password and ``IdentityError`` when the email is taken."""
+    email or password and ``ServiceError`` when the email is taken."""
     settings = context.settings
     assert isinstance(settings, IdentitySettings)
     body = RegisterIn(email=email, password=password)

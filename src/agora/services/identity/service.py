@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.identity import USER_REGISTERED, USER_UPDATED, Role, UserRegistered, UserUpdated
 from agora.platform.auth.keys import mint_access_token
-from agora.platform.errors import ServiceError
+from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.services.identity.keys import active_signing_key
 from agora.services.identity.models import Address, RefreshToken, User, utcnow
 from agora.services.identity.passwords import Passwords
@@ -44,18 +44,6 @@ class EventWriter(Protocol):
 
 class IdentityError(ServiceError):
     """Every identity rule's refusal (the chassis answers it as a problem with its status)."""
-
-
-class NotFoundError(IdentityError):
-    status = 404
-
-
-class DuplicateError(IdentityError):
-    status = 409
-
-
-class ConflictError(IdentityError):
-    status = 409
 
 
 class AuthenticationError(IdentityError):
@@ -124,7 +112,7 @@ class IdentityService:
 
     async def register(self, body: RegisterIn, *, role: Role = "customer") -> User:
         if await self.repository.user_by_email(body.email) is not None:
-            raise DuplicateError("An account with this email already exists.", field="email")
+            raise ConflictError("An account with this email already exists.", field="email")
         now = utcnow()
         user = User(
             id=str(uuid.uuid4()),
@@ -141,7 +129,7 @@ class IdentityService:
             await self.session.flush()
         except IntegrityError:
             # a concurrent registration of the same email won the unique index
-            raise DuplicateError("An account with this email already exists.", field="email") from None
+            raise ConflictError("An account with this email already exists.", field="email") from None
         event = UserRegistered(
             user_id=user.id, email=user.email, display_name=user.display_name, role=role, registered_at=now
         )

@@ -42,6 +42,13 @@ async def deliver(handler: Handler, payload: bytes, log: logging.Logger, **where
     return Delivery.ACK
 
 
+async def stop_all(subscriptions: list[Any] | set[Any]) -> None:
+    """Stops every subscription a transport holds (on a snapshot: stopping may remove one)."""
+    for subscription in list(subscriptions):
+        await subscription.stop()
+    subscriptions.clear()
+
+
 class Outgoing(NamedTuple):
     """One message for :meth:`Transport.publish_many`."""
 

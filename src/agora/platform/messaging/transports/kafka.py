@@ -21,7 +21,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 
 from agora.platform.messaging.envelope import Envelope
-from agora.platform.messaging.transports.base import Delivery, Handler, Outgoing, Transport, TransportError, deliver
+from agora.platform.messaging.transports.base import (
+    Delivery,
+    Handler,
+    Outgoing,
+    Transport,
+    TransportError,
+    deliver,
+    stop_all,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +113,7 @@ class KafkaTransport(Transport):
         self._producer = producer
 
     async def close(self) -> None:
-        for subscription in self._subscriptions:
-            await subscription.stop()
-        self._subscriptions.clear()
+        await stop_all(self._subscriptions)
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from agora.platform.messaging.envelope import Envelope
-from agora.platform.messaging.transports.base import Handler, Transport
+from agora.platform.messaging.transports.base import Handler, Transport, stop_all
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,7 @@ class MemoryTransport(Transport):
         return None
 
     async def close(self) -> None:
-        for subscription in list(self._subscriptions):
-            await subscription.stop()
-        self._subscriptions.clear()
+        await stop_all(self._subscriptions)
 
     async def publish(self, topic: str, envelope: Envelope, *, key: str | None = None) -> None:
         self._topic(topic).append(envelope, self._retention)

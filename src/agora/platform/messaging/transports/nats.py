@@ -26,7 +26,15 @@ from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
 from agora.platform.messaging.envelope import Envelope
-from agora.platform.messaging.transports.base import Delivery, Handler, Outgoing, Transport, TransportError, deliver
+from agora.platform.messaging.transports.base import (
+    Delivery,
+    Handler,
+    Outgoing,
+    Transport,
+    TransportError,
+    deliver,
+    stop_all,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +124,7 @@ class NatsTransport(Transport):
         log.warning("nats connection error: %r", exc)
 
     async def close(self) -> None:
-        for subscription in self._subscriptions:
-            await subscription.stop()
-        self._subscriptions.clear()
+        await stop_all(self._subscriptions)
         if self._nc is not None:
             await self._nc.drain()
             self._nc = None

@@ -22,7 +22,15 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from agora.platform.messaging.envelope import Envelope
-from agora.platform.messaging.transports.base import Delivery, Handler, Outgoing, Transport, TransportError, deliver
+from agora.platform.messaging.transports.base import (
+    Delivery,
+    Handler,
+    Outgoing,
+    Transport,
+    TransportError,
+    deliver,
+    stop_all,
+)
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +144,7 @@ class RedisTransport(Transport):
             self._redis = aioredis.from_url(self._url, socket_connect_timeout=3, health_check_interval=30)
 
     async def close(self) -> None:
-        for subscription in self._subscriptions:
-            await subscription.stop()
-        self._subscriptions.clear()
+        await stop_all(self._subscriptions)
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
