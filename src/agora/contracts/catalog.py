@@ -67,6 +67,8 @@ class ProductCreated(_Contract):
     """``catalog.product.created``: the whole product, as it was created."""
 
     product: Product
+    demo: bool = False
+    """True for products the demo seed inserted (inventory gives them demo stock; real ones start at 0)."""
 
 
 class ProductUpdated(_Contract):

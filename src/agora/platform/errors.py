@@ -6,6 +6,8 @@ RFC 9457 problem naming the field, so endpoints need no translation layer of the
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ServiceError(Exception):
     """A rule refused the request: ``status`` is its HTTP status, ``field`` the input at fault."""
@@ -13,11 +15,13 @@ class ServiceError(Exception):
     status: int = 400
     field: str | None = None
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         if field is not None:
             self.field = field
+        self.extra: dict[str, Any] = extra
+        """More members for the problem body (``reason``, ``order_id``...): facts a client acts on."""
 
 
 class NotFoundError(ServiceError):
@@ -32,6 +36,22 @@ class ConflictError(ServiceError):
 
 class PreconditionFailedError(ServiceError):
     status = 412
+
+
+class PaymentRequiredError(ServiceError):
+    """The payment was refused (a declined card)."""
+
+    status = 402
+
+
+class BadGatewayError(ServiceError):
+    """A dependency answered with an error or not at all; nothing was changed here."""
+
+    status = 502
+
+
+class ServiceUnavailableError(ServiceError):
+    status = 503
 
 
 class UnprocessableError(ServiceError):

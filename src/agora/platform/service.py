@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from agora.platform.http.clients import ServiceClient
     from agora.platform.http.pagination import CursorCodec
     from agora.platform.messaging import Consumer, Outbox, OutboxRelay, Transport
+    from agora.platform.tasks import PeriodicTask
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class ServiceSpec:
     """Inserts demo data once; returns how many rows it added (0 when already seeded)."""
     consumers: Callable[[ServiceContext], Iterable[Consumer]] | None = None
     """Builds the event consumers (handlers registered) this service runs."""
+    periodic: Callable[[ServiceContext], Iterable[PeriodicTask]] | None = None
+    """Background work run every few seconds while the service runs (sweeps, saga recovery)."""
     depends_on: tuple[str, ...] = ()
     """Services this one calls over HTTP (for start-up order and network policies)."""
 

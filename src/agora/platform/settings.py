@@ -57,6 +57,9 @@ class PlatformSettings(_Base):
     data_dir: Path = Path("var")
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     """Signs cursors and other server-side tokens that are not JWTs."""
+    service_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    """What a service shows identity to get a service token (``AGORA_SERVICE_SECRET``); shared by services only."""
+    service_token_ttl_seconds: int = Field(default=300, ge=60, le=900)
 
     log_level: str = "INFO"
     log_json: bool = True

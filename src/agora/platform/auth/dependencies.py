@@ -86,3 +86,6 @@ def require_role(*roles: str) -> Callable[..., Awaitable[Subject]]:
 CurrentSubject = Annotated[Subject, Depends(current_subject)]
 OptionalSubject = Annotated[Subject | None, Depends(optional_subject)]
 Admin = Annotated[Subject, Depends(require_role("admin"))]
+ServiceCaller = Annotated[Subject, Depends(require_role("service"))]
+"""Another Agora service, holding a service token (see :mod:`agora.platform.auth.service_tokens`)."""
+ServiceOrAdmin = Annotated[Subject, Depends(require_role("service", "admin"))]

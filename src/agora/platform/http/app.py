@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from agora.platform.auth import TokenVerifier, jwks_from_file
+from agora.platform.auth.service_tokens import ServiceTokenProvider
 from agora.platform.auth.verifier import JwksFetcher
 from agora.platform.cache import ResponseCache
 from agora.platform.db import create_engine, create_sessionmaker, dialect_of
@@ -143,8 +144,12 @@ async def service_runtime(
 
         def client_for(target: str) -> ServiceClient:
             if target not in clients:
-                clients[target] = create_service_client(target, settings=platform, app=client_app)
+                clients[target] = create_service_client(
+                    target, settings=platform, app=client_app, token_provider=service_token
+                )
             return clients[target]
+
+        service_token = ServiceTokenProvider(spec.name, platform, lambda: client_for("identity"))
 
         async def close_clients() -> None:
             for client in clients.values():
@@ -186,6 +191,9 @@ async def service_runtime(
             for consumer in spec.consumers(context) if spec.consumers else ():
                 await consumer.start()
                 stack.push_async_callback(consumer.stop)
+            for task in spec.periodic(context) if spec.periodic else ():
+                task.start()
+                stack.push_async_callback(task.stop)
         log.info(
             "service_started", service=spec.name, database=dialect_of(url), broker=platform.broker_url.split(":")[0]
         )

@@ -61,9 +61,18 @@ class ServiceClient:
         self._tracer = trace.get_tracer("agora.http.client")
 
     async def request(
-        self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        as_service: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
         """Send a request; ``kwargs`` are ``httpx.AsyncClient.request``'s (json, params, content...).
+
+        ``as_service``: authenticate as this service (its service token) instead of forwarding the
+        caller's token, for internal routes and for work that outlives a request (saga recovery).
 
         Raises :class:`~agora.platform.http.resilience.CircuitOpenError` while the target's breaker
         is open, and httpx's transport errors when every attempt failed to get a response.
@@ -73,11 +82,14 @@ class ServiceClient:
         request_id = request_id_var.get()
         if request_id is not None:
             outgoing.setdefault("x-request-id", request_id)
-        if "authorization" not in outgoing:
+        if as_service:
+            if self._token_provider is None:
+                raise ServiceNotConfiguredError(f"no service token provider for calls to {self.target!r}")
+            outgoing["authorization"] = f"Bearer {await self._token_provider()}"
+        elif outgoing.get("authorization") == "":
+            del outgoing["authorization"]  # explicitly anonymous
+        elif "authorization" not in outgoing:
             authorization = authorization_var.get()
-            if authorization is None and self._token_provider is not None:
-                token = await self._token_provider()
-                authorization = f"Bearer {token}" if token else None
             if authorization is not None:
                 outgoing["authorization"] = authorization
 

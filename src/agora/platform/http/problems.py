@@ -106,6 +106,19 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
+    body = problem_body(status, title=title, detail=detail, instance=instance, type_=type_, **extra)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_body(
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    type_: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": type_ or "about:blank",
         "title": title or HTTPStatus(status).phrase,
@@ -116,27 +129,36 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return body
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def error_document(exc: ProblemError | ServiceError, instance: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, problem body, headers) for a refusal; what the handlers send and idempotency stores."""
+    if isinstance(exc, ProblemError):
+        extra = dict(exc.extra)
+        if exc.field:
+            extra["errors"] = [{"field": exc.field, "message": exc.detail or exc.title}]
+        status, title, detail, type_, headers = exc.status, exc.title, exc.detail, exc.type_, exc.headers
+    else:
+        extra = {"errors": [{"field": exc.field, "message": exc.detail}]} if exc.field else {}
+        extra.update(getattr(exc, "extra", None) or {})
+        status, title, detail, type_ = exc.status, None, exc.detail, None
+        headers = {"WWW-Authenticate": 'Bearer realm="agora"'} if exc.status == 401 else {}
+    return status, problem_body(status, title=title, detail=detail, instance=instance, type_=type_, **extra), headers
+
+
 async def _problem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    extra = dict(exc.extra)
-    if exc.field:
-        extra["errors"] = [{"field": exc.field, "message": exc.detail or exc.title}]
-    return problem_response(
-        exc.status,
-        title=exc.title,
-        detail=exc.detail,
-        instance=request.url.path,
-        type_=exc.type_,
-        headers=exc.headers,
-        **extra,
-    )
+    return _error_response(error_document(exc, request.url.path))
+
+
+def _error_response(document: tuple[int, dict[str, Any], dict[str, str]]) -> Response:
+    status, body, headers = document
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -178,9 +200,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    headers = {"WWW-Authenticate": 'Bearer realm="agora"'} if exc.status == 401 else None
-    extra: dict[str, Any] = {"errors": [{"field": exc.field, "message": exc.detail}]} if exc.field else {}
-    return problem_response(exc.status, detail=exc.detail, instance=request.url.path, headers=headers, **extra)
+    return _error_response(error_document(exc, request.url.path))
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:

@@ -63,6 +63,18 @@ circuit_breaker_state = Gauge(
     multiprocess_mode="livemax",
 )
 
+task_runs_total = Counter(
+    "agora_task_runs_total",
+    "Runs of periodic background tasks (sweeps, recovery), by outcome.",
+    ("task", "outcome"),
+)
+task_duration_seconds = Histogram(
+    "agora_task_duration_seconds",
+    "Duration of one run of a periodic background task.",
+    ("task",),
+    buckets=DURATION_BUCKETS,
+)
+
 #: Methods outside this set are counted as OTHER so a client cannot mint label values at will.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 

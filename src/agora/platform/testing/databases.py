@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,23 @@ async def fresh_database(backend: str, tmp_dir: Path) -> AsyncIterator[str]:
         yield url
     finally:
         await drop_database(server, backend, url)
+
+
+@asynccontextmanager
+async def service_databases(backend: str, names: Iterable[str], tmp_dir: Path) -> AsyncIterator[dict[str, str]]:
+    """One fresh database per service name on ``backend`` (services never share a database)."""
+    async with AsyncExitStack() as stack:
+        urls: dict[str, str] = {}
+        for name in names:
+            generator = fresh_database(backend, tmp_dir)
+            urls[name] = await anext(generator)
+            stack.push_async_callback(_finish, generator)
+        yield urls
+
+
+async def _finish(generator: AsyncIterator[str]) -> None:
+    async for _ in generator:  # runs the generator's clean-up (drops the database)
+        pass
 
 
 @pytest.fixture(params=DATABASE_BACKENDS, scope="module")

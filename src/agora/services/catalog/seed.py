@@ -181,7 +181,11 @@ async def seed_catalog(session: AsyncSession, events: EventWriter) -> int:
         await repository.add_products(new_products)
         for product in new_products:
             await events.add(
-                session, PRODUCT_CREATED, {"product": product_document(product)}, subject=product.id, key=product.id
+                session,
+                PRODUCT_CREATED,
+                {"product": product_document(product), "demo": True},
+                subject=product.id,
+                key=product.id,
             )
     return inserted + len(new_products)
 

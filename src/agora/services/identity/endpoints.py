@@ -185,6 +185,20 @@ def build_router() -> APIRouter:
         return _json(outcome.tokens.document())
 
     @router.post(
+        "/service-tokens",
+        response_model=None,
+        responses={200: {"model": schemas.ServiceToken}, 401: {}, 422: {}},
+        summary="A short-lived token for a service calling other services' internal routes",
+    )
+    async def service_token(request: Request, svc: Service, body: schemas.ServiceTokenIn) -> Response:
+        platform = request.state.platform
+        ttl = platform.service_token_ttl_seconds
+        token = await svc.issue_service_token(
+            body.service, body.secret, expected=platform.service_secret.get_secret_value(), ttl_seconds=ttl
+        )
+        return _json({"access_token": token, "token_type": "bearer", "expires_in": ttl})
+
+    @router.post(
         "/logout",
         status_code=204,
         response_model=None,

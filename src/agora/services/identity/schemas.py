@@ -131,6 +131,21 @@ class TokenPair(BaseModel):
     expires_in: int
 
 
+class ServiceTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: str = Field(
+        min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9-]*$", description="The calling service's name."
+    )
+    secret: str = Field(min_length=1, max_length=512, description="The shared service secret (AGORA_SERVICE_SECRET).")
+
+
+class ServiceToken(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+
+
 class UserOut(BaseModel):
     id: str
     email: str

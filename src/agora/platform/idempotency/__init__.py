@@ -1,0 +1,41 @@
+"""Idempotency keys (draft-ietf-httpapi-idempotency-key-header) for unsafe operations.
+
+See :mod:`.store` for the semantics and :mod:`.http` for the endpoint helper.
+"""
+
+from agora.platform.idempotency.http import (
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    IdempotentResult,
+    idempotent,
+    replay_response,
+    store_for,
+)
+from agora.platform.idempotency.store import (
+    HEADER,
+    Begun,
+    IdempotencyStore,
+    KeyInFlight,
+    KeyReused,
+    Replay,
+    fingerprint,
+)
+from agora.platform.idempotency.tables import idempotency_keys, idempotency_metadata
+
+__all__ = [
+    "HEADER",
+    "REPLAYED_HEADER",
+    "Begun",
+    "IdempotencyKey",
+    "IdempotencyStore",
+    "IdempotentResult",
+    "KeyInFlight",
+    "KeyReused",
+    "Replay",
+    "fingerprint",
+    "idempotency_keys",
+    "idempotency_metadata",
+    "idempotent",
+    "replay_response",
+    "store_for",
+]

@@ -1,0 +1,140 @@
+"""``Idempotency-Key`` for endpoints: the header dependency and :func:`idempotent`.
+
+An endpoint that moves money or creates orders wraps its effect::
+
+    @router.post("/charges")
+    async def charge(request: Request, body: ChargeIn, caller: ServiceCaller, key: IdempotencyKey) -> Response:
+        return await idempotent(request, scope=caller.id, key=key, payload=body, run=lambda s: svc(s).charge(body))
+
+``run`` gets its own session and returns an :class:`IdempotentResult`; the stored answer commits
+with the effect. A refusal (a ``ServiceError`` or ``ProblemError`` below 500) is an answer too:
+its effect is rolled back, the problem is stored and replayed. A 5xx or any other exception keeps
+nothing, so the client's retry runs again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from agora.platform.db import unit_of_work
+from agora.platform.db.session import AFTER_COMMIT
+from agora.platform.errors import ServiceError
+from agora.platform.http.problems import PROBLEM_JSON, BadRequest, ProblemError, error_document
+from agora.platform.idempotency.store import HEADER, Begun, IdempotencyStore, Replay, fingerprint
+from agora.platform.idempotency.tables import KEY
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass
+class IdempotentResult:
+    status_code: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def _idempotency_key(
+    value: Annotated[
+        str | None,
+        Header(alias=HEADER, description="A unique key per operation (e.g. a UUID); a retry sends the same key."),
+    ] = None,
+) -> str:
+    if value is None or not value.strip():
+        raise BadRequest(f"This operation needs an {HEADER} header.", field=HEADER)
+    key = value.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':  # the draft's sf-string form
+        key = key[1:-1]
+    if not key or len(key) > KEY or not all(0x21 <= ord(char) <= 0x7E for char in key):
+        raise BadRequest(f"{HEADER} must be 1 to {KEY} visible ASCII characters.", field=HEADER)
+    return key
+
+
+IdempotencyKey = Annotated[str, Depends(_idempotency_key)]
+
+
+def store_for(request: Request) -> IdempotencyStore:
+    """The service's store, built once per service context."""
+    context = request.state.context
+    store = context.extras.get("idempotency")
+    if store is None:
+        store = context.extras["idempotency"] = IdempotencyStore(context.sessions)
+    assert isinstance(store, IdempotencyStore)
+    return store
+
+
+def replay_response(replay: Replay) -> Response:
+    return Response(
+        replay.body,
+        status_code=replay.status_code,
+        media_type=replay.content_type,
+        headers={**replay.headers, REPLAYED_HEADER: "true"},
+    )
+
+
+async def idempotent(
+    request: Request,
+    *,
+    scope: str,
+    key: str,
+    payload: Any,
+    run: Callable[[AsyncSession], Awaitable[IdempotentResult]],
+) -> Response:
+    store = store_for(request)
+    secret = request.state.platform.secret_key.get_secret_value().encode()
+    outcome = await store.begin(scope, key, fingerprint(payload, secret))
+    if isinstance(outcome, Replay):
+        return replay_response(outcome)
+    return await _run_owned(request, store, outcome, run)
+
+
+async def _run_owned(
+    request: Request,
+    store: IdempotencyStore,
+    begun: Begun,
+    run: Callable[[AsyncSession], Awaitable[IdempotentResult]],
+) -> Response:
+    completed = False
+    try:
+        async with unit_of_work(request.state.context.sessions) as session:
+            try:
+                result = await run(session)
+                content_type = "application/json" if result.status_code < 400 else PROBLEM_JSON
+                status, body, headers = result.status_code, orjson.dumps(result.body), result.headers
+            except (ServiceError, ProblemError) as exc:
+                if exc.status >= 500:
+                    raise
+                await session.rollback()  # the refusal is the answer; its partial effect is not
+                status, document, headers = error_document(exc, request.url.path)
+                body, content_type = orjson.dumps(document), PROBLEM_JSON
+            if status >= 500:
+                return Response(body, status_code=status, media_type=content_type, headers=headers)
+            await store.complete(
+                session,
+                begun.scope,
+                begun.key,
+                status_code=status,
+                body=body,
+                content_type=content_type,
+                headers=headers,
+            )
+            await session.commit()
+            completed = True
+            notifier = getattr(request.state, "outbox_notifier", None)
+            if notifier is not None and session.info.pop("outbox_dirty", False):
+                notifier()
+            for callback in session.info.pop(AFTER_COMMIT, ()):
+                callback()
+        return Response(body, status_code=status, media_type=content_type, headers=headers)
+    finally:
+        if not completed:
+            await store.abandon(begun.scope, begun.key)
+
+
+__all__ = ["REPLAYED_HEADER", "IdempotencyKey", "IdempotentResult", "idempotent", "replay_response", "store_for"]

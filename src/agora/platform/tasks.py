@@ -1,0 +1,70 @@
+"""Periodic background work owned by a service: sweeps, recovery, clean-up.
+
+A service lists its tasks in ``ServiceSpec.periodic``; the chassis starts them with the relay and
+the consumers and stops them at shutdown. Each run is isolated: an exception is logged and
+counted and the next run happens on schedule, so one bad sweep never kills the process. Runs are
+spaced by ``interval`` plus up to 10% jitter, so replicas started together do not sweep in step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from agora.platform.observability.metrics import task_duration_seconds, task_runs_total
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class PeriodicTask:
+    """``run`` every ``interval`` seconds, the first time as soon as the service starts."""
+
+    name: str
+    interval: float
+    run: Callable[[], Awaitable[object]]
+    jitter: float = 0.1
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=f"periodic:{self.name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    async def run_once(self) -> bool:
+        """One run, outcome logged and counted; True when it succeeded."""
+        start = time.perf_counter()
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            task_runs_total.labels(self.name, "error").inc()
+            log.exception("periodic_task_failed", task=self.name)
+            return False
+        finally:
+            task_duration_seconds.labels(self.name).observe(time.perf_counter() - start)
+        task_runs_total.labels(self.name, "ok").inc()
+        return True
+
+    async def _loop(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.interval * (1 + random.uniform(0, self.jitter)))
+
+
+__all__ = ["PeriodicTask"]
