@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Integer, MetaData, String, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from starlette.requests import Request
+from starlette.responses import Response
 
-from agora.platform.auth import Admin
+from agora.platform.auth import Admin, CurrentSubject
 from agora.platform.db import Session
+from agora.platform.errors import PaymentRequiredError
 from agora.platform.http.problems import require_json
+from agora.platform.idempotency import IdempotencyKey, IdempotentResult, idempotent
 from agora.platform.service import ServiceSpec
 from agora.platform.settings import ServiceSettings
 
@@ -38,6 +43,18 @@ class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=100)
 
 
+class PaymentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=100)
+    outcome: Literal["ok", "refuse", "crash"] = "ok"
+    gate: str | None = None
+    """Hold the effect until the test opens ``GATES[gate]`` (to observe a request in flight)."""
+
+
+#: Events a test opens to let a held request finish; the request sets ``ENTERED[gate]`` first.
+GATES: dict[str, asyncio.Event] = {}
+ENTERED: dict[str, asyncio.Event] = {}
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/probe", dependencies=[Depends(require_json)])
 
@@ -55,6 +72,26 @@ def build_router() -> APIRouter:
         await session.flush()
         await request.state.outbox.add(session, "probe.note.created", {"id": -1, "text": "never"})
         raise RuntimeError("boom after writing")
+
+    @router.post("/payments")
+    async def pay(request: Request, body: PaymentIn, caller: CurrentSubject, key: IdempotencyKey) -> Response:
+        """An idempotent write: a note, an event, and the stored answer, or a stored refusal."""
+
+        async def run(session: AsyncSession) -> IdempotentResult:
+            if body.gate is not None:  # before writing: SQLite would hold its one write lock meanwhile
+                ENTERED.setdefault(body.gate, asyncio.Event()).set()
+                await GATES.setdefault(body.gate, asyncio.Event()).wait()
+            note = Note(text=body.text)
+            session.add(note)
+            await session.flush()
+            await request.state.outbox.add(session, "probe.payment.made", {"id": note.id})
+            if body.outcome == "refuse":
+                raise PaymentRequiredError("declined", field="text", reason="card_declined")
+            if body.outcome == "crash":
+                raise RuntimeError("the provider fell over")
+            return IdempotentResult(201, {"id": note.id, "text": note.text})
+
+        return await idempotent(request, scope=caller.id, key=key, payload=body, run=run)
 
     @router.get("/notes/count")
     async def count(session: Session) -> dict[str, int]:
