@@ -21,7 +21,6 @@ from agora.platform.messaging import outbox
 from agora.platform.testing.apps import platform_for_tests, running_services
 from tests.support.probe import ENTERED, GATES, Note, ProbeSettings, spec
 
-
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 

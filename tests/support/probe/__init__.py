@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agora.platform.auth import Admin, CurrentSubject
+from agora.platform.auth import Admin, CurrentSubject, ServiceCaller
 from agora.platform.db import Session
 from agora.platform.errors import PaymentRequiredError
 from agora.platform.http.problems import require_json
@@ -92,6 +92,20 @@ def build_router() -> APIRouter:
             return IdempotentResult(201, {"id": note.id, "text": note.text})
 
         return await idempotent(request, scope=caller.id, key=key, payload=body, run=run)
+
+    @router.get("/whoami")
+    async def whoami(caller: CurrentSubject) -> dict[str, object]:
+        return {"id": caller.id, "roles": sorted(caller.roles)}
+
+    @router.get("/internal")
+    async def internal(caller: ServiceCaller) -> dict[str, object]:
+        return {"id": caller.id}
+
+    @router.post("/relay-as-service")
+    async def relay_as_service(request: Request, _: CurrentSubject) -> Response:
+        """Calls this service's own internal route with the service token, not the caller's."""
+        response = await request.state.context.clients("probe").get("/api/probe/internal", as_service=True)
+        return Response(response.content, status_code=response.status_code, media_type="application/json")
 
     @router.get("/notes/count")
     async def count(session: Session) -> dict[str, int]:
