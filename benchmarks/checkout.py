@@ -1,0 +1,222 @@
+"""Checkouts per second, end to end, in embedded mode and in distributed mode on PostgreSQL.
+
+What one run does, for each mode in turn (embedded first, then distributed):
+
+1. starts ``agora up`` (embedded: one process on SQLite and the in-process broker; distributed:
+   ``--distributed``, one process per service, a fresh PostgreSQL database per service, the
+   in-process broker of each process replaced by Redis Streams, carts in Redis) on free loopback
+   ports with a fresh data directory, and waits for ``/readyz``;
+2. registers ``--clients`` shoppers through identity and waits until inventory has stock for the
+   seeded products (stock comes from catalog events);
+3. for ``--duration`` seconds every shopper loops: add one unit of a random product to the cart,
+   ``POST /api/orders/checkout`` with a new Idempotency-Key and the test card that succeeds.
+   A cycle counts when the checkout answered 201 (paid); anything else is counted by status;
+4. prints checkouts/s, p50/p95/p99 of the checkout call, and the ratio distributed/embedded
+   (the baseline is the embedded run of the same invocation, on the same machine).
+
+Usage::
+
+    .venv/bin/python benchmarks/checkout.py [--duration 20] [--clients 16] [--modes embedded,distributed]
+
+Needs PostgreSQL (``AGORA_TEST_POSTGRES_URL``, default the loopback server) and Redis
+(``AGORA_TEST_REDIS_URL``, default redis://127.0.0.1:6379/0) for the distributed mode. Results also
+go to ``benchmarks/results/checkout-<timestamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS_DIR = HERE / "results"
+sys.path.insert(0, str(REPO / "src"))
+
+CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
+ADDRESS = {"name": "Bench", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+POSTGRES_URL = os.environ.get("AGORA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def service_names() -> list[str]:
+    from agora.registry import service_specs
+
+    return [spec.name for spec in service_specs()]
+
+
+@contextmanager
+def agora(mode: str, work: Path):  # type: ignore[no-untyped-def]
+    """Starts agora in ``mode``; yields its base URL; stops it and drops its databases."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "OTEL_"))}
+    env.update(PYTHONUNBUFFERED="1", AGORA_ACCESS_LOG="false")
+    port = free_port()
+    argv = [sys.executable, "-m", "agora", "up", "--port", str(port), "--data-dir", str(work / mode)]
+    databases: list[str] = []
+    if mode == "distributed":
+        from agora.platform.testing.databases import create_database
+
+        for name in service_names():
+            url = asyncio.run(create_database(POSTGRES_URL, "postgresql"))
+            databases.append(url)
+            env[f"AGORA_{name.upper()}_DATABASE_URL"] = url
+        env.update(AGORA_BROKER_URL=REDIS_URL, AGORA_REDIS_URL=REDIS_URL)
+        argv += ["--distributed", "--first-service-port", str(free_port())]
+    log = (work / f"{mode}.log").open("wb")
+    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"agora ({mode}) exited; see {log.name}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"agora ({mode}) not ready in 180 s")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        if databases:
+            from agora.platform.testing.databases import drop_database
+
+            for url in databases:
+                asyncio.run(drop_database(POSTGRES_URL, "postgresql", url))
+
+
+async def shoppers(client: httpx.AsyncClient, count: int) -> list[dict[str, str]]:
+    async def one(index: int) -> dict[str, str]:
+        email = f"bench-{index}-{uuid.uuid4().hex[:8]}@example.com"
+        password = "benchmark passphrase 1"
+        await client.post("/api/identity/register", json={"email": email, "password": password, "display_name": "B"})
+        login = await client.post("/api/identity/login", json={"email": email, "password": password})
+        login.raise_for_status()
+        return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+    return [await one(index) for index in range(count)]  # sequential: argon2 is CPU-bound anyway
+
+
+async def stocked_products(client: httpx.AsyncClient, deadline_seconds: float = 120) -> list[str]:
+    products: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/api/catalog/products", params=params)).json()
+        products += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    deadline = time.monotonic() + deadline_seconds
+    last = products[-1]
+    while time.monotonic() < deadline:  # stock arrives through catalog events
+        if (await client.get(f"/api/inventory/stock/{last['sku']}")).status_code == 200:
+            return [product["id"] for product in products]
+        await asyncio.sleep(0.5)
+    raise RuntimeError("inventory never got the seeded stock")
+
+
+async def load(base: str, *, clients: int, duration: float) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        users = await shoppers(client, clients)
+        product_ids = await stocked_products(client)
+        latencies: list[float] = []
+        outcomes: dict[str, int] = {}
+        stop_at = time.monotonic() + duration
+
+        async def shop(user: dict[str, str]) -> None:
+            rng = random.Random()
+            while time.monotonic() < stop_at:
+                added = await client.post(
+                    "/api/cart/items", json={"product_id": rng.choice(product_ids), "quantity": 1}, headers=user
+                )
+                if added.status_code not in (200, 201):
+                    outcomes[f"cart {added.status_code}"] = outcomes.get(f"cart {added.status_code}", 0) + 1
+                    continue
+                start = time.perf_counter()
+                response = await client.post(
+                    "/api/orders/checkout",
+                    json={"currency": "USD", "shipping_address": ADDRESS, "card": CARD},
+                    headers={**user, "Idempotency-Key": str(uuid.uuid4())},
+                )
+                elapsed = time.perf_counter() - start
+                key = str(response.status_code)
+                outcomes[key] = outcomes.get(key, 0) + 1
+                if response.status_code == 201:
+                    latencies.append(elapsed)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(shop(user) for user in users))
+        wall = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float | None:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 1) if latencies else None
+
+    return {
+        "checkouts": len(latencies),
+        "checkouts_per_second": round(len(latencies) / wall, 2),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "outcomes": outcomes,
+        "seconds": round(wall, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--modes", default="embedded,distributed")
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="agora-bench-checkout-") as tmp:
+        for mode in args.modes.split(","):
+            with agora(mode, Path(tmp)) as base:
+                results[mode] = asyncio.run(load(base, clients=args.clients, duration=args.duration))
+            print(f"{mode:>12}: {json.dumps(results[mode])}", flush=True)
+    if "embedded" in results and "distributed" in results and results["embedded"]["checkouts_per_second"]:
+        ratio = results["distributed"]["checkouts_per_second"] / results["embedded"]["checkouts_per_second"]
+        results["distributed_over_embedded"] = round(ratio, 2)
+        print(f"distributed / embedded checkouts per second: {ratio:.2f}")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {"benchmark": "checkout", "args": vars(args), "results": results, "cpus": os.cpu_count()}
+    (RESULTS_DIR / f"checkout-{stamp}.json").write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""Checkout with every service in its own process: PostgreSQL (a database each), Redis for carts,
+the Kafka-protocol broker for events, the front proxy in front — the way a cluster runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agora.platform.testing.databases import POSTGRES_URL, create_database, drop_database
+from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+from agora.registry import service_specs
+
+pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("kafka"), pytest.mark.backend("redis")]
+
+GOOD_CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
+DECLINED_CARD = {**GOOD_CARD, "number": "4000 0000 0000 0002"}
+ADDRESS = {
+    "name": "Ada Lovelace",
+    "line1": "12 St James's Square",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+}
+
+
+@pytest.fixture
+def databases() -> Iterator[dict[str, str]]:
+    names = [spec.name for spec in service_specs()]
+    urls = {name: asyncio.run(create_database(POSTGRES_URL, "postgresql")) for name in names}
+    try:
+        yield urls
+    finally:
+        for url in urls.values():
+            asyncio.run(drop_database(POSTGRES_URL, "postgresql", url))
+
+
+def shopper(client: httpx.Client) -> dict[str, str]:
+    email = f"shopper-{uuid.uuid4().hex[:10]}@example.com"
+    password = "correct horse battery 7"
+    registered = client.post(
+        "/api/identity/register", json={"email": email, "password": password, "display_name": "Shopper"}
+    )
+    assert registered.status_code == 201, registered.text
+    login = client.post("/api/identity/login", json={"email": email, "password": password})
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def wait_for_stock(client: httpx.Client, sku: str, deadline_seconds: float = 60) -> dict[str, int]:
+    """Stock rows come from catalog events through Kafka: poll until the product's row exists."""
+    import time
+
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/inventory/stock/{sku}")
+        if response.status_code == 200 and response.json()["on_hand"] > 0:
+            return dict(response.json())
+        time.sleep(0.25)
+    raise AssertionError(f"no stock for {sku} after {deadline_seconds}s")
+
+
+def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], kafka_url: str, redis_url: str) -> None:
+    port, first_service_port = free_port(), free_port()
+    env = {f"AGORA_{name.upper()}_DATABASE_URL": url for name, url in databases.items()}
+    env.update(AGORA_BROKER_URL=kafka_url, AGORA_REDIS_URL=redis_url, AGORA_ENVIRONMENT="development")
+    command = agora_command(
+        "up", "--distributed", "--port", str(port), "--first-service-port", str(first_service_port),
+        "--data-dir", str(tmp_path / "var"),
+    )  # fmt: skip
+    with running_process(command, log_path=tmp_path / "up.log", env=env) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_ready(f"{base}/readyz", timeout=120, process=process)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            user = shopper(client)
+            products = client.get("/api/catalog/products", params={"limit": 3}).json()["items"]
+            before = {p["sku"]: wait_for_stock(client, p["sku"]) for p in products}
+            for quantity, product in enumerate(products, start=1):
+                added = client.post(
+                    "/api/cart/items", json={"product_id": product["id"], "quantity": quantity}, headers=user
+                )
+                assert added.status_code in (200, 201), added.text
+            cart = client.get("/api/cart", headers=user).json()
+            assert cart["item_count"] == 6
+
+            paid = client.post(
+                "/api/orders/checkout",
+                json={"currency": "EUR", "shipping_address": ADDRESS, "card": GOOD_CARD},
+                headers={**user, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert paid.status_code == 201, paid.text
+            order = paid.json()
+            assert order["status"] == "paid" and order["total"]["currency"] == "EUR"
+            history = client.get("/api/orders", headers=user).json()["items"]
+            assert [item["id"] for item in history] == [order["id"]]
+            for quantity, product in enumerate(products, start=1):
+                now = client.get(f"/api/inventory/stock/{product['sku']}").json()
+                assert now["on_hand"] == before[product["sku"]]["on_hand"] - quantity
+            assert client.get("/api/cart", headers=user).json()["item_count"] == 0
+
+            client.post("/api/cart/items", json={"product_id": products[0]["id"], "quantity": 1}, headers=user)
+            declined = client.post(
+                "/api/orders/checkout",
+                json={"currency": "USD", "shipping_address": ADDRESS, "card": DECLINED_CARD},
+                headers={**user, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert declined.status_code == 402, declined.text
+            failed = client.get(f"/api/orders/{declined.json()['order_id']}", headers=user).json()
+            assert failed["status"] == "failed" and failed["failure"]["reason"]
+            stock = client.get(f"/api/inventory/stock/{products[0]['sku']}").json()
+            assert stock["on_hand"] == before[products[0]["sku"]]["on_hand"] - 1 and stock["reserved"] == 0
+
+            ready = client.get("/readyz").json()["checks"]
+            assert set(ready) == set(databases) and set(ready.values()) == {"ok"}
+    log = (tmp_path / "up.log").read_text()
+    assert '"database":"postgresql"' in log and '"broker":"kafka"' in log
