@@ -1,0 +1,36 @@
+"""Reactions to other services' events: a new catalog product gets its stock row.
+
+``catalog.product.created`` creates the sku's row if it has none: demo products (inserted by the
+catalog's seed, ``demo: true``) get a stable demo quantity, real ones start at 0 until an admin
+counts them. The consumer's inbox makes a redelivery a no-op, and the insert itself is "if
+missing", so an admin who set the count before the event arrived keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from agora.contracts.catalog import PRODUCT_CREATED, ProductCreated
+from agora.platform.messaging import Consumer, Envelope
+from agora.services.inventory.service import InventoryService
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from agora.platform.service import ServiceContext
+
+#: The consumer group (and inbox name) of inventory: one group, whatever topics it follows.
+CATALOG_CONSUMER = "inventory"
+
+
+def consumers(context: ServiceContext) -> Iterable[Consumer]:
+    consumer = Consumer(CATALOG_CONSUMER, context.sessions, context.transport)
+
+    async def product_created(session: AsyncSession, envelope: Envelope) -> None:
+        event = ProductCreated.model_validate(envelope.data)
+        service = InventoryService(session, events=context.outbox)
+        await service.create_for_product(event.product.sku, demo=event.demo)
+
+    consumer.on(PRODUCT_CREATED, product_created)
+    return (consumer,)

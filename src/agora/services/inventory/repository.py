@@ -1,0 +1,160 @@
+"""Every inventory query.
+
+Stock and reservation changes are conditional ``UPDATE`` statements: the ``WHERE`` clause holds
+the precondition (enough available, the reservation still ``held``...) and the row count says
+whether the change applied. The database evaluates the condition on the latest committed row
+while holding its lock (PostgreSQL re-checks it after waiting; InnoDB's locking read does too;
+SQLite has one writer at a time), so two concurrent requests can never both take the last unit
+and two concurrent transitions of one reservation can never both apply. No Python lock is
+involved, which is why this holds across replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.platform.db import dialect_of
+from agora.services.inventory.models import HELD, Reservation, ReservationItem, Stock, utcnow
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+class InventoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        bind = session.bind
+        if bind is None:
+            raise RuntimeError("the inventory session is not bound to an engine")
+        self.dialect = dialect_of(str(bind.url))
+
+    # -- stock ----------------------------------------------------------------------------------
+
+    async def get_stock(self, sku: str) -> Stock | None:
+        return await self.session.get(Stock, sku, populate_existing=True)
+
+    async def get_stocks(self, skus: Iterable[str]) -> Sequence[Stock]:
+        statement = select(Stock).where(Stock.sku.in_(sorted(set(skus)))).order_by(Stock.sku)
+        return (await self.session.scalars(statement)).all()
+
+    async def list_stock(self, *, limit: int, after_sku: str | None) -> Sequence[Stock]:
+        statement = select(Stock).order_by(Stock.sku).limit(limit)
+        if after_sku is not None:
+            statement = statement.where(Stock.sku > after_sku)
+        return (await self.session.scalars(statement)).all()
+
+    def _insert_if_missing(self) -> Insert:
+        """``INSERT`` that silently does nothing when the sku already has a row (row count 0)."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(Stock).on_conflict_do_nothing(index_elements=[Stock.sku])
+        if self.dialect == "sqlite":
+            return sqlite.insert(Stock).on_conflict_do_nothing(index_elements=[Stock.sku])
+        # MariaDB/MySQL: IGNORE also downgrades CHECK failures to warnings, so callers must only
+        # pass valid rows (on_hand >= 0, reserved 0), which they do
+        return insert(Stock).prefix_with("IGNORE")
+
+    async def create_stock_if_missing(self, sku: str, on_hand: int) -> bool:
+        """Creates the sku's row with ``on_hand`` units; False (and no change) if it exists."""
+        values = {"sku": sku, "on_hand": on_hand, "reserved": 0, "updated_at": utcnow(), "version": 1}
+        return _rowcount(await self.session.execute(self._insert_if_missing().values(**values))) == 1
+
+    async def set_on_hand(self, sku: str, on_hand: int) -> bool:
+        """Sets the count unless fewer than the units already reserved; False when refused or missing."""
+        statement = (
+            update(Stock)
+            .where(Stock.sku == sku, Stock.reserved <= on_hand)
+            .values(on_hand=on_hand, version=Stock.version + 1, updated_at=utcnow())
+        )
+        return _rowcount(await self.session.execute(statement)) == 1
+
+    async def hold(self, sku: str, quantity: int) -> bool:
+        """Reserves ``quantity`` units if that many are available; False otherwise (or unknown sku)."""
+        statement = (
+            update(Stock)
+            .where(Stock.sku == sku, Stock.on_hand - Stock.reserved >= quantity)
+            .values(reserved=Stock.reserved + quantity, version=Stock.version + 1, updated_at=utcnow())
+        )
+        return _rowcount(await self.session.execute(statement)) == 1
+
+    async def adjust(self, sku: str, *, on_hand: int = 0, reserved: int = 0) -> None:
+        """Adds the deltas to a row a reservation holds units of (commit, release, restock, expiry).
+
+        Unconditional on purpose: the reservation's status transition (a conditional UPDATE that
+        ran first, in this transaction) already guarantees the units are there; the CHECK
+        constraints would fail the transaction if that reasoning were ever wrong.
+        """
+        statement = (
+            update(Stock)
+            .where(Stock.sku == sku)
+            .values(
+                on_hand=Stock.on_hand + on_hand,
+                reserved=Stock.reserved + reserved,
+                version=Stock.version + 1,
+                updated_at=utcnow(),
+            )
+        )
+        await self.session.execute(statement)
+
+    # -- reservations ---------------------------------------------------------------------------
+
+    async def get_reservation(self, reservation_id: str) -> Reservation | None:
+        return await self.session.get(Reservation, reservation_id, populate_existing=True)
+
+    async def items_of(self, reservation_id: str) -> list[ReservationItem]:
+        statement = (
+            select(ReservationItem)
+            .where(ReservationItem.reservation_id == reservation_id)
+            .order_by(ReservationItem.sku)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def items_of_many(self, reservation_ids: Sequence[str]) -> dict[str, list[ReservationItem]]:
+        statement = (
+            select(ReservationItem)
+            .where(ReservationItem.reservation_id.in_(reservation_ids))
+            .order_by(ReservationItem.reservation_id, ReservationItem.sku)
+        )
+        found: dict[str, list[ReservationItem]] = {reservation_id: [] for reservation_id in reservation_ids}
+        for item in (await self.session.scalars(statement)).all():
+            found[item.reservation_id].append(item)
+        return found
+
+    async def insert_reservation(self, reservation: Reservation, items: Sequence[ReservationItem]) -> None:
+        """Inserts the reservation row; a concurrent insert of the same id raises IntegrityError."""
+        self.session.add(reservation)
+        await self.session.flush()
+        self.session.add_all(items)
+        await self.session.flush()
+
+    async def transition(self, reservation_id: str, *, from_status: str, to_status: str) -> bool:
+        """Moves the reservation from ``from_status`` to ``to_status``; False if it was not in it."""
+        statement = (
+            update(Reservation)
+            .where(Reservation.id == reservation_id, Reservation.status == from_status)
+            .values(status=to_status, updated_at=utcnow())
+        )
+        return _rowcount(await self.session.execute(statement)) == 1
+
+    async def claim_expired(self, now: datetime, limit: int) -> list[str]:
+        """Ids of held reservations past their expiry, oldest first, locked for this transaction.
+
+        ``SKIP LOCKED`` lets two sweeping replicas take disjoint batches instead of queueing on
+        each other (SQLite has no row locks and ignores it; its single writer serialises them).
+        The caller still moves each one with :meth:`transition`, so a reservation a concurrent
+        commit took first is skipped rather than released.
+        """
+        statement = (
+            select(Reservation.id)
+            .where(Reservation.status == HELD, Reservation.expires_at <= now)
+            .order_by(Reservation.expires_at, Reservation.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.scalars(statement)).all())
