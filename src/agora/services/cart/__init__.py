@@ -1,0 +1,37 @@
+"""The cart service: per-user and anonymous carts, merged at login, priced from the catalog at read time.
+
+Carts live in Redis when ``AGORA_REDIS_URL`` is set (one hash per cart, expiring by itself), else
+in the cart's own SQL database (embedded mode), swept periodically. Its spec is the only thing
+the registry needs; everything is built by the chassis at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from agora.platform.service import ServiceContext, ServiceSpec
+from agora.platform.tasks import PeriodicTask
+from agora.services.cart.endpoints import build_router
+from agora.services.cart.models import metadata
+from agora.services.cart.service import settings_of, sweep_expired
+from agora.services.cart.settings import CartSettings
+
+
+def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
+    interval = settings_of(context).sweep_interval_seconds
+    return [PeriodicTask("cart.sweep_expired", interval, lambda: sweep_expired(context))]
+
+
+spec = ServiceSpec(
+    name="cart",
+    title="Agora cart",
+    settings_cls=CartSettings,
+    build_router=build_router,
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    periodic=periodic,
+    depends_on=("catalog",),
+)
+
+__all__ = ["CartSettings", "spec"]
