@@ -1,0 +1,127 @@
+"""What payments publishes and answers: event payloads and the charge shape clients may rely on.
+
+Orders (the checkout saga), notifications and analytics import these models, never the payments
+tables. No model here carries a card number or a CVC: payments never stores them, so it cannot
+publish them either; a card is only ever its brand and last four digits.
+
+Compatibility rule (as for every contract): fields are only added, with defaults; consumers
+ignore fields they do not know.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from agora.contracts.catalog import Money
+
+#: Event types, stable strings (topic ``payments``).
+PAYMENT_CAPTURED = "payments.payment.captured"
+PAYMENT_DECLINED = "payments.payment.declined"
+PAYMENT_REFUNDED = "payments.payment.refunded"
+
+#: The CloudEvents ``source`` of every payments event.
+SOURCE = "agora/payments"
+
+#: Problem ``reason`` values a charge request can fail with (besides validation errors).
+REASON_CARD_DECLINED = "card_declined"
+REASON_PROVIDER_ERROR = "provider_error"
+
+CardBrand = Literal["visa", "mastercard", "amex", "discover", "other"]
+ChargeStatus = Literal["captured", "declined", "refunded"]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CardSummary(_Contract):
+    """What is kept of a card: enough for a receipt ("Visa ending 4242"), never enough to charge it."""
+
+    brand: CardBrand
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class Refund(_Contract):
+    id: str
+    amount: Money
+    created_at: datetime
+
+
+class Charge(_Contract):
+    """A charge as ``/api/payments/charges`` answers it.
+
+    ``failure_code``/``failure_message`` are set on declined charges; ``refund`` once refunded.
+    """
+
+    id: str
+    order_id: str
+    user_id: str
+    status: ChargeStatus
+    amount: Money
+    card: CardSummary
+    failure_code: str | None = None
+    failure_message: str | None = None
+    refund: Refund | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChargePage(_Contract):
+    items: list[Charge]
+    next_cursor: str | None = None
+
+
+class PaymentCaptured(_Contract):
+    """``payments.payment.captured``: the money was taken."""
+
+    charge_id: str
+    order_id: str
+    user_id: str
+    amount: Money
+    card: CardSummary
+
+
+class PaymentDeclined(_Contract):
+    """``payments.payment.declined``: the issuer refused; nothing was taken."""
+
+    charge_id: str
+    order_id: str
+    user_id: str
+    amount: Money
+    card: CardSummary
+    failure_code: str
+    failure_message: str
+
+
+class PaymentRefunded(_Contract):
+    """``payments.payment.refunded``: the whole captured amount went back to the card."""
+
+    charge_id: str
+    refund_id: str
+    order_id: str
+    user_id: str
+    amount: Money
+
+
+__all__ = [
+    "PAYMENT_CAPTURED",
+    "PAYMENT_DECLINED",
+    "PAYMENT_REFUNDED",
+    "REASON_CARD_DECLINED",
+    "REASON_PROVIDER_ERROR",
+    "SOURCE",
+    "CardBrand",
+    "CardSummary",
+    "Charge",
+    "ChargePage",
+    "ChargeStatus",
+    "PaymentCaptured",
+    "PaymentDeclined",
+    "PaymentRefunded",
+    "Refund",
+]

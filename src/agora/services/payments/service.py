@@ -1,0 +1,254 @@
+"""The payments rules: validate nothing twice (the schemas did), ask the provider, record the
+outcome and its event in the caller's transaction.
+
+No web framework here and no commit: the caller's unit of work (the idempotency layer's session
+for a charge, the request session for a refund) commits the row and its outbox event together.
+The card number and CVC pass through :meth:`PaymentsService.charge` on their way to the provider
+and are never stored, logged or put in an event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.contracts.payments import (
+    PAYMENT_CAPTURED,
+    PAYMENT_DECLINED,
+    PAYMENT_REFUNDED,
+    REASON_PROVIDER_ERROR,
+)
+from agora.platform.db.types import utcnow
+from agora.platform.errors import BadGatewayError, ConflictError, NotFoundError, ServiceError
+from agora.services.payments.models import CAPTURED, DECLINED, REFUNDED, Charge, Refund
+from agora.services.payments.provider import PaymentProvider, ProviderError
+from agora.services.payments.repository import Keyset, PaymentsRepository
+from agora.services.payments.schemas import ChargeCreate
+
+if TYPE_CHECKING:  # types only: the service imports no web framework at run time
+    from agora.platform.http.pagination import CursorCodec
+    from agora.platform.messaging import Outbox
+
+log = structlog.get_logger(__name__)
+
+CURSOR_LIST = "charges"
+
+
+class ProviderUnavailableError(BadGatewayError):
+    """The provider gave no answer: nothing was charged and nothing recorded; retry later.
+
+    A 5xx, so the idempotency layer keeps nothing for the key: the caller's retry runs again.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, reason=REASON_PROVIDER_ERROR)
+
+
+class InvalidCursorError(ServiceError):
+    status = 400
+    field = "cursor"
+
+
+# -- documents -----------------------------------------------------------------------------------
+
+
+def _timestamp(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _money(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def card_summary(charge: Charge) -> dict[str, Any]:
+    return {
+        "brand": charge.card_brand,
+        "last4": charge.card_last4,
+        "exp_month": charge.card_exp_month,
+        "exp_year": charge.card_exp_year,
+    }
+
+
+def charge_document(charge: Charge) -> dict[str, Any]:
+    """The charge as the API returns it (``agora.contracts.payments.Charge``)."""
+    refund = charge.refund
+    return {
+        "id": charge.id,
+        "order_id": charge.order_id,
+        "user_id": charge.user_id,
+        "status": charge.status,
+        "amount": _money(charge.amount, charge.currency),
+        "card": card_summary(charge),
+        "failure_code": charge.failure_code,
+        "failure_message": charge.failure_message,
+        "refund": None
+        if refund is None
+        else {
+            "id": refund.id,
+            "amount": _money(refund.amount, charge.currency),
+            "created_at": _timestamp(refund.created_at),
+        },
+        "created_at": _timestamp(charge.created_at),
+        "updated_at": _timestamp(charge.updated_at),
+    }
+
+
+def _event_base(charge: Charge) -> dict[str, Any]:
+    return {
+        "charge_id": charge.id,
+        "order_id": charge.order_id,
+        "user_id": charge.user_id,
+        "amount": _money(charge.amount, charge.currency),
+    }
+
+
+# -- the service ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargePage:
+    items: list[Charge]
+    next_cursor: str | None
+
+
+class PaymentsService:
+    def __init__(self, session: AsyncSession, *, events: Outbox, provider: PaymentProvider) -> None:
+        self.session = session
+        self.events = events
+        self.provider = provider
+        self.repository = PaymentsRepository(session)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get_charge(self, charge_id: str) -> Charge:
+        charge = await self.repository.get_charge(charge_id)
+        if charge is None:
+            raise NotFoundError(f"No charge with id {charge_id}.")
+        return charge
+
+    async def list_charges(
+        self, *, order_id: str | None, limit: int, cursor: str | None, codec: CursorCodec
+    ) -> ChargePage:
+        after = _position(cursor, codec, order_id)
+        rows = await self.repository.list_charges(order_id=order_id, limit=limit + 1, after=after)
+        items = list(rows[:limit])
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = codec.encode({"l": CURSOR_LIST, "f": order_id, "k": [last.created_at.isoformat(), last.id]})
+        return ChargePage(items=items, next_cursor=next_cursor)
+
+    # -- charges --------------------------------------------------------------------------------
+
+    async def charge(self, data: ChargeCreate) -> Charge:
+        """Ask the provider, then record a captured or declined charge and its event.
+
+        Raises :class:`ProviderUnavailableError` when the provider gives no answer (nothing is
+        recorded), :class:`ConflictError` when the order already has a captured charge: an order
+        is never charged twice, even by a caller that lost its Idempotency-Key.
+        """
+        if await self.repository.captured_charge_for_order(data.order_id) is not None:
+            raise ConflictError(
+                f"Order {data.order_id} already has a captured charge; refund it before charging again.",
+                field="order_id",
+            )
+        card = data.card
+        try:
+            answer = await self.provider.charge(card.number, amount=data.amount.amount, currency=data.amount.currency)
+        except ProviderError as exc:
+            log.warning("payment_provider_error", order_id=data.order_id, error=str(exc))
+            raise ProviderUnavailableError(
+                "The payment provider did not answer; nothing was charged. Try again shortly."
+            ) from None
+        now = utcnow()
+        charge = Charge(
+            id=str(uuid.uuid4()),
+            order_id=data.order_id,
+            user_id=data.user_id,
+            amount=data.amount.amount,
+            currency=data.amount.currency,
+            status=CAPTURED if answer.approved else DECLINED,
+            card_brand=card.brand,
+            card_last4=card.last4,
+            card_exp_month=card.exp_month,
+            card_exp_year=card.exp_year,
+            provider_reference=answer.reference,
+            failure_code=answer.decline_code,
+            failure_message=answer.decline_message,
+            created_at=now,
+            updated_at=now,
+            refund=None,
+        )
+        await self.repository.add(charge)
+        payload = {**_event_base(charge), "card": card_summary(charge)}
+        if answer.approved:
+            await self._emit(PAYMENT_CAPTURED, charge, payload)
+        else:
+            payload |= {"failure_code": charge.failure_code, "failure_message": charge.failure_message}
+            await self._emit(PAYMENT_DECLINED, charge, payload)
+        log.info(
+            "charge_recorded",
+            charge_id=charge.id,
+            order_id=charge.order_id,
+            status=charge.status,
+            brand=charge.card_brand,
+            last4=charge.card_last4,
+            amount=charge.amount,
+            currency=charge.currency,
+        )
+        return charge
+
+    # -- refunds --------------------------------------------------------------------------------
+
+    async def refund(self, charge_id: str) -> tuple[Charge, bool]:
+        """Refund a captured charge in full; returns the charge and whether this call refunded it.
+
+        Idempotent: a charge already refunded is returned as it is. A declined charge took no
+        money, so there is nothing to refund (409).
+        """
+        now = utcnow()
+        claimed = await self.repository.mark_refunded(charge_id, now)
+        charge = await self.repository.get_charge(charge_id, fresh=True)
+        if charge is None:
+            raise NotFoundError(f"No charge with id {charge_id}.")
+        if not claimed:
+            if charge.status == REFUNDED:
+                return charge, False
+            raise ConflictError(f"Charge {charge_id} was {charge.status}: no money was taken, nothing to refund.")
+        try:
+            await self.provider.refund(charge.provider_reference or "", amount=charge.amount, currency=charge.currency)
+        except ProviderError as exc:
+            log.warning("payment_provider_error", charge_id=charge_id, operation="refund", error=str(exc))
+            raise ProviderUnavailableError(
+                "The payment provider did not answer; nothing was refunded. Try again shortly."
+            ) from None
+        refund = Refund(id=str(uuid.uuid4()), charge_id=charge.id, amount=charge.amount, created_at=now)
+        await self.repository.add(refund)
+        charge.refund = refund
+        await self._emit(PAYMENT_REFUNDED, charge, {**_event_base(charge), "refund_id": refund.id})
+        log.info("charge_refunded", charge_id=charge.id, order_id=charge.order_id, refund_id=refund.id)
+        return charge, True
+
+    async def _emit(self, event_type: str, charge: Charge, data: dict[str, Any]) -> None:
+        # keyed by order: an order's payment events keep their order on partitioned brokers
+        await self.events.add(self.session, event_type, data, subject=charge.id, key=charge.order_id)
+
+
+def _position(cursor: str | None, codec: CursorCodec, order_id: str | None) -> Keyset | None:
+    if cursor is None:
+        return None
+    position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
+    key = position.get("k")
+    if position.get("l") != CURSOR_LIST or position.get("f") != order_id:
+        raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
+    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str)):
+        raise InvalidCursorError("The cursor is invalid.")
+    try:
+        return Keyset(created_at=datetime.fromisoformat(key[0]), id=key[1])
+    except ValueError:
+        raise InvalidCursorError("The cursor is invalid.") from None
