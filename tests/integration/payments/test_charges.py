@@ -232,3 +232,41 @@ async def test_listing_pages_with_a_cursor(payments: Payments) -> None:
     )
     assert tampered.status_code == 400
     assert tampered.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_racing_charges_of_one_order_with_different_keys_capture_once(payments: Payments) -> None:
+    order_id = new_order_id()
+
+    responses = await asyncio.gather(*(payments.charge(charge_body(order_id=order_id)) for _ in range(8)))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1, [r.text for r in responses]
+    assert set(statuses) == {201, 409}
+    for refused in (r for r in responses if r.status_code == 409):
+        assert refused.json()["errors"][0]["field"] == "order_id"
+    rows = await payments.charges_of(order_id)
+    assert [row.status for row in rows] == ["captured"]
+
+
+async def test_a_refunded_order_may_be_charged_again(payments: Payments) -> None:
+    order_id = new_order_id()
+    first = await payments.captured(order_id=order_id)
+    refund = await payments.client.post(f"{API}/charges/{first['id']}/refund", headers=bearer(payments.service_token))
+    assert refund.status_code == 200
+    second = await payments.charge(charge_body(order_id=order_id))
+    assert second.status_code == 201, second.text
+    assert sorted(row.status for row in await payments.charges_of(order_id)) == ["captured", "refunded"]
+
+
+async def test_openapi_documents_the_routes_the_key_and_the_test_cards(payments: Payments) -> None:
+    response = await payments.client.get(f"{API}/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    paths = document["paths"]
+    assert {f"{API}/charges", f"{API}/charges/{{charge_id}}", f"{API}/charges/{{charge_id}}/refund"} <= set(paths)
+    create = paths[f"{API}/charges"]["post"]
+    assert "4000 0000 0000 0002" in create["description"]
+    assert "4000 0000 0000 0119" in create["description"]
+    assert {"201", "400", "402", "409", "422", "502"} <= set(create["responses"])
+    assert "Idempotency-Key" in {parameter["name"] for parameter in create["parameters"]}
+    assert "order_id" in {parameter["name"] for parameter in paths[f"{API}/charges"]["get"]["parameters"]}

@@ -51,6 +51,10 @@ class Charge(Base):
     failure_message: Mapped[str | None] = mapped_column(String(FAILURE_MESSAGE_LENGTH), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # order_id while this charge holds the order's money (captured), NULL otherwise. Unique (NULLs
+    # never collide): an order has at most one captured charge even when two callers race with
+    # different Idempotency-Keys, on every database (MariaDB has no partial unique index).
+    captured_order_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH), unique=True, default=None)
 
     # one-to-zero-or-one, joined in the same SELECT: a charge document is one query
     refund: Mapped[Refund | None] = relationship(lazy="joined", uselist=False)

@@ -39,7 +39,7 @@ class PaymentsRepository:
         return (await self.session.scalars(statement)).unique().first()
 
     async def captured_charge_for_order(self, order_id: str) -> Charge | None:
-        statement = self._charges().where(Charge.order_id == order_id, Charge.status == CAPTURED).limit(1)
+        statement = self._charges().where(Charge.captured_order_id == order_id)
         return (await self.session.scalars(statement)).unique().first()
 
     async def list_charges(self, *, order_id: str | None, limit: int, after: Keyset | None) -> Sequence[Charge]:
@@ -70,7 +70,7 @@ class PaymentsRepository:
         result = await self.session.execute(
             update(Charge)
             .where(Charge.id == charge_id, Charge.status == CAPTURED)
-            .values(status=REFUNDED, updated_at=now)
+            .values(status=REFUNDED, captured_order_id=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0))

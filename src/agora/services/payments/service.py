@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.payments import (
@@ -153,10 +154,7 @@ class PaymentsService:
         is never charged twice, even by a caller that lost its Idempotency-Key.
         """
         if await self.repository.captured_charge_for_order(data.order_id) is not None:
-            raise ConflictError(
-                f"Order {data.order_id} already has a captured charge; refund it before charging again.",
-                field="order_id",
-            )
+            raise _already_charged(data.order_id)
         card = data.card
         try:
             answer = await self.provider.charge(card.number, amount=data.amount.amount, currency=data.amount.currency)
@@ -182,9 +180,16 @@ class PaymentsService:
             failure_message=answer.decline_message,
             created_at=now,
             updated_at=now,
+            captured_order_id=data.order_id if answer.approved else None,
             refund=None,
         )
-        await self.repository.add(charge)
+        try:
+            await self.repository.add(charge)
+        except IntegrityError:
+            # a racing charge of the same order (another key) captured first: give this money back
+            log.warning("charge_lost_order_race", order_id=data.order_id)
+            await self._give_back(answer.reference, charge)
+            raise _already_charged(data.order_id) from None
         payload = {**_event_base(charge), "card": card_summary(charge)}
         if answer.approved:
             await self._emit(PAYMENT_CAPTURED, charge, payload)
@@ -234,9 +239,28 @@ class PaymentsService:
         log.info("charge_refunded", charge_id=charge.id, order_id=charge.order_id, refund_id=refund.id)
         return charge, True
 
+    async def _give_back(self, reference: str | None, charge: Charge) -> None:
+        """Refund at the provider money that no charge row will account for."""
+        if reference is None:
+            return
+        try:
+            await self.provider.refund(reference, amount=charge.amount, currency=charge.currency)
+        except ProviderError:
+            # the one case where money may be held without a row: say so loudly, with the reference
+            log.error("charge_compensation_failed", order_id=charge.order_id, provider_reference=reference)
+            raise ProviderUnavailableError(
+                "The payment provider did not answer; the order was already charged. Try again shortly."
+            ) from None
+
     async def _emit(self, event_type: str, charge: Charge, data: dict[str, Any]) -> None:
         # keyed by order: an order's payment events keep their order on partitioned brokers
         await self.events.add(self.session, event_type, data, subject=charge.id, key=charge.order_id)
+
+
+def _already_charged(order_id: str) -> ConflictError:
+    return ConflictError(
+        f"Order {order_id} already has a captured charge; refund it before charging again.", field="order_id"
+    )
 
 
 def _position(cursor: str | None, codec: CursorCodec, order_id: str | None) -> Keyset | None:

@@ -43,7 +43,9 @@ def upgrade() -> None:
         sa.Column("failure_message", sa.String(200), nullable=True),
         sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("updated_at", Timestamp, nullable=False),
+        sa.Column("captured_order_id", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_charges"),
+        sa.UniqueConstraint("captured_order_id", name="uq_charges_captured_order_id"),
     )
     op.create_index("ix_charges_order_id", "charges", ["order_id", "created_at"])
     op.create_index("ix_charges_created", "charges", ["created_at", "id"])
