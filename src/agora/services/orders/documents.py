@@ -1,0 +1,120 @@
+"""How an order looks to clients and in events (``agora.contracts.orders``), and why a checkout failed.
+
+One place renders an order, so the checkout's 201, the history page, a replayed idempotent answer
+and the events can never disagree about its shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from agora.platform.errors import ServiceError
+from agora.services.orders.models import Order, OrderItem
+
+
+def _timestamp(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def money(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def item_document(item: OrderItem, currency: str) -> dict[str, Any]:
+    return {
+        "product_id": item.product_id,
+        "sku": item.sku,
+        "name": item.name,
+        "quantity": item.quantity,
+        "unit_price": money(item.unit_price, currency),
+        "line_total": money(item.line_total, currency),
+    }
+
+
+def address_of(order: Order) -> dict[str, str]:
+    address: dict[str, str] = orjson.loads(order.shipping_address)
+    return address
+
+
+def order_document(order: Order) -> dict[str, Any]:
+    """The order as the API returns it (``agora.contracts.orders.Order``)."""
+    currency = order.currency
+    payment = None
+    if order.payment_id is not None:
+        card = {"brand": order.card_brand, "last4": order.card_last4} if order.card_last4 else None
+        payment = {"id": order.payment_id, "card": card}
+    failure = None
+    if order.failure_code is not None:
+        failure = {"code": order.failure_code, "reason": order.failure_reason}
+    return {
+        "id": order.id,
+        "user_id": order.user_id,
+        "status": order.status,
+        "items": [item_document(item, currency) for item in order.items],
+        "subtotal": money(order.subtotal, currency),
+        "shipping": money(order.shipping_cost, currency),
+        "total": money(order.total, currency),
+        "currency": currency,
+        "shipping_address": address_of(order),
+        "payment": payment,
+        "tracking_id": order.tracking_id,
+        "failure": failure,
+        "created_at": _timestamp(order.created_at),
+        "updated_at": _timestamp(order.updated_at),
+    }
+
+
+def order_facts(order: Order) -> dict[str, Any]:
+    """What ``placed`` and ``paid`` carry (``agora.contracts.orders.OrderFacts``)."""
+    currency = order.currency
+    return {
+        "order_id": order.id,
+        "user_id": order.user_id,
+        "currency": currency,
+        "items": [item_document(item, currency) for item in order.items],
+        "subtotal": money(order.subtotal, currency),
+        "shipping": money(order.shipping_cost, currency),
+        "total": money(order.total, currency),
+    }
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a checkout ended without an order: a code for programs, a reason for people."""
+
+    code: str
+    reason: str
+    status: int
+    field: str | None = None
+
+
+class CheckoutFailed(ServiceError):
+    """The checkout ended with the order ``failed`` (or, for 503s, still settling).
+
+    The problem body carries ``order_id``, ``code`` and ``reason`` so the storefront can show
+    the reason and link the order.
+    """
+
+    def __init__(self, order_id: str | None, failure: Failure) -> None:
+        extra: dict[str, Any] = {"code": failure.code, "reason": failure.reason}
+        if order_id is not None:
+            extra["order_id"] = order_id
+        super().__init__(failure.reason, field=failure.field, **extra)
+        self.status = failure.status
+        self.order_id = order_id
+        self.failure = failure
+
+
+__all__ = [
+    "CheckoutFailed",
+    "Failure",
+    "address_of",
+    "item_document",
+    "money",
+    "order_document",
+    "order_facts",
+]

@@ -1,0 +1,132 @@
+"""The orders' rules outside the checkout saga: reading history, shipping and delivery.
+
+No web framework and no commit: the request session commits the status change with its outbox
+event. Shipping calls the shipping service first (idempotent per order) and then moves the
+status with a conditional UPDATE, so a cancel that won meanwhile makes this a 409, not a
+shipped-and-cancelled order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.contracts.orders import ORDER_DELIVERED, ORDER_SHIPPED
+from agora.platform.errors import BadGatewayError, NotFoundError, ServiceError
+from agora.services.orders.documents import address_of
+from agora.services.orders.gateways import GatewayError, Gateways, Refused, StockLine
+from agora.services.orders.models import Order
+from agora.services.orders.repository import OrdersRepository
+from agora.services.orders.status import Status, check, sources
+
+if TYPE_CHECKING:  # types only: the rules import no web framework
+    from agora.platform.http.pagination import CursorCodec
+    from agora.platform.messaging import Outbox
+
+
+class InvalidCursorError(ServiceError):
+    status = 400
+    field = "cursor"
+
+
+class ConcurrentChangeError(ServiceError):
+    status = 409
+    field = "status"
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    items: list[Order]
+    next_cursor: str | None
+
+
+class OrdersService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        events: Outbox,
+        gateways: Gateways | None = None,
+        visible_to: str | None = None,
+    ) -> None:
+        """``visible_to``: the customer whose orders this request may see (None for admins)."""
+        self.session = session
+        self.events = events
+        self.gateways = gateways
+        self.repository = OrdersRepository(session, visible_to=visible_to)
+
+    async def get(self, order_id: str) -> Order:
+        order = await self.repository.get(order_id) if len(order_id) <= 36 else None
+        if order is None:
+            # another customer's order is "not found" too: its existence is not theirs to learn
+            raise NotFoundError(f"No order with id {order_id}.")
+        return order
+
+    async def history(self, *, user_id: str | None, limit: int, cursor: str | None, codec: CursorCodec) -> OrderPage:
+        after = _position(codec, cursor, user_id) if cursor is not None else None
+        rows = await self.repository.page(user_id=user_id, after=after, limit=limit + 1)
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = codec.encode({"l": "orders", "u": user_id, "k": [last.created_at.isoformat(), last.id]})
+        return OrderPage(items=items, next_cursor=next_cursor)
+
+    async def ship(self, order_id: str) -> Order:
+        order = await self.get(order_id)
+        check(order.status, Status.shipped)
+        assert self.gateways is not None
+        lines = [StockLine(item.sku, item.quantity) for item in order.items]
+        try:
+            shipment = await self.gateways.shipping.ship(order.id, address_of(order), lines)
+        except Refused as exc:
+            raise BadGatewayError(f"Shipping refused the shipment: {exc.detail or exc.status}.") from None
+        except GatewayError:
+            raise BadGatewayError("Shipping is unavailable right now; the order was not shipped.") from None
+        await self._move(order, Status.shipped, tracking_id=shipment.tracking_id)
+        await self.events.add(
+            self.session,
+            ORDER_SHIPPED,
+            {"order_id": order.id, "user_id": order.user_id, "tracking_id": shipment.tracking_id},
+            subject=order.id,
+        )
+        return await self._reloaded(order.id)
+
+    async def deliver(self, order_id: str) -> Order:
+        order = await self.get(order_id)
+        check(order.status, Status.delivered)
+        await self._move(order, Status.delivered)
+        await self.events.add(
+            self.session, ORDER_DELIVERED, {"order_id": order.id, "user_id": order.user_id}, subject=order.id
+        )
+        return await self._reloaded(order.id)
+
+    async def _move(self, order: Order, target: Status, **values: Any) -> None:
+        won = await self.repository.update(
+            order.id, version=order.version, statuses=sources(target), status=target.value, **values
+        )
+        if not won:
+            raise ConcurrentChangeError("The order changed meanwhile; fetch it again and retry.")
+
+    async def _reloaded(self, order_id: str) -> Order:
+        self.session.expire_all()
+        return await self.get(order_id)
+
+
+def _position(codec: CursorCodec, cursor: str, user_id: str | None) -> tuple[datetime, str]:
+    position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
+    key = position.get("k")
+    if position.get("l") != "orders" or position.get("u") != user_id:
+        raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
+    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str)):
+        raise InvalidCursorError("The cursor is invalid.")
+    try:
+        return datetime.fromisoformat(key[0]), key[1]
+    except ValueError:
+        raise InvalidCursorError("The cursor is invalid.") from None
+
+
+__all__ = ["ConcurrentChangeError", "InvalidCursorError", "OrderPage", "OrdersService"]

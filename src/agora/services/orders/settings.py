@@ -1,0 +1,40 @@
+"""``OrdersSettings``: the saga's timings and the test-only crash hook, from ``AGORA_ORDERS_*``."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from agora.platform.settings import ServiceSettings
+
+#: Steps after which ``crash_after_step`` may stop the process (see ``saga.py``).
+CrashStep = Literal["created", "priced", "reserved", "charged", "confirmed", "done"]
+
+
+class OrdersSettings(ServiceSettings):
+    service_name: ClassVar[str] = "orders"
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGORA_ORDERS_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
+    )
+
+    port: int = Field(default=8108, ge=1, le=65535)
+
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    """How long the process driving a saga owns it; recovery takes over orders whose lease lapsed."""
+    recovery_interval: float = Field(default=10.0, gt=0, le=3600)
+    """Seconds between recovery sweeps (the first runs at start-up)."""
+    recovery_batch: int = Field(default=50, ge=1, le=1000)
+    reservation_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    """Stock is held this long for an unfinished checkout; inventory releases it afterwards."""
+    max_lines: int = Field(default=50, ge=1, le=500)
+    """Carts with more lines are refused at checkout."""
+
+    crash_after_step: CrashStep | None = None
+    """Tests only: exit the process (code 75) right after this saga step is persisted."""

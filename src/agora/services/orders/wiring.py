@@ -1,0 +1,63 @@
+"""Builds the saga and its recovery task from a running service's context (once per context).
+
+Kept apart from ``saga.py`` so the saga itself takes plain arguments (sessions, outbox,
+gateways, settings) and tests can drive it with fakes of the other services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agora.platform.idempotency import IdempotencyStore
+from agora.platform.service import ServiceContext
+from agora.platform.tasks import PeriodicTask
+from agora.services.orders.gateways import Gateways, http_gateways
+from agora.services.orders.saga import CheckoutSaga
+from agora.services.orders.settings import OrdersSettings
+
+GATEWAYS = "orders.gateways"
+SAGA = "orders.saga"
+KEYS = "idempotency"  # the key the chassis' store_for() caches its store under
+
+
+def settings_of(context: ServiceContext) -> OrdersSettings:
+    settings = context.settings
+    assert isinstance(settings, OrdersSettings)
+    return settings
+
+
+def gateways_for(context: ServiceContext) -> Gateways:
+    gateways: Gateways | None = context.extras.get(GATEWAYS)
+    if gateways is None:
+        gateways = context.extras[GATEWAYS] = http_gateways(context.clients)
+    return gateways
+
+
+def keys_for(context: ServiceContext) -> IdempotencyStore:
+    store: IdempotencyStore | None = context.extras.get(KEYS)
+    if store is None:
+        store = context.extras[KEYS] = IdempotencyStore(context.sessions)
+    return store
+
+
+def saga_for(context: ServiceContext) -> CheckoutSaga:
+    saga: CheckoutSaga | None = context.extras.get(SAGA)
+    if saga is None:
+        saga = context.extras[SAGA] = CheckoutSaga(
+            sessions=context.sessions,
+            outbox=context.outbox,
+            notify=context.relay.notify,
+            gateways=gateways_for(context),
+            settings=settings_of(context),
+            keys=keys_for(context),
+        )
+    return saga
+
+
+def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
+    """Saga recovery: at start-up, then every ``recovery_interval`` seconds."""
+
+    async def recover() -> int:
+        return await saga_for(context).recover()
+
+    return [PeriodicTask("orders.recovery", settings_of(context).recovery_interval, recover)]
