@@ -6,8 +6,10 @@ import asyncio
 import uuid
 
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 from agora.contracts.payments import PAYMENT_CAPTURED, PAYMENT_DECLINED, Charge, PaymentCaptured, PaymentDeclined
+from agora.platform.messaging import outbox
 from tests.integration.payments.conftest import (
     API,
     DECLINED,
@@ -270,3 +272,21 @@ async def test_openapi_documents_the_routes_the_key_and_the_test_cards(payments:
     assert {"201", "400", "402", "409", "422", "502"} <= set(create["responses"])
     assert "Idempotency-Key" in {parameter["name"] for parameter in create["parameters"]}
     assert "order_id" in {parameter["name"] for parameter in paths[f"{API}/charges"]["get"]["parameters"]}
+
+
+async def test_the_relay_publishes_the_payment_events(payments: Payments) -> None:
+    """Events leave the outbox after the commit (the relay marks them published), within a deadline."""
+    charge = await payments.captured()
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        async with payments.context.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(outbox.c.payload, outbox.c.published_at).where(outbox.c.type == PAYMENT_CAPTURED)
+                )
+            ).all()
+        [published_at] = [row.published_at for row in rows if charge["id"] in row.payload]
+        if published_at is not None:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "the captured event was never published"
+        await asyncio.sleep(0.05)  # polling interval, the deadline above bounds the wait

@@ -8,6 +8,7 @@ import uuid
 from prometheus_client import REGISTRY
 
 from agora.contracts.payments import PAYMENT_REFUNDED, PaymentRefunded
+from agora.services.payments.provider import ProviderError, SimulatedProvider
 from tests.integration.payments.conftest import API, DECLINED, Payments, bearer, charge_body
 
 
@@ -74,3 +75,31 @@ async def test_refunding_an_unknown_charge_is_a_404(payments: Payments, admin_to
         response = await payments.client.post(f"{API}/charges/{charge_id}/refund", headers=bearer(admin_token))
         assert response.status_code == 404
     assert await payments.counts() == before
+
+
+class _RefundsFail(SimulatedProvider):
+    """The provider port with refunds down (a fake of the card network, which we do not run)."""
+
+    async def refund(self, reference: str, *, amount: int, currency: str) -> None:
+        raise ProviderError("refunds are down")
+
+
+async def test_a_provider_failure_during_a_refund_is_a_502_that_changes_nothing(payments: Payments) -> None:
+    charge = await payments.captured()
+    headers = bearer(payments.service_token)
+    before = await payments.counts()
+    payments.context.extras["provider"] = _RefundsFail()
+    try:
+        response = await payments.client.post(f"{API}/charges/{charge['id']}/refund", headers=headers)
+    finally:
+        payments.context.extras["provider"] = SimulatedProvider()
+
+    assert response.status_code == 502, response.text
+    assert response.json()["reason"] == "provider_error"
+    assert await payments.counts() == before
+    read = await payments.client.get(f"{API}/charges/{charge['id']}", headers=headers)
+    assert read.json()["status"] == "captured"
+
+    retried = await payments.client.post(f"{API}/charges/{charge['id']}/refund", headers=headers)
+    assert retried.status_code == 200
+    assert retried.json()["status"] == "refunded"
