@@ -1,0 +1,25 @@
+"""The shipping service: quotes by zone, one shipment per order with a tracking id, deliveries.
+
+Its spec is the only thing the registry needs; everything is built by the chassis at start-up.
+It consumes no events and calls no other service: orders calls it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agora.platform.service import ServiceSpec
+from agora.services.shipping.endpoints import build_router
+from agora.services.shipping.models import metadata
+from agora.services.shipping.settings import ShippingSettings
+
+spec = ServiceSpec(
+    name="shipping",
+    title="Agora shipping",
+    settings_cls=ShippingSettings,
+    build_router=build_router,
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+)
+
+__all__ = ["ShippingSettings", "spec"]
