@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agora.services.shipping.countries import COUNTRY_CODES, DOMESTIC, EUROPE, NORTH_AMERICA, ZONES, zone_of
+from agora.contracts.shipping import COUNTRY_CODES
+from agora.services.shipping.countries import DOMESTIC, EUROPE, NORTH_AMERICA, ZONES, zone_of
 from agora.services.shipping.pricing import RATE_CARD, price
 from agora.services.shipping.service import new_tracking_id
 

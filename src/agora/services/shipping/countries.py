@@ -1,8 +1,7 @@
-"""ISO 3166-1 alpha-2 country codes and the shipping zone of each (data, no dependency).
+"""The shipping zone of each ISO 3166-1 alpha-2 country code.
 
-The 249 officially assigned codes (ISO 3166 Maintenance Agency, 2024 list). Codes that are only
-reserved (``UK``, ``EU``, ``XK``...) or user-assigned are not countries here: a shipping label
-needs a code every carrier's customs system knows.
+The codes themselves are :data:`agora.contracts.shipping.COUNTRY_CODES` (a contract, so orders
+and the storefront validate addresses exactly as shipping does).
 
 Zones, from the point of view of a US warehouse:
 
@@ -19,37 +18,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from agora.contracts.shipping import Zone
-
-COUNTRY_CODES: frozenset[str] = frozenset(
-    """
-    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ
-    BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
-    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ
-    DE DJ DK DM DO DZ
-    EC EE EG EH ER ES ET
-    FI FJ FK FM FO FR
-    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY
-    HK HM HN HR HT HU
-    ID IE IL IM IN IO IQ IR IS IT
-    JE JM JO JP
-    KE KG KH KI KM KN KP KR KW KY KZ
-    LA LB LC LI LK LR LS LT LU LV LY
-    MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ
-    NA NC NE NF NG NI NL NO NP NR NU NZ
-    OM
-    PA PE PF PG PH PK PL PM PN PR PS PT PW PY
-    QA
-    RE RO RS RU RW
-    SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ
-    TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ
-    UA UG UM US UY UZ
-    VA VC VE VG VI VN VU
-    WF WS
-    YE YT
-    ZA ZM ZW
-    """.split()
-)
+from agora.contracts.shipping import COUNTRY_CODES, Zone
 
 DOMESTIC: frozenset[str] = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM"})
 NORTH_AMERICA: frozenset[str] = frozenset({"CA", "MX"})

@@ -48,9 +48,8 @@ def _currency(value: str) -> str:
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_LENGTH), AfterValidator(_one_line)]
 Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
-PostalCode = Annotated[
-    str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 -]{0,14}[A-Za-z0-9])?$")
-]
+# as lenient as orders' checkout form (a code orders accepted must not fail here): 1-20 characters
+PostalCode = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")]
 Sku = Annotated[
     str, StringConstraints(min_length=1, max_length=SKU_LENGTH, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 ]
