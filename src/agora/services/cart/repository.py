@@ -1,18 +1,18 @@
 """Carts in SQL: :class:`SqlCartStore`, every query on ``cart_items``, inside the caller's transaction.
 
 The store only flushes; the request's session dependency commits (the one commit point), so a
-request that fails after a write leaves the cart as it was. Bounds are checked in the same
-statement as the write where concurrency could break them: an add is one conditional UPDATE
-(``... WHERE quantity + :n <= :max``), so two concurrent adds cannot together pass the bound.
-Two concurrent first inserts of the same line collide on the primary key: the loser's insert
-runs in a savepoint, is rolled back alone, and the add is retried as an UPDATE.
+request that fails after a write leaves the cart as it was. An add or a set is one upsert (each
+dialect's ``ON CONFLICT`` / ``ON DUPLICATE KEY``) in a savepoint; the row is then locked, so the
+bound check that follows sees every concurrent add that committed before and blocks the ones
+after: two concurrent adds cannot together pass the quantity bound. A refused write rolls back
+its savepoint only.
 
-The line bound is a count before an insert; concurrent adds of *different* new products to one
-cart could overshoot it by the number of concurrent requests. A cart belongs to one visitor,
-so this is accepted rather than serialised with a lock.
+The line bound counts the lines this transaction can see; concurrent adds of *different* new
+products to one cart could overshoot it by the number of concurrent requests. A cart belongs to
+one visitor, so this is accepted rather than serialised with a lock.
 
-Expiry: a cart whose newest line changed longer ago than its TTL is deleted by
-:meth:`delete_expired`, which the service runs periodically (Redis expires keys by itself).
+Expiry: a cart whose newest line changed longer ago than its TTL is deleted by the periodic
+sweep (:func:`~agora.services.cart.service.sweep_expired`); Redis expires keys by itself.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db.types import utcnow
@@ -54,50 +56,50 @@ class SqlCartStore:
     async def _line_count(self, owner: str) -> int:
         return int(await self.session.scalar(select(func.count()).where(CartItem.owner == owner)) or 0)
 
-    async def _insert(self, owner: str, product_id: str, quantity: int, limits: Limits) -> bool:
-        """Inserts a new line within the line bound; False when a concurrent insert won the race."""
-        lines = await self._line_count(owner)
-        if lines >= limits.max_lines:
-            raise LimitExceededError(Bound.lines, lines)
+    def _upsert(self, owner: str, product_id: str, quantity: int, *, add: bool) -> Any:
+        """One statement that inserts the line or, when it exists, adds to (or sets) its quantity.
+
+        Each dialect's own upsert: the row is locked exclusively from the start, so concurrent
+        first adds of one product neither fail on the primary key nor deadlock (InnoDB's
+        duplicate-key path takes a shared lock and then upgrades it, which deadlocks two inserters).
+        """
         now = utcnow()
         values = {"owner": owner, "product_id": product_id, "quantity": quantity, "added_at": now, "updated_at": now}
-        try:
-            async with self.session.begin_nested():
-                await self.session.execute(insert(CartItem).values(**values))
-        except IntegrityError:
-            return False
-        return True
+        dialect = self.session.get_bind().dialect.name
+        if dialect in ("mysql", "mariadb"):
+            statement = mysql_insert(CartItem).values(**values)
+            new = statement.inserted.quantity
+            return statement.on_duplicate_key_update(
+                quantity=CartItem.quantity + new if add else new, updated_at=statement.inserted.updated_at
+            )
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CartItem).values(**values)
+        new = statement.excluded.quantity
+        return statement.on_conflict_do_update(
+            index_elements=[CartItem.owner, CartItem.product_id],
+            set_={"quantity": CartItem.quantity + new if add else new, "updated_at": statement.excluded.updated_at},
+        )
+
+    async def _write(self, owner: str, product_id: str, quantity: int, limits: Limits, *, add: bool) -> int:
+        """Upserts in a savepoint, then checks the bounds on what it wrote (the row is locked by
+        now); a broken bound rolls the savepoint back, so nothing changed."""
+        existed = None if add else await self._quantity(owner, product_id)
+        async with self.session.begin_nested():
+            await self.session.execute(self._upsert(owner, product_id, quantity, add=add))
+            total = int(await self._quantity(owner, product_id) or 0)
+            if total > limits.max_quantity:
+                raise LimitExceededError(Bound.quantity, total - quantity if add else 0)
+            new_line = total == quantity if add else existed is None
+            if new_line:
+                lines = await self._line_count(owner)
+                if lines > limits.max_lines:
+                    raise LimitExceededError(Bound.lines, lines - 1)
+        return total
 
     async def add(self, owner: str, product_id: str, quantity: int, limits: Limits) -> int:
-        for _ in range(2):  # the second round follows a lost insert race
-            bumped = await self.session.execute(
-                update(CartItem)
-                .where(_line_of(owner, product_id), CartItem.quantity + quantity <= limits.max_quantity)
-                .values(quantity=CartItem.quantity + quantity, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            if bumped.rowcount == 1:  # type: ignore[attr-defined]
-                return int(await self._quantity(owner, product_id) or 0)
-            current = await self._quantity(owner, product_id)
-            if current is not None or quantity > limits.max_quantity:
-                raise LimitExceededError(Bound.quantity, current or 0)
-            if await self._insert(owner, product_id, quantity, limits):
-                return quantity
-        raise LimitExceededError(Bound.quantity, int(await self._quantity(owner, product_id) or 0))
+        return await self._write(owner, product_id, quantity, limits, add=True)
 
     async def put(self, owner: str, product_id: str, quantity: int, limits: Limits) -> int:
-        for _ in range(2):
-            changed = await self.session.execute(
-                update(CartItem)
-                .where(_line_of(owner, product_id))
-                .values(quantity=quantity, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            if changed.rowcount == 1:  # type: ignore[attr-defined]
-                return quantity
-            if await self._insert(owner, product_id, quantity, limits):
-                return quantity
-        return quantity  # unreachable in practice: the racing insert's row is there to update
+        return await self._write(owner, product_id, quantity, limits, add=False)
 
     async def remove(self, owner: str, product_id: str, limits: Limits) -> bool:
         result = await self.session.execute(delete(CartItem).where(_line_of(owner, product_id)))
