@@ -244,8 +244,14 @@ class HttpCart:
         if response.status_code != 200:
             raise self._http.refused(response)
         body = orjson.loads(response.content)
+        # sku and name are missing when the cart could not price a line; the saga re-prices anyway
         return [
-            CartLine(product_id=item["product_id"], sku=item["sku"], name=item["name"], quantity=item["quantity"])
+            CartLine(
+                product_id=item["product_id"],
+                sku=item.get("sku") or "",
+                name=item.get("name") or "A product in your cart",
+                quantity=item["quantity"],
+            )
             for item in body.get("items", [])
         ]
 

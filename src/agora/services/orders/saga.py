@@ -409,6 +409,8 @@ class CheckoutSaga:
         except Unavailable:
             raise _Fail(unavailable("payments"), CHARGED) from None
         except Refused as exc:
+            if exc.status == 409:  # payments is still handling this order's charge: let recovery ask
+                raise _Handoff() from None
             field_name = f"body.{exc.field}" if exc.field and not exc.field.startswith("body.") else exc.field
             reason = f"The card was refused: {exc.detail}" if exc.detail else "The card was refused."
             raise _Fail(Failure("card_refused", reason, 422, field_name or "body.card"), CHARGED) from None
