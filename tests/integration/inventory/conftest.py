@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -125,16 +126,27 @@ def quiet_sweep(database_url: str, **overrides: Any) -> InventorySettings:
     return InventorySettings(**values)
 
 
-@pytest.fixture(scope="module")
-async def inventory(
-    database_url: str, jwks_file: Path, token_factory: TokenFactory, tmp_path_factory: pytest.TempPathFactory
+@asynccontextmanager
+async def running_inventory(
+    settings: InventorySettings, data_dir: Path, *, jwks_file: Path, token_factory: TokenFactory
 ) -> AsyncIterator[Inventory]:
-    platform = platform_for_tests(tmp_path_factory.mktemp("inventory"), jwks_file=jwks_file)
-    settings = {"inventory": quiet_sweep(database_url)}
-    async with running_services([spec], platform, settings) as (client, embedded):
+    """Inventory alone, migrated and started, with a service (orders) and an admin token at hand."""
+    platform = platform_for_tests(data_dir, jwks_file=jwks_file)
+    async with running_services([spec], platform, {"inventory": settings}) as (client, embedded):
         yield Inventory(
             client,
             embedded,
             service_headers=bearer(token_factory(roles=["service"], subject="service:orders")),
             admin_headers=bearer(token_factory(roles=["admin"], subject="admin-1")),
         )
+
+
+@pytest.fixture(scope="module")
+async def inventory(
+    database_url: str, jwks_file: Path, token_factory: TokenFactory, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Inventory]:
+    data_dir = tmp_path_factory.mktemp("inventory")
+    async with running_inventory(
+        quiet_sweep(database_url), data_dir, jwks_file=jwks_file, token_factory=token_factory
+    ) as running:
+        yield running

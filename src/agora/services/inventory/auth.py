@@ -8,18 +8,6 @@ may also read, commit and release them (support fixing a stuck order), but never
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends
-
-from agora.platform.auth import Admin, Subject, require_role
-
-SERVICE_ROLE = "service"
-ADMIN_ROLE = "admin"
-
-#: Another service (orders) acting on its own behalf.
-ServiceCaller = Annotated[Subject, Depends(require_role(SERVICE_ROLE))]
-#: A service, or an admin operating on a reservation by hand.
-ServiceOrAdmin = Annotated[Subject, Depends(require_role(SERVICE_ROLE, ADMIN_ROLE))]
+from agora.platform.auth import Admin, ServiceCaller, ServiceOrAdmin
 
 __all__ = ["Admin", "ServiceCaller", "ServiceOrAdmin"]

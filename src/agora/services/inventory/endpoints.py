@@ -18,11 +18,10 @@ from starlette.responses import Response
 from agora.contracts.inventory import ReservationId, Sku
 from agora.platform.db import Session
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.problems import Conflict, require_json
+from agora.platform.http.problems import require_json
 from agora.services.inventory import schemas
 from agora.services.inventory.auth import Admin, ServiceCaller, ServiceOrAdmin
 from agora.services.inventory.service import (
-    InsufficientStockError,
     InventoryService,
     ReservationView,
     stock_document,
@@ -126,11 +125,7 @@ def build_router() -> APIRouter:
     async def reserve(
         service: Writer, _caller: ServiceCaller, _json_body: JsonBody, body: schemas.ReservationRequest
     ) -> Response:
-        try:
-            reserved = await service.reserve(body)
-        except InsufficientStockError as exc:
-            # the saga needs the sku as data, not only inside the message
-            raise Conflict(exc.detail, title="Insufficient stock", field=exc.field, extra={"sku": exc.sku}) from None
+        reserved = await service.reserve(body)
         return _reservation(reserved.reservation, status_code=201 if reserved.created else 200)
 
     @router.get(

@@ -67,12 +67,14 @@ class CursorCodecLike(Protocol):
 class InsufficientStockError(ConflictError):
     """Fewer units are available than a line asks for (or the sku has no stock row at all).
 
-    Carries the ``sku`` so the problem response can name it next to the field.
+    The problem body carries the ``sku`` and how many are ``available`` next to the field, so the
+    saga can tell the customer which product ran out and how many are left.
     """
 
-    def __init__(self, detail: str, *, field: str, sku: str) -> None:
-        super().__init__(detail, field=field)
+    def __init__(self, detail: str, *, field: str, sku: str, available: int) -> None:
+        super().__init__(detail, field=field, sku=sku, available=available)
         self.sku = sku
+        self.available = available
 
 
 class InvalidCursorError(ServiceError):
@@ -267,12 +269,16 @@ class InventoryService:
         stock = await self.repository.get_stock(sku)
         if stock is None:
             metrics.reservations_total.labels("unknown_sku").inc()
-            return InsufficientStockError(f"No stock is recorded for sku {sku}.", field=f"items[{index}].sku", sku=sku)
+            return InsufficientStockError(
+                f"No stock is recorded for sku {sku}.", field=f"items[{index}].sku", sku=sku, available=0
+            )
         metrics.reservations_total.labels("out_of_stock").inc()
+        available = max(stock.available, 0)
         return InsufficientStockError(
-            f"Only {max(stock.available, 0)} of {sku} available; {quantity} requested.",
+            f"Only {available} of {sku} available; {quantity} requested.",
             field=f"items[{index}].quantity",
             sku=sku,
+            available=available,
         )
 
     async def commit(self, reservation_id: str) -> ReservationView:

@@ -1,0 +1,136 @@
+"""Catalog and inventory running together, each on its own database: stock follows the catalog's events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from agora.contracts.catalog import PRODUCT_CREATED
+from agora.platform.messaging import inbox, outbox
+from agora.platform.testing.apps import platform_for_tests, running_services
+from agora.platform.testing.auth import TokenFactory
+from agora.platform.testing.databases import service_databases
+from agora.services import catalog, inventory
+from agora.services.catalog.models import Product
+from agora.services.inventory.handlers import CATALOG_CONSUMER
+from agora.services.inventory.models import Stock
+from agora.services.inventory.service import DEMO_STOCK_MAX, DEMO_STOCK_MIN, demo_quantity
+
+from .conftest import bearer, new_sku
+
+DEADLINE_SECONDS = 60.0
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, what: str, deadline: float = DEADLINE_SECONDS) -> Any:
+    """Polls ``check`` until it returns something truthy, or fails after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+async def platform_pair(
+    database_backend: str, jwks_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    tmp = tmp_path_factory.mktemp("catalog-inventory")
+    async with service_databases(database_backend, ["catalog", "inventory"], tmp) as urls:
+        platform = platform_for_tests(tmp, jwks_file=jwks_file)
+        settings = {
+            "catalog": catalog.CatalogSettings(database_url=urls["catalog"]),
+            "inventory": inventory.InventorySettings(database_url=urls["inventory"]),
+        }
+        async with running_services([catalog.spec, inventory.spec], platform, settings, seed=True) as pair:
+            yield pair
+
+
+async def _catalog_skus(embedded: Any) -> list[str]:
+    async with embedded.contexts["catalog"].sessions() as session:
+        return list((await session.scalars(select(Product.sku))).all())
+
+
+async def _stock_rows(embedded: Any) -> dict[str, int]:
+    async with embedded.contexts["inventory"].sessions() as session:
+        return {row.sku: row.on_hand for row in (await session.execute(select(Stock.sku, Stock.on_hand))).all()}
+
+
+async def test_seeded_products_get_demo_stock(platform_pair: tuple[httpx.AsyncClient, Any]) -> None:
+    client, embedded = platform_pair
+    skus = await _catalog_skus(embedded)
+    assert len(skus) >= 100  # the demo catalog
+
+    async def all_stocked() -> dict[str, int] | None:
+        rows = await _stock_rows(embedded)
+        return rows if set(skus) <= rows.keys() else None
+
+    rows = await eventually(all_stocked, what="a stock row per seeded product")
+    for sku in skus:
+        assert rows[sku] == demo_quantity(sku)
+        assert DEMO_STOCK_MIN <= rows[sku] <= DEMO_STOCK_MAX
+    assert len(set(rows.values())) > 10  # spread, not one number for all
+
+    # the storefront's batch read sees them over HTTP
+    response = await client.get("/api/inventory/stock", params={"sku": skus[:100]})
+    assert response.status_code == 200 and len(response.json()["items"]) == 100
+
+
+async def test_admin_created_product_starts_at_zero(
+    platform_pair: tuple[httpx.AsyncClient, Any], token_factory: TokenFactory
+) -> None:
+    client, _ = platform_pair
+    admin = bearer(token_factory(roles=["admin"], subject="admin-1"))
+    sku = new_sku("NEW")
+    body = {"sku": sku, "name": "Numbat Runner", "price": {"amount": 1999, "currency": "USD"}, "category": "footwear"}
+    created = await client.post("/api/catalog/products", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+
+    async def stocked() -> dict[str, Any] | None:
+        response = await client.get(f"/api/inventory/stock/{sku}")
+        return response.json() if response.status_code == 200 else None
+
+    assert await eventually(stocked, what=f"stock for {sku}") == {
+        "sku": sku,
+        "on_hand": 0,
+        "reserved": 0,
+        "available": 0,
+    }
+
+
+async def test_a_count_made_before_the_event_is_kept(
+    platform_pair: tuple[httpx.AsyncClient, Any], token_factory: TokenFactory
+) -> None:
+    client, embedded = platform_pair
+    admin = bearer(token_factory(roles=["admin"], subject="admin-1"))
+    sku = new_sku("EARLY")
+    counted = await client.put(f"/api/inventory/stock/{sku}", json={"on_hand": 33}, headers=admin)
+    assert counted.status_code == 201
+    body = {"sku": sku, "name": "Bilby Boot", "price": {"amount": 2999, "currency": "USD"}, "category": "footwear"}
+    product = (await client.post("/api/catalog/products", json=body, headers=admin)).json()
+
+    async with embedded.contexts["catalog"].sessions() as session:
+        event_id = await session.scalar(
+            select(outbox.c.event_id).where(outbox.c.type == PRODUCT_CREATED, outbox.c.key == product["id"])
+        )
+
+    async def handled() -> bool:
+        async with embedded.contexts["inventory"].sessions() as session:
+            statement = (
+                select(func.count())
+                .select_from(inbox)
+                .where(inbox.c.consumer == CATALOG_CONSUMER, inbox.c.event_id == event_id)
+            )
+            return bool(await session.scalar(statement))
+
+    await eventually(handled, what="inventory to handle the product.created event")
+    assert (await client.get(f"/api/inventory/stock/{sku}")).json()["on_hand"] == 33
