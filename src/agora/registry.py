@@ -6,6 +6,6 @@ from agora.platform.service import ServiceSpec
 
 
 def service_specs() -> list[ServiceSpec]:
-    from agora.services import catalog, identity
+    from agora.services import catalog, currency, identity, shipping
 
-    return [identity.spec, catalog.spec]
+    return [identity.spec, catalog.spec, currency.spec, shipping.spec]

@@ -12,6 +12,7 @@ import pytest
 from agora.platform.testing.brokers import NATS_URL
 from agora.platform.testing.databases import POSTGRES_URL, create_database, drop_database
 from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+from agora.registry import service_specs
 
 pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats")]
 
@@ -39,7 +40,7 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
             base = f"http://127.0.0.1:{port}"
             wait_until_ready(f"{base}/readyz", timeout=90, process=process)
             ready = httpx.get(f"{base}/readyz", timeout=10).json()
-            assert ready["checks"] == {"catalog": "ok", "identity": "ok"}
+            assert ready["checks"] == {spec.name: "ok" for spec in service_specs()}
             # the service answers on its own port too, and reports its real backends
             direct = httpx.get(f"http://127.0.0.1:{service_port}/readyz", timeout=10).json()
             assert direct["checks"] == {"database": "ok", "broker": "ok"}
