@@ -315,3 +315,12 @@ def _browser(cart_app: CartApp) -> httpx.AsyncClient:
     """A second client with its own cookie jar over the same app, like a browser."""
     transport = httpx.ASGITransport(app=cart_app.embedded, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://agora.test")
+
+
+async def test_openapi_documents_the_routes(cart_app: CartApp) -> None:
+    response = await cart_app.client.get(f"{API}/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {"/api/cart", "/api/cart/items", "/api/cart/items/{product_id}", "/api/cart/merge"} <= set(paths)
+    assert {"get", "delete"} <= set(paths["/api/cart/users/{user_id}"])
+    assert "Cart" in response.json()["components"]["schemas"]

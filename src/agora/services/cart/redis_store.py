@@ -95,15 +95,15 @@ class RedisCartStore:
         return f"{self.prefix}{owner}"
 
     async def lines(self, owner: str) -> list[Line]:
-        fields: dict[str, str] = await self.redis.hgetall(self.key(owner))
-        return [Line(product_id, int(quantity)) for product_id, quantity in fields.items()]
+        fields = await self.redis.hgetall(self.key(owner))
+        return [Line(str(product_id), int(quantity)) for product_id, quantity in fields.items()]
 
     async def add(self, owner: str, product_id: str, quantity: int, limits: Limits) -> int:
-        args = [product_id, quantity, limits.max_quantity, limits.max_lines, limits.ttl_seconds]
+        args: list[str | int] = [product_id, quantity, limits.max_quantity, limits.max_lines, limits.ttl_seconds]
         return _outcome(await self._add(keys=[self.key(owner)], args=args))
 
     async def put(self, owner: str, product_id: str, quantity: int, limits: Limits) -> int:
-        args = [product_id, quantity, limits.max_lines, limits.ttl_seconds]
+        args: list[str | int] = [product_id, quantity, limits.max_lines, limits.ttl_seconds]
         return _outcome(await self._put(keys=[self.key(owner)], args=args))
 
     async def remove(self, owner: str, product_id: str, limits: Limits) -> bool:

@@ -72,11 +72,14 @@ class SqlCartStore:
             return statement.on_duplicate_key_update(
                 quantity=CartItem.quantity + new if add else new, updated_at=statement.inserted.updated_at
             )
-        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CartItem).values(**values)
-        new = statement.excluded.quantity
-        return statement.on_conflict_do_update(
+        upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(CartItem).values(**values)
+        excluded = upsert.excluded
+        return upsert.on_conflict_do_update(
             index_elements=[CartItem.owner, CartItem.product_id],
-            set_={"quantity": CartItem.quantity + new if add else new, "updated_at": statement.excluded.updated_at},
+            set_={
+                "quantity": CartItem.quantity + excluded.quantity if add else excluded.quantity,
+                "updated_at": excluded.updated_at,
+            },
         )
 
     async def _write(self, owner: str, product_id: str, quantity: int, limits: Limits, *, add: bool) -> int:
