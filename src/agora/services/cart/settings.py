@@ -32,7 +32,7 @@ class CartSettings(ServiceSettings):
         frozen=True,
     )
 
-    port: int = Field(default=8103, ge=1, le=65535)
+    port: int = Field(default=8104, ge=1, le=65535)
 
     max_quantity: int = Field(default=99, ge=1, le=10_000)
     """The most of one product a cart line may hold."""
