@@ -20,7 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db import dialect_of
-from agora.services.inventory.models import HELD, Reservation, ReservationItem, Stock, utcnow
+from agora.platform.db.types import utcnow
+from agora.services.inventory.models import HELD, Reservation, ReservationItem, Stock
 
 
 def _rowcount(result: Any) -> int:
@@ -30,10 +31,7 @@ def _rowcount(result: Any) -> int:
 class InventoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        bind = session.bind
-        if bind is None:
-            raise RuntimeError("the inventory session is not bound to an engine")
-        self.dialect = dialect_of(str(bind.url))
+        self.dialect = dialect_of(str(session.get_bind().engine.url))
 
     # -- stock ----------------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from agora.contracts.inventory import (
     ReservationRequest,
 )
 from agora.platform.db import after_commit
+from agora.platform.db.types import utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.platform.messaging import Outbox
 from agora.services.inventory import metrics
@@ -46,7 +47,6 @@ from agora.services.inventory.models import (
     Reservation,
     ReservationItem,
     Stock,
-    utcnow,
 )
 from agora.services.inventory.repository import InventoryRepository
 

@@ -17,10 +17,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora.platform.db import unit_of_work
+from agora.platform.db.types import utcnow
 from agora.platform.messaging import Outbox
 from agora.platform.tasks import PeriodicTask
 from agora.services.inventory import metrics
-from agora.services.inventory.models import utcnow
 from agora.services.inventory.service import InventoryService
 from agora.services.inventory.settings import InventorySettings
 
