@@ -6,6 +6,15 @@ from agora.platform.service import ServiceSpec
 
 
 def service_specs() -> list[ServiceSpec]:
-    from agora.services import catalog, currency, identity, shipping
+    from agora.services import cart, catalog, currency, identity, inventory, orders, payments, shipping
 
-    return [identity.spec, catalog.spec, currency.spec, shipping.spec]
+    return [
+        identity.spec,
+        catalog.spec,
+        inventory.spec,
+        cart.spec,
+        currency.spec,
+        shipping.spec,
+        payments.spec,
+        orders.spec,
+    ]
