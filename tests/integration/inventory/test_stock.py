@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from prometheus_client import REGISTRY
+
 from agora.contracts.inventory import STOCK_UPDATED, StockUpdated
 
 from .conftest import API, Inventory, new_sku
+
+RESERVATIONS = "agora_inventory_reservations_total"
 
 
 async def test_put_creates_then_updates_with_an_event_each(inventory: Inventory) -> None:
@@ -70,3 +74,24 @@ async def test_admin_lists_every_row_by_cursor(inventory: Inventory) -> None:
         if cursor is None:
             break
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == expected
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_openapi_and_business_metrics(inventory: Inventory) -> None:
+    document = (await inventory.client.get(f"{API}/openapi.json")).json()
+    assert {f"{API}/stock/{{sku}}", f"{API}/reservations", f"{API}/reservations/{{reservation_id}}/commit"} <= set(
+        document["paths"]
+    )
+
+    sku = new_sku("MET")
+    await inventory.set_stock(sku, 1)
+    held, refused = _sample(RESERVATIONS, outcome="held"), _sample(RESERVATIONS, outcome="out_of_stock")
+    assert (await inventory.reserve([(sku, 1)])).status_code == 201
+    assert (await inventory.reserve([(sku, 1)])).status_code == 409
+    assert _sample(RESERVATIONS, outcome="held") == held + 1
+    assert _sample(RESERVATIONS, outcome="out_of_stock") == refused + 1
+    exposed = (await inventory.client.get("/metrics")).text
+    assert 'agora_inventory_reservations_total{outcome="held"}' in exposed
