@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,10 @@ class ServiceSpec:
     """Builds the event consumers (handlers registered) this service runs."""
     periodic: Callable[[ServiceContext], Iterable[PeriodicTask]] | None = None
     """Background work run every few seconds while the service runs (sweeps, saga recovery)."""
+    readiness_checks: Callable[[ServiceContext], Mapping[str, Callable[[], Awaitable[object]]]] | None = None
+    """Stores beyond the database and the broker that ``/readyz`` must ask (e.g. the cart's Redis)."""
+    on_shutdown: Callable[[ServiceContext], Awaitable[None]] | None = None
+    """Closes what the service opened lazily (a Redis client); runs before the engine is disposed."""
     depends_on: tuple[str, ...] = ()
     """Services this one calls over HTTP (for start-up order and network policies)."""
 

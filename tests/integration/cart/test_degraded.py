@@ -156,5 +156,10 @@ async def test_redis_down_answers_503_and_the_catalog_keeps_working(
                 # the rest of the platform is untouched
                 assert (await client.get(f"/api/catalog/products/{product}")).status_code == 200
                 assert (await client.get("/healthz")).status_code == 200
+                # readiness names the store that is down, and only that one
+                ready = await client.get("/readyz")
+                assert ready.status_code == 503
+                failing = {name for name, state in ready.json()["checks"].items() if state != "ok"}
+                assert failing == {"cart.redis"}
             finally:
                 await close_store(embedded.contexts["cart"])

@@ -86,6 +86,8 @@ async def readiness(context: ServiceContext) -> dict[str, str]:
         "database": lambda: check_database(context),
         "broker": context.transport.ping,
     }
+    if context.spec.readiness_checks is not None:
+        checks.update(context.spec.readiness_checks(context))
 
     async def run(check: Callable[[], Any]) -> str:
         try:
@@ -185,6 +187,9 @@ async def service_runtime(
             clients=client_for,
             read_cache=ResponseCache(ttl=settings.read_cache_ttl, maxsize=settings.read_cache_size),
         )
+        if spec.on_shutdown is not None:
+            shutdown = spec.on_shutdown
+            stack.push_async_callback(lambda: shutdown(context))
         if start_background:
             relay.start()
             stack.push_async_callback(relay.stop)

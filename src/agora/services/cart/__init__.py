@@ -14,7 +14,7 @@ from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.tasks import PeriodicTask
 from agora.services.cart.endpoints import build_router
 from agora.services.cart.models import metadata
-from agora.services.cart.service import settings_of, sweep_expired
+from agora.services.cart.service import close_store, readiness_checks, settings_of, sweep_expired
 from agora.services.cart.settings import CartSettings
 
 
@@ -31,6 +31,8 @@ spec = ServiceSpec(
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     periodic=periodic,
+    readiness_checks=readiness_checks,
+    on_shutdown=close_store,
     depends_on=("catalog",),
 )
 

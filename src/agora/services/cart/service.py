@@ -19,7 +19,7 @@ checkout converts to the order's currency with the currency service.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from prometheus_client import Counter
@@ -85,6 +85,19 @@ def cart_store(context: ServiceContext, session: AsyncSession) -> CartStore:
         store = RedisCartStore(redis, prefix=settings.redis_key_prefix)
         context.extras[_REDIS_STORE] = store
     return store
+
+
+def readiness_checks(context: ServiceContext) -> dict[str, Callable[[], Awaitable[object]]]:
+    """``/readyz`` asks Redis too when carts live there."""
+    if not uses_redis(context):
+        return {}
+
+    async def ping() -> object:
+        store = cart_store(context, session=None)  # type: ignore[arg-type]  # Redis needs no session
+        assert isinstance(store, RedisCartStore)
+        return await store.redis.ping()
+
+    return {"redis": ping}
 
 
 async def close_store(context: ServiceContext) -> None:
