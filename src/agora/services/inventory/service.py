@@ -282,7 +282,11 @@ class InventoryService:
         )
 
     async def commit(self, reservation_id: str) -> ReservationView:
-        """The held units leave the warehouse. Committing a committed reservation is a no-op."""
+        """The held units leave the warehouse. Committing a committed reservation is a no-op.
+
+        A hold whose ``expires_at`` passed but that the sweep has not reached yet still commits:
+        its units are still reserved, and refusing would fail a checkout that was already paid.
+        """
         if await self.repository.transition(reservation_id, from_status=HELD, to_status=COMMITTED):
             view = await self.get_reservation(reservation_id)
             for sku, quantity in view.items:
