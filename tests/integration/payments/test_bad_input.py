@@ -144,11 +144,26 @@ SECRET_CVC = "739"
 
 
 def _leaks(haystack: str, numbers: list[str], cvc: str) -> list[str]:
-    found = [number for number in numbers if number in haystack or number.replace(" ", "") in haystack]
-    # the CVC as a token of its own (not inside a uuid, a timestamp or a longer number)
-    if re.search(rf"(?<![0-9A-Za-z]){cvc}(?![0-9A-Za-z])", haystack):
-        found.append(cvc)
+    """What leaked, each with the text around it (so a failure shows where).
+
+    Values are matched as tokens of their own: a float in a log line (``1.4000000000000002``), a
+    uuid or a timestamp may contain the same digits without being a card number or a CVC.
+    """
+    patterns = [re.escape(form) for number in numbers for form in (number, number.replace(" ", ""))]
+    patterns.append(re.escape(cvc))
+    found = []
+    for pattern in patterns:
+        match = re.search(rf"(?<![0-9A-Za-z.]){pattern}(?![0-9A-Za-z])", haystack)
+        if match:
+            found.append(haystack[max(0, match.start() - 300) : match.end() + 100])
     return found
+
+
+def test_the_leak_detector_finds_tokens_and_ignores_digits_inside_other_values() -> None:
+    assert _leaks('{"card": "4000000000000002"}', ["4000 0000 0000 0002"], "739")
+    assert _leaks("number=4000 0000 0000 0002;", ["4000 0000 0000 0002"], "739")
+    assert _leaks('"cvc": "739"', [], "739")
+    assert not _leaks('{"duration_ms": 1.4000000000000002, "id": "a739f0"}', ["4000 0000 0000 0002"], "739")
 
 
 async def test_no_card_number_or_cvc_reaches_the_database_or_the_logs(
