@@ -164,7 +164,7 @@ async def test_trace_request_id_and_callers_authorization_are_propagated(
     assert body["traceparent"].split("-")[2] == format(client_spans[0].context.span_id, "016x")
 
 
-async def test_service_token_is_used_when_there_is_no_caller(
+async def test_the_service_token_is_sent_only_when_asked_for(
     target: tuple[ClientFactory, dict[str, int]],
 ) -> None:
     factory, _ = target
@@ -173,11 +173,17 @@ async def test_service_token_is_used_when_there_is_no_caller(
         return "service-token"
 
     async with factory(token_provider=token) as client:
-        body = (await client.get("/api/catalog/echo")).json()
+        plain = (await client.get("/api/catalog/echo")).json()
+        as_service = (await client.get("/api/catalog/echo", as_service=True)).json()
         explicit = (await client.get("/api/catalog/echo", headers={"Authorization": "Bearer mine"})).json()
-    assert body["authorization"] == "Bearer service-token"
+        over_explicit = (
+            await client.get("/api/catalog/echo", headers={"Authorization": "Bearer mine"}, as_service=True)
+        ).json()
+    assert plain["authorization"] is None  # no caller, no token: anonymous, never a silent upgrade
+    assert as_service["authorization"] == "Bearer service-token"
     assert explicit["authorization"] == "Bearer mine"
-    assert body["x-request-id"] is None  # outside a request nothing is invented
+    assert over_explicit["authorization"] == "Bearer service-token"
+    assert plain["x-request-id"] is None  # outside a request nothing is invented
 
 
 async def test_get_is_retried_on_503_then_succeeds(target: tuple[ClientFactory, dict[str, int]]) -> None:

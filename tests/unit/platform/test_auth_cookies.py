@@ -236,5 +236,9 @@ def request_for(url: str) -> Request:
 def test_secure_over_https_or_outside_development() -> None:
     assert cookies_secure(request_for("https://shop.test/x"), PLATFORM)
     assert not cookies_secure(request_for("http://localhost/x"), PLATFORM)
-    production = PlatformSettings(environment=Environment.production, secret_key="p" * 40)  # type: ignore[arg-type]
+    production = PlatformSettings(
+        environment=Environment.production,
+        secret_key="p" * 40,  # type: ignore[arg-type]
+        service_secret="s" * 40,  # type: ignore[arg-type]
+    )
     assert cookies_secure(request_for("http://behind-a-proxy/x"), production)

@@ -34,10 +34,12 @@ def test_env_prefix_and_nested_service_urls(monkeypatch: pytest.MonkeyPatch) -> 
 def test_secret_files_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "s" * 40
     (tmp_path / "AGORA_SECRET_KEY").write_text(secret)
+    (tmp_path / "AGORA_SERVICE_SECRET").write_text("t" * 40)
     monkeypatch.setenv("AGORA_SECRETS_DIR", str(tmp_path))
     monkeypatch.setenv("AGORA_ENVIRONMENT", "production")
     settings = load_settings(PlatformSettings)
     assert settings.secret_key.get_secret_value() == secret
+    assert settings.service_secret.get_secret_value() == "t" * 40
 
 
 def test_service_prefix_is_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
