@@ -203,11 +203,28 @@ async def _service_error(request: Request, exc: Exception) -> Response:
     return _error_response(error_document(exc, request.url.path))
 
 
+#: SQLSTATEs of a server that will not take the connection right now (too many clients, starting
+#: up or shutting down, connection failures): asyncpg reports these as plain DBAPIErrors.
+_UNAVAILABLE_SQLSTATES = frozenset({"53300", "57P01", "57P02", "57P03", "08000", "08001", "08004", "08006"})
+
+
+def _refused_connection(exc: DBAPIError) -> bool:
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if state in _UNAVAILABLE_SQLSTATES:
+            return True
+    return False
+
+
 async def _database_error(request: Request, exc: Exception) -> Response:
     """The database (or another store) is unreachable, or chose this transaction as a deadlock
     victim: a 503 the client may retry (nothing was committed), not a 500."""
     if isinstance(exc, DBAPIError):
-        if not isinstance(exc, OperationalError | InterfaceError) and not exc.connection_invalidated:
+        if (
+            not isinstance(exc, OperationalError | InterfaceError)
+            and not exc.connection_invalidated
+            and not _refused_connection(exc)
+        ):
             return await _unexpected_error(request, exc)
         cause = type(exc.orig).__name__
     else:  # a refused or reset connection (some drivers raise these unwrapped while connecting)
