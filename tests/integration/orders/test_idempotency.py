@@ -1,0 +1,60 @@
+"""One Idempotency-Key, one order: concurrent duplicates, replays, and a key reused for another body."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from agora.services.orders.models import Order
+from agora.services.payments.models import Charge
+from tests.support.stack import ADDRESS, GOOD_CARD, Stack
+
+
+async def test_twenty_concurrent_checkouts_with_one_key_make_one_order_and_one_charge(stack: Stack) -> None:
+    user = await stack.register()
+    product = (await stack.products(1))[0]
+    assert (await stack.add_to_cart(user, product["id"], 1)).status_code in (200, 201)
+    key = str(uuid.uuid4())
+
+    responses = await asyncio.gather(*(stack.checkout(user, key=key) for _ in range(20)))
+
+    statuses = sorted(response.status_code for response in responses)
+    assert set(statuses) <= {201, 409}, [r.text for r in responses if r.status_code not in (201, 409)]
+    created = [r for r in responses if r.status_code == 201]
+    assert created and len({r.json()["id"] for r in created}) == 1
+    order_id = created[0].json()["id"]
+    for conflict in (r for r in responses if r.status_code == 409):
+        assert [e["field"] for e in conflict.json()["errors"]] == ["Idempotency-Key"]
+    assert await stack.count("orders", Order, Order.user_id == user.id) == 1
+    assert await stack.count("payments", Charge, Charge.order_id == order_id) == 1
+
+    replay = await stack.checkout(user, key=key)
+    assert replay.status_code == 201
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["id"] == order_id
+
+
+async def test_a_key_reused_for_another_body_is_refused(stack: Stack) -> None:
+    user = await stack.register()
+    product = (await stack.products(1))[0]
+    assert (await stack.add_to_cart(user, product["id"], 1)).status_code in (200, 201)
+    key = str(uuid.uuid4())
+    first = await stack.checkout(user, key=key, currency="EUR")
+    assert first.status_code == 201, first.text
+
+    other = {"currency": "USD", "shipping_address": ADDRESS, "card": GOOD_CARD}
+    reused = await stack.checkout(user, key=key, body=other)
+    assert reused.status_code == 422, reused.text
+    assert [e["field"] for e in reused.json()["errors"]] == ["Idempotency-Key"]
+    assert await stack.count("orders", Order, Order.user_id == user.id) == 1
+
+
+async def test_keys_are_per_user(stack: Stack) -> None:
+    first, second = await stack.register(), await stack.register()
+    product = (await stack.products(1))[0]
+    for user in (first, second):
+        assert (await stack.add_to_cart(user, product["id"], 1)).status_code in (200, 201)
+    key = "shared-key-1"
+    one, two = await stack.checkout(first, key=key), await stack.checkout(second, key=key)
+    assert (one.status_code, two.status_code) == (201, 201)
+    assert one.json()["id"] != two.json()["id"]
