@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import DateTime, Dialect, MetaData
 from sqlalchemy.dialects import mysql
@@ -51,3 +51,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@overload
+def iso_utc(value: datetime) -> str: ...
+@overload
+def iso_utc(value: None) -> None: ...
+def iso_utc(value: datetime | None) -> str | None:
+    """An aware UTC time as the APIs write it: ISO 8601 with ``Z`` (None stays None)."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

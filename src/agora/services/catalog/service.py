@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from agora.contracts.catalog import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
+from agora.platform.db.types import iso_utc
 from agora.platform.errors import (
     ConflictError,
     NotFoundError,
@@ -73,10 +74,6 @@ class InvalidCursorError(CatalogError):
 # -- representations -----------------------------------------------------------------------------
 
 
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def category_ref(category: Category) -> dict[str, Any]:
     return {"id": category.id, "slug": category.slug, "name": category.name}
 
@@ -103,8 +100,8 @@ def product_document(product: Product) -> dict[str, Any]:
         "images": list(product.images),
         "active": product.active,
         "version": product.version,
-        "created_at": _timestamp(product.created_at),
-        "updated_at": _timestamp(product.updated_at),
+        "created_at": iso_utc(product.created_at),
+        "updated_at": iso_utc(product.updated_at),
     }
 
 

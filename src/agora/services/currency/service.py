@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.currency import RATE_UPDATED, REFERENCE_CURRENCY
-from agora.platform.db.types import utcnow
+from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, UnprocessableError
 from agora.platform.messaging import Outbox
 from agora.services.currency.conversion import (
@@ -30,17 +29,13 @@ from agora.services.currency.models import Rate
 from agora.services.currency.repository import RateRepository
 
 
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def currency_document(rate: Rate) -> dict[str, Any]:
     """One currency as the API returns it (``agora.contracts.currency.Currency`` plus audit fields)."""
     return {
         "code": rate.code,
         "exponent": rate.exponent,
         "rate_per_usd": canonical(rate.rate_per_usd),
-        "updated_at": _timestamp(rate.updated_at),
+        "updated_at": iso_utc(rate.updated_at),
         "updated_by": rate.updated_by,
     }
 
@@ -142,6 +137,6 @@ class CurrencyService:
             "rate_per_usd": canonical(rate.rate_per_usd),
             "previous_rate_per_usd": None if previous is None else canonical(previous),
             "updated_by": rate.updated_by,
-            "updated_at": _timestamp(rate.updated_at),
+            "updated_at": iso_utc(rate.updated_at),
         }
         await events.add(session, RATE_UPDATED, data, subject=rate.code, key=rate.code)

@@ -12,7 +12,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.identity import USER_REGISTERED, USER_UPDATED, Role, UserRegistered, UserUpdated
 from agora.platform.auth.keys import mint_access_token
+from agora.platform.db.types import iso_utc
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.services.identity.keys import active_signing_key
 from agora.services.identity.models import Address, RefreshToken, User, utcnow
@@ -335,8 +336,8 @@ def user_document(user: User) -> dict[str, Any]:
         "display_name": user.display_name,
         "role": user.role,
         "is_active": user.is_active,
-        "created_at": _timestamp(user.created_at),
-        "updated_at": _timestamp(user.updated_at),
+        "created_at": iso_utc(user.created_at),
+        "updated_at": iso_utc(user.updated_at),
     }
 
 
@@ -351,10 +352,6 @@ def address_document(address: Address) -> dict[str, Any]:
         "region": address.region,
         "postal_code": address.postal_code,
         "country": address.country,
-        "created_at": _timestamp(address.created_at),
-        "updated_at": _timestamp(address.updated_at),
+        "created_at": iso_utc(address.created_at),
+        "updated_at": iso_utc(address.updated_at),
     }
-
-
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

@@ -35,7 +35,7 @@ from agora.contracts.inventory import (
     ReservationRequest,
 )
 from agora.platform.db import after_commit
-from agora.platform.db.types import utcnow
+from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.platform.messaging import Outbox
 from agora.services.inventory import metrics
@@ -85,10 +85,6 @@ class InvalidCursorError(ServiceError):
 # -- representations -----------------------------------------------------------------------------
 
 
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def demo_quantity(sku: str) -> int:
     """Demo stock for a seeded product: the same on every installation, spread over the range."""
     digest = int.from_bytes(hashlib.sha256(sku.encode()).digest()[:4], "big")
@@ -122,7 +118,7 @@ class ReservationView:
         return {
             "id": self.id,
             "status": self.status,
-            "expires_at": _timestamp(self.expires_at),
+            "expires_at": iso_utc(self.expires_at),
             "items": self.item_documents(),
         }
 
@@ -247,7 +243,7 @@ class InventoryService:
         await self._emit(
             STOCK_RESERVED,
             view,
-            {"reservation_id": view.id, "items": view.item_documents(), "expires_at": _timestamp(view.expires_at)},
+            {"reservation_id": view.id, "items": view.item_documents(), "expires_at": iso_utc(view.expires_at)},
         )
         self._count_after_commit(lambda: metrics.reservations_total.labels("held").inc())
         self._count_units("reserved", view)

@@ -24,7 +24,7 @@ from agora.contracts.payments import (
     PAYMENT_REFUNDED,
     REASON_PROVIDER_ERROR,
 )
-from agora.platform.db.types import utcnow
+from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import BadGatewayError, ConflictError, NotFoundError, ServiceError
 from agora.services.payments.models import CAPTURED, DECLINED, REFUNDED, Charge, Refund
 from agora.services.payments.provider import PaymentProvider, ProviderError
@@ -58,10 +58,6 @@ class InvalidCursorError(ServiceError):
 # -- documents -----------------------------------------------------------------------------------
 
 
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def _money(amount: int, currency: str) -> dict[str, Any]:
     return {"amount": amount, "currency": currency}
 
@@ -92,10 +88,10 @@ def charge_document(charge: Charge) -> dict[str, Any]:
         else {
             "id": refund.id,
             "amount": _money(refund.amount, charge.currency),
-            "created_at": _timestamp(refund.created_at),
+            "created_at": iso_utc(refund.created_at),
         },
-        "created_at": _timestamp(charge.created_at),
-        "updated_at": _timestamp(charge.updated_at),
+        "created_at": iso_utc(charge.created_at),
+        "updated_at": iso_utc(charge.updated_at),
     }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.shipping import SHIPMENT_CREATED, SHIPMENT_DELIVERED
-from agora.platform.db.types import utcnow
+from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.platform.messaging import Outbox
 from agora.services.shipping.models import Shipment
@@ -49,10 +49,6 @@ def new_tracking_id() -> str:
     return TRACKING_PREFIX + "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
 
 
-def _timestamp(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def shipment_document(shipment: Shipment) -> dict[str, Any]:
     """A shipment as the API returns it (``agora.contracts.shipping.Shipment`` plus address and items)."""
     return {
@@ -66,8 +62,8 @@ def shipment_document(shipment: Shipment) -> dict[str, Any]:
         "estimated_days": shipment.estimated_days,
         "address": shipment.address,
         "items": shipment.items,
-        "created_at": _timestamp(shipment.created_at),
-        "delivered_at": _timestamp(shipment.delivered_at),
+        "created_at": iso_utc(shipment.created_at),
+        "delivered_at": iso_utc(shipment.delivered_at),
     }
 
 
@@ -174,7 +170,7 @@ class ShippingService:
                 "carrier": shipment.carrier,
                 "zone": shipment.zone,
                 "estimated_days": shipment.estimated_days,
-                "created_at": _timestamp(shipment.created_at),
+                "created_at": iso_utc(shipment.created_at),
             },
             subject=shipment.id,
             key=shipment.order_id,
@@ -201,7 +197,7 @@ class ShippingService:
                 "order_id": shipment.order_id,
                 "tracking_id": shipment.tracking_id,
                 "carrier": shipment.carrier,
-                "delivered_at": _timestamp(now),
+                "delivered_at": iso_utc(now),
             },
             subject=shipment.id,
             key=shipment.order_id,
