@@ -41,6 +41,9 @@ PROVIDER_ERROR_CARD = {**GOOD_CARD, "number": "4000 0000 0000 0119"}
 ADDRESS = {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117"}
 ADDRESS["country"] = "DE"
 
+#: Connections per service on PostgreSQL: 8 services x 10 stay under its default max_connections of 100.
+POSTGRES_POOL = 10
+
 T = TypeVar("T")
 
 
@@ -210,8 +213,12 @@ async def running_stack(
     """The stack on ``backend`` ("sqlite", "postgresql", "mariadb"); ``overrides`` are per-service
     settings (``{"orders": {"lease_seconds": 2}}``); waits for stock of the first ``stocked`` products."""
     platform = platform_for_tests(tmp_dir, jwks_file=None)
+    overrides = overrides or {}
+    if backend == "postgresql":
+        # eight pools of 20 would pass PostgreSQL's default 100 connections under load
+        overrides = {name: {"database_pool_size": POSTGRES_POOL, **overrides.get(name, {})} for name in SERVICES}
     async with service_databases(backend, SERVICES, tmp_dir) as urls:
-        settings = _settings(SERVICES, urls, overrides or {})
+        settings = _settings(SERVICES, urls, overrides)
         async with running_services(specs(), platform, settings, seed=True) as (client, embedded):
             stack = Stack(client, embedded)
             if stocked:

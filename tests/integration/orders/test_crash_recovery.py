@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,26 +26,12 @@ import pytest
 
 from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
 from agora.services.orders.saga import CRASH_EXIT_CODE, STEPS
-from tests.support.stack import ADDRESS, GOOD_CARD, PASSWORD, SERVICES
+from tests.support.stack import ADDRESS, GOOD_CARD, PASSWORD
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
-#: ``agora up`` with the checkout stack's services, for as long as the registry does not list
-#: them all yet: the same CLI code, only the service list comes from tests/support/stack.py.
-WITH_STACK_SERVICES = (
-    "import sys, agora.registry as registry; from tests.support.stack import specs; "
-    "registry.service_specs = specs; from agora.cli import main; main(sys.argv[1:])"
-)
 PAID_STEPS = {"charged", "confirmed", "done"}
-
-
-def _agora(*args: str) -> list[str]:
-    from agora.registry import service_specs
-
-    if set(SERVICES) <= {spec.name for spec in service_specs()}:
-        return agora_command(*args)
-    return [sys.executable, "-c", WITH_STACK_SERVICES, *args]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +45,6 @@ def _env(**extra: str) -> dict[str, str]:
         "AGORA_LOG_LEVEL": "WARNING",
         "AGORA_ORDERS_LEASE_SECONDS": "2",
         "AGORA_ORDERS_RECOVERY_INTERVAL": "0.5",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **extra,
     }
 
@@ -68,7 +52,7 @@ def _env(**extra: str) -> dict[str, str]:
 @contextmanager
 def agora_up(data_dir: Path, log: Path, **env: str) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     port = free_port()
-    command = _agora("up", "--port", str(port), "--data-dir", str(data_dir))
+    command = agora_command("up", "--port", str(port), "--data-dir", str(data_dir))
     with running_process(command, log_path=log, env=_env(**env), cwd=REPO) as process:
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(f"{base}/readyz", timeout=180, process=process)
@@ -115,7 +99,7 @@ def test_a_crash_after_each_step_ends_paid_or_failed_and_consistent(data_dir: Pa
 
     admin_email = f"ops-{step}-{uuid.uuid4().hex[:6]}@example.org"
     created = subprocess.run(
-        _agora("create-admin", "--email", admin_email, "--data-dir", str(data_dir)),
+        agora_command("create-admin", "--email", admin_email, "--data-dir", str(data_dir)),
         env={**os.environ, **_env(), "AGORA_ADMIN_PASSWORD": PASSWORD},
         capture_output=True,
         text=True,
