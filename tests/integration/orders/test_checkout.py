@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.stack import DECLINED_CARD, PROVIDER_ERROR_CARD, Stack, User
+from agora.contracts.orders import OrderPaid, OrderPlaced
+from tests.support.stack import ADDRESS, DECLINED_CARD, PROVIDER_ERROR_CARD, Stack, User
 
 
 async def charges(stack: Stack, admin: User, order_id: str) -> list[dict[str, Any]]:
@@ -60,8 +61,13 @@ async def test_a_customer_checks_out_three_products_in_euros(stack: Stack) -> No
     assert [c["amount"] for c in captured] == [order["total"]]
     events = await stack.events("orders", key=order["id"])
     assert [e["type"] for e in events] == ["orders.order.placed", "orders.order.paid"]
-    paid = events[1]["data"]
-    assert (paid["user_id"], paid["total"], len(paid["items"])) == (user.id, order["total"], 3)
+    placed, paid = OrderPlaced.model_validate(events[0]["data"]), OrderPaid.model_validate(events[1]["data"])
+    assert (paid.user_id, paid.total.amount, len(paid.items)) == (user.id, order["total"]["amount"], 3)
+    assert (placed.shipping_address.city, paid.payment_id) == (ADDRESS["city"], order["payment"]["id"])
+    metrics = (await stack.client.get("/metrics")).text
+    assert 'agora_orders_checkouts_total{outcome="paid"}' in metrics
+    assert 'agora_orders_revenue_minor_total{currency="EUR"}' in metrics
+    assert "agora_orders_checkout_duration_seconds_bucket{" in metrics
 
 
 async def test_a_declined_card_fails_the_order_and_changes_no_stock(stack: Stack) -> None:
@@ -131,3 +137,18 @@ async def test_cancel_refunds_and_restocks_and_shipping_follows_the_status_machi
     assert delivered.json()["status"] == "delivered"
     types = [e["type"] for e in await stack.events("orders", key=kept["id"])]
     assert types[-2:] == ["orders.order.shipped", "orders.order.delivered"]
+
+
+async def test_the_openapi_document_lists_every_orders_route(stack: Stack) -> None:
+    document = (await stack.client.get("/api/orders/openapi.json")).json()
+    assert set(document["paths"]) == {
+        "/api/orders/checkout",
+        "/api/orders",
+        "/api/orders/{order_id}",
+        "/api/orders/{order_id}/cancel",
+        "/api/orders/{order_id}/ship",
+        "/api/orders/{order_id}/deliver",
+    }
+    checkout = document["paths"]["/api/orders/checkout"]["post"]
+    assert {"201", "402", "409", "422", "503"} <= set(checkout["responses"])
+    assert any(p["name"] == "Idempotency-Key" for p in checkout["parameters"])

@@ -1,35 +1,4 @@
-"""The checkout saga: an explicit list of steps, each committed on the order row before the next.
-
-::
-
-    created -> priced -> reserved -> charged -> confirmed -> done          (status pending -> paid)
-                  \\         \\          \\          \\
-                   +---------+----------+----------+--> compensating -> failed   (refund, release)
-
-* ``created``: the order row (``pending``), committed; the cart was read before, so an empty cart
-  creates nothing.
-* ``priced``: each line re-priced from the catalog (inactive -> fail), converted to the order's
-  currency, shipping quoted and converted; lines and totals stored.
-* ``reserved``: an inventory reservation whose id is the order id.
-* ``charged``: a payments charge with ``Idempotency-Key: order-<id>``; the payment id stored.
-* ``confirmed``: the reservation committed, then in ONE transaction: status ``paid``, the
-  ``placed`` and ``paid`` events, the idempotency key's answer.
-* ``done``: the cart cleared (a failure here leaves the order paid; recovery retries it).
-
-Compensation runs backwards (refund if charged, release if a reservation may exist) and ends
-with status ``failed``, a reason a customer can read and ``orders.order.failed``. If a
-compensating call fails the order stays at ``compensating`` for recovery to finish.
-
-Ownership: the process driving a saga holds a lease (``lease_until``) that every step renews;
-every write is conditional on the version it read (``OrdersRepository.update``), so a process
-that lost its lease cannot move the order any more. Recovery (at start-up and periodically)
-takes over orders whose lease lapsed: before ``charged`` it asks payments whether a charge
-exists (the card number was never stored, so a charge cannot be retried): captured -> continue
-to ``confirmed``; none -> compensate. From ``charged`` on it simply continues.
-
-A call whose outcome is unknown (a charge that timed out after being sent) is never guessed at:
-the order is left to recovery, which asks the service once the lease has lapsed.
-"""
+"""The saga's forward path, its compensation and its persistence (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -45,10 +14,9 @@ import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agora.contracts.orders import ORDER_CANCELLED, ORDER_FAILED, ORDER_PAID, ORDER_PLACED
+from agora.contracts.orders import ORDER_FAILED, ORDER_PAID, ORDER_PLACED
 from agora.platform.db import unit_of_work
 from agora.platform.db.types import utcnow
-from agora.platform.errors import ConflictError, ServiceUnavailableError, UnprocessableError
 from agora.platform.http.problems import PROBLEM_JSON, error_document
 from agora.platform.idempotency import IdempotencyStore
 from agora.platform.messaging import Outbox
@@ -57,7 +25,6 @@ from agora.services.orders.documents import CheckoutFailed, Failure, address_of,
 from agora.services.orders.gateways import (
     Card,
     CartLine,
-    Charge,
     Declined,
     GatewayError,
     Gateways,
@@ -71,86 +38,34 @@ from agora.services.orders.gateways import (
 )
 from agora.services.orders.models import Order, OrderItem
 from agora.services.orders.repository import OrdersRepository
+from agora.services.orders.saga._outcomes import (
+    CHARGED,
+    COMPENSATING,
+    CONFIRMED,
+    CRASH_EXIT_CODE,
+    CREATED,
+    DECLINED,
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    PRICED,
+    PROVIDER_ERROR,
+    RESERVATION_LOST,
+    RESERVED,
+    CartTooLarge,
+    CheckoutInProgress,
+    EmptyCart,
+    Fail,
+    Handoff,
+    LeaseLost,
+    SettlingLater,
+    pricing_refusal,
+    unavailable,
+)
 from agora.services.orders.settings import OrdersSettings
-from agora.services.orders.status import Status, check, sources
+from agora.services.orders.status import Status, sources
 
 log = structlog.get_logger(__name__)
-
-CREATED, PRICED, RESERVED, CHARGED, CONFIRMED, DONE = "created", "priced", "reserved", "charged", "confirmed", "done"
-COMPENSATING, FAILED = "compensating", "failed"
-CANCELLING, CANCELLED = "cancelling", "cancelled"
-STEPS = (CREATED, PRICED, RESERVED, CHARGED, CONFIRMED, DONE)
-CRASH_EXIT_CODE = 75
-
-_SERVICE_NAMES = {
-    "cart": "the cart",
-    "catalog": "the catalog",
-    "currency": "currency conversion",
-    "shipping": "shipping",
-    "inventory": "the stock service",
-    "payments": "payments",
-}
-
-
-def unavailable(service: str) -> Failure:
-    if service == "payments":
-        return Failure("payments_unavailable", "Payments are unavailable right now; nothing was charged.", 503)
-    name = _SERVICE_NAMES.get(service, service)
-    return Failure(
-        f"{service}_unavailable", f"Checkout needs {name}, which is unavailable right now; nothing was charged.", 503
-    )
-
-
-DECLINED = Failure("card_declined", "Your card was declined.", 402)
-PROVIDER_ERROR = Failure("payment_provider_error", "The card provider did not respond; nothing was charged.", 502)
-INTERRUPTED = Failure("checkout_interrupted", "The checkout was interrupted; nothing was charged.", 503)
-RESERVATION_LOST = Failure(
-    "reservation_expired", "Your items were no longer reserved for you, so the payment was refunded.", 409
-)
-
-
-class EmptyCart(UnprocessableError):
-    field = "cart"
-
-    def __init__(self) -> None:
-        super().__init__("Your cart is empty; add something before checking out.")
-
-
-class CartTooLarge(UnprocessableError):
-    field = "cart"
-
-
-class CheckoutInProgress(ConflictError):
-    """Another process owns this order's saga right now."""
-
-    def __init__(self, order_id: str) -> None:
-        super().__init__("This checkout is still being processed; check the order shortly.", order_id=order_id)
-
-
-class SettlingLater(ServiceUnavailableError):
-    """The saga could not finish or safely compensate now; recovery will settle the order."""
-
-    def __init__(self, order_id: str) -> None:
-        super().__init__(
-            "We could not confirm your order yet; it will be settled within a minute. Check the order for its status.",
-            order_id=order_id,
-            code="settling",
-        )
-
-
-class _Fail(Exception):
-    def __init__(self, failure: Failure, step: str) -> None:
-        super().__init__(failure.code)
-        self.failure = failure
-        self.step = step
-
-
-class _LeaseLost(Exception):
-    pass
-
-
-class _Handoff(Exception):
-    """Stop here; the lease will lapse and recovery will pick the order up."""
 
 
 @dataclass
@@ -199,7 +114,7 @@ class CheckoutRequest:
     card: Card
 
 
-class CheckoutSaga:
+class SagaSteps:
     def __init__(
         self,
         *,
@@ -301,18 +216,18 @@ class CheckoutSaga:
                 await self._reserve(run)
             if run.step == RESERVED:
                 if card is None:  # only recovery gets here, and it decides before calling _drive
-                    raise _Fail(INTERRUPTED, RESERVED)
+                    raise Fail(INTERRUPTED, RESERVED)
                 await self._charge(run, card)
             if run.step == CHARGED:
                 await self._confirm(run)
             if run.step == CONFIRMED:
                 await self._finish(run)
-        except _Fail as fail:
+        except Fail as fail:
             metrics.saga_step_failures_total.labels(fail.step, fail.failure.code).inc()
             await self._compensate(run, fail.failure)
-        except _LeaseLost:
+        except LeaseLost:
             raise CheckoutInProgress(run.order_id) from None
-        except _Handoff:
+        except Handoff:
             raise SettlingLater(run.order_id) from None
 
     # -- the steps -----------------------------------------------------------------------------
@@ -323,7 +238,7 @@ class CheckoutSaga:
             for position, line in enumerate(lines):
                 product = await self.gateways.catalog.product(line.product_id)
                 if product is None or not product.active:
-                    raise _Fail(
+                    raise Fail(
                         Failure(
                             "product_unavailable", f"'{line.name}' is no longer sold; remove it from your cart.", 409
                         ),
@@ -347,11 +262,11 @@ class CheckoutSaga:
             amount, currency = await self.gateways.shipping.quote(run.address, stock, run.currency)
             shipping = await self.gateways.currency.convert(amount, currency, run.currency)
         except Unavailable as exc:
-            raise _Fail(unavailable(exc.service), PRICED) from None
+            raise Fail(unavailable(exc.service), PRICED) from None
         except Refused as exc:
-            raise _Fail(_pricing_refusal(exc, run.currency), PRICED) from None
+            raise Fail(pricing_refusal(exc, run.currency), PRICED) from None
         except GatewayError as exc:  # a read that timed out: nothing changed anywhere
-            raise _Fail(unavailable(exc.service), PRICED) from None
+            raise Fail(unavailable(exc.service), PRICED) from None
         subtotal = sum(item.line_total for item in items)
         run.items = items
         run.total = subtotal + shipping
@@ -365,15 +280,15 @@ class CheckoutSaga:
             await self.gateways.inventory.reserve(run.order_id, run.stock(), self.settings.reservation_ttl_seconds)
         except OutOfStock as exc:
             run.reserve_attempted = False  # refused: inventory holds nothing for this order
-            raise _Fail(await self._out_of_stock(run, exc), RESERVED) from None
+            raise Fail(await self._out_of_stock(run, exc), RESERVED) from None
         except Unavailable:
             run.reserve_attempted = False
-            raise _Fail(unavailable("inventory"), RESERVED) from None
+            raise Fail(unavailable("inventory"), RESERVED) from None
         except Unknown:
-            raise _Fail(unavailable("inventory"), RESERVED) from None  # compensation releases it
+            raise Fail(unavailable("inventory"), RESERVED) from None  # compensation releases it
         except Refused as exc:
             failure = Failure("stock_refused", exc.detail or "The stock service refused the order.", 409)
-            raise _Fail(failure, RESERVED) from None
+            raise Fail(failure, RESERVED) from None
         await self._persist(run, RESERVED)
 
     async def _out_of_stock(self, run: Run, exc: OutOfStock) -> Failure:
@@ -403,20 +318,20 @@ class CheckoutSaga:
                 order_id=run.order_id, user_id=run.user_id, amount=run.total, currency=run.currency, card=card
             )
         except Declined:
-            raise _Fail(DECLINED, CHARGED) from None
+            raise Fail(DECLINED, CHARGED) from None
         except ProviderFailed:
-            raise _Fail(PROVIDER_ERROR, CHARGED) from None
+            raise Fail(PROVIDER_ERROR, CHARGED) from None
         except Unavailable:
-            raise _Fail(unavailable("payments"), CHARGED) from None
+            raise Fail(unavailable("payments"), CHARGED) from None
         except Refused as exc:
             if exc.status == 409:  # payments is still handling this order's charge: let recovery ask
-                raise _Handoff() from None
+                raise Handoff() from None
             field_name = f"body.{exc.field}" if exc.field and not exc.field.startswith("body.") else exc.field
             reason = f"The card was refused: {exc.detail}" if exc.detail else "The card was refused."
-            raise _Fail(Failure("card_refused", reason, 422, field_name or "body.card"), CHARGED) from None
+            raise Fail(Failure("card_refused", reason, 422, field_name or "body.card"), CHARGED) from None
         except Unknown:
             metrics.saga_step_failures_total.labels(CHARGED, "unknown_outcome").inc()
-            raise _Handoff() from None
+            raise Handoff() from None
         run.payment_id = charge.id
         await self._persist(run, CHARGED, payment_id=charge.id, card_brand=charge.brand, card_last4=charge.last4)
 
@@ -424,10 +339,10 @@ class CheckoutSaga:
         try:
             await self.gateways.inventory.commit(run.order_id)
         except ReservationLost:
-            raise _Fail(RESERVATION_LOST, CONFIRMED) from None
+            raise Fail(RESERVATION_LOST, CONFIRMED) from None
         except GatewayError:
             metrics.saga_step_failures_total.labels(CONFIRMED, "inventory_unavailable").inc()
-            raise _Handoff() from None
+            raise Handoff() from None
 
         async def record(session: AsyncSession, order: Order) -> None:
             facts = order_facts(order)
@@ -507,109 +422,6 @@ class CheckoutSaga:
             await self.keys.abandon(run.user_id, run.key)
         raise CheckoutFailed(run.order_id, failure)
 
-    # -- recovery ------------------------------------------------------------------------------
-
-    async def recover(self) -> int:
-        """Takes over every unfinished saga whose lease lapsed; returns how many it settled."""
-        now = self.clock()
-        async with self.sessions() as session:
-            due = await OrdersRepository(session).due_for_recovery(now, self.settings.recovery_batch)
-        settled = 0
-        for order in due:
-            run = Run.of(order)
-            if not await self._claim(run):
-                continue  # another replica took it first
-            outcome = await self._resume(run)
-            metrics.recovered_total.labels(outcome).inc()
-            log.info("saga_recovered", order_id=run.order_id, from_step=order.saga_step, outcome=outcome)
-            settled += outcome in ("paid", "failed", "cancelled")
-        return settled
-
-    async def _claim(self, run: Run) -> bool:
-        async with unit_of_work(self.sessions) as session:
-            won = await OrdersRepository(session).update(
-                run.order_id, version=run.version, lease_until=self._lease(self.clock())
-            )
-            await session.commit()
-        if won:
-            run.version += 1
-        return won
-
-    async def _resume(self, run: Run) -> str:
-        try:
-            if run.step == CANCELLING:
-                await self.finish_cancel(run)
-                return "cancelled"
-            if run.step == COMPENSATING:
-                order = await self.load(run.order_id)
-                await self._compensate(run, _stored_failure(order))
-            if run.step in (CREATED, PRICED, RESERVED):
-                charge = await self._captured(run) if run.step == RESERVED else None
-                if charge is None:
-                    await self._compensate(run, INTERRUPTED)
-                run.payment_id = charge.id
-                await self._persist(
-                    run, CHARGED, payment_id=charge.id, card_brand=charge.brand, card_last4=charge.last4
-                )
-            await self._drive(run)
-        except CheckoutFailed:
-            return "failed"
-        except (SettlingLater, CheckoutInProgress, _Handoff, _LeaseLost):
-            return "deferred"
-        except GatewayError as exc:
-            log.warning("recovery_deferred", order_id=run.order_id, service=exc.service)
-            return "deferred"
-        return "paid" if run.step in (CONFIRMED, DONE) else "deferred"
-
-    async def _captured(self, run: Run) -> Charge | None:
-        try:
-            return await self.gateways.payments.captured(run.order_id)
-        except GatewayError:
-            raise _Handoff() from None
-
-    # -- cancel (shares the lease and persistence machinery) -------------------------------------
-
-    async def cancel(self, order: Order) -> None:
-        """Status ``cancelled`` and the event, committed first; then refund and restock.
-
-        The claim comes first so a concurrent ship cannot win after the money went back; if a
-        refund or release call fails, the order stays at step ``cancelling`` and recovery
-        finishes it.
-        """
-        check(order.status, Status.cancelled)
-        run = Run.of(order)
-
-        async def record(session: AsyncSession, cancelled: Order) -> None:
-            await self.outbox.add(
-                session,
-                ORDER_CANCELLED,
-                {
-                    "order_id": cancelled.id,
-                    "user_id": cancelled.user_id,
-                    "total": {"amount": cancelled.total, "currency": cancelled.currency},
-                    "payment_id": cancelled.payment_id,
-                },
-                subject=cancelled.id,
-            )
-
-        try:
-            await self._persist(
-                run, CANCELLING, statuses=sources(Status.cancelled), status=Status.cancelled.value, then=record
-            )
-        except _LeaseLost:
-            raise ConflictError("The order changed meanwhile; fetch it again and retry.", field="status") from None
-        try:
-            await self.finish_cancel(run)
-        except GatewayError as exc:
-            log.warning("cancel_deferred", order_id=run.order_id, service=exc.service)
-
-    async def finish_cancel(self, run: Run) -> None:
-        """Refund and restock a cancelled order (status already ``cancelled``, step ``cancelling``)."""
-        if run.payment_id is not None:
-            await self.gateways.payments.refund(run.payment_id)
-        await self.gateways.inventory.release(run.order_id)
-        await self._persist(run, CANCELLED, terminal=True)
-
     # -- persistence ---------------------------------------------------------------------------
 
     async def load(self, order_id: str) -> Order:
@@ -649,7 +461,7 @@ class CheckoutSaga:
                 **values,
             )
             if not won:
-                raise _LeaseLost()
+                raise LeaseLost()
             if then is not None:
                 order = await repository.get(run.order_id)
                 assert order is not None
@@ -667,40 +479,3 @@ class CheckoutSaga:
             # tests only: die as a killed process would, with nothing flushed or cleaned up
             log.warning("crash_after_step", step=step)
             os._exit(CRASH_EXIT_CODE)
-
-
-def _stored_failure(order: Order) -> Failure:
-    if order.failure_code is None:
-        return INTERRUPTED
-    return Failure(order.failure_code, order.failure_reason or "", order.failure_status or 503)
-
-
-def _pricing_refusal(exc: Refused, currency: str) -> Failure:
-    if exc.service == "currency":
-        return Failure("unsupported_currency", f"Prices cannot be given in {currency} right now.", 422, "body.currency")
-    if exc.service == "shipping":
-        field_name = exc.field or "shipping_address"
-        if not field_name.startswith("body."):
-            field_name = (
-                "body.shipping_address." + field_name.split(".")[-1] if "." in field_name else "body.shipping_address"
-            )
-        reason = exc.detail or "We cannot ship to this address."
-        return Failure("address_not_shippable", reason, 422, field_name)
-    return Failure(f"{exc.service}_refused", exc.detail or f"The {exc.service} service refused the order.", 409)
-
-
-__all__ = [
-    "CANCELLED",
-    "CANCELLING",
-    "COMPENSATING",
-    "CRASH_EXIT_CODE",
-    "FAILED",
-    "STEPS",
-    "CartTooLarge",
-    "CheckoutInProgress",
-    "CheckoutRequest",
-    "CheckoutSaga",
-    "EmptyCart",
-    "Run",
-    "SettlingLater",
-]
