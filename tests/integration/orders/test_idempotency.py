@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from sqlalchemy import delete
+
+from agora.platform.idempotency import idempotency_keys
 from agora.services.orders.models import Order
 from agora.services.payments.models import Charge
-from tests.support.stack import ADDRESS, GOOD_CARD, Stack
+from tests.support.stack import ADDRESS, DECLINED_CARD, GOOD_CARD, Stack
 
 
 async def test_twenty_concurrent_checkouts_with_one_key_make_one_order_and_one_charge(stack: Stack) -> None:
@@ -58,3 +61,36 @@ async def test_keys_are_per_user(stack: Stack) -> None:
     one, two = await stack.checkout(first, key=key), await stack.checkout(second, key=key)
     assert (one.status_code, two.status_code) == (201, 201)
     assert one.json()["id"] != two.json()["id"]
+
+
+async def forget_key(stack: Stack, user_id: str, key: str) -> None:
+    """What a process that died before storing the key's answer leaves: an order, no stored answer."""
+    async with stack.context("orders").sessions() as session:
+        await session.execute(
+            delete(idempotency_keys).where(idempotency_keys.c.scope == user_id, idempotency_keys.c.key == key)
+        )
+        await session.commit()
+
+
+async def test_a_key_without_a_stored_answer_is_answered_by_its_order(stack: Stack) -> None:
+    user = await stack.register()
+    product = (await stack.products(1))[0]
+    assert (await stack.add_to_cart(user, product["id"], 1)).status_code in (200, 201)
+    paid_key, declined_key = str(uuid.uuid4()), str(uuid.uuid4())
+    paid = await stack.checkout(user, key=paid_key)
+    assert (await stack.add_to_cart(user, product["id"], 1)).status_code in (200, 201)
+    declined = await stack.checkout(user, key=declined_key, card=DECLINED_CARD)
+    assert (paid.status_code, declined.status_code) == (201, 402)
+    for key in (paid_key, declined_key):
+        await forget_key(stack, user.id, key)
+
+    again_paid = await stack.checkout(user, key=paid_key)
+    again_declined = await stack.checkout(user, key=declined_key, card=DECLINED_CARD)
+
+    assert (again_paid.status_code, again_paid.json()["id"]) == (201, paid.json()["id"])
+    assert (again_declined.status_code, again_declined.json()["order_id"]) == (402, declined.json()["order_id"])
+    assert await stack.count("orders", Order, Order.user_id == user.id) == 2
+    assert await stack.count("payments", Charge, Charge.order_id == paid.json()["id"]) == 1
+    # and the answer is stored again: the next retry is a plain replay
+    replay = await stack.checkout(user, key=paid_key)
+    assert replay.headers.get("idempotent-replayed") == "true"
