@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agora.contracts.orders import OrderPaid, OrderPlaced
-from tests.support.stack import ADDRESS, DECLINED_CARD, PROVIDER_ERROR_CARD, Stack, User
+from tests.support.stack import ADDRESS, DECLINED_CARD, PROVIDER_ERROR_CARD, Stack, User, eventually
 
 
 async def charges(stack: Stack, admin: User, order_id: str) -> list[dict[str, Any]]:
@@ -152,3 +152,26 @@ async def test_the_openapi_document_lists_every_orders_route(stack: Stack) -> No
     checkout = document["paths"]["/api/orders/checkout"]["post"]
     assert {"201", "402", "409", "422", "503"} <= set(checkout["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in checkout["parameters"])
+
+
+async def test_a_delivery_confirmed_at_shipping_delivers_the_order(stack: Stack) -> None:
+    user, admin = await stack.register(), await stack.admin()
+    product = (await stack.products(3))[2]
+    await fill_cart(stack, user, [product], [1])
+    order_id = (await stack.checkout(user)).json()["id"]
+    assert (await stack.client.post(f"/api/orders/{order_id}/ship", headers=admin.headers)).status_code == 200
+    shipments = await stack.client.get("/api/shipping/shipments", params={"order_id": order_id}, headers=admin.headers)
+    shipment = shipments.json()["items"][0]
+
+    delivered = await stack.client.post(f"/api/shipping/shipments/{shipment['id']}/deliver", headers=admin.headers)
+    assert delivered.status_code == 200, delivered.text
+
+    async def order_delivered() -> bool:
+        order = await stack.client.get(f"/api/orders/{order_id}", headers=user.headers)
+        return order.json()["status"] == "delivered"
+
+    await eventually(order_delivered, what="the order follows shipping.shipment.delivered")
+    types = [e["type"] for e in await stack.events("orders", key=order_id)]
+    assert types.count("orders.order.delivered") == 1
+    again = await stack.client.post(f"/api/orders/{order_id}/deliver", headers=admin.headers)
+    assert again.status_code == 409  # delivered once; the status machine refuses a second time

@@ -1,8 +1,10 @@
-"""Reactions to other services' events.
+"""Reactions to other services' events: a delivery confirmed at shipping delivers the order.
 
-Orders drives the checkout over HTTP and learns nothing from events yet; delivery is marked by
-an admin (``POST /api/orders/{id}/deliver``). When shipping publishes delivery confirmations,
-their consumer goes here and is listed in the spec's ``consumers`` hook.
+``shipping.shipment.delivered`` moves a ``shipped`` order to ``delivered`` (with
+``orders.order.delivered``), so the customer's history follows the carrier without an admin
+marking it twice. The consumer's inbox makes a redelivery a no-op; an order that is already
+delivered (an admin got there first) or was never shipped here is left as it is, not retried:
+the event is a fact about the parcel, and the status machine decides what it means for the order.
 """
 
 from __future__ import annotations
@@ -10,10 +12,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from agora.contracts.shipping import SHIPMENT_DELIVERED, ShipmentDelivered
+from agora.platform.messaging import Consumer, Envelope
+from agora.services.orders.service import OrdersService
+
 if TYPE_CHECKING:
-    from agora.platform.messaging import Consumer
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from agora.platform.service import ServiceContext
 
+#: The consumer group (and inbox name) of orders.
+CONSUMER = "orders"
 
-def consumers(_context: ServiceContext) -> Iterable[Consumer]:
-    return ()
+
+def consumers(context: ServiceContext) -> Iterable[Consumer]:
+    consumer = Consumer(
+        CONSUMER, context.sessions, context.transport, max_attempts=context.platform.consumer_max_attempts
+    )
+
+    async def shipment_delivered(session: AsyncSession, envelope: Envelope) -> None:
+        event = ShipmentDelivered.model_validate(envelope.data)
+        await OrdersService(session, events=context.outbox).delivered_by_carrier(event.order_id)
+
+    consumer.on(SHIPMENT_DELIVERED, shipment_delivered)
+    return (consumer,)

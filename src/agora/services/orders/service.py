@@ -20,7 +20,7 @@ from agora.services.orders.documents import address_of
 from agora.services.orders.gateways import GatewayError, Gateways, Refused, StockLine
 from agora.services.orders.models import Order
 from agora.services.orders.repository import OrdersRepository
-from agora.services.orders.status import Status, check, sources
+from agora.services.orders.status import Status, allowed, check, sources
 
 if TYPE_CHECKING:  # types only: the rules import no web framework
     from agora.platform.http.pagination import CursorCodec
@@ -98,11 +98,23 @@ class OrdersService:
     async def deliver(self, order_id: str) -> Order:
         order = await self.get(order_id)
         check(order.status, Status.delivered)
+        await self._deliver(order)
+        return await self._reloaded(order.id)
+
+    async def delivered_by_carrier(self, order_id: str) -> bool:
+        """The carrier delivered the order's parcel: ``shipped`` -> ``delivered``; False when the
+        order is unknown or not shipped (already delivered, or cancelled meanwhile)."""
+        order = await self.repository.get(order_id)
+        if order is None or not allowed(order.status, Status.delivered):
+            return False
+        await self._deliver(order)
+        return True
+
+    async def _deliver(self, order: Order) -> None:
         await self._move(order, Status.delivered)
         await self.events.add(
             self.session, ORDER_DELIVERED, {"order_id": order.id, "user_id": order.user_id}, subject=order.id
         )
-        return await self._reloaded(order.id)
 
     async def _move(self, order: Order, target: Status, **values: Any) -> None:
         won = await self.repository.update(
