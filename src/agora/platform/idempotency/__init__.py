@@ -7,7 +7,9 @@ from agora.platform.idempotency.http import (
     REPLAYED_HEADER,
     IdempotencyKey,
     IdempotentResult,
+    context_store,
     idempotent,
+    purge_task,
     replay_response,
     store_for,
 )
@@ -32,10 +34,12 @@ __all__ = [
     "KeyInFlight",
     "KeyReused",
     "Replay",
+    "context_store",
     "fingerprint",
     "idempotency_keys",
     "idempotency_metadata",
     "idempotent",
+    "purge_task",
     "replay_response",
     "store_for",
 ]

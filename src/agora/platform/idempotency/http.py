@@ -29,6 +29,8 @@ from agora.platform.errors import ServiceError
 from agora.platform.http.problems import PROBLEM_JSON, BadRequest, ProblemError, error_document
 from agora.platform.idempotency.store import HEADER, Begun, IdempotencyStore, Replay, fingerprint
 from agora.platform.idempotency.tables import KEY
+from agora.platform.service import ServiceContext
+from agora.platform.tasks import PeriodicTask
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -59,14 +61,26 @@ async def _idempotency_key(
 IdempotencyKey = Annotated[str, Depends(_idempotency_key)]
 
 
-def store_for(request: Request) -> IdempotencyStore:
-    """The service's store, built once per service context."""
-    context = request.state.context
+#: Keys live 24 hours; purging hourly keeps the table at about a day of requests.
+PURGE_INTERVAL_SECONDS = 3600.0
+
+
+def context_store(context: ServiceContext) -> IdempotencyStore:
+    """The service's store, built once per service context (endpoints and the purge share it)."""
     store = context.extras.get("idempotency")
     if store is None:
         store = context.extras["idempotency"] = IdempotencyStore(context.sessions)
     assert isinstance(store, IdempotencyStore)
     return store
+
+
+def store_for(request: Request) -> IdempotencyStore:
+    return context_store(request.state.context)
+
+
+def purge_task(context: ServiceContext) -> PeriodicTask:
+    """The periodic task that forgets expired keys; list it in the service's ``periodic`` hook."""
+    return PeriodicTask(f"{context.name}.idempotency_purge", PURGE_INTERVAL_SECONDS, context_store(context).purge)
 
 
 def replay_response(replay: Replay) -> Response:
@@ -137,4 +151,14 @@ async def _run_owned(
             await store.abandon(begun.scope, begun.key)
 
 
-__all__ = ["REPLAYED_HEADER", "IdempotencyKey", "IdempotentResult", "idempotent", "replay_response", "store_for"]
+__all__ = [
+    "PURGE_INTERVAL_SECONDS",
+    "REPLAYED_HEADER",
+    "IdempotencyKey",
+    "IdempotentResult",
+    "context_store",
+    "idempotent",
+    "purge_task",
+    "replay_response",
+    "store_for",
+]
