@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agora.platform.http.problems import install_problem_handlers
 
@@ -35,6 +36,7 @@ def app_raising(exc: Exception) -> FastAPI:
         (OperationalError("SELECT 1", {}, DriverError()), 503),
         (DBAPIError("SELECT 1", {}, DriverError("42P01")), 500),  # a missing table is our bug, not an outage
         (IntegrityError("INSERT", {}, DriverError("23505")), 500),
+        (PoolTimeoutError("QueuePool limit of size 10 overflow 0 reached"), 503),  # every connection busy
     ],
 )
 async def test_database_errors(exc: Exception, status: int) -> None:
@@ -44,4 +46,4 @@ async def test_database_errors(exc: Exception, status: int) -> None:
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     assert ("retry-after" in response.headers) == (status == 503)
-    assert "SELECT" not in response.text and "driver says no" not in response.text
+    assert "SELECT" not in response.text and "driver says no" not in response.text and "QueuePool" not in response.text
