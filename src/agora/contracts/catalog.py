@@ -29,6 +29,13 @@ SUPPORTED_CURRENCIES: frozenset[str] = frozenset(
 )
 
 
+def supported_currency(value: str) -> str:
+    """Pydantic after-validator: one of :data:`SUPPORTED_CURRENCIES`."""
+    if value not in SUPPORTED_CURRENCIES:
+        raise ValueError(f"must be one of {', '.join(sorted(SUPPORTED_CURRENCIES))}")
+    return value
+
+
 class _Contract(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -99,4 +106,5 @@ __all__ = [
     "ProductCreated",
     "ProductDeleted",
     "ProductUpdated",
+    "supported_currency",
 ]

@@ -33,6 +33,23 @@ CardBrand = Literal["visa", "mastercard", "amex", "discover", "other"]
 ChargeStatus = Literal["captured", "declined", "refunded"]
 
 
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) checksum every card number carries in its last digit (``digits``: 0-9 only).
+
+    Shared so the checkout form (orders) refuses a mistyped number with the same rule payments
+    applies, without a round trip.
+    """
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
 class _Contract(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -124,4 +141,5 @@ __all__ = [
     "PaymentDeclined",
     "PaymentRefunded",
     "Refund",
+    "luhn_valid",
 ]

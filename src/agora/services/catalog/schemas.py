@@ -9,12 +9,12 @@ like SQL or HTML, is data: stored and returned exactly as sent.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from agora.contracts.catalog import SUPPORTED_CURRENCIES, CategoryRef, Money, Product
+from agora.contracts.catalog import CategoryRef, Money, Product, supported_currency
+from agora.platform.validation import OneLine, TextBlock
 from agora.services.catalog.models import (
     CATEGORY_NAME_LENGTH,
     CATEGORY_SLUG_LENGTH,
@@ -35,47 +35,20 @@ SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 #: An absolute http(s) URL, a site-relative path, or a media id; never ``javascript:`` and friends.
 IMAGE_PATTERN = r"^(?:https?://[^\s]+|/[^\s]*|[A-Za-z0-9][A-Za-z0-9_.-]*)$"
 
-_FORBIDDEN_LINE = re.compile(r"[\x00-\x1f\x7f]")
-_FORBIDDEN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def _one_line(value: str) -> str:
-    if _FORBIDDEN_LINE.search(value) or _SURROGATE.search(value):
-        raise ValueError("must not contain control characters or unpaired surrogates")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-def _text(value: str) -> str:
-    # newlines and tabs are fine in a description; NUL is refused by PostgreSQL, the rest is noise
-    if _FORBIDDEN_TEXT.search(value) or _SURROGATE.search(value):
-        raise ValueError("must not contain control characters or unpaired surrogates")
-    return value
-
-
-def _currency(value: str) -> str:
-    if value not in SUPPORTED_CURRENCIES:
-        raise ValueError(f"must be one of {', '.join(sorted(SUPPORTED_CURRENCIES))}")
-    return value
-
 
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=SKU_LENGTH, pattern=SKU_PATTERN)]
-ProductName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_LENGTH), AfterValidator(_one_line)]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_LENGTH), AfterValidator(_text)]
+ProductName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_LENGTH), OneLine]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_LENGTH), TextBlock]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=CATEGORY_SLUG_LENGTH, pattern=SLUG_PATTERN)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=TAG_LENGTH, pattern=SLUG_PATTERN)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=IMAGE_REF_LENGTH, pattern=IMAGE_PATTERN)]
 Images = Annotated[list[ImageRef], Field(max_length=MAX_IMAGES)]
 CurrencyCode = Annotated[
-    str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)
+    str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$"), AfterValidator(supported_currency)
 ]
-CategoryName = Annotated[
-    str, StringConstraints(min_length=1, max_length=CATEGORY_NAME_LENGTH), AfterValidator(_one_line)
-]
-CategoryDescription = Annotated[str, StringConstraints(max_length=CATEGORY_DESCRIPTION_LENGTH), AfterValidator(_text)]
+CategoryName = Annotated[str, StringConstraints(min_length=1, max_length=CATEGORY_NAME_LENGTH), OneLine]
+CategoryDescription = Annotated[str, StringConstraints(max_length=CATEGORY_DESCRIPTION_LENGTH), TextBlock]
 
 
 def normalize_tags(tags: list[str]) -> list[str]:

@@ -13,12 +13,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from agora.platform.validation import OneLine, one_line
 from agora.services.identity.models import EMAIL_LENGTH, NAME_LENGTH
 from agora.services.identity.passwords import MAX_LENGTH, policy_violation
 
 Role = Literal["customer", "support", "admin"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 # A pragmatic address check (RFC 5321 lengths, a dotted domain of LDH labels), not RFC 5322:
 # quoted local parts and IP literals are refused on purpose; confirmation mail proves the rest.
 _LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -47,23 +47,15 @@ def _password(value: str) -> str:
     return value
 
 
-def _one_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value.strip()
-
-
 Email = Annotated[str, Field(max_length=EMAIL_LENGTH + 10), AfterValidator(normalise_email)]
 NewPassword = Annotated[str, Field(max_length=MAX_LENGTH * 4), AfterValidator(_password)]
 # login takes any non-empty string up to the maximum: the policy applies when passwords are set
 AnyPassword = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH * 4)]
-DisplayName = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH), AfterValidator(_one_line)]
-Line = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
-ShortLine = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_one_line)]
-OptionalLine = Annotated[str, Field(max_length=200), AfterValidator(lambda v: _one_line(v) if v else v)]
-OptionalShort = Annotated[str, Field(max_length=100), AfterValidator(lambda v: _one_line(v) if v else v)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH), OneLine]
+Line = Annotated[str, Field(min_length=1, max_length=200), OneLine]
+ShortLine = Annotated[str, Field(min_length=1, max_length=100), OneLine]
+OptionalLine = Annotated[str, Field(max_length=200), AfterValidator(lambda v: one_line(v) if v else v)]
+OptionalShort = Annotated[str, Field(max_length=100), AfterValidator(lambda v: one_line(v) if v else v)]
 PostalCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case.")]
 OpaqueToken = Annotated[str, Field(min_length=20, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]

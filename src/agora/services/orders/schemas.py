@@ -8,41 +8,17 @@ checks again (it is the authority); this check keeps bad input from creating fai
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from agora.contracts.catalog import SUPPORTED_CURRENCIES
+from agora.contracts.catalog import supported_currency
 from agora.contracts.orders import Order as OrderOut
+from agora.contracts.payments import luhn_valid
+from agora.platform.validation import OneLine
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 MAX_CARD_YEARS = 20
-
-
-def _one_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value.strip()
-
-
-def _currency(value: str) -> str:
-    if value not in SUPPORTED_CURRENCIES:
-        raise ValueError(f"must be one of {', '.join(sorted(SUPPORTED_CURRENCIES))}")
-    return value
-
-
-def luhn_valid(number: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(number)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
 
 
 def _card_number(value: str) -> str:
@@ -54,11 +30,11 @@ def _card_number(value: str) -> str:
     return digits
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_one_line)]
-Line = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_one_line)]
-City = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_one_line)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100), OneLine]
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200), OneLine]
+City = Annotated[str, StringConstraints(min_length=1, max_length=100), OneLine]
 CurrencyCode = Annotated[
-    str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)
+    str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$"), AfterValidator(supported_currency)
 ]
 CardNumber = Annotated[str, StringConstraints(min_length=12, max_length=23), AfterValidator(_card_number)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from agora.contracts.payments import CardBrand
+from agora.contracts.payments import CardBrand, luhn_valid
 
 MIN_DIGITS = 12
 MAX_DIGITS = 19
@@ -38,19 +38,6 @@ def normalize_number(raw: str) -> str:
     if not luhn_valid(digits):
         raise CardError("number", "is not a valid card number (checksum)")
     return digits
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn (mod 10) checksum every card number carries in its last digit."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def _prefix_in(digits: str, length: int, low: int, high: int) -> bool:

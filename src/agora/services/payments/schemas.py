@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from agora.contracts.catalog import SUPPORTED_CURRENCIES
+from agora.contracts.catalog import supported_currency
 from agora.contracts.payments import CardBrand, Charge, ChargePage
 from agora.services.payments import cards
 from agora.services.payments.models import EXTERNAL_ID_LENGTH
@@ -28,12 +28,6 @@ EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 def _today() -> date:
     return datetime.now(UTC).date()
-
-
-def _currency(value: str) -> str:
-    if value not in SUPPORTED_CURRENCIES:
-        raise ValueError(f"must be one of {', '.join(sorted(SUPPORTED_CURRENCIES))}")
-    return value
 
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_LENGTH, pattern=EXTERNAL_ID_PATTERN)]
@@ -50,7 +44,7 @@ class MoneyIn(_Request):
     @field_validator("currency")
     @classmethod
     def _supported(cls, value: str) -> str:
-        return _currency(value)
+        return supported_currency(value)
 
 
 class CardIn(_Request):

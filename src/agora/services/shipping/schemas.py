@@ -8,13 +8,13 @@ The country must be an assigned ISO 3166-1 alpha-2 code in capitals (``US``, not
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from agora.contracts.catalog import SUPPORTED_CURRENCIES
+from agora.contracts.catalog import supported_currency
 from agora.contracts.shipping import Quote, Shipment
+from agora.platform.validation import OneLine
 from agora.services.shipping.countries import is_country
 from agora.services.shipping.models import ORDER_ID_LENGTH
 
@@ -23,16 +23,6 @@ MAX_ITEMS = 100
 SKU_LENGTH = 64
 TEXT_LENGTH = 200
 
-_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
-
-
-def _one_line(value: str) -> str:
-    if _FORBIDDEN.search(value):
-        raise ValueError("must not contain control characters or unpaired surrogates")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
 
 def _country(value: str) -> str:
     if not is_country(value):
@@ -40,13 +30,7 @@ def _country(value: str) -> str:
     return value
 
 
-def _currency(value: str) -> str:
-    if value not in SUPPORTED_CURRENCIES:
-        raise ValueError(f"must be one of {', '.join(sorted(SUPPORTED_CURRENCIES))}")
-    return value
-
-
-Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_LENGTH), AfterValidator(_one_line)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_LENGTH), OneLine]
 Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
 # as lenient as orders' checkout form (a code orders accepted must not fail here): 1-20 characters
 PostalCode = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")]
@@ -56,7 +40,7 @@ Sku = Annotated[
 OrderId = Annotated[
     str, StringConstraints(min_length=1, max_length=ORDER_ID_LENGTH, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*)$")
 ]
-CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
+CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(supported_currency)]
 
 
 class _Request(BaseModel):
