@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from agora.platform.idempotency import IdempotencyStore
+from agora.platform.idempotency import IdempotencyStore, context_store, purge_task
 from agora.platform.service import ServiceContext
 from agora.platform.tasks import PeriodicTask
 from agora.services.orders.gateways import Gateways, http_gateways
@@ -17,7 +17,6 @@ from agora.services.orders.settings import OrdersSettings
 
 GATEWAYS = "orders.gateways"
 SAGA = "orders.saga"
-KEYS = "idempotency"  # the key the chassis' store_for() caches its store under
 
 
 def settings_of(context: ServiceContext) -> OrdersSettings:
@@ -34,10 +33,8 @@ def gateways_for(context: ServiceContext) -> Gateways:
 
 
 def keys_for(context: ServiceContext) -> IdempotencyStore:
-    store: IdempotencyStore | None = context.extras.get(KEYS)
-    if store is None:
-        store = context.extras[KEYS] = IdempotencyStore(context.sessions)
-    return store
+    """The chassis' store, shared with the endpoints' ``store_for`` and the purge task."""
+    return context_store(context)
 
 
 def saga_for(context: ServiceContext) -> CheckoutSaga:
@@ -55,9 +52,10 @@ def saga_for(context: ServiceContext) -> CheckoutSaga:
 
 
 def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
-    """Saga recovery: at start-up, then every ``recovery_interval`` seconds."""
+    """Saga recovery: at start-up, then every ``recovery_interval`` seconds; and the hourly purge
+    of idempotency keys past their 24 hours."""
 
     async def recover() -> int:
         return await saga_for(context).recover()
 
-    return [PeriodicTask("orders.recovery", settings_of(context).recovery_interval, recover)]
+    return [PeriodicTask("orders.recovery", settings_of(context).recovery_interval, recover), purge_task(context)]
