@@ -13,9 +13,8 @@ from ``catalog.product.created``), so a test can check out at once.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.settings import ServiceSettings
 from agora.platform.testing.apps import platform_for_tests, running_services
 from agora.platform.testing.databases import service_databases
+from agora.platform.testing.waiting import eventually
 
 SERVICES = ("identity", "catalog", "inventory", "cart", "currency", "shipping", "payments", "orders")
 PASSWORD = "a long enough test passphrase"
@@ -72,18 +72,6 @@ class User:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = 30.0, what: str = "") -> T:
-    """Polls ``check`` until it returns something truthy, or fails after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within:g}s: {what or check}")
-        await asyncio.sleep(0.05)  # polling with a deadline: there is no event to await
 
 
 @dataclass

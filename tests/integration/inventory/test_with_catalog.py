@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from agora.platform.messaging import inbox, outbox
 from agora.platform.testing.apps import platform_for_tests, running_services
 from agora.platform.testing.auth import TokenFactory
 from agora.platform.testing.databases import service_databases
+from agora.platform.testing.waiting import eventually
 from agora.services import catalog, inventory
 from agora.services.catalog.models import Product
 from agora.services.inventory.handlers import CATALOG_CONSUMER
@@ -26,18 +25,6 @@ from agora.services.inventory.service import DEMO_STOCK_MAX, DEMO_STOCK_MIN, dem
 from .conftest import bearer, new_sku
 
 DEADLINE_SECONDS = 60.0
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, what: str, deadline: float = DEADLINE_SECONDS) -> Any:
-    """Polls ``check`` until it returns something truthy, or fails after ``deadline`` seconds."""
-    end = time.monotonic() + deadline
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +61,7 @@ async def test_seeded_products_get_demo_stock(platform_pair: tuple[httpx.AsyncCl
         rows = await _stock_rows(embedded)
         return rows if set(skus) <= rows.keys() else None
 
-    rows = await eventually(all_stocked, what="a stock row per seeded product")
+    rows = await eventually(all_stocked, what="a stock row per seeded product", within=DEADLINE_SECONDS)
     for sku in skus:
         assert rows[sku] == demo_quantity(sku)
         assert DEMO_STOCK_MIN <= rows[sku] <= DEMO_STOCK_MAX
@@ -99,7 +86,7 @@ async def test_admin_created_product_starts_at_zero(
         response = await client.get(f"/api/inventory/stock/{sku}")
         return response.json() if response.status_code == 200 else None
 
-    assert await eventually(stocked, what=f"stock for {sku}") == {
+    assert await eventually(stocked, what=f"stock for {sku}", within=DEADLINE_SECONDS) == {
         "sku": sku,
         "on_hand": 0,
         "reserved": 0,
@@ -132,5 +119,5 @@ async def test_a_count_made_before_the_event_is_kept(
             )
             return bool(await session.scalar(statement))
 
-    await eventually(handled, what="inventory to handle the product.created event")
+    await eventually(handled, what="inventory to handle the product.created event", within=DEADLINE_SECONDS)
     assert (await client.get(f"/api/inventory/stock/{sku}")).json()["on_hand"] == 33
