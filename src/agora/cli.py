@@ -169,11 +169,28 @@ def up(
     _serve(create_embedded_app(specs, platform), host, port, platform, edge=True)
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _up_distributed(
     specs: Sequence[Any], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
 ) -> None:
     from agora.platform.runtime import create_front_app
 
+    taken = [p for p in range(first_port, first_port + len(specs)) if p == port or not _port_free(p)]
+    if taken:
+        raise CommandError(
+            f"port(s) {', '.join(map(str, taken))} already in use: the services need "
+            f"{len(specs)} free ports from {first_port}; choose others with --first-service-port"
+        )
     _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
     env = {**os.environ, "AGORA_MODE": Mode.distributed.value, "AGORA_DATA_DIR": str(platform.data_dir)}
     if platform.jwks_file is not None:

@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from agora.platform.testing.databases import POSTGRES_URL, create_database, drop_database
-from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+from agora.platform.testing.processes import (
+    agora_command,
+    free_port,
+    free_port_block,
+    running_process,
+    wait_until_ready,
+)
 from agora.registry import service_specs
 
 pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("kafka"), pytest.mark.backend("redis")]
@@ -64,7 +70,7 @@ def wait_for_stock(client: httpx.Client, sku: str, deadline_seconds: float = 60)
 
 
 def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], kafka_url: str, redis_url: str) -> None:
-    port, first_service_port = free_port(), free_port()
+    port, first_service_port = free_port(), free_port_block(len(databases))
     env = {f"AGORA_{name.upper()}_DATABASE_URL": url for name, url in databases.items()}
     env.update(AGORA_BROKER_URL=kafka_url, AGORA_REDIS_URL=redis_url, AGORA_ENVIRONMENT="development")
     command = agora_command(

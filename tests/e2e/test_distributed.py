@@ -11,7 +11,13 @@ import pytest
 
 from agora.platform.testing.brokers import NATS_URL
 from agora.platform.testing.databases import POSTGRES_URL, create_database, drop_database
-from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+from agora.platform.testing.processes import (
+    agora_command,
+    free_port,
+    free_port_block,
+    running_process,
+    wait_until_ready,
+)
 from agora.registry import service_specs
 
 pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats")]
@@ -20,7 +26,9 @@ pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats")]
 def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
     database = asyncio.run(create_database(POSTGRES_URL, "postgresql"))
     try:
-        port, service_port = free_port(), free_port()
+        # the front first, then a block for the services that cannot overlap it
+        port = free_port()
+        service_port = free_port_block(len(service_specs()))
         env = {
             "AGORA_CATALOG_DATABASE_URL": database,
             "AGORA_BROKER_URL": NATS_URL,
@@ -106,3 +114,25 @@ def test_doctor_names_what_is_wrong(tmp_path: Path) -> None:
     output = broken.stdout + broken.stderr
     assert "catalog database" in output and "broker" in output and "2 check(s) failed" in output
     assert "Traceback" not in output
+
+
+def test_a_taken_service_port_is_named_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    first = free_port_block(len(service_specs()))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", first + 2))
+        squatter.listen()
+        result = subprocess.run(
+            agora_command(
+                "up", "--distributed", "--port", str(free_port()), "--first-service-port", str(first),
+                "--data-dir", str(tmp_path / "var"),
+            ),
+            env={"PATH": "/usr/bin:/bin", "AGORA_ENVIRONMENT": "development"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"{first + 2} already in use" in result.stdout + result.stderr
+    assert not (tmp_path / "var").exists()  # refused before migrating anything

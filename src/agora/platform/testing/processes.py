@@ -21,6 +21,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: Below Linux's ephemeral range (32768-60999), so a port block chosen here is not handed out to
+#: some client socket between the check and the server's bind.
+_BLOCK_RANGE = (20_000, 32_000)
+
+
+def free_port_block(count: int, *, attempts: int = 200) -> int:
+    """The first of ``count`` consecutive loopback ports that are all free right now.
+
+    ``agora up --distributed`` puts its services on consecutive ports; two ``free_port()`` calls
+    may land inside each other's block (the kernel hands out ephemeral ports close together).
+    """
+    import random
+
+    for _ in range(attempts):
+        base = random.randrange(_BLOCK_RANGE[0], _BLOCK_RANGE[1] - count)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no block of {count} free ports found")
+
+
 def agora_command(*args: str) -> list[str]:
     """The ``agora`` CLI of this interpreter (works without the console script on PATH)."""
     return [sys.executable, "-m", "agora", *args]
