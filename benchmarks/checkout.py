@@ -138,9 +138,14 @@ async def stocked_products(client: httpx.AsyncClient, deadline_seconds: float = 
         if not cursor:
             break
     deadline = time.monotonic() + deadline_seconds
-    last = products[-1]
-    while time.monotonic() < deadline:  # stock arrives through catalog events
-        if (await client.get(f"/api/inventory/stock/{last['sku']}")).status_code == 200:
+    skus = [product["sku"] for product in products]
+    while time.monotonic() < deadline:  # stock arrives through catalog events, in no promised order
+        found = 0
+        for start in range(0, len(skus), 100):
+            batch = await client.get("/api/inventory/stock", params=[("sku", sku) for sku in skus[start : start + 100]])
+            if batch.status_code == 200:
+                found += len(batch.json()["items"])
+        if found == len(skus):
             return [product["id"] for product in products]
         await asyncio.sleep(0.5)
     raise RuntimeError("inventory never got the seeded stock")
@@ -153,6 +158,7 @@ async def load(base: str, *, clients: int, duration: float) -> dict[str, Any]:
         product_ids = await stocked_products(client)
         latencies: list[float] = []
         outcomes: dict[str, int] = {}
+        examples: dict[str, str] = {}
         stop_at = time.monotonic() + duration
 
         async def shop(user: dict[str, str]) -> None:
@@ -173,6 +179,8 @@ async def load(base: str, *, clients: int, duration: float) -> dict[str, Any]:
                 elapsed = time.perf_counter() - start
                 key = str(response.status_code)
                 outcomes[key] = outcomes.get(key, 0) + 1
+                if response.status_code != 201:
+                    examples.setdefault(key, response.text[:300])
                 if response.status_code == 201:
                     latencies.append(elapsed)
 
@@ -191,6 +199,7 @@ async def load(base: str, *, clients: int, duration: float) -> dict[str, Any]:
         "p95_ms": pct(0.95),
         "p99_ms": pct(0.99),
         "outcomes": outcomes,
+        "examples": examples,
         "seconds": round(wall, 1),
     }
 
@@ -200,8 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--modes", default="embedded,distributed")
+    parser.add_argument("--url", help="measure an agora that is already running at this base URL instead")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
+    if args.url:
+        print(json.dumps(asyncio.run(load(args.url, clients=args.clients, duration=args.duration))))
+        return 0
     with tempfile.TemporaryDirectory(prefix="agora-bench-checkout-") as tmp:
         for mode in args.modes.split(","):
             with agora(mode, Path(tmp)) as base:
