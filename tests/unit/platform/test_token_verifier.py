@@ -125,3 +125,32 @@ async def test_unknown_kid_refreshes_the_jwks_once() -> None:
         with pytest.raises(InvalidToken):
             await verifier_.verify(signed(claims(), key=generate_private_key()))
     assert calls == 2
+
+
+async def test_a_token_is_checked_once_then_remembered_until_it_expires() -> None:
+    now = [time.time()]
+    fetches = 0
+
+    async def fetch():  # type: ignore[no-untyped-def]
+        nonlocal fetches
+        fetches += 1
+        return jwks_document([KEY])
+
+    verifier_ = TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE, leeway_seconds=0, clock=lambda: now[0])
+    token = mint_access_token(KEY, subject="u-1", roles=["customer"], issuer=ISSUER, audience=AUDIENCE, ttl_seconds=60)
+    first = await verifier_.verify(token)
+    verifier_._keys = {}  # were the signature checked again, the key would have to be fetched again
+    assert await verifier_.verify(token) == first
+    assert fetches == 1
+    now[0] += 61  # past its expiry (on the verifier's clock): forgotten, checked again from scratch
+    await verifier_.verify(token)
+    assert fetches == 2
+
+
+async def test_a_refused_token_is_never_remembered() -> None:
+    verifier_ = verifier()
+    forged = signed(claims(), key=generate_private_key())
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            await verifier_.verify(forged)
+    assert forged not in verifier_._verified

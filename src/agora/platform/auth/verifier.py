@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,11 @@ def jwks_from_file(path: Path) -> JwksFetcher:
     return fetch
 
 
+#: Verified tokens kept in memory per process (a token is ~600 bytes: ~6 MB at most).
+VERIFIED_CACHE_SIZE = 10_000
+MAX_CACHED_TOKEN_LENGTH = 4096
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -77,6 +83,10 @@ class TokenVerifier:
         self._keys: dict[str, Any] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
+        # token -> (subject, expiry): the same token is presented again and again (a browser's
+        # every request, a service token on every internal call); checking its signature once is
+        # enough until it expires. Bounded; oldest entries go first.
+        self._verified: OrderedDict[str, tuple[Subject, float]] = OrderedDict()
 
     async def _refresh(self, *, force: bool) -> None:
         if self._fetch is None:
@@ -110,6 +120,25 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> Subject:
+        cached = self._verified.get(token)
+        if cached is not None:
+            subject, expires = cached
+            if self._clock() < expires:
+                return subject
+            del self._verified[token]
+        subject = await self._verify(token)
+        self._remember(token, subject)
+        return subject
+
+    def _remember(self, token: str, subject: Subject) -> None:
+        expires = subject.claims.get("exp")
+        if not isinstance(expires, int | float) or len(token) > MAX_CACHED_TOKEN_LENGTH:
+            return
+        self._verified[token] = (subject, float(expires) + self._leeway)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+
+    async def _verify(self, token: str) -> Subject:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
