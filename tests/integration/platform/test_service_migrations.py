@@ -16,9 +16,7 @@ from agora.registry import service_specs
 
 SPECS = {spec.name: spec for spec in service_specs()}
 #: What a migration creates outside the models on purpose: the catalog's full-text search.
-DATABASE_ONLY = {
-    "catalog": {"search_vector", "ix_products_search_vector", "ft_products_name", "ft_products_document"}
-}
+DATABASE_ONLY = {"catalog": {"search_vector", "ix_products_search_vector", "ft_products_name", "ft_products_document"}}
 
 
 @pytest.fixture(params=sorted(SPECS))
