@@ -69,6 +69,32 @@ def wait_for_stock(client: httpx.Client, sku: str, deadline_seconds: float = 60)
     raise AssertionError(f"no stock for {sku} after {deadline_seconds}s")
 
 
+def stop_service(name: str, port: int) -> None:
+    """Stops the ``agora serve NAME --port PORT`` child of ``agora up --distributed`` and waits for it."""
+    import os
+    import signal
+    import time
+
+    victims = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and name.encode() in argv and str(port).encode() in argv:
+            victims.append(int(entry.name))
+    assert victims, f"no process serving {name}"
+    for pid in victims:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() and b"Z" not in Path(f"/proc/{pid}/stat").read_bytes().split()[2:3]
+              for pid in victims):  # fmt: skip
+        assert time.monotonic() < deadline, f"{name} did not stop"
+        time.sleep(0.1)
+
+
 def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], kafka_url: str, redis_url: str) -> None:
     port, first_service_port = free_port(), free_port_block(len(databases))
     env = {f"AGORA_{name.upper()}_DATABASE_URL": url for name, url in databases.items()}
@@ -121,5 +147,26 @@ def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], ka
 
             ready = client.get("/readyz").json()["checks"]
             assert set(ready) == set(databases) and set(ready.values()) == {"ok"}
+
+            # payments goes down: checkout fails cleanly and gives the stock back; the rest works
+            names = [spec.name for spec in service_specs()]
+            stop_service("payments", first_service_port + names.index("payments"))
+            unavailable = client.post(
+                "/api/orders/checkout",
+                json={"currency": "USD", "shipping_address": ADDRESS, "card": GOOD_CARD},
+                headers={**user, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            assert unavailable.status_code in (502, 503), unavailable.text
+            problem = unavailable.json()
+            assert problem["code"] == "payments_unavailable" and "nothing was charged" in problem["reason"]
+            failed = client.get(f"/api/orders/{problem['order_id']}", headers=user).json()
+            assert failed["status"] == "failed"
+            stock = client.get(f"/api/inventory/stock/{products[0]['sku']}").json()
+            assert stock["on_hand"] == before[products[0]["sku"]]["on_hand"] - 1 and stock["reserved"] == 0
+            assert client.get("/api/catalog/products", params={"limit": 1}).status_code == 200
+            assert client.get("/api/cart", headers=user).json()["item_count"] == 1  # kept for a retry
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert {name for name, state in ready.json()["checks"].items() if state != "ok"} == {"payments"}
     log = (tmp_path / "up.log").read_text()
     assert '"database":"postgresql"' in log and '"broker":"kafka"' in log
