@@ -13,7 +13,7 @@ from agora.platform.messaging.consumer import (
     replay_dead_letter,
 )
 from agora.platform.messaging.envelope import Envelope, EnvelopeError, topic_of
-from agora.platform.messaging.outbox import OUTBOX_DIRTY, Outbox, current_trace_context
+from agora.platform.messaging.outbox import OUTBOX_DIRTY, EventWriter, Outbox, current_trace_context
 from agora.platform.messaging.relay import OutboxRelay, RelayPublishError
 from agora.platform.messaging.tables import dead_letters, inbox, messaging_metadata, outbox
 from agora.platform.messaging.transports import (
@@ -31,6 +31,7 @@ __all__ = [
     "Envelope",
     "EnvelopeError",
     "EventHandler",
+    "EventWriter",
     "Handler",
     "Outbox",
     "OutboxRelay",

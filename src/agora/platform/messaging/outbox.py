@@ -9,7 +9,7 @@ business transaction.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import propagate
 from sqlalchemy import insert
@@ -27,6 +27,20 @@ def current_trace_context() -> tuple[str | None, str | None]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+class EventWriter(Protocol):
+    """What business code needs of the outbox (tests may pass a recorder instead)."""
+
+    async def add(
+        self,
+        session: AsyncSession,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        subject: str | None = None,
+        key: str | None = None,
+    ) -> Any: ...
 
 
 class Outbox:

@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.catalog import PRODUCT_CREATED
 from agora.platform.db import unit_of_work
+from agora.platform.messaging import EventWriter
 from agora.platform.service import ServiceContext
 from agora.services.catalog.models import Category, Product
 from agora.services.catalog.repository import CatalogRepository
 from agora.services.catalog.seed_data import CATEGORIES, SEED_EPOCH_ISO
-from agora.services.catalog.service import EventWriter, product_document
+from agora.services.catalog.service import product_document
 
 #: Namespace of the seeded ids (uuid5): stable across installations.
 SEED_NAMESPACE = uuid.UUID("6f1c7f0e-2b8a-5d4e-9a63-0c2f4e8b7a15")

@@ -11,7 +11,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,8 @@ from agora.platform.errors import (
     ServiceError,
     UnprocessableError,
 )
+from agora.platform.http.pagination import CursorCodec
+from agora.platform.messaging import EventWriter
 from agora.services.catalog.models import Category, Product, utcnow
 from agora.services.catalog.repository import (
     MAX_SEARCH_OFFSET,
@@ -35,25 +37,6 @@ from agora.services.catalog.repository import (
     SortOrder,
 )
 from agora.services.catalog.schemas import CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate
-
-
-class EventWriter(Protocol):
-    async def add(
-        self,
-        session: AsyncSession,
-        event_type: str,
-        data: dict[str, Any],
-        *,
-        subject: str | None = None,
-        key: str | None = None,
-    ) -> Any: ...
-
-
-class CursorCodecLike(Protocol):
-    def encode(self, position: dict[str, Any]) -> str: ...
-
-    def decode(self, cursor: str) -> dict[str, Any]: ...
-
 
 # -- errors --------------------------------------------------------------------------------------
 
@@ -178,7 +161,7 @@ class CatalogService:
         return product
 
     async def list_products(
-        self, query: ProductQuery, *, limit: int, cursor: str | None, codec: CursorCodecLike
+        self, query: ProductQuery, *, limit: int, cursor: str | None, codec: CursorCodec
     ) -> ProductPage:
         sort = query.effective_sort()
         if sort is SortOrder.relevance and not query.words:
@@ -221,7 +204,7 @@ class CatalogService:
 
     @staticmethod
     def _position(
-        cursor: str | None, codec: CursorCodecLike, sort: SortOrder, fingerprint: str
+        cursor: str | None, codec: CursorCodec, sort: SortOrder, fingerprint: str
     ) -> tuple[Keyset | None, int]:
         if cursor is None:
             return None, 0
@@ -250,7 +233,7 @@ class CatalogService:
         return Keyset(value=value, id=key[1]), 0
 
     async def list_categories(
-        self, *, limit: int, cursor: str | None, codec: CursorCodecLike
+        self, *, limit: int, cursor: str | None, codec: CursorCodec
     ) -> tuple[list[Category], str | None]:
         after: str | None = None
         if cursor is not None:

@@ -13,7 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,24 +22,12 @@ from agora.contracts.identity import USER_REGISTERED, USER_UPDATED, Role, UserRe
 from agora.platform.auth.keys import mint_access_token
 from agora.platform.db.types import iso_utc
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
+from agora.platform.messaging import EventWriter
 from agora.services.identity.keys import active_signing_key
 from agora.services.identity.models import Address, RefreshToken, User, utcnow
 from agora.services.identity.passwords import Passwords
 from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.schemas import AddressIn, AddressUpdate, RegisterIn, UserAdminUpdate, normalise_email
-
-
-class EventWriter(Protocol):
-    async def add(
-        self,
-        session: AsyncSession,
-        event_type: str,
-        data: dict[str, Any],
-        *,
-        subject: str | None = None,
-        key: str | None = None,
-    ) -> Any: ...
-
 
 # -- errors --------------------------------------------------------------------------------------
 

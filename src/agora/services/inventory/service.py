@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,7 @@ from agora.contracts.inventory import (
 from agora.platform.db import after_commit
 from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
+from agora.platform.http.pagination import CursorCodec
 from agora.platform.messaging import Outbox
 from agora.services.inventory import metrics
 from agora.services.inventory.models import (
@@ -53,12 +54,6 @@ from agora.services.inventory.repository import InventoryRepository
 #: Demo stock per seeded product: a stable number in this range, from a hash of the sku.
 DEMO_STOCK_MIN = 20
 DEMO_STOCK_MAX = 120
-
-
-class CursorCodecLike(Protocol):
-    def encode(self, position: dict[str, Any]) -> str: ...
-
-    def decode(self, cursor: str) -> dict[str, Any]: ...
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -158,7 +153,7 @@ class InventoryService:
     async def get_stocks(self, skus: Sequence[str]) -> Sequence[Stock]:
         return await self.repository.get_stocks(skus)
 
-    async def list_stock(self, *, limit: int, cursor: str | None, codec: CursorCodecLike) -> StockPage:
+    async def list_stock(self, *, limit: int, cursor: str | None, codec: CursorCodec) -> StockPage:
         after: str | None = None
         if cursor is not None:
             position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered

@@ -10,7 +10,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agora.contracts.shipping import SHIPMENT_CREATED, SHIPMENT_DELIVERED
 from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
+from agora.platform.http.pagination import CursorCodec
 from agora.platform.messaging import Outbox
 from agora.services.shipping.models import Shipment
 from agora.services.shipping.pricing import SERVICE_LEVEL, price
@@ -30,12 +31,6 @@ DELIVERED = "delivered"
 TRACKING_PREFIX = "AGR"
 TRACKING_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32: no 0/1/8/9 to misread
 TRACKING_LENGTH = 12
-
-
-class CursorCodecLike(Protocol):
-    def encode(self, position: dict[str, Any]) -> str: ...
-
-    def decode(self, cursor: str) -> dict[str, Any]: ...
 
 
 class InvalidCursorError(ServiceError):
@@ -89,9 +84,7 @@ class ShippingService:
     async def by_order(self, order_id: str) -> Shipment | None:
         return await self.repository.by_order(order_id)
 
-    async def page(
-        self, *, limit: int, cursor: str | None, codec: CursorCodecLike
-    ) -> tuple[list[Shipment], str | None]:
+    async def page(self, *, limit: int, cursor: str | None, codec: CursorCodec) -> tuple[list[Shipment], str | None]:
         after: tuple[datetime, str] | None = None
         if cursor is not None:
             position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
