@@ -124,9 +124,17 @@ class PlatformSettings(_Base):
 
 
 class ServiceSettings(_Base):
-    """Base for one service's settings. Subclasses set ``service_name`` and their env prefix."""
+    """Base for one service's settings. Subclasses set ``service_name``; their environment prefix
+    follows from it (``AGORA_<NAME>_``) unless they set ``model_config`` themselves."""
 
     service_name: ClassVar[str] = "service"
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "model_config" not in cls.__dict__ or cls.model_config.get("env_prefix") == "AGORA_":
+            # pydantic-settings reads the prefix from model_config when an instance is built
+            cls.model_config = {**cls.model_config, "env_prefix": f"AGORA_{cls.service_name.upper()}_"}
 
     database_url: str | None = None
     """SQLAlchemy async URL; defaults to ``sqlite+aiosqlite:///<data_dir>/<service>.db``."""

@@ -49,3 +49,14 @@ def test_service_prefix_is_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.delenv("AGORA_PROBE_DATABASE_URL")
     default = load_settings(ProbeSettings).resolved_database_url(PlatformSettings(data_dir=tmp_path))
     assert default == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'probe.db'}"
+
+
+def test_a_service_prefix_follows_from_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agora.registry import service_specs
+
+    for spec in service_specs():
+        monkeypatch.setenv(f"AGORA_{spec.name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{spec.name}.db")
+    for spec in service_specs():
+        settings = spec.settings_cls()
+        assert settings.database_url == f"sqlite+aiosqlite:///{spec.name}.db", spec.name
+        assert spec.settings_cls.model_config["env_prefix"] == f"AGORA_{spec.name.upper()}_"

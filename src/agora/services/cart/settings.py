@@ -6,7 +6,6 @@ from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from agora.platform.settings import ServiceSettings
 
@@ -23,14 +22,6 @@ class StoreKind(StrEnum):
 
 class CartSettings(ServiceSettings):
     service_name: ClassVar[str] = "cart"
-
-    model_config = SettingsConfigDict(
-        env_prefix="AGORA_CART_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        case_sensitive=False,
-        frozen=True,
-    )
 
     port: int = Field(default=8104, ge=1, le=65535)
 

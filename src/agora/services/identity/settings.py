@@ -5,21 +5,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from agora.platform.settings import ServiceSettings
 
 
 class IdentitySettings(ServiceSettings):
     service_name: ClassVar[str] = "identity"
-
-    model_config = SettingsConfigDict(
-        env_prefix="AGORA_IDENTITY_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        case_sensitive=False,
-        frozen=True,
-    )
 
     port: int = Field(default=8102, ge=1, le=65535)
 

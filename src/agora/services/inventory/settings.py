@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from agora.contracts.inventory import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from agora.platform.settings import ServiceSettings
@@ -13,14 +12,6 @@ from agora.platform.settings import ServiceSettings
 
 class InventorySettings(ServiceSettings):
     service_name: ClassVar[str] = "inventory"
-
-    model_config = SettingsConfigDict(
-        env_prefix="AGORA_INVENTORY_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        case_sensitive=False,
-        frozen=True,
-    )
 
     port: int = Field(default=8103, ge=1, le=65535)
 

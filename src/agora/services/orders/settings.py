@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from agora.platform.settings import ServiceSettings
 
@@ -15,14 +14,6 @@ CrashStep = Literal["created", "priced", "reserved", "charged", "confirmed", "do
 
 class OrdersSettings(ServiceSettings):
     service_name: ClassVar[str] = "orders"
-
-    model_config = SettingsConfigDict(
-        env_prefix="AGORA_ORDERS_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        case_sensitive=False,
-        frozen=True,
-    )
 
     port: int = Field(default=8108, ge=1, le=65535)
 

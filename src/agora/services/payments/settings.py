@@ -5,21 +5,12 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from agora.platform.settings import ServiceSettings
 
 
 class PaymentsSettings(ServiceSettings):
     service_name: ClassVar[str] = "payments"
-
-    model_config = SettingsConfigDict(
-        env_prefix="AGORA_PAYMENTS_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        case_sensitive=False,
-        frozen=True,
-    )
 
     port: int = Field(default=8107, ge=1, le=65535)
 
