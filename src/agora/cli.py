@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -204,22 +205,50 @@ def _up_distributed(
     for spec in specs:
         service_port = int(urls[spec.name].rsplit(":", 1)[1])
         command = [sys.executable, "-m", "agora", "serve", spec.name, "--port", str(service_port), "--no-migrate"]
-        children.append(subprocess.Popen(command, env=env))  # noqa: S603 - our own interpreter and module
+        children.append(
+            subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: S603 - our own interpreter and module
+        )
     console.print(
         f"[bold]Agora (distributed)[/bold] on http://{host}:{port}  "
         + "  ".join(f"{name}={url}" for name, url in urls.items())
     )
-    try:
-        _serve(create_front_app(urls), host, port, platform, edge=True)
-    finally:
+
+    def stop_children() -> None:
         for child in children:
-            child.send_signal(signal.SIGTERM)
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + platform.shutdown_grace_seconds + 5
         for child in children:
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
+
+    front = create_front_app(urls)
+    front_lifespan = front.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        # stopped from the lifespan, not only from a ``finally``: after a graceful shutdown on
+        # SIGTERM uvicorn raises the signal again, which ends this process before any ``finally``
+        async with front_lifespan(app) as state:
+            yield state
+        await asyncio.to_thread(stop_children)
+
+    front.router.lifespan_context = lifespan
+    try:
+        _serve(front, host, port, platform, edge=True)
+    finally:
+        stop_children()
+
+
+def _die_with_parent() -> None:
+    """In a child, before exec: have the kernel send SIGTERM if the parent dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @app.command()

@@ -4,6 +4,9 @@ the Kafka-protocol broker for events, the front proxy in front — the way a clu
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,7 @@ from agora.platform.testing.processes import (
     free_port,
     free_port_block,
     running_process,
+    serving_pids,
     wait_until_ready,
 )
 from agora.registry import service_specs
@@ -58,7 +62,6 @@ def shopper(client: httpx.Client) -> dict[str, str]:
 
 def wait_for_stock(client: httpx.Client, sku: str, deadline_seconds: float = 60) -> dict[str, int]:
     """Stock rows come from catalog events through Kafka: poll until the product's row exists."""
-    import time
 
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
@@ -71,26 +74,12 @@ def wait_for_stock(client: httpx.Client, sku: str, deadline_seconds: float = 60)
 
 def stop_service(name: str, port: int) -> None:
     """Stops the ``agora serve NAME --port PORT`` child of ``agora up --distributed`` and waits for it."""
-    import os
-    import signal
-    import time
-
-    victims = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in argv and name.encode() in argv and str(port).encode() in argv:
-            victims.append(int(entry.name))
-    assert victims, f"no process serving {name}"
+    victims = serving_pids([port])
+    assert victims, f"no process serving {name} on {port}"
     for pid in victims:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{pid}").exists() and b"Z" not in Path(f"/proc/{pid}/stat").read_bytes().split()[2:3]
-              for pid in victims):  # fmt: skip
+    while serving_pids([port]):
         assert time.monotonic() < deadline, f"{name} did not stop"
         time.sleep(0.1)
 
@@ -168,5 +157,6 @@ def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], ka
             ready = client.get("/readyz")
             assert ready.status_code == 503
             assert {name for name, state in ready.json()["checks"].items() if state != "ok"} == {"payments"}
+    assert serving_pids(range(first_service_port, first_service_port + len(databases))) == []
     log = (tmp_path / "up.log").read_text()
     assert '"database":"postgresql"' in log and '"broker":"kafka"' in log

@@ -16,6 +16,7 @@ from agora.platform.testing.processes import (
     free_port,
     free_port_block,
     running_process,
+    serving_pids,
     wait_until_ready,
 )
 from agora.registry import service_specs
@@ -82,6 +83,8 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
             assert 'process="catalog"' in metrics and 'process="front"' in metrics
             assert 'route="/api/catalog/products/{product_id}"' in metrics
             assert metrics.count("# TYPE agora_http_requests_total counter") == 1
+        # stopping agora up (SIGTERM) stops every service process it started
+        assert serving_pids(range(service_port, service_port + len(service_specs()))) == []
         log = (tmp_path / "up.log").read_text()
         assert '"database":"postgresql"' in log and '"broker":"nats"' in log
     finally:

@@ -52,5 +52,6 @@ def test_spans_are_exported_to_the_configured_endpoint(tmp_path: Path) -> None:
         exported = b"".join(body for _, _, body in posts)
         assert trace_id in exported  # the request's own trace
         assert b"/api/catalog/categories" in exported and b"catalog" in exported
+        assert b"SELECT" in exported  # the request's SQL statements, as child spans
     finally:
         collector.shutdown()

@@ -60,6 +60,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._wake = asyncio.Event()
+        self._gauge_refreshed_at = float("-inf")
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -193,6 +194,12 @@ class OutboxRelay:
                 return
 
     async def _refresh_pending_gauge(self) -> None:
+        # at most once per poll interval: under load the relay runs after every commit that
+        # wrote an event, and a count per run was a second query for every batch published
+        now = asyncio.get_running_loop().time()
+        if now - self._gauge_refreshed_at < self._poll_interval:
+            return
+        self._gauge_refreshed_at = now
         try:
             await self.pending()
         except Exception:

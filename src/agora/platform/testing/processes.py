@@ -46,6 +46,23 @@ def free_port_block(count: int, *, attempts: int = 200) -> int:
     raise RuntimeError(f"no block of {count} free ports found")
 
 
+def serving_pids(ports: Sequence[int]) -> list[int]:
+    """Processes running ``agora serve ... --port P`` for any of ``ports`` (Linux ``/proc``)."""
+    wanted = {str(port).encode() for port in ports}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"serve" in argv and b"--port" in argv and wanted.intersection(argv) and state != b"Z":
+            found.append(int(entry.name))
+    return found
+
+
 def agora_command(*args: str) -> list[str]:
     """The ``agora`` CLI of this interpreter (works without the console script on PATH)."""
     return [sys.executable, "-m", "agora", *args]
