@@ -11,8 +11,9 @@ What one run does, for each mode in turn (embedded first, then distributed):
 3. for ``--duration`` seconds every shopper loops: add one unit of a random product to the cart,
    ``POST /api/orders/checkout`` with a new Idempotency-Key and the test card that succeeds.
    A cycle counts when the checkout answered 201 (paid); anything else is counted by status;
-4. prints checkouts/s, p50/p95/p99 of the checkout call, and the ratio distributed/embedded
-   (the baseline is the embedded run of the same invocation, on the same machine).
+4. prints checkouts/s, p50/p95/p99 of the checkout call, the resident memory of the whole
+   process tree after start-up and after the load, and the ratio distributed/embedded (the
+   baseline is the embedded run of the same invocation, on the same machine).
 
 Usage::
 
@@ -61,6 +62,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants, in MiB (Linux /proc)."""
+    total_kib, todo, seen = 0, [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kib += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return round(total_kib / 1024, 1)
+
+
 def service_names() -> list[str]:
     from agora.registry import service_specs
 
@@ -100,7 +120,7 @@ def agora(mode: str, work: Path):  # type: ignore[no-untyped-def]
             time.sleep(0.5)
         else:
             raise RuntimeError(f"agora ({mode}) not ready in 180 s")
-        yield base
+        yield base, process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -217,8 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="agora-bench-checkout-") as tmp:
         for mode in args.modes.split(","):
-            with agora(mode, Path(tmp)) as base:
+            with agora(mode, Path(tmp)) as (base, pid):
+                started_mib = rss_mib(pid)
                 results[mode] = asyncio.run(load(base, clients=args.clients, duration=args.duration))
+                results[mode]["rss_mib_after_start"] = started_mib
+                results[mode]["rss_mib_after_load"] = rss_mib(pid)
             print(f"{mode:>12}: {json.dumps(results[mode])}", flush=True)
     if "embedded" in results and "distributed" in results and results["embedded"]["checkouts_per_second"]:
         ratio = results["distributed"]["checkouts_per_second"] / results["embedded"]["checkouts_per_second"]
