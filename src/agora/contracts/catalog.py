@@ -83,6 +83,8 @@ class ProductUpdated(_Contract):
 
     product: Product
     changed: list[str]
+    previous_sku: str | None = None
+    """The sku before this change, when ``sku`` is among ``changed`` (stock follows the product)."""
 
 
 class ProductDeleted(_Contract):

@@ -22,7 +22,7 @@ from agora.services.inventory.handlers import CATALOG_CONSUMER
 from agora.services.inventory.models import Stock
 from agora.services.inventory.service import DEMO_STOCK_MAX, DEMO_STOCK_MIN, demo_quantity
 
-from .conftest import bearer, new_sku
+from .conftest import bearer, new_reservation_id, new_sku
 
 DEADLINE_SECONDS = 60.0
 
@@ -121,3 +121,36 @@ async def test_a_count_made_before_the_event_is_kept(
 
     await eventually(handled, what="inventory to handle the product.created event", within=DEADLINE_SECONDS)
     assert (await client.get(f"/api/inventory/stock/{sku}")).json()["on_hand"] == 33
+
+
+async def test_stock_and_held_lines_follow_a_sku_change(
+    platform_pair: tuple[httpx.AsyncClient, Any], token_factory: TokenFactory
+) -> None:
+    client, _ = platform_pair
+    admin = bearer(token_factory(roles=["admin"], subject="admin-1"))
+    service = bearer(token_factory(roles=["service"], subject="service:orders"))
+    old, new = new_sku("OLD"), new_sku("RENAMED")
+    body = {"sku": old, "name": "Quokka Sandal", "price": {"amount": 2599, "currency": "USD"}, "category": "footwear"}
+    product = (await client.post("/api/catalog/products", json=body, headers=admin)).json()
+
+    async def exists(sku: str) -> Any:
+        response = await client.get(f"/api/inventory/stock/{sku}")
+        return response.json() if response.status_code == 200 else None
+
+    await eventually(lambda: exists(old), what=f"stock for {old}", within=DEADLINE_SECONDS)
+    assert (await client.put(f"/api/inventory/stock/{old}", json={"on_hand": 12}, headers=admin)).status_code == 200
+    reservation = {"reservation_id": new_reservation_id(), "items": [{"sku": old, "quantity": 2}]}
+    assert (await client.post("/api/inventory/reservations", json=reservation, headers=service)).status_code == 201
+
+    renamed = await client.patch(f"/api/catalog/products/{product['id']}", json={"sku": new}, headers=admin)
+    assert renamed.status_code == 200, renamed.text
+
+    moved = await eventually(lambda: exists(new), what=f"stock moved to {new}", within=DEADLINE_SECONDS)
+    assert moved == {"sku": new, "on_hand": 12, "reserved": 2, "available": 10}
+    assert (await client.get(f"/api/inventory/stock/{old}")).status_code == 404
+    # the reservation held under the old sku commits against the new one
+    committed = await client.post(
+        f"/api/inventory/reservations/{reservation['reservation_id']}/commit", headers=service
+    )
+    assert committed.status_code == 200, committed.text
+    assert await exists(new) == {"sku": new, "on_hand": 10, "reserved": 0, "available": 10}

@@ -294,6 +294,7 @@ class CatalogService:
         """Apply the fields of ``data`` that differ; publishes ``updated`` only when something did."""
         changes = data.changes()
         changed: list[str] = []
+        previous_sku = product.sku
         if "sku" in changes and changes["sku"] != product.sku:
             if await self.repository.sku_exists(changes["sku"]):
                 raise ConflictError(f"A product with sku {changes['sku']} already exists.", field="sku")
@@ -328,7 +329,10 @@ class CatalogService:
         await self._flush_product(product, sku=changes.get("sku"))
         if tags_changed:
             await self.repository.replace_tags(product)
-        await self._emit(PRODUCT_UPDATED, product, {"product": product_document(product), "changed": sorted(changed)})
+        payload: dict[str, Any] = {"product": product_document(product), "changed": sorted(changed)}
+        if "sku" in changed:
+            payload["previous_sku"] = previous_sku
+        await self._emit(PRODUCT_UPDATED, product, payload)
         return product
 
     async def delete_product(self, product: Product) -> bool:

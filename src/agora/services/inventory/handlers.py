@@ -1,4 +1,5 @@
-"""Reactions to other services' events: a new catalog product gets its stock row.
+"""Reactions to other services' events: a new catalog product gets its stock row, and a product
+whose sku changed takes its stock (and held reservation lines) to the new sku.
 
 ``catalog.product.created`` creates the sku's row if it has none: demo products (inserted by the
 catalog's seed, ``demo: true``) get a stable demo quantity, real ones start at 0 until an admin
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from agora.contracts.catalog import PRODUCT_CREATED, ProductCreated
+from agora.contracts.catalog import PRODUCT_CREATED, PRODUCT_UPDATED, ProductCreated, ProductUpdated
 from agora.platform.messaging import Consumer, Envelope
 from agora.services.inventory.service import InventoryService
 
@@ -32,5 +33,12 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
         service = InventoryService(session, events=context.outbox)
         await service.create_for_product(event.product.sku, demo=event.demo)
 
+    async def product_updated(session: AsyncSession, envelope: Envelope) -> None:
+        event = ProductUpdated.model_validate(envelope.data)
+        if event.previous_sku is not None and event.previous_sku != event.product.sku:
+            service = InventoryService(session, events=context.outbox)
+            await service.follow_sku_change(event.previous_sku, event.product.sku)
+
     consumer.on(PRODUCT_CREATED, product_created)
+    consumer.on(PRODUCT_UPDATED, product_updated)
     return (consumer,)

@@ -63,6 +63,18 @@ class InventoryRepository:
         values = {"sku": sku, "on_hand": on_hand, "reserved": 0, "updated_at": utcnow(), "version": 1}
         return _rowcount(await self.session.execute(self._insert_if_missing().values(**values))) == 1
 
+    async def rename_sku(self, old: str, new: str) -> bool:
+        """Moves ``old``'s stock row and its reservation lines to ``new``; False if ``old`` has no row."""
+        moved = _rowcount(
+            await self.session.execute(
+                update(Stock).where(Stock.sku == old).values(sku=new, version=Stock.version + 1, updated_at=utcnow())
+            )
+        )
+        if moved != 1:
+            return False
+        await self.session.execute(update(ReservationItem).where(ReservationItem.sku == old).values(sku=new))
+        return True
+
     async def set_on_hand(self, sku: str, on_hand: int) -> bool:
         """Sets the count unless fewer than the units already reserved; False when refused or missing."""
         statement = (

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,6 +58,9 @@ DEMO_STOCK_MAX = 120
 
 
 # -- errors --------------------------------------------------------------------------------------
+
+
+log = structlog.get_logger(__name__)
 
 
 class InsufficientStockError(ConflictError):
@@ -187,6 +191,21 @@ class InventoryService:
         if not await self.repository.create_stock_if_missing(sku, on_hand):
             return False
         await self._stock_updated(await self.get_stock(sku))
+        return True
+
+    async def follow_sku_change(self, old: str, new: str) -> bool:
+        """A product's sku changed in the catalog: its stock (and any held lines) move to the new sku.
+
+        If the new sku already has a row (an admin counted it first) both are left as they are
+        and the change is logged: merging two counts is a decision for a person, not a consumer.
+        """
+        if old == new or await self.repository.get_stock(new) is not None:
+            if old != new:
+                log.warning("sku_change_not_followed", old=old, new=new, reason="the new sku has stock already")
+            return False
+        if not await self.repository.rename_sku(old, new):
+            return await self.create_for_product(new, demo=False)  # the old sku never had a row
+        await self._stock_updated(await self.get_stock(new))
         return True
 
     async def _stock_updated(self, stock: Stock) -> None:
