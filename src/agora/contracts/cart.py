@@ -1,8 +1,9 @@
 """What the cart answers: the cart body other services (orders, web) may rely on.
 
-The cart publishes no events (see the checkout contract in ``docs/architecture.md``): a cart is
-short-lived, per-visitor state, and checkout reads it over HTTP (``GET /api/cart/users/{id}``
-with a service token) rather than following it. These models are that response.
+A cart is short-lived, per-visitor state: checkout reads it over HTTP (``GET /api/cart/users/{id}``
+with a service token) rather than following it; these models are that response. The cart
+publishes one event, ``cart.item.added`` (topic ``cart``), through its outbox when a shopper adds
+a product: analytics counts it as the "cart" step of the conversion funnel.
 
 Prices are the catalog's at the moment the cart was read, never stored in the cart: a cart
 line holds a product id and a quantity, nothing else. Consumers re-price before charging.
@@ -30,6 +31,26 @@ Pricing = Literal["ok", "unavailable", "mixed_currencies"]
 
 class _Contract(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+#: Event types, stable strings (topic ``cart``).
+CART_ITEM_ADDED = "cart.item.added"
+#: The CloudEvents ``source`` of every cart event.
+SOURCE = "agora/cart"
+
+
+class CartItemAdded(_Contract):
+    """``cart.item.added``: ``quantity`` of a product went into a cart (``POST /api/cart/items``).
+
+    ``user_id`` is the signed-in shopper (null for an anonymous cart, then ``cart_id`` names it);
+    ``line_quantity`` is the line's quantity after the addition.
+    """
+
+    product_id: str
+    quantity: int
+    line_quantity: int
+    user_id: str | None = None
+    cart_id: str | None = None
 
 
 class CartLine(_Contract):
@@ -65,4 +86,14 @@ class Cart(_Contract):
     pricing: Pricing = "ok"
 
 
-__all__ = ["CART_COOKIE", "CART_ID_HEADER", "Cart", "CartLine", "Money", "Pricing"]
+__all__ = [
+    "CART_COOKIE",
+    "CART_ID_HEADER",
+    "CART_ITEM_ADDED",
+    "SOURCE",
+    "Cart",
+    "CartItemAdded",
+    "CartLine",
+    "Money",
+    "Pricing",
+]

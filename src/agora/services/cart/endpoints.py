@@ -36,7 +36,13 @@ PREFIX = "/api/cart"
 
 async def cart_service(request: Request, session: Session) -> CartService:
     context = request.state.context
-    return CartService(cart_store(context, session), CatalogPrices(context.clients("catalog")), settings_of(context))
+    return CartService(
+        cart_store(context, session),
+        CatalogPrices(context.clients("catalog")),
+        settings_of(context),
+        session=session,
+        events=request.state.outbox,
+    )
 
 
 Service = Annotated[CartService, Depends(cart_service)]

@@ -25,11 +25,12 @@ from datetime import timedelta
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.cart import Cart, CartLine, Pricing
+from agora.contracts.cart import CART_ITEM_ADDED, Cart, CartItemAdded, CartLine, Pricing
 from agora.contracts.catalog import Money, Product
 from agora.platform.db import unit_of_work
 from agora.platform.db.types import utcnow
 from agora.platform.errors import NotFoundError, UnprocessableError
+from agora.platform.messaging.outbox import EventWriter
 from agora.platform.service import ServiceContext
 from agora.services.cart.pricing import CatalogPrices, CatalogUnavailable
 from agora.services.cart.redis_store import RedisCartStore, connect
@@ -111,10 +112,21 @@ async def close_store(context: ServiceContext) -> None:
 
 
 class CartService:
-    def __init__(self, store: CartStore, catalog: CatalogPrices, settings: CartSettings) -> None:
+    def __init__(
+        self,
+        store: CartStore,
+        catalog: CatalogPrices,
+        settings: CartSettings,
+        *,
+        session: AsyncSession | None = None,
+        events: EventWriter | None = None,
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.settings = settings
+        # ``cart.item.added`` goes to the outbox in ``session`` (the request's transaction) when both are given
+        self.session = session
+        self.events = events
 
     def limits(self, owner: str) -> Limits:
         ttl = self.settings.anonymous_ttl_seconds if owner.startswith(ANONYMOUS) else self.settings.user_ttl_seconds
@@ -128,7 +140,22 @@ class CartService:
     async def add(self, owner: str, product_id: str, quantity: int) -> int:
         """Adds to the line (a new line for a new product); returns the line's quantity now."""
         await self._require_sellable(product_id, field="product_id", missing=UnprocessableError)
-        return await self._bounded("add", quantity, self.store.add(owner, product_id, quantity, self.limits(owner)))
+        total = await self._bounded("add", quantity, self.store.add(owner, product_id, quantity, self.limits(owner)))
+        await self._publish_added(owner, product_id, quantity, total)
+        return total
+
+    async def _publish_added(self, owner: str, product_id: str, quantity: int, total: int) -> None:
+        if self.events is None or self.session is None:
+            return
+        signed_in = owner.startswith(USER)
+        event = CartItemAdded(
+            product_id=product_id,
+            quantity=quantity,
+            line_quantity=total,
+            user_id=owner.removeprefix(USER) if signed_in else None,
+            cart_id=None if signed_in else owner.removeprefix(ANONYMOUS),
+        )
+        await self.events.add(self.session, CART_ITEM_ADDED, event.model_dump(mode="json"), subject=product_id)
 
     async def update(self, owner: str, product_id: str, quantity: int) -> int:
         """Sets the line's quantity (a PUT: the line is created when missing)."""
