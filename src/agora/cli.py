@@ -316,6 +316,84 @@ def doctor(data_dir: DataDir = None) -> None:
         raise CommandError(f"{failed} check(s) failed")
 
 
+@app.command("dead-letters")
+def dead_letters_command(
+    services: Annotated[list[str] | None, typer.Argument(help="Services to look at (default: all).")] = None,
+    include_replayed: Annotated[bool, typer.Option("--all", help="Also list letters already replayed.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List the events consumers gave up on (after their retries), per service."""
+    from agora.platform.messaging import list_dead_letters
+    from agora.platform.runtime import service_context
+
+    platform = _platform(data_dir)
+
+    async def collect() -> list[tuple[str, dict[str, Any]]]:
+        found: list[tuple[str, dict[str, Any]]] = []
+        for spec in _specs(services):
+            async with service_context(spec, platform) as context:
+                found += [
+                    (spec.name, row)
+                    for row in await list_dead_letters(context.sessions, include_replayed=include_replayed)
+                ]
+        return found
+
+    rows = _run(collect)
+    table = Table(title="dead letters")
+    for column in ("service", "id", "consumer", "event", "attempts", "error", "parked", "replayed"):
+        table.add_column(column)
+    for name, row in rows:
+        error = str(row["error"]).strip().splitlines()[-1][:80] if row["error"] else ""
+        replayed = row["replayed_at"].isoformat(timespec="seconds") if row["replayed_at"] else ""
+        parked = row["created_at"].isoformat(timespec="seconds")
+        table.add_row(
+            name, str(row["id"]), row["consumer"], row["event_type"], str(row["attempts"]), error, parked, replayed
+        )
+    Console().print(table)
+    console.print(f"{len(rows)} dead letter(s).")
+
+
+@app.command("replay-dead-letter")
+def replay_dead_letter_command(
+    service: Annotated[str, typer.Argument(help="The service whose consumer parked the event.")],
+    letter: Annotated[int, typer.Argument(help="The dead letter's id (from `agora dead-letters`).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Deliver a dead-lettered event again. With a real broker it goes back to its topic for the
+    running consumers; with the in-process broker (embedded mode) this command hands it to the
+    service's consumer itself."""
+    from agora.platform.messaging import Envelope, create_transport, replay_dead_letter
+    from agora.platform.runtime import service_context
+
+    platform = _platform(data_dir)
+    (spec,) = _specs([service])
+
+    async def replay() -> Envelope:
+        async with service_context(spec, platform) as context:
+            if platform.broker_url.startswith("memory:"):
+                # no broker outside the running process: this process's consumer handles it
+                consumers = {c.name: c for c in (spec.consumers(context) if spec.consumers else ())}
+
+                async def deliver(name: str, _topic: str, envelope: Envelope) -> None:
+                    if name not in consumers:
+                        raise CommandError(f"{service} has no consumer named {name}")
+                    await consumers[name].dispatch(envelope)
+
+                return await replay_dead_letter(context.sessions, context.transport, letter, deliver=deliver)
+            transport = create_transport(platform.broker_url)
+            await transport.start()
+            try:
+                return await replay_dead_letter(context.sessions, transport, letter)
+            finally:
+                await transport.close()
+
+    try:
+        envelope = _run(replay)
+    except LookupError as exc:
+        raise CommandError(str(exc)) from None
+    console.print(f"Replayed dead letter {letter} of {service}: {envelope.type} {envelope.id}.")
+
+
 @app.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option("--email", help="The admin's email address.")],

@@ -10,6 +10,7 @@ from agora.platform.messaging.consumer import (
     EventHandler,
     Outcome,
     dead_letter_topic,
+    list_dead_letters,
     replay_dead_letter,
 )
 from agora.platform.messaging.envelope import Envelope, EnvelopeError, topic_of
@@ -46,6 +47,7 @@ __all__ = [
     "dead_letter_topic",
     "dead_letters",
     "inbox",
+    "list_dead_letters",
     "messaging_metadata",
     "outbox",
     "replay_dead_letter",

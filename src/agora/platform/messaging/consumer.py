@@ -18,6 +18,7 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from opentelemetry import propagate, trace
 from sqlalchemy import delete, insert, select, update
@@ -197,13 +198,18 @@ async def _claim_inbox(session: AsyncSession, consumer: str, event_id: str) -> b
 
 
 async def replay_dead_letter(
-    sessions: async_sessionmaker[AsyncSession], transport: Transport, dead_letter_id: int
+    sessions: async_sessionmaker[AsyncSession],
+    transport: Transport,
+    dead_letter_id: int,
+    *,
+    deliver: Callable[[str, str, Envelope], Awaitable[None]] | None = None,
 ) -> Envelope:
     """Send a dead-lettered event to its topic again so its consumer retries it.
 
     The inbox row that parked it is deleted and ``replayed_at`` set, committed *before* the
     publish so the redelivery cannot race the deletion. If the publish fails, the row is marked
-    unreplayed again and the error propagates.
+    unreplayed again and the error propagates. ``deliver(consumer, topic, envelope)`` replaces the
+    publish (an operator command with the in-process broker hands the event to the consumer itself).
     """
     async with unit_of_work(sessions) as session:
         row = (await session.execute(select(dead_letters).where(dead_letters.c.id == dead_letter_id))).one_or_none()
@@ -214,7 +220,10 @@ async def replay_dead_letter(
         await _set_replayed(session, dead_letter_id, datetime.now(UTC))
         await session.commit()
     try:
-        await transport.publish(row.topic, envelope, key=envelope.subject)
+        if deliver is not None:
+            await deliver(row.consumer, row.topic, envelope)
+        else:
+            await transport.publish(row.topic, envelope, key=envelope.subject)
     except Exception:
         async with unit_of_work(sessions) as session:
             await _set_replayed(session, dead_letter_id, None)
@@ -225,3 +234,25 @@ async def replay_dead_letter(
 
 async def _set_replayed(session: AsyncSession, dead_letter_id: int, when: datetime | None) -> None:
     await session.execute(update(dead_letters).where(dead_letters.c.id == dead_letter_id).values(replayed_at=when))
+
+
+async def list_dead_letters(
+    sessions: async_sessionmaker[AsyncSession], *, include_replayed: bool = False, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The parked events, oldest first: what an operator looks at before replaying them."""
+    statement = select(
+        dead_letters.c.id,
+        dead_letters.c.consumer,
+        dead_letters.c.topic,
+        dead_letters.c.event_id,
+        dead_letters.c.event_type,
+        dead_letters.c.error,
+        dead_letters.c.attempts,
+        dead_letters.c.created_at,
+        dead_letters.c.replayed_at,
+    ).order_by(dead_letters.c.id)
+    if not include_replayed:
+        statement = statement.where(dead_letters.c.replayed_at.is_(None))
+    async with unit_of_work(sessions) as session:
+        rows = (await session.execute(statement.limit(limit))).all()
+    return [dict(row._mapping) for row in rows]
