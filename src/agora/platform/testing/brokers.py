@@ -138,3 +138,53 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     if name == "memory":
         return "memory://"
     return str(request.getfixturevalue(f"{name}_url"))
+
+
+class PrivateNats:
+    """A NATS server with JetStream on file storage that a test may stop and start again.
+
+    The machine's shared NATS must never be stopped by a test; this one belongs to the test, and
+    its JetStream directory survives a restart the way a real broker's disk does.
+    """
+
+    def __init__(self, directory: os.PathLike[str] | str) -> None:
+        self.directory = str(directory)
+        self.port = _free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = os.environ.get("AGORA_TEST_NATS_SERVER", "/usr/sbin/nats-server")
+        if not os.path.exists(binary):
+            _unavailable("nats", f"no nats-server binary at {binary}")
+        self._process = subprocess.Popen(  # noqa: S603 - a test-owned server on loopback
+            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.directory],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while not _port_open("127.0.0.1", self.port, timeout=0.2):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                _unavailable("nats", f"the private nats-server did not listen on {self.port}")
+            time.sleep(0.05)  # polling a subprocess's port: there is no event to await
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateNats]:
+    server = PrivateNats(tmp_path_factory.mktemp("nats-js"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
