@@ -1,0 +1,114 @@
+"""Request and response models of the ads API (never the table).
+
+Requests are strict like the catalog's: unknown fields are refused, JSON types are not coerced,
+free text refuses control characters. A link (``url``, ``image``) is a site-relative path
+(``/catalog/...``, never ``//host``) or an ``https://`` URL: ``javascript:``, ``data:`` and plain
+``http://`` are refused, so an ad cannot run script or downgrade the page that shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from agora.contracts.ads import Ad, ServedAd, ServedAds
+from agora.platform.validation import OneLine, TextBlock
+from agora.services.ads.models import (
+    ID_LENGTH,
+    KEYWORD_LENGTH,
+    MAX_CATEGORIES,
+    MAX_KEYWORDS,
+    SLUG_LENGTH,
+    TEXT_LENGTH,
+    TITLE_LENGTH,
+    URL_LENGTH,
+)
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+#: A site-relative path (one leading slash, never ``//`` or ``/\\``) or an https URL; no blanks or backslashes.
+LINK_PATTERN = r"^(?:/|/[^/\\\s][^\\\s]*|https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\\\s]*)?)$"
+MAX_WEIGHT = 1000
+
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=SLUG_LENGTH, pattern=SLUG_PATTERN)]
+Keyword = Annotated[str, StringConstraints(min_length=1, max_length=KEYWORD_LENGTH, pattern=SLUG_PATTERN)]
+Link = Annotated[str, StringConstraints(min_length=1, max_length=URL_LENGTH, pattern=LINK_PATTERN)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_LENGTH), OneLine]
+Text = Annotated[str, StringConstraints(max_length=TEXT_LENGTH), TextBlock]
+Categories = Annotated[list[Slug], Field(max_length=MAX_CATEGORIES)]
+Keywords = Annotated[list[Keyword], Field(max_length=MAX_KEYWORDS)]
+Weight = Annotated[int, Field(ge=0, le=MAX_WEIGHT)]
+#: ISO 8601 with an offset; not strict, because FastAPI validates JSON already parsed into strings
+Moment = Annotated[AwareDatetime, Field(strict=False)]
+AdId = Annotated[str, StringConstraints(max_length=ID_LENGTH)]
+
+
+def as_set(values: list[str]) -> list[str]:
+    """Categories and keywords are sets: duplicates collapse and they are kept sorted."""
+    return sorted(set(values))
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class AdCreate(_Request):
+    title: Title
+    text: Text = ""
+    url: Link = Field(description="A site-relative path (/catalog/...) or an https:// URL.")
+    image: Link | None = None
+    categories: Categories = Field(default_factory=list, description="Category slugs; none makes a generic ad.")
+    keywords: Keywords = Field(default_factory=list)
+    active: bool = True
+    weight: Weight = Field(default=100, description="0-1000; breaks ties between equally relevant ads.")
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
+
+    @field_validator("categories", "keywords")
+    @classmethod
+    def _as_set(cls, values: list[str]) -> list[str]:
+        return as_set(values)
+
+
+class AdUpdate(_Request):
+    """A partial update: only the fields sent change. ``image``, ``starts_at`` and ``ends_at`` may
+    be ``null`` (removed); ``version``, when sent, must be the ad's current version (else 412)."""
+
+    title: Title = Field(default=None)
+    text: Text = Field(default=None)
+    url: Link = Field(default=None)
+    image: Link | None = None
+    categories: Categories = Field(default=None)
+    keywords: Keywords = Field(default=None)
+    active: bool = Field(default=None)
+    weight: Weight = Field(default=None)
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
+    version: int = Field(default=None, ge=1)
+
+    @field_validator("categories", "keywords")
+    @classmethod
+    def _as_set(cls, values: list[str]) -> list[str]:
+        return as_set(values)
+
+    @field_validator("title", "text", "url", "categories", "keywords", "active", "weight", "version", mode="wrap")
+    @classmethod
+    def _not_null(cls, value: Any, handler: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null")
+        return handler(value)
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set if name != "version"}
+
+
+# -- responses (documentation: the endpoints render JSON directly, see endpoints.py) ---------------
+
+AdOut = Ad
+ServedAdOut = ServedAd
+ServedAdsOut = ServedAds
+
+
+class AdPage(BaseModel):
+    items: list[AdOut]
+    next_cursor: str | None = None
