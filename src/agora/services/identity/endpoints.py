@@ -18,6 +18,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
+from agora.platform.auth import Subject
 from agora.platform.auth.cookies import (
     ACCESS_COOKIE,
     CSRF_COOKIE,
@@ -32,8 +33,9 @@ from agora.platform.db import Session
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import ProblemError, problem_response, require_json
 from agora.services.identity import schemas
-from agora.services.identity.auth import AdminUser, Me, passwords_for
+from agora.services.identity.auth import AdminUser, Me, passwords_for, token_subject
 from agora.services.identity.keys import active_signing_key, jwks
+from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.service import (
     INVALID_REFRESH,
     IdentityService,
@@ -75,6 +77,17 @@ async def service(request: Request, session: Session) -> IdentityService:
 
 
 Service = Annotated[IdentityService, Depends(service)]
+
+
+async def service_caller(subject: Annotated[Subject, Depends(token_subject)]) -> Subject:
+    """Another Agora service (a service token); 403 for any other role."""
+    if not subject.has_role("service"):
+        raise ProblemError("This route is for Agora services only.", status=403)
+    return subject
+
+
+#: Another service calling an internal route (``/internal/...``) with its service token.
+ServiceCaller = Annotated[Subject, Depends(service_caller)]
 
 SessionMode = Annotated[
     Literal["bearer", "cookie"],
@@ -321,6 +334,18 @@ def build_router() -> APIRouter:
         users, last = await svc.list_users(email_prefix=email, after=after, limit=limit)
         next_cursor = request.state.cursor_codec.encode({"e": last[0], "i": last[1]}) if last else None
         return _json({"items": [user_document(u) for u in users], "next_cursor": next_cursor})
+
+    @router.get(
+        "/internal/users/{user_id}",
+        response_model=None,
+        responses={200: {"description": "`{id, email, display_name}`"}, 401: {}, 403: {}, 404: {}, 422: {}},
+        summary="A user's address and name, for a service that writes to them (notifications)",
+    )
+    async def internal_user(_caller: ServiceCaller, session: Session, user_id: UserId) -> Response:
+        user = await IdentityRepository(session).user_by_id(user_id)
+        if user is None:
+            raise ProblemError("No such user.", status=404, field="user_id")
+        return _json({"id": user.id, "email": user.email, "display_name": user.display_name})
 
     @router.patch(
         "/users/{user_id}",
