@@ -8,9 +8,10 @@ free text refuses control characters. A link (``url``, ``image``) is a site-rela
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from agora.contracts.ads import Ad, ServedAd, ServedAds
 from agora.platform.validation import OneLine, TextBlock
@@ -39,7 +40,7 @@ Categories = Annotated[list[Slug], Field(max_length=MAX_CATEGORIES)]
 Keywords = Annotated[list[Keyword], Field(max_length=MAX_KEYWORDS)]
 Weight = Annotated[int, Field(ge=0, le=MAX_WEIGHT)]
 #: ISO 8601 with an offset; not strict, because FastAPI validates JSON already parsed into strings
-Moment = Annotated[AwareDatetime, Field(strict=False)]
+Moment = Annotated[AwareDatetime, Field(strict=False), AfterValidator(lambda value: value.astimezone(UTC))]
 AdId = Annotated[str, StringConstraints(max_length=ID_LENGTH)]
 
 
