@@ -1,0 +1,69 @@
+"""Recommendations' HTTP routes under ``/api/recommendations``: parse, call the service, shape the response.
+
+Both reads use autocommit read sessions and the in-memory similarity model; ``limit`` is 1..50
+(default 10), a product id is at most 64 letters, digits and dashes (the catalog's UUIDs).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import Response
+
+from agora.contracts.recommendations import DEFAULT_LIMIT, MAX_LIMIT, PRODUCT_ID_LENGTH
+from agora.services.recommendations import schemas
+from agora.services.recommendations.auth import CurrentSubject
+from agora.services.recommendations.service import Item, RecommendationsService
+from agora.services.recommendations.state import current_model
+
+PREFIX = "/api/recommendations"
+
+ProductIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=PRODUCT_ID_LENGTH,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="The catalog product's id (a UUID).",
+    ),
+]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"How many items, 1 to {MAX_LIMIT}.")]
+
+
+def _document(items: list[Item]) -> Response:
+    return Response(orjson.dumps({"items": [item.document() for item in items]}), media_type="application/json")
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["recommendations"])
+
+    @router.get(
+        "/products/{product_id}",
+        response_model=None,
+        responses={200: {"model": schemas.Recommendations}, 404: {}, 422: {}},
+        summary="What to show next to a product: bought together, then similar, then popular in its category",
+    )
+    async def for_product(request: Request, product_id: ProductIdPath, limit: LimitQuery = DEFAULT_LIMIT) -> Response:
+        model = await current_model(request.state.context)
+        sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
+        async with sessions() as session:
+            items = await RecommendationsService(session).for_product(product_id, limit=limit, model=model)
+        return _document(items)
+
+    @router.get(
+        "/me",
+        response_model=None,
+        responses={200: {"model": schemas.Recommendations}, 401: {}, 422: {}},
+        summary="For the signed-in customer, from what they bought (never what they bought); popular when new",
+    )
+    async def for_me(request: Request, subject: CurrentSubject, limit: LimitQuery = DEFAULT_LIMIT) -> Response:
+        model = await current_model(request.state.context)
+        sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
+        async with sessions() as session:
+            items = await RecommendationsService(session).for_user(subject.id, limit=limit, model=model)
+        return _document(items)
+
+    return router

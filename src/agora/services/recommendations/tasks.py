@@ -1,0 +1,31 @@
+"""Recommendations' background work: keeping the similarity model in step with the product table.
+
+Product events only change rows; every ``model_refresh_seconds`` this task compares the table's
+watermark (row count, last change) with the one the model was built from and rebuilds when they
+differ, the first time as the service starts. A catalog import of a thousand products therefore
+costs one or two rebuilds, not a thousand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from agora.platform.tasks import PeriodicTask
+from agora.services.recommendations.settings import RecommendationsSettings
+from agora.services.recommendations.state import refresh_similarity
+
+if TYPE_CHECKING:
+    from agora.platform.service import ServiceContext
+
+REFRESH_TASK = "recommendations.refresh_similarity"
+
+
+def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
+    settings = context.settings
+    assert isinstance(settings, RecommendationsSettings)
+
+    async def refresh() -> bool:
+        return await refresh_similarity(context)
+
+    return (PeriodicTask(REFRESH_TASK, settings.model_refresh_seconds, refresh),)
