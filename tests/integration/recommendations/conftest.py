@@ -36,9 +36,9 @@ from agora.platform.testing.auth import TokenFactory
 from agora.platform.testing.waiting import eventually
 from agora.services.recommendations import RecommendationsSettings, spec
 from agora.services.recommendations.handlers import CONSUMER
-from agora.services.recommendations.models import CoPurchase, OrderLine as OrderLineRow, PaidOrder, Popularity
+from agora.services.recommendations.models import CoPurchase, PaidOrder, Popularity, UserPurchase
+from agora.services.recommendations.models import OrderLine as OrderLineRow
 from agora.services.recommendations.models import Product as ProductRow
-from agora.services.recommendations.models import UserPurchase
 from agora.services.recommendations.state import refresh_similarity
 
 API = "/api/recommendations"
