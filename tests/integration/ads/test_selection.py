@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import REGISTRY
 
-from agora.services.ads.seed import DEMO_ADS
+from agora.services.ads.seed import DEMO_ADS, seed
 
 from .conftest import API, Ads
 
@@ -132,3 +132,16 @@ async def test_served_ads_are_counted_by_reason(ads: Ads) -> None:
     assert count("generic") == before + 2
     metrics = await ads.client.get("/metrics")
     assert 'agora_ads_served_total{reason="generic"}' in metrics.text
+
+
+async def test_the_seed_is_idempotent_and_the_openapi_document_builds(ads: Ads) -> None:
+    before = await ads.state()
+    assert await seed(ads.context) == 0
+    assert await ads.state() == before
+    created = await ads.events("ads.ad.created")
+    assert {ad.id for ad in DEMO_ADS} <= {event["key"] for event in created}
+    document = await ads.client.get("/api/ads/openapi.json")
+    if document.status_code == 404:
+        document = await ads.client.get("/openapi.json")
+    assert document.status_code == 200
+    assert "/api/ads" in document.json()["paths"]
