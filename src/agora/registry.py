@@ -6,7 +6,7 @@ from agora.platform.service import ServiceSpec
 
 
 def service_specs() -> list[ServiceSpec]:
-    from agora.services import cart, catalog, currency, identity, inventory, orders, payments, shipping
+    from agora.services import ads, cart, catalog, currency, identity, inventory, orders, payments, shipping
 
     return [
         identity.spec,
@@ -17,4 +17,5 @@ def service_specs() -> list[ServiceSpec]:
         shipping.spec,
         payments.spec,
         orders.spec,
+        ads.spec,
     ]
