@@ -29,7 +29,7 @@ from agora.contracts.catalog import (
     ProductUpdated,
 )
 from agora.contracts.orders import ORDER_PAID, OrderLine, OrderPaid
-from agora.platform.messaging import Envelope, inbox
+from agora.platform.messaging import Envelope, dead_letters, inbox
 from agora.platform.messaging.metrics import EVENTS_CONSUMED
 from agora.platform.testing.apps import platform_for_tests, running_services
 from agora.platform.testing.auth import TokenFactory
@@ -195,6 +195,8 @@ class Recommender:
                 rows = (await session.execute(select(*columns).order_by(*model.__table__.primary_key))).all()
                 result[name] = [tuple(row) for row in rows]
             result["inbox"] = [(await session.scalar(select(func.count()).select_from(inbox)),)]
+            # a poison event would leave the tables as they were too: none may have been parked
+            result["dead_letters"] = [(await session.scalar(select(func.count()).select_from(dead_letters)),)]
         return result
 
 
