@@ -1,0 +1,126 @@
+"""Notifications' HTTP routes under ``/api/notifications``: the caller's list, read marks, the live stream.
+
+``GET /stream`` is Server-Sent Events: first ``event: ready`` (the subscription is in place:
+anything stored from now on is pushed), then one ``event: notification`` per new notification
+(``data`` is the notification as the list shows it), and a comment line every
+``stream_heartbeat_seconds`` so proxies keep the connection open. One stream per open browser
+session; the list remains the record (a stream that was closed misses nothing the list lacks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response, StreamingResponse
+
+from agora.contracts.notifications import SSE_NOTIFICATION, SSE_READY
+from agora.platform.db import Session, after_commit
+from agora.platform.http.pagination import Cursor, Limit
+from agora.services.notifications import schemas
+from agora.services.notifications.auth import CurrentSubject
+from agora.services.notifications.service import NotificationsService
+from agora.services.notifications.wiring import Runtime, runtime_of
+
+PREFIX = "/api/notifications"
+
+NotificationId = Annotated[str, Path(min_length=1, max_length=36, description="The notification's id (a UUID).")]
+
+
+def _json(payload: Any, *, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def _runtime(request: Request) -> Runtime:
+    return runtime_of(request.state.context)
+
+
+async def _forget_page(runtime: Runtime, session: Any, user_id: str) -> None:
+    """Drops the user's cached first page now and again once the change committed (a reader in
+    between could have cached the state before the change)."""
+    await runtime.cache.invalidate(user_id)
+    after_commit(session, lambda: runtime.spawn(runtime.cache.invalidate(user_id)))
+
+
+def sse(event: str, data: Any, *, event_id: str | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["notifications"])
+
+    @router.get(
+        "",
+        response_model=None,
+        responses={200: {"model": schemas.NotificationPage}, 400: {}, 401: {}, 422: {}},
+        summary="The caller's notifications, newest first, with the unread count",
+    )
+    async def list_notifications(
+        request: Request, session: Session, caller: CurrentSubject, limit: Limit = 20, cursor: Cursor = None
+    ) -> Response:
+        runtime = _runtime(request)
+        page = await NotificationsService(session).page(
+            caller.id,
+            limit=limit,
+            cursor=cursor,
+            codec=request.state.cursor_codec,
+            cache=runtime.cache,
+            recent_size=runtime.settings.recent_size,
+        )
+        return _json({"items": page.items, "next_cursor": page.next_cursor, "unread_count": page.unread_count})
+
+    @router.post(
+        "/read-all",
+        response_model=None,
+        responses={200: {"model": schemas.ReadAllOut}, 401: {}},
+        summary="Mark every notification of the caller read",
+    )
+    async def read_all(request: Request, session: Session, caller: CurrentSubject) -> Response:
+        updated = await NotificationsService(session).mark_all_read(caller.id)
+        await _forget_page(_runtime(request), session, caller.id)
+        return _json({"updated": updated, "unread_count": 0})
+
+    @router.post(
+        "/{notification_id}/read",
+        response_model=None,
+        responses={200: {"model": schemas.Notification}, 401: {}, 404: {}, 422: {}},
+        summary="Mark one of the caller's notifications read (another user's is a 404)",
+    )
+    async def read_one(
+        request: Request, session: Session, caller: CurrentSubject, notification_id: NotificationId
+    ) -> Response:
+        document = await NotificationsService(session).mark_read(caller.id, notification_id)
+        await _forget_page(_runtime(request), session, caller.id)
+        return _json(document)
+
+    @router.get(
+        "/stream",
+        response_model=None,
+        responses={200: {"content": {"text/event-stream": {}}}, 401: {}},
+        summary="New notifications of the caller as Server-Sent Events (bearer token or session cookie)",
+    )
+    async def stream(request: Request, caller: CurrentSubject) -> Response:
+        runtime = _runtime(request)
+        heartbeat = runtime.settings.stream_heartbeat_seconds
+
+        async def events() -> AsyncIterator[bytes]:
+            async with runtime.hub.subscribe(caller.id) as queue:
+                yield b"retry: 3000\n" + sse(SSE_READY, {"user_id": caller.id})
+                while True:
+                    try:
+                        document = await asyncio.wait_for(queue.get(), heartbeat)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    if document is None:  # the service is shutting down
+                        return
+                    yield sse(SSE_NOTIFICATION, document, event_id=document["id"])
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+    return router

@@ -1,0 +1,144 @@
+"""Reactions to order, payment and shipping events: one notification per fact, one email per order event.
+
+Several services report the same fact (orders says ``paid``, payments says ``captured``); both
+map to one kind, and the first event to arrive makes the notification. Emails go with the
+orders events only (the order's own story, once each). Shipping events carry no user: the owner
+is found from an earlier notification about the order, and without one the event is left to
+``orders.order.shipped`` / ``delivered``, which tell the same fact with the user.
+
+Everything here runs in the consumer's inbox transaction; the cache invalidation, the push to
+open streams and the email happen only after that transaction committed (SQLAlchemy's
+``after_commit`` on the session), so a rolled-back or redelivered event shows nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import event
+
+from agora.contracts import orders, payments, shipping
+from agora.platform.messaging import Consumer, Envelope
+from agora.services.notifications import metrics
+from agora.services.notifications.rendering import Facts
+from agora.services.notifications.service import Created, NotificationsService
+from agora.services.notifications.wiring import Runtime, runtime_of
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from agora.platform.service import ServiceContext
+
+log = structlog.get_logger(__name__)
+
+#: The consumer group (and inbox name) of notifications.
+CONSUMER = "notifications"
+
+
+def _lines(items: Iterable[orders.OrderLine]) -> tuple[tuple[str, int], ...]:
+    return tuple((line.name, line.quantity) for line in items)
+
+
+def what_happened(envelope: Envelope) -> tuple[str, str | None, Facts, bool] | None:
+    """(kind, user id or None, facts, whether it is emailed) for an event; None if it tells nothing."""
+    data = envelope.data
+    match envelope.type:
+        case orders.ORDER_PLACED:
+            placed = orders.OrderPlaced.model_validate(data)
+            return "order_placed", placed.user_id, Facts(placed.order_id, placed.total, _lines(placed.items)), True
+        case orders.ORDER_PAID:
+            paid = orders.OrderPaid.model_validate(data)
+            return "order_paid", paid.user_id, Facts(paid.order_id, paid.total, _lines(paid.items)), True
+        case orders.ORDER_FAILED:
+            failed = orders.OrderFailed.model_validate(data)
+            return "order_failed", failed.user_id, Facts(failed.order_id, reason=failed.reason), True
+        case orders.ORDER_CANCELLED:
+            cancelled = orders.OrderCancelled.model_validate(data)
+            return "order_cancelled", cancelled.user_id, Facts(cancelled.order_id, cancelled.total), True
+        case orders.ORDER_SHIPPED:
+            shipped = orders.OrderShipped.model_validate(data)
+            return "order_shipped", shipped.user_id, Facts(shipped.order_id, tracking_id=shipped.tracking_id), True
+        case orders.ORDER_DELIVERED:
+            delivered = orders.OrderDelivered.model_validate(data)
+            return "order_delivered", delivered.user_id, Facts(delivered.order_id), True
+        case payments.PAYMENT_CAPTURED:
+            captured = payments.PaymentCaptured.model_validate(data)
+            return "order_paid", captured.user_id, Facts(captured.order_id, captured.amount), False
+        case payments.PAYMENT_DECLINED:
+            declined = payments.PaymentDeclined.model_validate(data)
+            facts = Facts(declined.order_id, reason=declined.failure_message)
+            return "order_failed", declined.user_id, facts, False
+        case payments.PAYMENT_REFUNDED:
+            refunded = payments.PaymentRefunded.model_validate(data)
+            return "order_cancelled", refunded.user_id, Facts(refunded.order_id, refunded.amount), False
+        case shipping.SHIPMENT_CREATED:
+            created = shipping.ShipmentCreated.model_validate(data)
+            facts = Facts(created.order_id, tracking_id=created.tracking_id, carrier=created.carrier)
+            return "order_shipped", None, facts, False
+        case shipping.SHIPMENT_DELIVERED:
+            delivered_shipment = shipping.ShipmentDelivered.model_validate(data)
+            return "order_delivered", None, Facts(delivered_shipment.order_id), False
+    return None
+
+
+EVENT_TYPES = (
+    orders.ORDER_PLACED,
+    orders.ORDER_PAID,
+    orders.ORDER_FAILED,
+    orders.ORDER_CANCELLED,
+    orders.ORDER_SHIPPED,
+    orders.ORDER_DELIVERED,
+    payments.PAYMENT_CAPTURED,
+    payments.PAYMENT_DECLINED,
+    payments.PAYMENT_REFUNDED,
+    shipping.SHIPMENT_CREATED,
+    shipping.SHIPMENT_DELIVERED,
+)
+
+
+def after_commit(session: AsyncSession, runtime: Runtime, created: Created) -> None:
+    """Once the inbox transaction committed: count, drop the cached page, push, send the email."""
+
+    def committed(_: object) -> None:
+        runtime.spawn(_announce(runtime, created))
+
+    event.listen(session.sync_session, "after_commit", committed, once=True)
+
+
+async def _announce(runtime: Runtime, created: Created) -> None:
+    if created.document:
+        metrics.notifications_total.labels(created.document["kind"]).inc()
+        await runtime.cache.invalidate(created.user_id)
+        try:
+            await runtime.hub.publish(created.user_id, created.document)
+        except Exception:
+            log.warning("notification_push_failed", user_id=created.user_id, exc_info=True)
+    if created.email_id is not None:
+        runtime.mailer.wake(created.email_id)
+
+
+def consumers(context: ServiceContext) -> Iterable[Consumer]:
+    consumer = Consumer(
+        CONSUMER, context.sessions, context.transport, max_attempts=context.platform.consumer_max_attempts
+    )
+
+    async def handle(session: AsyncSession, envelope: Envelope) -> None:
+        fact = what_happened(envelope)
+        if fact is None:
+            return
+        kind, user_id, facts, emailed = fact
+        service = NotificationsService(session)
+        if user_id is None:
+            user_id = await service.owner_of_order(facts.order_id)
+            if user_id is None:
+                log.info("notification_owner_unknown", order_id=facts.order_id, event_type=envelope.type)
+                return
+        created = await service.record(kind, user_id, facts, email=emailed)
+        if created is not None:
+            after_commit(session, runtime_of(context), created)
+
+    for event_type in EVENT_TYPES:
+        consumer.on(event_type, handle)
+    return (consumer,)

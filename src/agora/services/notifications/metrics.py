@@ -1,0 +1,16 @@
+"""Notifications' business numbers (Prometheus), counted after the change committed."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+notifications_total = Counter(
+    "agora_notifications_total",
+    "Notifications stored, by kind (a fact reported twice counts once).",
+    ("kind",),
+)
+emails_total = Counter(
+    "agora_emails_total",
+    "Emails by outcome: sent (SMTP), written (embedded mailbox), retried, failed (gave up).",
+    ("outcome",),
+)

@@ -1,0 +1,170 @@
+"""The rules of notifications: one notification per (order, kind), the owner's list, read marks.
+
+Flushes, never commits: consumers commit in the inbox transaction, requests in the request
+session. What must happen only once the change committed (drop the cached first page, push to
+open streams, send the email) is returned to the caller as a :class:`Created` and run by the
+caller after the commit (see :mod:`.handlers`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.platform.db.types import iso_utc, utcnow
+from agora.platform.errors import NotFoundError, ServiceError
+from agora.platform.http.pagination import CursorCodec
+from agora.services.notifications.cache import Recent, RecentCache
+from agora.services.notifications.models import PENDING, Email, Notification
+from agora.services.notifications.rendering import Facts, email_text, render
+from agora.services.notifications.repository import NotificationsRepository
+
+CURSOR_LIST = "notifications"
+
+
+class InvalidCursorError(ServiceError):
+    status = 400
+    field = "cursor"
+
+
+class NotificationNotFoundError(NotFoundError):
+    field = "notification_id"
+
+
+@dataclass(frozen=True)
+class Created:
+    user_id: str
+    document: dict[str, Any]
+    email_id: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    unread_count: int
+
+
+def notification_document(notification: Notification) -> dict[str, Any]:
+    return {
+        "id": notification.id,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "order_id": notification.order_id,
+        "created_at": iso_utc(notification.created_at),
+        "read_at": iso_utc(notification.read_at),
+    }
+
+
+class NotificationsService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.repository = NotificationsRepository(session)
+
+    async def record(self, kind: str, user_id: str, facts: Facts, *, email: bool) -> Created | None:
+        """Stores the notification of ``kind`` about ``facts.order_id`` (and its pending email when
+        ``email``); None when that fact was already recorded. Email and notification are separate:
+        the order event that owns the email may arrive after another service's event told the fact."""
+        rendered = render(kind, facts)
+        created: Notification | None = None
+        if not await self.repository.exists(facts.order_id, kind):
+            created = Notification(
+                id=str(uuid.uuid4()),
+                user_id=user_id,
+                kind=kind,
+                title=rendered.title,
+                body=rendered.body,
+                order_id=facts.order_id,
+                created_at=utcnow(),
+            )
+            self.session.add(created)
+        email_id: str | None = None
+        if email and not await self.repository.email_exists(facts.order_id, kind):
+            email_id = str(uuid.uuid4())
+            self.session.add(
+                Email(
+                    id=email_id,
+                    user_id=user_id,
+                    order_id=facts.order_id,
+                    kind=kind,
+                    subject=rendered.title,
+                    body=email_text(rendered),
+                    status=PENDING,
+                    attempts=0,
+                    created_at=utcnow(),
+                )
+            )
+        await self.session.flush()
+        if created is None and email_id is None:
+            return None
+        document = notification_document(created) if created is not None else {}
+        return Created(user_id=user_id, document=document, email_id=email_id)
+
+    async def owner_of_order(self, order_id: str) -> str | None:
+        return await self.repository.owner_of_order(order_id)
+
+    async def page(
+        self, user_id: str, *, limit: int, cursor: str | None, codec: CursorCodec, cache: RecentCache, recent_size: int
+    ) -> Page:
+        if cursor is None and limit <= recent_size:
+            recent = await cache.get(user_id)
+            if recent is None:
+                rows = await self.repository.page(user_id, after=None, limit=recent_size + 1)
+                recent = Recent(
+                    items=[notification_document(row) for row in rows[:recent_size]],
+                    more=len(rows) > recent_size,
+                    unread_count=await self.repository.unread_count(user_id),
+                )
+                await cache.put(user_id, recent)
+            items = recent.items[:limit]
+            more = len(recent.items) > limit or recent.more
+            return Page(items, self._cursor(codec, user_id, items[-1]) if more and items else None, recent.unread_count)
+        after = _position(codec, cursor, user_id) if cursor is not None else None
+        rows = await self.repository.page(user_id, after=after, limit=limit + 1)
+        items = [notification_document(row) for row in rows[:limit]]
+        next_cursor = self._cursor(codec, user_id, items[-1]) if len(rows) > limit else None
+        return Page(items, next_cursor, await self.repository.unread_count(user_id))
+
+    @staticmethod
+    def _cursor(codec: CursorCodec, user_id: str, last: dict[str, Any]) -> str:
+        return codec.encode({"l": CURSOR_LIST, "u": user_id, "k": [last["created_at"], last["id"]]})
+
+    async def mark_read(self, user_id: str, notification_id: str) -> dict[str, Any]:
+        notification = await self.repository.owned(user_id, notification_id)
+        if notification is None:  # another user's is as absent as a missing one
+            raise NotificationNotFoundError("No such notification.")
+        if notification.read_at is None:
+            await self.repository.mark_read(notification_id, utcnow())
+            await self.session.refresh(notification)
+        return notification_document(notification)
+
+    async def mark_all_read(self, user_id: str) -> int:
+        return await self.repository.mark_all_read(user_id, utcnow())
+
+
+def _position(codec: CursorCodec, cursor: str, user_id: str) -> tuple[datetime, str]:
+    position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
+    key = position.get("k")
+    if position.get("l") != CURSOR_LIST or position.get("u") != user_id:
+        raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
+    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str)):
+        raise InvalidCursorError("The cursor is invalid.")
+    try:
+        return datetime.fromisoformat(key[0].replace("Z", "+00:00")), key[1]
+    except ValueError:
+        raise InvalidCursorError("The cursor is invalid.") from None
+
+
+__all__ = [
+    "Created",
+    "InvalidCursorError",
+    "NotificationNotFoundError",
+    "NotificationsService",
+    "Page",
+    "notification_document",
+]

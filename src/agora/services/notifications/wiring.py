@@ -1,0 +1,107 @@
+"""What one running notifications service holds besides its database: the recent cache, the push
+hub, the mailer, and the Redis client behind the first two when ``AGORA_REDIS_URL`` is set.
+
+Built once per service context (lazily, on first use) and closed by the spec's ``on_shutdown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+
+from agora.platform.http.clients import ServiceNotConfiguredError
+from agora.services.notifications.cache import MemoryRecent, RecentCache, RedisRecent
+from agora.services.notifications.mailer import Mailer
+from agora.services.notifications.push import LocalHub, RedisHub
+from agora.services.notifications.settings import NotificationsSettings
+
+if TYPE_CHECKING:
+    from agora.platform.service import ServiceContext
+
+_RUNTIME = "notifications.runtime"
+
+
+@dataclass
+class Runtime:
+    settings: NotificationsSettings
+    cache: RecentCache
+    hub: LocalHub
+    mailer: Mailer
+    redis: Redis | None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Runs ``work`` in the background, holding a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def settled(self) -> None:
+        """Returns once the after-commit work spawned so far has run (tests, graceful shutdown)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.hub.close()
+        await self.mailer.close()
+        await self.cache.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def settings_of(context: ServiceContext) -> NotificationsSettings:
+    settings = context.settings
+    assert isinstance(settings, NotificationsSettings)
+    return settings
+
+
+def runtime_of(context: ServiceContext) -> Runtime:
+    runtime: Runtime | None = context.extras.get(_RUNTIME)
+    if runtime is None:
+        settings = settings_of(context)
+        redis: Redis | None = None
+        cache: RecentCache
+        hub: LocalHub
+        if context.platform.redis_url:
+            redis = Redis.from_url(context.platform.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+            cache = RedisRecent(redis, prefix=settings.redis_prefix, ttl_seconds=settings.recent_ttl_seconds)
+            hub = RedisHub(redis, channel=f"{settings.redis_prefix}push", queue_size=settings.stream_queue_size)
+        else:
+            cache = MemoryRecent(max_users=settings.recent_users)
+            hub = LocalHub(queue_size=settings.stream_queue_size)
+        try:
+            identity = context.clients("identity")
+        except ServiceNotConfiguredError:
+            identity = None
+        mailer = Mailer(context.sessions, settings, identity=identity, mailbox=context.platform.data_dir / "mailbox")
+        runtime = Runtime(settings, cache, hub, mailer, redis)
+        context.extras[_RUNTIME] = runtime
+    return runtime
+
+
+async def close_runtime(context: ServiceContext) -> None:
+    runtime: Runtime | None = context.extras.pop(_RUNTIME, None)
+    if runtime is not None:
+        await runtime.close()
+
+
+def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
+    if not context.platform.redis_url:
+        return {}
+
+    async def redis_ping() -> object:
+        redis = runtime_of(context).redis
+        assert redis is not None
+        return await redis.ping()
+
+    return {"redis": redis_ping}
