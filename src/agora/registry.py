@@ -6,7 +6,7 @@ from agora.platform.service import ServiceSpec
 
 
 def service_specs() -> list[ServiceSpec]:
-    from agora.services import ads, cart, catalog, currency, identity, inventory, orders, payments, shipping
+    from agora.services import ads, analytics, cart, catalog, currency, identity, inventory, orders, payments, shipping
 
     return [
         identity.spec,
@@ -18,4 +18,5 @@ def service_specs() -> list[ServiceSpec]:
         payments.spec,
         orders.spec,
         ads.spec,
+        analytics.spec,
     ]
