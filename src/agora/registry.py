@@ -6,7 +6,19 @@ from agora.platform.service import ServiceSpec
 
 
 def service_specs() -> list[ServiceSpec]:
-    from agora.services import ads, analytics, cart, catalog, currency, identity, inventory, orders, payments, shipping
+    from agora.services import (
+        ads,
+        analytics,
+        cart,
+        catalog,
+        currency,
+        identity,
+        inventory,
+        notifications,
+        orders,
+        payments,
+        shipping,
+    )
 
     return [
         identity.spec,
@@ -17,6 +29,7 @@ def service_specs() -> list[ServiceSpec]:
         shipping.spec,
         payments.spec,
         orders.spec,
+        notifications.spec,
         ads.spec,
         analytics.spec,
     ]
