@@ -394,6 +394,38 @@ def replay_dead_letter_command(
     console.print(f"Replayed dead letter {letter} of {service}: {envelope.type} {envelope.id}.")
 
 
+@app.command()
+def mailbox(
+    last: Annotated[int, typer.Option("--last", min=1, max=1000, help="How many of the newest messages.")] = 20,
+    show: Annotated[str | None, typer.Option("--show", help="Print the message whose file name contains this.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The emails written to the local mailbox (embedded mode, no SMTP server configured)."""
+    import email
+    from email import policy
+
+    platform = _platform(data_dir)
+    folder = platform.data_dir / "mailbox"
+    files = sorted(folder.glob("*.eml"), key=lambda path: path.stat().st_mtime) if folder.is_dir() else []
+    if show is not None:
+        matches = [path for path in files if show in path.name]
+        if not matches:
+            raise CommandError(f"no message matching {show!r} in {folder}")
+        message = email.message_from_bytes(matches[-1].read_bytes(), policy=policy.default)
+        console.print(f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n")
+        body = message.get_body(preferencelist=("plain", "html"))
+        console.print(body.get_content() if body is not None else "")
+        return
+    table = Table(title=f"mailbox ({folder})")
+    for column in ("file", "to", "subject"):
+        table.add_column(column)
+    for path in files[-last:]:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        table.add_row(path.name, str(message["To"]), str(message["Subject"]))
+    Console().print(table)
+    console.print(f"{len(files)} message(s) in {folder}.")
+
+
 @app.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option("--email", help="The admin's email address.")],
