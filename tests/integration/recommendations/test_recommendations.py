@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import pytest
 from sqlalchemy import delete
 
+from agora.platform.runtime import service_context
 from agora.services.recommendations.models import CoPurchase
 from agora.services.recommendations.rebuild import rebuild
 
@@ -207,5 +208,13 @@ async def test_rebuild_gives_the_same_answers(recommender: Recommender, camp: Ca
     counts = await rebuild(recommender.context)
     assert counts["orders"] >= len(camp.orders)
     assert counts["co_purchases"] >= 6 and counts["similarity_products"] >= 6
+    assert await recommender.tables() == tables
+    assert await answers() == before
+
+    # as `agora rebuild-recommendations` runs it: a one-off context, no relay or consumers of its own
+    context = recommender.context
+    async with service_context(context.spec, context.platform, context.settings) as one_off:
+        again = await rebuild(one_off)
+    assert again == counts
     assert await recommender.tables() == tables
     assert await answers() == before

@@ -177,7 +177,14 @@ class RecommendationsService:
             await self.repository.add_popularity(product_id, quantities[product_id])
 
     async def rebuild(self) -> dict[str, int]:
-        """Recomputes every derived table from the stored order lines (in this transaction)."""
+        """Recomputes every derived table from the stored order lines (in this transaction).
+
+        The derived rows are deleted before the lines are read: an order counted meanwhile by a
+        running consumer either committed before the read (and is in it) or waits on the locks
+        and adds to the recomputed rows; at worst its insert meets ours and one of the two
+        transactions fails (the consumer retries; run the rebuild again).
+        """
+        await self.repository.clear_derived()
         orders: dict[str, tuple[str, Counter[str]]] = {}
         for order_id, user_id, product_id, quantity in await self.repository.all_order_lines():
             orders.setdefault(order_id, (user_id, Counter()))[1][product_id] += quantity
@@ -191,7 +198,6 @@ class RecommendationsService:
                 purchases[(user_id, product_id)] += quantity
                 units[product_id] += quantity
                 order_counts[product_id] += 1
-        await self.repository.clear_derived()
         return {
             "orders": len(orders),
             "co_purchases": await self.repository.insert_many(
