@@ -394,6 +394,24 @@ def replay_dead_letter_command(
     console.print(f"Replayed dead letter {letter} of {service}: {envelope.type} {envelope.id}.")
 
 
+@app.command("rebuild-recommendations")
+def rebuild_recommendations(data_dir: DataDir = None) -> None:
+    """Recompute every derived recommendation table (pairs bought together, purchases, popularity)
+    from the facts the service has consumed: its event history."""
+    from agora.platform.runtime import service_context
+    from agora.services.recommendations import spec as recommendations_spec
+    from agora.services.recommendations.rebuild import rebuild
+
+    platform = _platform(data_dir)
+
+    async def run() -> dict[str, int]:
+        async with service_context(recommendations_spec, platform) as context:
+            return await rebuild(context)
+
+    counts = _run(run)
+    console.print("Rebuilt recommendations: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+
+
 @app.command()
 def mailbox(
     last: Annotated[int, typer.Option("--last", min=1, max=1000, help="How many of the newest messages.")] = 20,

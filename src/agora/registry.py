@@ -17,6 +17,7 @@ def service_specs() -> list[ServiceSpec]:
         notifications,
         orders,
         payments,
+        recommendations,
         shipping,
     )
 
@@ -30,6 +31,7 @@ def service_specs() -> list[ServiceSpec]:
         payments.spec,
         orders.spec,
         notifications.spec,
+        recommendations.spec,
         ads.spec,
         analytics.spec,
     ]
