@@ -91,6 +91,11 @@ def test_a_checkout_reaches_the_mailbox_and_the_notifications(agora_up) -> None:
 
         ads = client.get("/api/ads", params={"category": product["category"]["slug"], "keywords": product["name"]})
         assert ads.status_code == 200 and ads.json()["items"]
+        recommended = poll(
+            lambda: client.get(f"/api/recommendations/products/{product['id']}").json().get("items"),
+            what="recommendations for the product page",
+        )
+        assert product["id"] not in {item["product_id"] for item in recommended}
 
 
 def test_analytics_answers_on_the_seeded_history(agora_up) -> None:  # type: ignore[no-untyped-def]
