@@ -60,6 +60,13 @@ def shopper(client: httpx.Client) -> dict[str, str]:
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
+def poll(check, *, within: float = 60.0, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, f"not within {within:g}s: {what}"
+        time.sleep(0.25)  # another process's effect: there is no event to await here
+
+
 def wait_for_stock(client: httpx.Client, sku: str, deadline_seconds: float = 60) -> dict[str, int]:
     """Stock rows come from catalog events through Kafka: poll until the product's row exists."""
 
@@ -121,6 +128,20 @@ def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], ka
                 now = client.get(f"/api/inventory/stock/{product['sku']}").json()
                 assert now["on_hand"] == before[product["sku"]]["on_hand"] - quantity
             assert client.get("/api/cart", headers=user).json()["item_count"] == 0
+
+            # the event-driven services, each in its own process, hear about it through Kafka
+            def notified() -> bool:
+                items = client.get("/api/notifications", headers=user).json()["items"]
+                return any(item["order_id"] == order["id"] and item["kind"] == "order_paid" for item in items)
+
+            poll(notified, what="the order_paid notification through Kafka")
+            bought = [line["product_id"] for line in order["items"]]
+
+            def bought_together() -> bool:
+                items = client.get(f"/api/recommendations/products/{bought[0]}").json()["items"]
+                return any(item["reason"] == "bought_together" and item["product_id"] in bought for item in items)
+
+            poll(bought_together, what="bought-together recommendations through Kafka")
 
             client.post("/api/cart/items", json={"product_id": products[0]["id"], "quantity": 1}, headers=user)
             declined = client.post(
