@@ -38,7 +38,7 @@ async def pair(
         settings = {
             "catalog": catalog.CatalogSettings(database_url=urls["catalog"]),
             "recommendations": recommendations.RecommendationsSettings(
-                database_url=urls["recommendations"], model_refresh_seconds=0.2
+                database_url=urls["recommendations"], model_refresh_seconds=0.5
             ),
         }
         specs = [catalog.spec, recommendations.spec]

@@ -8,6 +8,8 @@ costs one or two rebuilds, not a thousand.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,14 @@ def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
     assert isinstance(settings, RecommendationsSettings)
 
     async def refresh() -> bool:
-        return await refresh_similarity(context)
+        # shielded: a stop (cancellation) waits for the run to finish instead of cutting a statement
+        # short, which could leave a connection un-returned (aiomysql) while the engine is disposed
+        run = asyncio.create_task(refresh_similarity(context))
+        try:
+            return await asyncio.shield(run)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await run
+            raise
 
     return (PeriodicTask(REFRESH_TASK, settings.model_refresh_seconds, refresh),)
