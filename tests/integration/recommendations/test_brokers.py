@@ -71,18 +71,7 @@ async def _all_products_arrived(embedded: Any) -> None:
     await eventually(arrived, what=f"{len(expected)} products through the broker", within=DEADLINE_SECONDS)
 
 
-#: The chassis' NATS subscription loop catches ``nats.errors.TimeoutError`` around ``fetch`` but
-#: nats-py (JetStreamContext._fetch_n/_fetch_one) re-raises a bare ``asyncio.TimeoutError`` when a
-#: fetch gets no reply in time; it ends the loop, so that topic is no longer delivered, and the
-#: error resurfaces from ``NatsTransport.close()``. Until agora/platform/messaging/transports/nats.py
-#: catches ``asyncio.TimeoutError`` these tests fail now and then for that reason alone.
-NATS_FETCH_TIMEOUT = pytest.mark.xfail(
-    reason="chassis: a bare asyncio.TimeoutError from nats-py fetch ends the NATS subscription loop",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize("broker", ["kafka", pytest.param("nats", marks=NATS_FETCH_TIMEOUT)])
+@pytest.mark.parametrize("broker", ["kafka", "nats"])
 async def test_events_arrive_through_the_broker_and_count_once(
     broker: str, request: pytest.FixtureRequest, jwks_file: Path, tmp_path: Path
 ) -> None:
@@ -130,7 +119,6 @@ def _duplicates(event_type: str) -> float:
 
 
 @pytest.mark.backend("nats")
-@NATS_FETCH_TIMEOUT
 async def test_a_product_created_while_nats_is_down_arrives_once(
     private_nats: PrivateNats, jwks_file: Path, token_factory: TokenFactory, tmp_path: Path
 ) -> None:

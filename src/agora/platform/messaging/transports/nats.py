@@ -46,6 +46,10 @@ def stream_name(topic: str) -> str:
     return _UNSAFE.sub("_", topic)
 
 
+#: Pause before pulling again after a failed fetch (the client reconnects meanwhile).
+RETRY_PAUSE_SECONDS = 0.5
+
+
 class NatsSubscription:
     def __init__(self, name: str, sub: JetStreamContext.PullSubscription, handler: Handler, **opts: Any) -> None:
         self._sub = sub
@@ -64,11 +68,18 @@ class NatsSubscription:
             while True:
                 try:
                     messages = await self._sub.fetch(batch=self._batch, timeout=1)
-                except NatsTimeout:
+                except (NatsTimeout, TimeoutError):
+                    # an empty pull; nats-py raises its own TimeoutError or, from inside its fetch,
+                    # asyncio's (the same as the builtin on 3.11): either way, pull again
+                    continue
+                except NatsError as exc:
+                    # the connection is down or reconnecting: the subscription must outlive it
+                    log.warning("nats fetch failed (%s); pulling again", type(exc).__name__)
+                    await asyncio.sleep(RETRY_PAUSE_SECONDS)
                     continue
                 await self._handle_batch(messages)
         finally:
-            with contextlib.suppress(NatsError):
+            with contextlib.suppress(NatsError, TimeoutError):
                 await asyncio.shield(self._sub.unsubscribe())
 
     async def _handle_batch(self, messages: list[Msg]) -> None:
