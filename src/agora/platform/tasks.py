@@ -30,16 +30,24 @@ class PeriodicTask:
     run: Callable[[], Awaitable[object]]
     jitter: float = 0.1
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _running: bool = field(default=False, init=False, repr=False)
+    _stopping: bool = field(default=False, init=False, repr=False)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name=f"periodic:{self.name}")
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace: float = 10.0) -> None:
+        """Stops the loop: a run in progress may finish (up to ``grace`` seconds) so its
+        transaction ends cleanly instead of being cut inside a database call; a sleep is cut at once."""
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
+        self._stopping = True
+        if self._running:
+            await asyncio.wait({task}, timeout=grace)
+        if not task.done():
+            task.cancel()
         try:
             await task
         except asyncio.CancelledError:
@@ -62,8 +70,14 @@ class PeriodicTask:
         return True
 
     async def _loop(self) -> None:
-        while True:
-            await self.run_once()
+        while not self._stopping:
+            self._running = True
+            try:
+                await self.run_once()
+            finally:
+                self._running = False
+            if self._stopping:
+                return
             await asyncio.sleep(self.interval * (1 + random.uniform(0, self.jitter)))
 
 
