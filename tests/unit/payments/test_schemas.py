@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from agora.services.payments import schemas as payments_schemas
 from agora.services.payments.schemas import MAX_AMOUNT, ChargeCreate
 
 NEXT_YEAR = datetime.now(UTC).year + 1
@@ -69,12 +70,11 @@ def test_each_bad_card_field_is_named(card: dict[str, Any], field: str) -> None:
     assert "4242 4242 4242 424x" not in text
 
 
-def test_this_years_past_month_names_the_month() -> None:
-    now = datetime.now(UTC)
-    if now.month == 1:
-        pytest.skip("no month of this year is in the past in January")
+def test_this_years_past_month_names_the_month(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fixed "today" in June: the test means the same in every month, January included
+    monkeypatch.setattr(payments_schemas, "_today", lambda: date(2026, 6, 15))
     with pytest.raises(ValidationError) as error:
-        ChargeCreate.model_validate(body(exp_month=now.month - 1, exp_year=now.year))
+        ChargeCreate.model_validate(body(exp_month=5, exp_year=2026))
     assert fields_of(error.value) == {"card.exp_month"}
 
 
