@@ -23,22 +23,12 @@ from agora.services import identity, notifications
 from agora.services.notifications.handlers import consumers
 from agora.services.notifications.models import Email, Notification
 from agora.services.notifications.wiring import runtime_of
+from tests.support.stack import User
 
 from .support import Catcher, smtp_server
 
 API = "/api/notifications"
 PASSWORD = "a long enough test passphrase"
-
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    email: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass

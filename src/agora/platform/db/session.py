@@ -39,12 +39,17 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
             if not session.in_transaction():
                 return  # nothing was read or written: no round trip to commit nothing
             await session.commit()
-            # events written to the outbox in this transaction can leave now
-            notifier = getattr(request.state, "outbox_notifier", None)
-            if notifier is not None and session.info.pop("outbox_dirty", False):
-                notifier()
-            for callback in session.info.pop(AFTER_COMMIT, ()):
-                callback()
+            committed(request, session)
+
+
+def committed(request: Request, session: AsyncSession) -> None:
+    """After a request's transaction committed: wake the outbox relay if it wrote events, and
+    run the ``after_commit`` callbacks (cache invalidation, metrics)."""
+    notifier = getattr(request.state, "outbox_notifier", None)
+    if notifier is not None and session.info.pop("outbox_dirty", False):
+        notifier()
+    for callback in session.info.pop(AFTER_COMMIT, ()):
+        callback()
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

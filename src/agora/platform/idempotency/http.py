@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from agora.platform.db import unit_of_work
-from agora.platform.db.session import AFTER_COMMIT
+from agora.platform.db.session import committed
 from agora.platform.errors import ServiceError
 from agora.platform.http.problems import PROBLEM_JSON, BadRequest, ProblemError, error_document
 from agora.platform.idempotency.store import HEADER, Begun, IdempotencyStore, Replay, fingerprint
@@ -140,11 +140,7 @@ async def _run_owned(
             )
             await session.commit()
             completed = True
-            notifier = getattr(request.state, "outbox_notifier", None)
-            if notifier is not None and session.info.pop("outbox_dirty", False):
-                notifier()
-            for callback in session.info.pop(AFTER_COMMIT, ()):
-                callback()
+            committed(request, session)
         return Response(body, status_code=status, media_type=content_type, headers=headers)
     finally:
         if not completed:

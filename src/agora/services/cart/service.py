@@ -78,6 +78,11 @@ def cart_store(context: ServiceContext, session: AsyncSession) -> CartStore:
     """Redis when configured (one client per running service), else SQL in ``session``'s transaction."""
     if not uses_redis(context):
         return SqlCartStore(session)
+    return redis_store(context)
+
+
+def redis_store(context: ServiceContext) -> RedisCartStore:
+    """The service's one Redis store (and client), made on first use."""
     store: RedisCartStore | None = context.extras.get(_REDIS_STORE)
     if store is None:
         settings = settings_of(context)
@@ -94,9 +99,7 @@ def readiness_checks(context: ServiceContext) -> dict[str, Callable[[], Awaitabl
         return {}
 
     async def ping() -> object:
-        store = cart_store(context, session=None)  # type: ignore[arg-type]  # Redis needs no session
-        assert isinstance(store, RedisCartStore)
-        return await store.redis.ping()
+        return await redis_store(context).redis.ping()
 
     return {"redis": ping}
 

@@ -92,3 +92,14 @@ async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
 Me = Annotated[User, Depends(current_user)]
 #: The caller's account, which must hold the admin role now (403 otherwise).
 AdminUser = Annotated[User, Depends(current_admin)]
+
+
+async def service_caller(subject: Annotated[Subject, Depends(token_subject)]) -> Subject:
+    """Another Agora service (a service token); 403 for any other role."""
+    if not subject.has_role("service"):
+        raise Forbidden("This route is for Agora services only.")
+    return subject
+
+
+#: Another service calling an internal route (``/internal/...``) with its service token.
+ServiceCaller = Annotated[Subject, Depends(service_caller)]

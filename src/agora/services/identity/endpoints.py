@@ -18,7 +18,6 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from agora.platform.auth import Subject
 from agora.platform.auth.cookies import (
     ACCESS_COOKIE,
     CSRF_COOKIE,
@@ -33,7 +32,7 @@ from agora.platform.db import Session
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import ProblemError, problem_response, require_json
 from agora.services.identity import schemas
-from agora.services.identity.auth import AdminUser, Me, passwords_for, token_subject
+from agora.services.identity.auth import AdminUser, Me, ServiceCaller, passwords_for
 from agora.services.identity.keys import active_signing_key, jwks
 from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.service import (
@@ -78,16 +77,6 @@ async def service(request: Request, session: Session) -> IdentityService:
 
 Service = Annotated[IdentityService, Depends(service)]
 
-
-async def service_caller(subject: Annotated[Subject, Depends(token_subject)]) -> Subject:
-    """Another Agora service (a service token); 403 for any other role."""
-    if not subject.has_role("service"):
-        raise ProblemError("This route is for Agora services only.", status=403)
-    return subject
-
-
-#: Another service calling an internal route (``/internal/...``) with its service token.
-ServiceCaller = Annotated[Subject, Depends(service_caller)]
 
 SessionMode = Annotated[
     Literal["bearer", "cookie"],
