@@ -51,6 +51,16 @@ if [ -x .venv/bin/python ]; then
   fi
 fi
 
+# the browser tests drive Debian's Chromium through Playwright (never `playwright install`)
+if [ ! -x /usr/bin/chromium ]; then
+  echo "browser chromium: missing, installing from Debian"
+  if ! (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)); then
+    echo "browser chromium: could not install (apt-get install chromium)" >&2
+    failed=1
+  fi
+fi
+[ -x /usr/bin/chromium ] && echo "browser chromium: /usr/bin/chromium"
+
 if ! command -v wrk >/dev/null 2>&1; then
   echo "benchmark tool wrk missing; installing from Debian"
   (apt-get install -y -q wrk >/dev/null 2>&1 || echo "could not install wrk (benchmarks only)" >&2)
