@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -42,6 +42,9 @@ class ServiceSpec:
     """Stores beyond the database and the broker that ``/readyz`` must ask (e.g. the cart's Redis)."""
     on_shutdown: Callable[[ServiceContext], Awaitable[None]] | None = None
     """Closes what the service opened lazily (a Redis client); runs before the engine is disposed."""
+    configure_app: Callable[[FastAPI], None] | None = None
+    """Last touches to the service's app after the chassis built it (the web's HTML error pages,
+    static files); API services need none."""
     depends_on: tuple[str, ...] = ()
     """Services this one calls over HTTP (for start-up order and network policies)."""
 

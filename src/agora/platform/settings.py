@@ -143,6 +143,8 @@ class ServiceSettings(_Base):
     database_pre_ping: bool = False
     """Test each pooled connection before use (one round trip); off: a restart costs one failed call."""
     port: int = Field(default=8100, ge=1, le=65535)
+    max_body_bytes: int | None = Field(default=None, ge=1024)
+    """This service's request body limit; unset means the platform's (media takes whole images)."""
     read_cache_ttl: float = Field(default=5.0, ge=0, le=3600)
     """Seconds a hot read (e.g. a product by id) is served from memory; 0 turns the cache off."""
     read_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)

@@ -278,10 +278,12 @@ def create_service_app(
     app.router.routes.extend(spec.build_router().routes)
     if operations_routes:
         add_operations_routes(app)
+    if spec.configure_app is not None:
+        spec.configure_app(app)
     app.add_middleware(
         ChassisMiddleware,
         service=spec.name,
-        max_body_bytes=platform.max_body_bytes,
+        max_body_bytes=service_settings.max_body_bytes or platform.max_body_bytes,
         access_log=platform.access_log,
     )
     return app
