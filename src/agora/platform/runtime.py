@@ -23,8 +23,9 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from agora.platform.db import create_engine
 from agora.platform.db.migrations import upgrade
@@ -40,6 +41,8 @@ from agora.platform.settings import PlatformSettings, ServiceSettings, load_sett
 log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/"
+#: the service that answers every path outside ``/api/`` (pages, static files)
+WEB_SERVICE = "web"
 
 
 def _service_of(path: str) -> str | None:
@@ -99,8 +102,8 @@ class EmbeddedApp:
             ],
             lifespan=self._lifespan,
         )
-        # the web storefront will be mounted here when it lands; until then the root lists the APIs
-        self.fallback: ASGIApp = _not_found
+        # every path that is not an API's nor an operations route is the web's (when it runs)
+        self.fallback_service: str | None = WEB_SERVICE if WEB_SERVICE in self.apps else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -114,7 +117,11 @@ class EmbeddedApp:
                 await app({**scope, "state": dict(self.states[name])}, receive, send)
                 return
             if scope["path"] not in ("/healthz", "/readyz", "/metrics"):
-                await self.fallback(scope, receive, send)
+                if self.fallback_service is None:
+                    await _not_found(scope, receive, send)
+                    return
+                web = self.fallback_service
+                await self.apps[web]({**scope, "state": dict(self.states[web])}, receive, send)
                 return
         await self.root(scope, receive, send)
 
@@ -210,7 +217,8 @@ _HOP_BY_HOP = frozenset(
 
 
 def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> Starlette:
-    """Forwards ``/api/<service>/...`` to each service process (local stand-in for the ingress)."""
+    """Forwards ``/api/<service>/...`` to each service process and every other path to the web's
+    (local stand-in for the ingress); WebSockets are relayed the same way."""
     client_holder: dict[str, httpx.AsyncClient] = {}
 
     @asynccontextmanager
@@ -220,8 +228,8 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
             yield
 
     async def forward(request: Request) -> Response:
-        name = _service_of(request.url.path)
-        base = service_urls.get(name or "")
+        name = _service_of(request.url.path) or WEB_SERVICE
+        base = service_urls.get(name)
         if base is None:
             return problem_response(404, detail="No service answers this path.", instance=request.url.path)
         client = client_holder["client"]
@@ -284,13 +292,90 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
         body, content_type = merge_metrics({"front": metrics_response()[0].decode(), **dict(scraped)})
         return Response(body, media_type=content_type)
 
+    async def forward_websocket(websocket: WebSocket) -> None:
+        name = _service_of(websocket.url.path) or WEB_SERVICE
+        base = service_urls.get(name)
+        if base is None:
+            await websocket.close(code=4404)
+            return
+        await _relay_websocket(websocket, base)
+
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return Starlette(
         routes=[
             Route("/healthz", _healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-            Route("/api/{rest:path}", forward, methods=methods),
+            Route("/{rest:path}", forward, methods=methods),
+            WebSocketRoute("/{rest:path}", forward_websocket),
         ],
         lifespan=lifespan,
     )
+
+
+#: request headers a proxied WebSocket handshake carries on (the session cookie, a bearer, the
+#: origin the service checks against cross-site hijacking, the trace)
+_WEBSOCKET_HEADERS = ("cookie", "authorization", "origin", "traceparent", "x-request-id", "user-agent")
+
+
+async def _relay_websocket(websocket: WebSocket, base: str) -> None:
+    """Relays one WebSocket to the service's process, both ways, until either side closes.
+
+    Starlette has no WebSocket client and httpx speaks no WebSocket, so the upstream side is the
+    ``websockets`` library's client (installed with uvicorn's standard extras).
+    """
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    target = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/") + websocket.url.path
+    if websocket.url.query:
+        target += "?" + websocket.url.query
+    headers = [
+        (k, v) for k, v in websocket.headers.items() if k.lower() in _WEBSOCKET_HEADERS and k.lower() != "origin"
+    ]
+    origin = websocket.headers.get("origin")
+    if websocket.client is not None:
+        headers.append(("x-forwarded-for", websocket.client.host))
+    # the service compares Origin with the Host it sees: pass the public host along
+    headers.append(("x-forwarded-host", websocket.headers.get("host", "")))
+    try:
+        upstream = await connect(target, additional_headers=headers, origin=origin, open_timeout=5)  # type: ignore[arg-type]
+    except InvalidStatus as exc:
+        await websocket.close(code=4000 + min(exc.response.status_code, 999) % 1000)
+        return
+    except (OSError, TimeoutError):
+        await websocket.close(code=1011)
+        return
+    await websocket.accept()
+
+    async def client_to_upstream() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                await upstream.close()
+                return
+            if message.get("text") is not None:
+                await upstream.send(message["text"])
+            elif message.get("bytes") is not None:
+                await upstream.send(message["bytes"])
+
+    async def upstream_to_client() -> None:
+        try:
+            async for data in upstream:
+                if isinstance(data, str):
+                    await websocket.send_text(data)
+                else:
+                    await websocket.send_bytes(data)
+        except ConnectionClosed:
+            pass
+        code = upstream.close_code or 1000
+        await websocket.close(code=code if code != 1006 else 1011)
+
+    tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await upstream.close()

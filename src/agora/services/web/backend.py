@@ -1,0 +1,104 @@
+"""The services, called on behalf of the page's visitor, degrading instead of failing.
+
+A page is drawn from several services. When one of them is down, slow or refuses, only its part
+of the page goes missing: :meth:`Backend.get` answers :data:`UNAVAILABLE` (falsy, and templates
+test it with ``is unavailable``) instead of raising, and the reason is logged once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import httpx
+import structlog
+from starlette.requests import Request
+
+from agora.platform.auth.cookies import ACCESS_COOKIE
+from agora.platform.http.clients import ServiceNotConfiguredError
+from agora.platform.http.resilience import CircuitOpenError
+from agora.platform.service import ServiceContext
+from agora.services.web.settings import WebSettings
+
+log = structlog.get_logger(__name__)
+
+
+class _Unavailable:
+    """A service's answer that could not be had (down, timed out, 5xx)."""
+
+    _instance: _Unavailable | None = None
+
+    def __new__(cls) -> _Unavailable:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNAVAILABLE"
+
+
+UNAVAILABLE: Final = _Unavailable()
+
+#: what a call to a service that is not there raises (transport errors, an open breaker)
+CALL_FAILURES = (httpx.HTTPError, CircuitOpenError, ServiceNotConfiguredError, TimeoutError)
+
+
+class Backend:
+    """One request's view of the services: the visitor's session token goes along as a bearer."""
+
+    def __init__(self, request: Request) -> None:
+        self.context: ServiceContext = request.state.context
+        settings = self.context.settings
+        self.timeout = settings.backend_timeout if isinstance(settings, WebSettings) else 3.0
+        token = request.cookies.get(ACCESS_COOKIE)
+        # "" means explicitly anonymous to the chassis client (never the web's own caller's header)
+        self.authorization = f"Bearer {token}" if token else ""
+
+    async def request(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The raw response; raises what :data:`CALL_FAILURES` lists when the service is not there."""
+        headers = {"authorization": self.authorization, **kwargs.pop("headers", {})}
+        kwargs.setdefault("timeout", self.timeout)
+        return await self.context.clients(service).request(method, path, headers=headers, **kwargs)
+
+    async def get(self, service: str, path: str, *, params: Any = None, missing: Any = None) -> Any:
+        """The JSON document at ``path``; ``missing`` for a 404, :data:`UNAVAILABLE` when it failed."""
+        try:
+            response = await self.request(service, "GET", path, params=params)
+        except CALL_FAILURES as exc:
+            log.warning("backend_unavailable", service=service, path=path, error=type(exc).__name__)
+            return UNAVAILABLE
+        if response.status_code == 404:
+            return missing
+        if response.status_code >= 400:
+            log.warning("backend_refused", service=service, path=path, status=response.status_code)
+            return UNAVAILABLE
+        return response.json()
+
+    async def send(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response | _Unavailable:
+        """A change (POST, PATCH, DELETE...): the response, whatever its status, or UNAVAILABLE."""
+        try:
+            return await self.request(service, method, path, **kwargs)
+        except CALL_FAILURES as exc:
+            log.warning("backend_unavailable", service=service, path=path, error=type(exc).__name__)
+            return UNAVAILABLE
+
+
+def problem_detail(response: httpx.Response) -> tuple[str, dict[str, str]]:
+    """A service's problem+json as a message for the page and per-field errors for a form."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"The request failed ({response.status_code}).", {}
+    if not isinstance(body, dict):
+        return f"The request failed ({response.status_code}).", {}
+    fields: dict[str, str] = {}
+    for error in body.get("errors") or ():
+        if isinstance(error, dict):
+            name = str(error.get("field") or error.get("pointer") or "").rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+            if name:
+                fields.setdefault(name, str(error.get("detail") or error.get("message") or "is invalid"))
+    if body.get("field") and body.get("detail"):
+        fields.setdefault(str(body["field"]).rsplit(".", 1)[-1], str(body["detail"]))
+    return str(body.get("detail") or body.get("title") or f"The request failed ({response.status_code})."), fields

@@ -1,0 +1,25 @@
+"""``WebSettings``: the web's own knobs, from ``AGORA_WEB_*``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from agora.platform.settings import ServiceSettings
+
+
+class WebSettings(ServiceSettings):
+    service_name: ClassVar[str] = "web"
+
+    port: int = Field(default=8116, ge=1, le=65535)
+    page_size: int = Field(default=12, ge=1, le=100)
+    """Products per category or search page."""
+    backend_timeout: float = Field(default=3.0, gt=0, le=60)
+    """How long a page waits for one service before drawing that part as unavailable."""
+    metrics_interval: float = Field(default=2.0, gt=0, le=60)
+    """How often the admin console samples every service's /metrics for its charts."""
+    metrics_window: int = Field(default=300, ge=10, le=10_000)
+    """How many samples the charts keep (300 x 2 s = the last 10 minutes)."""
+    image_origins: str = ""
+    """Extra origins images may come from (space-separated): the S3 endpoint when media presigns."""

@@ -1,0 +1,111 @@
+"""Jinja2 for the pages: autoescaping everywhere, a few filters, one ``render`` for every route.
+
+Escaping is on for every template (``select_autoescape`` would leave ``.txt`` alone; every file
+here is HTML), so a product called ``<script>alert(1)</script>`` is drawn as text. Nothing in the
+templates marks data ``|safe``: the only markup is the templates' own.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from agora.contracts.media import image_url
+from agora.services.web.session import CSRF_FIELD, SUPPORTED_CURRENCIES, load_visitor, remember_form_token
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+#: htmx comes from a PyPI package that ships it (django-js-lib-htmx; nothing of Django is imported)
+HTMX = Path(str(resources.files("js_lib_htmx"))) / "static" / "htmx"
+
+#: minor units per currency (ISO 4217 exponents of the currencies the platform sells in)
+_EXPONENT = {"JPY": 0}
+_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "CAD": "CA$", "AUD": "A$"}
+
+
+def money(amount: int | None, currency: str) -> str:
+    """Minor units as a price: ``money(129999, "USD")`` → ``$1,299.99``."""
+    if amount is None:
+        return ""
+    exponent = _EXPONENT.get(currency, 2)
+    value = Decimal(amount).scaleb(-exponent)
+    return f"{_SYMBOL.get(currency, currency + ' ')}{value:,.{exponent}f}"
+
+
+def when(value: str | None) -> str:
+    """An ISO timestamp as ``21 Nov 2026, 19:04`` (UTC)."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.strftime("%d %b %Y, %H:%M")
+
+
+@functools.cache
+def _fingerprint(path: str) -> str:
+    for base in (STATIC, HTMX.parent):
+        candidate = base / path
+        if candidate.is_file():
+            return hashlib.sha256(candidate.read_bytes()).hexdigest()[:10]
+    return "0"
+
+
+def static_url(path: str) -> str:
+    """``/static/<path>?v=<hash>``: the URL changes with the file, so it can be cached for long."""
+    return f"/static/{path}?v={_fingerprint(path)}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        enable_async=False,
+    )
+    env.filters["money"] = money
+    env.filters["when"] = when
+    env.filters["image"] = image_url
+    env.globals["static"] = static_url
+    env.globals["currencies"] = SUPPORTED_CURRENCIES
+    env.globals["csrf_field"] = CSRF_FIELD
+    return env
+
+
+templates = _environment()
+
+
+async def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    """The page ``name`` for this request's visitor.
+
+    Always there: ``request``, ``visitor``, ``path``, ``flashes`` (a list of ``{kind, text}``) and
+    ``cart_count`` (None when unknown).
+    """
+    visitor = await load_visitor(request)
+    values = {
+        "request": request,
+        "visitor": visitor,
+        "path": request.url.path,
+        "flashes": [],
+        "cart_count": None,
+        **(context or {}),
+    }
+    body = templates.get_template(name).render(values)
+    response = HTMLResponse(body, status_code=status_code)
+    response.headers["cache-control"] = "no-store" if visitor.signed_in else "no-cache"
+    remember_form_token(request, response)
+    return response

@@ -1,0 +1,150 @@
+"""The browser tests' kit: a real ``agora up`` on a free port, Debian's Chromium under Playwright.
+
+One site serves every browser test of the session (start-up seeds the catalog: seconds, not
+milliseconds); each test gets fresh browser contexts, so cookies never leak between tests. An
+admin account is created with ``agora create-admin`` before the site starts, as the README tells
+a new user to. Screenshots go to ``var/screenshots`` (``AGORA_SCREENSHOTS_DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+SCREENSHOTS = Path(os.environ.get("AGORA_SCREENSHOTS_DIR", "var/screenshots"))
+
+
+@dataclass(frozen=True)
+class Site:
+    base_url: str
+    data_dir: Path
+    log_path: Path
+    admin_email: str = ADMIN_EMAIL
+    admin_password: str = ADMIN_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """``agora up`` (embedded) with an admin account, serving until the session ends."""
+    import subprocess
+
+    directory = tmp_path_factory.mktemp("browser-site")
+    data_dir = directory / "var"
+    env = {**os.environ, "AGORA_ENVIRONMENT": "development", "AGORA_LOG_LEVEL": "WARNING", "AGORA_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    subprocess.run(
+        agora_command("create-admin", "--email", ADMIN_EMAIL, "--data-dir", str(data_dir)),
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    log_path = directory / "agora.log"
+    command = agora_command("up", "--port", str(port), "--data-dir", str(data_dir))
+    with running_process(command, log_path=log_path, env={"AGORA_LOG_LEVEL": "WARNING"}) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_ready(f"{base}/readyz", timeout=120, process=process)
+        yield Site(base_url=base, data_dir=data_dir, log_path=log_path)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/provision-backends.sh installs Debian's chromium")
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+class Contexts:
+    """Opens browser contexts (separate cookie jars: separate people) and closes them after the test."""
+
+    def __init__(self, browser: Browser, site: Site) -> None:
+        self.browser = browser
+        self.site = site
+        self.opened: list[BrowserContext] = []
+        self.console_errors: list[str] = []
+
+    async def new_page(self, *, width: int = 1280, height: int = 900) -> Page:
+        context = await self.browser.new_context(base_url=self.site.base_url, viewport={"width": width, "height": height})
+        context.set_default_timeout(10_000)
+        self.opened.append(context)
+        page = await context.new_page()
+        # a CSP violation or a script error is a bug of ours: collect them, the test asserts none
+        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+        return page
+
+    async def close(self) -> None:
+        for context in self.opened:
+            await context.close()
+
+
+@pytest.fixture
+async def contexts(browser: Browser, site: Site) -> AsyncIterator[Contexts]:
+    opened = Contexts(browser, site)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """Saves a screenshot of the page as ``<SCREENSHOTS>/<name>.png`` (kept as a test artefact)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
+    await page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def unique_email(prefix: str = "shopper") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def register(page: Page, email: str, password: str = "a long enough password", name: str = "Test Shopper") -> None:
+    """Registers through the site's own form and ends signed in (the storefront's /register)."""
+    await page.goto("/register")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Create account").click()
+    await page.wait_for_url(re.compile(r"^(?!.*/register).*$"))
+
+
+async def log_in(page: Page, email: str, password: str) -> None:
+    await page.goto("/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+
+
+def api(site: Site) -> httpx.Client:
+    """A plain HTTP client on the site, for arranging and checking state beside the browser."""
+    return httpx.Client(base_url=site.base_url, timeout=10)
