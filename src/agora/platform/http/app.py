@@ -28,6 +28,7 @@ from agora.platform.auth.service_tokens import ServiceTokenProvider
 from agora.platform.auth.verifier import JwksFetcher
 from agora.platform.cache import ResponseCache
 from agora.platform.db import create_engine, create_sessionmaker, dialect_of
+from agora.platform.http.admin import build_admin_router
 from agora.platform.http.clients import ServiceClient, create_service_client
 from agora.platform.http.middleware import FASTAPI_TELEMETRY, ChassisMiddleware
 from agora.platform.http.pagination import CursorCodec
@@ -276,6 +277,7 @@ def create_service_app(
     # the service router's routes join the app's own list: ``include_router`` would wrap them in a
     # lazily matched sub-router, one more matching layer on every request for nothing
     app.router.routes.extend(spec.build_router().routes)
+    app.router.routes.extend(build_admin_router(spec.name).routes)
     if operations_routes:
         add_operations_routes(app)
     if spec.configure_app is not None:
