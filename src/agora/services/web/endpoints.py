@@ -43,15 +43,23 @@ def _wants_html(request: Request) -> bool:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, (StarletteHTTPException, ProblemError)) else 500
-    detail = getattr(exc, "detail", None)
+    if isinstance(exc, ProblemError):
+        status, title, detail = exc.status, exc.title, exc.detail
+    else:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        title, detail = None, getattr(exc, "detail", None)
     if not _wants_html(request):
-        return problem_response(status, detail=str(detail) if detail else None, instance=request.url.path)
+        extra = {}
+        if isinstance(exc, ProblemError) and exc.field:
+            extra["errors"] = [{"field": exc.field, "message": detail or title}]
+        return problem_response(
+            status, title=title, detail=str(detail) if detail else None, instance=request.url.path, **extra
+        )
     titles = {403: "Not allowed", 404: "Page not found", 405: "Not allowed"}
     return await render(
         request,
         "error.html",
-        {"status": status, "title": titles.get(status, "Something went wrong"), "detail": detail},
+        {"status": status, "title": titles.get(status, title or "Something went wrong"), "detail": detail},
         status_code=status,
     )
 
