@@ -1,0 +1,229 @@
+"""Everything Pillow does for the media service: sniff, check, clean, re-encode, thumbnail, draw.
+
+Pure functions over bytes (no I/O, no database), run in a worker thread by the service. The
+order of the checks is the point:
+
+1. the type comes from the first bytes (JPEG, PNG or WebP magic), never from the file name or
+   the client's ``Content-Type``: an HTML or SVG file called ``cat.jpg`` is refused here;
+2. the dimensions come from the header, before a single pixel is decoded, so a 100000x100000
+   PNG of a few kilobytes (a decompression bomb) is refused without allocating anything;
+3. ``verify()`` checks the structure, then a fresh ``load()`` decodes everything, which is what
+   notices a truncated file (``ImageFile.LOAD_TRUNCATED_IMAGES`` must stay False for that);
+4. the picture is turned upright (EXIF orientation) and re-encoded from pixels alone, so EXIF
+   (GPS position, camera serial), XMP, comments and anything appended after the image are gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageFile, ImageFont, ImageOps, UnidentifiedImageError
+
+#: Bounding boxes of the thumbnails (WebP), by size name.
+THUMBNAILS: dict[str, int] = {"small": 160, "large": 480}
+
+#: (content type, file extension, Pillow format) by sniffed kind.
+FORMATS: dict[str, tuple[str, str, str]] = {
+    "jpeg": ("image/jpeg", "jpg", "JPEG"),
+    "png": ("image/png", "png", "PNG"),
+    "webp": ("image/webp", "webp", "WEBP"),
+}
+THUMBNAIL_TYPE = "image/webp"
+
+
+class ImageRejectedError(ValueError):
+    """The bytes are not an image we accept; ``kind`` says why (for metrics and the problem)."""
+
+    def __init__(self, detail: str, *, kind: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int
+    max_side: int
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    kind: str
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    original: bytes
+    thumbnails: dict[str, bytes]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.original).hexdigest()
+
+
+def sniff(data: bytes) -> str | None:
+    """The image kind from its magic bytes, or None for anything else."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _open(data: bytes, kind: str) -> Image.Image:
+    return Image.open(io.BytesIO(data), formats=[FORMATS[kind][2]])
+
+
+def check(data: bytes, limits: Limits) -> str:
+    """Sniffs and checks ``data`` without keeping any decoded pixels; returns the kind."""
+    kind = sniff(data)
+    if kind is None:
+        raise ImageRejectedError("The file is not a JPEG, PNG or WebP image.", kind="type")
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # pragma: no cover - a guard against a global set elsewhere
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    try:
+        with _open(data, kind) as header:
+            width, height = header.size  # from the header: nothing decoded yet
+            if width < 1 or height < 1 or max(width, height) > limits.max_side or width * height > limits.max_pixels:
+                raise ImageRejectedError(
+                    f"The image is {width}x{height} pixels; at most {limits.max_side} per side and "
+                    f"{limits.max_pixels} in all are accepted.",
+                    kind="dimensions",
+                )
+            header.verify()
+        with _open(data, kind) as image:
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejectedError("The image has too many pixels.", kind="dimensions") from None
+    except ImageRejectedError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        # OSError "image file is truncated", SyntaxError from verify() on a broken structure
+        raise ImageRejectedError(f"The image is damaged or truncated ({type(exc).__name__}).", kind="damaged") from None
+    return kind
+
+
+def _encode(image: Image.Image, kind: str) -> bytes:
+    buffer = io.BytesIO()
+    # exif=b"" and a cleared info: nothing of the upload's metadata is written back
+    if kind == "jpeg":
+        image.save(buffer, "JPEG", quality=90, optimize=True, exif=b"")
+    elif kind == "png":
+        image.save(buffer, "PNG", optimize=False, exif=b"")
+    else:
+        image.save(buffer, "WEBP", quality=85, method=2, exif=b"")
+    return buffer.getvalue()
+
+
+def _normal_mode(image: Image.Image, kind: str) -> Image.Image:
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if kind == "jpeg":
+        return image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if kind == "png":
+        return image if image.mode in ("RGB", "RGBA", "L", "LA", "P") else image.convert("RGBA" if has_alpha else "RGB")
+    return image if image.mode in ("RGB", "RGBA") else image.convert("RGBA" if has_alpha else "RGB")
+
+
+def thumbnails(image: Image.Image) -> dict[str, bytes]:
+    source = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA" if "A" in image.mode else "RGB")
+    out: dict[str, bytes] = {}
+    for name, box in THUMBNAILS.items():
+        copy = source.copy()
+        copy.thumbnail((box, box), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        copy.save(buffer, "WEBP", quality=80, method=2)
+        out[name] = buffer.getvalue()
+    return out
+
+
+def process(data: bytes, limits: Limits) -> ProcessedImage:
+    """Checks ``data`` and returns the clean original and its thumbnails (CPU-bound: run in a thread)."""
+    kind = check(data, limits)
+    with _open(data, kind) as opened:
+        opened.seek(0)  # the first frame of an animation
+        upright = ImageOps.exif_transpose(opened)
+        clean = _normal_mode(upright, kind)
+        clean.info.clear()
+        content_type, extension, _ = FORMATS[kind]
+        return ProcessedImage(
+            kind=kind,
+            content_type=content_type,
+            extension=extension,
+            width=clean.width,
+            height=clean.height,
+            original=_encode(clean, kind),
+            thumbnails=thumbnails(clean),
+        )
+
+
+# --- the demo products' pictures -------------------------------------------------------------
+
+_PALETTE = [
+    (231, 76, 60),
+    (52, 152, 219),
+    (46, 204, 113),
+    (155, 89, 182),
+    (241, 196, 15),
+    (230, 126, 34),
+    (26, 188, 156),
+    (52, 73, 94),
+    (236, 64, 122),
+    (121, 85, 72),
+]
+DEMO_SIDE = 400
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+def draw_demo(*, name: str, category: str, key: str) -> bytes:
+    """A deterministic JPEG for a demo product: its category's colour, a shape, its name.
+
+    ``key`` (the product id) picks the shape and its place, so two products of a category differ.
+    """
+    category_digest = _digest(category)
+    background = _PALETTE[category_digest[0] % len(_PALETTE)]
+    digest = _digest(key)
+    image = Image.new("RGB", (DEMO_SIDE, DEMO_SIDE), background)
+    draw = ImageDraw.Draw(image)
+    light = tuple(min(255, channel + 90) for channel in background)
+    dark = tuple(max(0, channel - 70) for channel in background)
+    size = 140 + digest[1] % 120
+    x = 40 + digest[2] % (DEMO_SIDE - size - 80)
+    y = 40 + digest[3] % (DEMO_SIDE - size - 160)
+    box = (x, y, x + size, y + size)
+    shape = digest[0] % 3
+    if shape == 0:
+        draw.ellipse(box, fill=light, outline=dark, width=6)
+    elif shape == 1:
+        draw.rounded_rectangle(box, radius=size // 6, fill=light, outline=dark, width=6)
+    else:
+        draw.polygon([(x + size // 2, y), (x + size, y + size), (x, y + size)], fill=light, outline=dark)
+    font = ImageFont.load_default(size=28)
+    draw.rectangle((0, DEMO_SIDE - 96, DEMO_SIDE, DEMO_SIDE), fill=dark)
+    words = name.split()
+    lines = [" ".join(words[: (len(words) + 1) // 2]), " ".join(words[(len(words) + 1) // 2 :])]
+    for index, line in enumerate(lines):
+        draw.text((20, DEMO_SIDE - 88 + index * 38), line, fill=(255, 255, 255), font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+__all__ = [
+    "FORMATS",
+    "THUMBNAILS",
+    "THUMBNAIL_TYPE",
+    "ImageRejectedError",
+    "Limits",
+    "ProcessedImage",
+    "check",
+    "draw_demo",
+    "process",
+    "sniff",
+    "thumbnails",
+]

@@ -1,0 +1,264 @@
+"""The media rules: who may upload, read and delete what; dedupe; what a product's image is.
+
+No web framework here: refusals are :class:`~agora.platform.errors.ServiceError` subclasses,
+which the chassis answers as problem+json. Pixels are handled by :mod:`.imaging` in a worker
+thread; bytes go to the object store before the row is flushed, so a row never names objects
+that are missing (a failed commit leaves objects no row names: ``agora media-gc`` removes them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.contracts.media import SYSTEM_OWNER, image_url
+from agora.platform.auth.verifier import Subject
+from agora.platform.errors import ConflictError, NotFoundError, ServiceError, UnprocessableError
+from agora.platform.http.pagination import CursorCodec
+from agora.services.media import imaging, metrics
+from agora.services.media.models import Image
+from agora.services.media.repository import MediaRepository
+from agora.services.media.settings import MediaSettings
+from agora.services.media.storage import ObjectStore, object_key
+
+log = structlog.get_logger(__name__)
+
+PURPOSES = ("product", "avatar")
+
+
+class PayloadTooLargeError(ServiceError):
+    status = 413
+
+
+class UnsupportedImageError(ServiceError):
+    status = 415
+
+
+class ForbiddenError(ServiceError):
+    status = 403
+
+
+class InvalidCursorError(ServiceError):
+    field = "cursor"
+
+
+def image_document(image: Image) -> dict[str, Any]:
+    """An image as the API returns it (``schemas.ImageOut``)."""
+    return {
+        "id": image.id,
+        "purpose": image.purpose,
+        "owner_id": image.owner_id,
+        "content_type": image.content_type,
+        "width": image.width,
+        "height": image.height,
+        "size_bytes": image.size_bytes,
+        "sha256": image.sha256,
+        "created_at": image.created_at.isoformat(),
+        "url": image_url(image.id),
+        "thumbnails": {"small": image_url(image.id, "small"), "large": image_url(image.id, "large")},
+    }
+
+
+def original_name(image: Image) -> str:
+    return "original." + {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}[image.content_type]
+
+
+def is_admin(subject: Subject | None) -> bool:
+    return subject is not None and subject.has_role("admin")
+
+
+@dataclass
+class ImagePage:
+    items: list[Image]
+    next_cursor: str | None
+
+
+class MediaService:
+    def __init__(self, session: AsyncSession, *, store: ObjectStore, settings: MediaSettings) -> None:
+        self.session = session
+        self.repository = MediaRepository(session)
+        self.store = store
+        self.settings = settings
+
+    @property
+    def limits(self) -> imaging.Limits:
+        return imaging.Limits(max_pixels=self.settings.max_pixels, max_side=self.settings.max_side)
+
+    # --- upload --------------------------------------------------------------------------------
+
+    async def process(self, data: bytes) -> imaging.ProcessedImage:
+        try:
+            return await asyncio.to_thread(imaging.process, data, self.limits)
+        except imaging.ImageRejectedError as exc:
+            metrics.uploads_total.labels(exc.kind).inc()
+            if exc.kind == "type":
+                raise UnsupportedImageError(str(exc), field="file") from None
+            raise UnprocessableError(str(exc), field="file") from None
+
+    async def upload(self, data: bytes, *, purpose: str, owner_id: str) -> tuple[Image, bool]:
+        """The stored image and whether it is new (False: the owner already had these bytes)."""
+        processed = await self.process(data)
+        existing = await self.repository.find(purpose=purpose, owner_id=owner_id, sha256=processed.sha256)
+        if existing is not None:
+            metrics.uploads_total.labels("duplicate").inc()
+            return existing, False
+        image = await self.store_image(processed, purpose=purpose, owner_id=owner_id, image_id=str(uuid.uuid4()))
+        if image is None:  # a concurrent upload of the same bytes by the same owner won the insert
+            raced = await self.repository.find(purpose=purpose, owner_id=owner_id, sha256=processed.sha256)
+            if raced is None:  # pragma: no cover - the unique constraint named exactly this row
+                raise ConflictError("The upload collided with another one; try again.", field="file")
+            metrics.uploads_total.labels("duplicate").inc()
+            return raced, False
+        metrics.uploads_total.labels("stored").inc()
+        log.info("image_stored", image_id=image.id, purpose=purpose, sha256=image.sha256, size=image.size_bytes)
+        return image, True
+
+    async def store_image(
+        self, processed: imaging.ProcessedImage, *, purpose: str, owner_id: str, image_id: str
+    ) -> Image | None:
+        """Writes the objects (once per content hash) and the row; None when the row already existed."""
+        sha = processed.sha256
+        objects = {
+            f"original.{processed.extension}": (processed.original, processed.content_type),
+            **{f"{name}.webp": (data, imaging.THUMBNAIL_TYPE) for name, data in processed.thumbnails.items()},
+        }
+        for name, (data, content_type) in objects.items():
+            key = object_key(sha, name)
+            if not await self.store.exists(key):
+                await self.store.put(key, data, content_type=content_type)
+                metrics.bytes_stored_total.inc(len(data))
+        image = Image(
+            id=image_id,
+            purpose=purpose,
+            owner_id=owner_id,
+            content_type=processed.content_type,
+            width=processed.width,
+            height=processed.height,
+            size_bytes=len(processed.original),
+            small_bytes=len(processed.thumbnails["small"]),
+            large_bytes=len(processed.thumbnails["large"]),
+            sha256=sha,
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.repository.add(image)
+        except IntegrityError:
+            return None
+        return image
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    async def get(self, image_id: str) -> Image:
+        image = await self.repository.get(image_id)
+        if image is None:
+            raise NotFoundError("No such image.", field="image_id")
+        return image
+
+    async def visible(self, image_id: str, subject: Subject | None) -> Image:
+        """The image's metadata as ``subject`` may see it: avatars only to their owner, admins, services."""
+        image = await self.get(image_id)
+        if image.purpose == "avatar" and not (
+            subject is not None and (subject.id == image.owner_id or subject.has_role("admin", "service"))
+        ):
+            raise NotFoundError("No such image.", field="image_id")
+        return image
+
+    async def list(
+        self,
+        subject: Subject,
+        *,
+        purpose: str | None,
+        mine: bool,
+        limit: int,
+        cursor: str | None,
+        codec: CursorCodec,
+    ) -> ImagePage:
+        owner = subject.id if mine or not is_admin(subject) else None
+        after = None
+        if cursor is not None:
+            position = codec.decode(cursor)
+            if position.get("l") != "images" or position.get("q") != [purpose, owner]:
+                raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
+            try:
+                created_at, image_id = position["k"]
+                after = (datetime.fromisoformat(created_at), str(image_id))
+            except (KeyError, TypeError, ValueError):
+                raise InvalidCursorError("The cursor is invalid.") from None
+        rows = list(await self.repository.page(purpose=purpose, owner_id=owner, limit=limit + 1, after=after))
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = codec.encode(
+                {"l": "images", "q": [purpose, owner], "k": [last.created_at.isoformat(), last.id]}
+            )
+        return ImagePage(items=items, next_cursor=next_cursor)
+
+    async def lookup(self, ids: list[str]) -> list[Image]:
+        return list(await self.repository.many(ids))
+
+    # --- delete --------------------------------------------------------------------------------
+
+    async def delete(self, image_id: str, subject: Subject) -> None:
+        image = await self.get(image_id)
+        if not is_admin(subject) and image.owner_id != subject.id:
+            # another user's image is not acknowledged to exist
+            raise NotFoundError("No such image.", field="image_id")
+        products = await self.repository.products_using(image.id)
+        if products:
+            raise ConflictError(
+                f"The image is shown by {len(products)} product(s); remove it from them first.",
+                field="image_id",
+                products=products[:100],
+            )
+        await self.repository.delete(image)
+        log.info("image_deleted", image_id=image.id, by=subject.id)
+
+    # --- the catalog's products ----------------------------------------------------------------
+
+    async def record_product(self, product_id: str, version: int, media_ids: list[str]) -> bool:
+        """Remembers which media a product shows; False when a newer version was already seen."""
+        seen = await self.repository.seen_version(product_id)
+        if seen is not None and seen > version:
+            return False
+        await self.repository.replace_product_images(product_id, version, media_ids)
+        return True
+
+    async def forget_product(self, product_id: str, version: int) -> None:
+        """A withdrawn product shows nothing: its images may be deleted."""
+        seen = await self.repository.seen_version(product_id)
+        if seen is not None and seen > version:
+            return
+        await self.repository.replace_product_images(product_id, version, [])
+
+    async def ensure_demo_image(self, image_id: str, *, name: str, category: str, product_id: str) -> bool:
+        """Draws and stores a demo product's picture under ``image_id`` unless it exists; True when drawn."""
+        if await self.repository.get(image_id) is not None:
+            return False
+
+        def draw() -> imaging.ProcessedImage:
+            return imaging.process(imaging.draw_demo(name=name, category=category, key=product_id), self.limits)
+
+        processed = await asyncio.to_thread(draw)
+        stored = await self.store_image(processed, purpose="product", owner_id=SYSTEM_OWNER, image_id=image_id)
+        return stored is not None
+
+
+__all__ = [
+    "PURPOSES",
+    "ForbiddenError",
+    "ImagePage",
+    "MediaService",
+    "PayloadTooLargeError",
+    "UnsupportedImageError",
+    "image_document",
+    "is_admin",
+    "original_name",
+]
