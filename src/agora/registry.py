@@ -19,6 +19,7 @@ def service_specs() -> list[ServiceSpec]:
         payments,
         recommendations,
         shipping,
+        support,
     )
 
     return [
@@ -34,4 +35,5 @@ def service_specs() -> list[ServiceSpec]:
         recommendations.spec,
         ads.spec,
         analytics.spec,
+        support.spec,
     ]

@@ -1,0 +1,35 @@
+"""The support service: real-time chat between customers and support agents.
+
+A customer opens a conversation (one open at a time) and writes; agents (roles support and
+admin) see every conversation in a live inbox with unread counts and answer. Messages are
+stored (and published as ``support.message.posted`` through the outbox), then pushed over the
+WebSocket ``/api/support/ws`` to the sockets subscribed to the conversation or the inbox, through
+the chassis fan-out (Redis pub/sub across processes when ``AGORA_REDIS_URL`` is set).
+
+Routes in :mod:`.endpoints`, the socket in :mod:`.socket`, the fan-out and rate limiter in
+:mod:`.wiring`; the design and the protocol are in ``docs/support.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agora.platform.service import ServiceSpec
+from agora.services.support.endpoints import build_router
+from agora.services.support.models import metadata
+from agora.services.support.settings import SupportSettings
+from agora.services.support.wiring import close_runtime, readiness_checks
+
+spec = ServiceSpec(
+    name="support",
+    title="Agora support",
+    settings_cls=SupportSettings,
+    build_router=build_router,
+    metadata=metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    readiness_checks=readiness_checks,
+    on_shutdown=close_runtime,
+    depends_on=("identity",),
+)
+
+__all__ = ["SupportSettings", "spec"]

@@ -1,0 +1,13 @@
+"""Support's business numbers (Prometheus; module-level: the registry is process-global)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+messages_total = Counter(
+    "agora_support_messages_total",
+    "Chat messages stored, by author role (customer, agent), counted after the commit.",
+    ("role",),
+)
+open_websockets = Gauge("agora_support_websockets", "Open support chat WebSockets in this process.")
+rate_limited_total = Counter("agora_support_rate_limited_total", "Messages refused by the per-user rate limit.")

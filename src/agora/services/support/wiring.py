@@ -1,0 +1,221 @@
+"""What one running support service holds besides its database: the real-time fan-out, the
+per-user message rate limiter, and the Redis client behind both when ``AGORA_REDIS_URL`` is set.
+
+Built once per service context (lazily, on first use) and closed by the spec's ``on_shutdown``.
+
+Pushes leave only after the change committed, in the order they were committed by this process
+(each publication waits for the one before it), on these topics of the fan-out:
+
+* ``conversation:<id>``: ``message``, ``read`` and ``closed`` frames of that conversation;
+* ``inbox``: an ``inbox`` frame with the conversation (and its unread counts) after every change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from limits import RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+from redis.asyncio import Redis
+
+from agora.contracts.support import FRAME_CLOSED, FRAME_INBOX, FRAME_MESSAGE, FRAME_READ, INBOX
+from agora.platform.fanout import LocalFanout, create_fanout
+from agora.platform.http.problems import ProblemError, ServiceUnavailable
+from agora.services.support.metrics import messages_total, rate_limited_total
+from agora.services.support.service import Posted
+from agora.services.support.settings import SupportSettings
+
+if TYPE_CHECKING:
+    from agora.platform.service import ServiceContext
+
+log = structlog.get_logger(__name__)
+
+_RUNTIME = "support.runtime"
+MEMORY = "async+memory://"
+
+
+def conversation_topic(conversation_id: str) -> str:
+    return f"conversation:{conversation_id}"
+
+
+class RateLimited(ProblemError):
+    """429 problem with ``Retry-After`` (whole seconds, at least 1)."""
+
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many messages; wait {retry_after} s.",
+            extra={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"},
+        )
+        self.retry_after = retry_after
+
+
+class MessageRateLimit:
+    """At most ``rate`` messages per user in a moving window of ``window`` seconds (``limits``)."""
+
+    def __init__(self, url: str, *, rate: int, window: int, key_prefix: str) -> None:
+        options: dict[str, str] = {} if url.startswith("async+memory") else {"key_prefix": key_prefix}
+        self._limiter = MovingWindowRateLimiter(storage_from_string(url, **options))
+        self._item = RateLimitItemPerSecond(rate, window, namespace="support-messages")
+
+    async def hit(self, user_id: str) -> None:
+        """Takes one slot of ``user_id``; :class:`RateLimited` when none is left, 503 when the store is down."""
+        try:
+            if await self._limiter.hit(self._item, user_id):
+                return
+            stats = await self._limiter.get_window_stats(self._item, user_id)
+        except Exception as exc:  # the storages' own errors (coredis, memory) share no base class
+            log.warning("support_rate_limit_unavailable", error=type(exc).__name__)
+            raise ServiceUnavailable(
+                "Sending messages is unavailable for a moment; try again shortly.", headers={"Retry-After": "1"}
+            ) from None
+        rate_limited_total.inc()
+        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+
+@dataclass
+class Runtime:
+    settings: SupportSettings
+    fanout: LocalFanout
+    rate_limit: MessageRateLimit
+    redis: Redis | None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _last: asyncio.Task[None] | None = None
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Runs ``work`` in the background, holding a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def publish_later(self, frames: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publishes ``(topic, frame)`` pairs in the background, after everything published before."""
+        previous = self._last
+
+        async def run() -> None:
+            if previous is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(previous)
+            for topic, frame in frames:
+                try:
+                    await self.fanout.publish(topic, frame)
+                except Exception:  # Redis away: the history is the record, sockets catch up on reload
+                    log.warning("support_push_failed", topic=topic, exc_info=True)
+
+        self._last = self.spawn(run())
+
+    def posted(self, posted: Posted) -> None:
+        """After the commit of a message: count it and push it to the conversation and the inbox."""
+        messages_total.labels(posted.message["author_role"]).inc()
+        conversation = posted.conversation
+        self.publish_later(
+            [
+                (
+                    conversation_topic(conversation["id"]),
+                    {"type": FRAME_MESSAGE, "message": posted.message, "conversation": conversation},
+                ),
+                (INBOX, {"type": FRAME_INBOX, "conversation": conversation}),
+            ]
+        )
+
+    def read(self, conversation: dict[str, Any], side: str) -> None:
+        read_seq = conversation["message_count"]
+        frame = {
+            "type": FRAME_READ,
+            "conversation_id": conversation["id"],
+            "side": side,
+            "read_seq": read_seq,
+            "conversation": conversation,
+        }
+        inbox = {"type": FRAME_INBOX, "conversation": conversation}
+        self.publish_later([(conversation_topic(conversation["id"]), frame), (INBOX, inbox)])
+
+    def opened(self, conversation: dict[str, Any]) -> None:
+        self.publish_later([(INBOX, {"type": FRAME_INBOX, "conversation": conversation})])
+
+    def closed(self, conversation: dict[str, Any]) -> None:
+        self.publish_later(
+            [
+                (conversation_topic(conversation["id"]), {"type": FRAME_CLOSED, "conversation": conversation}),
+                (INBOX, {"type": FRAME_INBOX, "conversation": conversation}),
+            ]
+        )
+
+    async def settled(self) -> None:
+        """Returns once the after-commit work spawned so far has run (tests, graceful shutdown)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.fanout.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def settings_of(context: ServiceContext) -> SupportSettings:
+    settings = context.settings
+    assert isinstance(settings, SupportSettings)
+    return settings
+
+
+def rate_limit_url(settings: SupportSettings, redis_url: str | None) -> str:
+    """Where the counters live: the support setting, else the platform's Redis, else memory."""
+    if settings.rate_limit_storage_url:
+        return settings.rate_limit_storage_url
+    if redis_url:
+        return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+    return MEMORY
+
+
+def runtime_of(context: ServiceContext) -> Runtime:
+    runtime: Runtime | None = context.extras.get(_RUNTIME)
+    if runtime is None:
+        settings = settings_of(context)
+        redis_url = context.platform.redis_url
+        redis = Redis.from_url(redis_url, socket_timeout=2.0, socket_connect_timeout=2.0) if redis_url else None
+        fanout = create_fanout(
+            redis, channel=f"{settings.redis_prefix}fanout", queue_size=settings.socket_queue_size, name="support"
+        )
+        rate_limit = MessageRateLimit(
+            rate_limit_url(settings, redis_url),
+            rate=settings.message_rate,
+            window=settings.message_rate_window_seconds,
+            key_prefix=f"{settings.redis_prefix}rate",
+        )
+        runtime = Runtime(settings, fanout, rate_limit, redis)
+        context.extras[_RUNTIME] = runtime
+    return runtime
+
+
+async def close_runtime(context: ServiceContext) -> None:
+    runtime: Runtime | None = context.extras.pop(_RUNTIME, None)
+    if runtime is not None:
+        await runtime.close()
+
+
+def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
+    if not context.platform.redis_url:
+        return {}
+
+    async def redis_ping() -> object:
+        redis = runtime_of(context).redis
+        assert redis is not None
+        return await redis.ping()
+
+    return {"redis": redis_ping}
