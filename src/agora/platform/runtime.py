@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -327,19 +328,28 @@ async def _relay_websocket(websocket: WebSocket, base: str) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-    target = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/") + websocket.url.path
+    # the handshake names the public host (the service checks Origin against Host, as it would
+    # behind an ingress) while the connection goes to the service's own address
+    upstream_url = urlsplit(base)
+    scheme = "wss" if upstream_url.scheme == "https" else "ws"
+    public_host = websocket.headers.get("host") or upstream_url.netloc
+    target = f"{scheme}://{public_host}{websocket.url.path}"
     if websocket.url.query:
         target += "?" + websocket.url.query
     headers = [
         (k, v) for k, v in websocket.headers.items() if k.lower() in _WEBSOCKET_HEADERS and k.lower() != "origin"
     ]
-    origin = websocket.headers.get("origin")
     if websocket.client is not None:
         headers.append(("x-forwarded-for", websocket.client.host))
-    # the service compares Origin with the Host it sees: pass the public host along
-    headers.append(("x-forwarded-host", websocket.headers.get("host", "")))
     try:
-        upstream = await connect(target, additional_headers=headers, origin=origin, open_timeout=5)  # type: ignore[arg-type]
+        upstream = await connect(
+            target,
+            additional_headers=headers,
+            origin=websocket.headers.get("origin"),  # type: ignore[arg-type]
+            open_timeout=5,
+            host=upstream_url.hostname,
+            port=upstream_url.port or (443 if scheme == "wss" else 80),
+        )
     except InvalidStatus as exc:
         await websocket.close(code=4000 + min(exc.response.status_code, 999) % 1000)
         return
