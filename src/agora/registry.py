@@ -14,12 +14,14 @@ def service_specs() -> list[ServiceSpec]:
         currency,
         identity,
         inventory,
+        media,
         notifications,
         orders,
         payments,
         recommendations,
         shipping,
         support,
+        web,
     )
 
     return [
@@ -35,5 +37,7 @@ def service_specs() -> list[ServiceSpec]:
         recommendations.spec,
         ads.spec,
         analytics.spec,
+        media.spec,
         support.spec,
+        web.spec,
     ]
