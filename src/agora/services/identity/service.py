@@ -164,6 +164,8 @@ class IdentityService:
             issuer=self.tokens.issuer,
             audience=self.tokens.audience,
             ttl_seconds=self.tokens.access_ttl_seconds,
+            # who the caller is, for services that show it (the support inbox names the customer)
+            extra_claims={"email": user.email, "name": user.display_name or ""},
         )
         await self.session.flush()
         return IssuedTokens(access_token=access, refresh_token=opaque, expires_in=self.tokens.access_ttl_seconds)
