@@ -1,7 +1,349 @@
-"""The account pages (being built)."""
+"""The account pages: register, log in and out, profile and addresses, orders, notifications.
+
+Logging in asks identity for a cookie session (``POST /api/identity/login?session=cookie``) and
+copies the cookies it sets onto the page's redirect; the anonymous cart then merges into the
+user's (``storefront.merge_anonymous_cart``). Logging out clears the session cookies: the refresh
+cookie is scoped to ``/api/identity``, so the page cannot read it to revoke it; the page's script
+may call ``/api/identity/logout`` for that.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import re
+from http.cookies import SimpleCookie
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import httpx
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from agora.platform.auth.cookies import ACCESS_COOKIE, clear_session_cookies, cookies_secure
+from agora.services.web.backend import UNAVAILABLE, Backend, problem_detail
+from agora.services.web.routes.storefront import (
+    cart_count,
+    is_uuid,
+    merge_anonymous_cart,
+    page,
+    refuse_cookies,
+    safe_next,
+)
+from agora.services.web.session import CSRF_FIELD, Visitor, load_visitor, require_csrf
+from agora.services.web.templating import render
 
 router = APIRouter()
+
+Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
+Text = Annotated[str, Form(max_length=300)]
+WRONG_LOGIN = "Email or password is wrong."
+DONE = {
+    "profile": "Your name is saved.",
+    "address-added": "The address is saved.",
+    "address-deleted": "The address is deleted.",
+    "read": "Notifications marked read.",
+}
+_CURSOR = re.compile(r"^[A-Za-z0-9_.-]{1,400}$")
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+
+
+def _access_token(response: httpx.Response) -> str | None:
+    for header in response.headers.get_list("set-cookie"):
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(header)
+        if ACCESS_COOKIE in jar:
+            return jar[ACCESS_COOKIE].value
+    return None
+
+
+async def _sign_in(request: Request, email: str, password: str, target: str) -> httpx.Response | Response | str:
+    """The redirect that starts the session, or the message to show on the form."""
+    refuse_cookies(request)
+    answer = await Backend(request).send(
+        "identity",
+        "POST",
+        "/api/identity/login",
+        params={"session": "cookie"},
+        json={"email": email, "password": password},
+        headers={"authorization": ""},
+    )
+    if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
+        return "Signing in is unavailable right now; try again in a moment."
+    if answer.status_code == 429:
+        return "Too many attempts. Wait a minute and try again."
+    if answer.status_code != 200:
+        return WRONG_LOGIN
+    response = RedirectResponse(target, status_code=303)
+    for header in answer.headers.get_list("set-cookie"):
+        response.headers.append("set-cookie", header)
+    await merge_anonymous_cart(request, _access_token(answer), response)
+    return response
+
+
+# -- register, log in, log out -----------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    target = safe_next(request.query_params.get("next"))
+    visitor = await load_visitor(request)
+    if visitor.signed_in:
+        return RedirectResponse(target, status_code=303)
+    return await page(request, "account/login.html", {"next": target, "email": "", "error": None})
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request, email: Text = "", password: Text = "", csrf_token: Csrf = "", next: Text = "/"
+) -> Response:
+    await require_csrf(request, csrf_token)
+    target = safe_next(next)
+    result = WRONG_LOGIN
+    if email.strip() and password:
+        outcome = await _sign_in(request, email.strip(), password, target)
+        if isinstance(outcome, Response):
+            return outcome
+        result = str(outcome)
+    context = {"next": target, "email": email.strip(), "error": result}
+    return await page(request, "account/login.html", context, status_code=401 if result == WRONG_LOGIN else 503)
+
+
+@router.get("/register")
+async def register_page(request: Request) -> Response:
+    target = safe_next(request.query_params.get("next"))
+    visitor = await load_visitor(request)
+    if visitor.signed_in:
+        return RedirectResponse(target, status_code=303)
+    context = {"next": target, "values": {"name": "", "email": ""}, "errors": {}, "error": None}
+    return await page(request, "account/register.html", context)
+
+
+@router.post("/register")
+async def register_submit(
+    request: Request,
+    name: Text = "",
+    email: Text = "",
+    password: Text = "",
+    csrf_token: Csrf = "",
+    next: Text = "/",
+) -> Response:
+    await require_csrf(request, csrf_token)
+    target = safe_next(next)
+    values = {"name": name.strip(), "email": email.strip()}
+    errors: dict[str, str] = {}
+    error = None
+    if not values["name"]:
+        errors["name"] = "Tell us your name."
+    if not values["email"]:
+        errors["email"] = "Enter your email address."
+    if not password:
+        errors["password"] = "Choose a password."  # noqa: S105 - a message, not a secret
+    status = 422
+    if not errors:
+        body = {"email": values["email"], "password": password, "display_name": values["name"]}
+        answer = await Backend(request).send(
+            "identity", "POST", "/api/identity/register", json=body, headers={"authorization": ""}
+        )
+        if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
+            error, status = "Registration is unavailable right now; try again in a moment.", 503
+        elif answer.status_code == 201:
+            outcome = await _sign_in(request, values["email"], password, target)
+            if isinstance(outcome, Response):
+                return outcome
+            error, status = str(outcome), 503
+        elif answer.status_code == 409:
+            errors["email"] = "An account with this email exists already. Log in instead?"
+            status = 409
+        else:
+            error, fields = problem_detail(answer)
+            renamed = {"display_name": "name"}
+            errors = {renamed.get(key, key): text for key, text in fields.items()}
+            status = answer.status_code
+    context = {"next": target, "values": values, "errors": errors, "error": error or "Check the fields marked below."}
+    return await page(request, "account/register.html", context, status_code=status)
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf_token: Csrf = "") -> Response:
+    await require_csrf(request, csrf_token)
+    response = RedirectResponse("/", status_code=303)
+    clear_session_cookies(response, secure=cookies_secure(request, request.state.context.platform))
+    return response
+
+
+# -- the account pages (signed in) --------------------------------------------------------------
+
+
+async def _visitor_or_login(request: Request) -> Visitor | RedirectResponse:
+    visitor = await load_visitor(request)
+    if not visitor.signed_in:
+        return _login_redirect(request)
+    return visitor
+
+
+def _done(request: Request) -> list[dict[str, str]]:
+    done = DONE.get(request.query_params.get("done", ""))
+    return [{"kind": "success", "text": done}] if done else []
+
+
+async def _profile_page(
+    request: Request,
+    visitor: Visitor,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    addresses, count = await asyncio.gather(
+        Backend(request).get("identity", "/api/identity/me/addresses"), cart_count(request, visitor)
+    )
+    context = {
+        "addresses": addresses,
+        "errors": errors or {},
+        "values": values or {},
+        "flashes": _done(request),
+        "cart_count": count,
+    }
+    return await render(request, "account/profile.html", context, status_code=status_code)
+
+
+@router.get("/account")
+async def profile(request: Request) -> Response:
+    visitor = await _visitor_or_login(request)
+    if isinstance(visitor, Response):
+        return visitor
+    return await _profile_page(request, visitor)
+
+
+async def _change(request: Request, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, dict[str, str]]:
+    """(status, errors per field) of a change to identity on the visitor's behalf."""
+    answer = await Backend(request).send("identity", method, path, json=body)
+    if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
+        return 503, {"form": "Your account is unavailable right now; try again in a moment."}
+    if answer.status_code >= 400:
+        message, fields = problem_detail(answer)
+        return answer.status_code, fields or {"form": message}
+    return answer.status_code, {}
+
+
+@router.post("/account/profile")
+async def profile_submit(request: Request, name: Text = "", csrf_token: Csrf = "") -> Response:
+    visitor = await require_csrf(request, csrf_token)
+    if not visitor.signed_in:
+        return _login_redirect(request)
+    if not name.strip():
+        return await _profile_page(request, visitor, errors={"name": "Enter a name."}, status_code=422)
+    status, errors = await _change(request, "PATCH", "/api/identity/me", {"display_name": name.strip()})
+    if errors:
+        errors = {"name" if key == "display_name" else key: text for key, text in errors.items()}
+        return await _profile_page(request, visitor, errors=errors, values={"name": name}, status_code=status)
+    return RedirectResponse("/account?done=profile", status_code=303)
+
+
+_ADDRESS = ("label", "recipient", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+@router.post("/account/addresses")
+async def address_add(request: Request) -> Response:
+    form = await request.form()
+    values = {name: str(form.get(name) or "").strip()[:200] for name in _ADDRESS}
+    visitor = await require_csrf(request, str(form.get(CSRF_FIELD) or ""))
+    if not visitor.signed_in:
+        return _login_redirect(request)
+    values["country"] = values["country"].upper()
+    required = ("recipient", "line1", "city", "postal_code", "country")
+    missing = {name: "Fill this in." for name in required if not values[name]}
+    if missing:
+        return await _profile_page(request, visitor, errors=missing, values=values, status_code=422)
+    status, errors = await _change(request, "POST", "/api/identity/me/addresses", values)
+    if errors:
+        return await _profile_page(request, visitor, errors=errors, values=values, status_code=status)
+    return RedirectResponse("/account?done=address-added", status_code=303)
+
+
+@router.post("/account/addresses/{address_id}/delete")
+async def address_delete(request: Request, address_id: str, csrf_token: Csrf = "") -> Response:
+    visitor = await require_csrf(request, csrf_token)
+    if not visitor.signed_in:
+        return _login_redirect(request)
+    if not is_uuid(address_id):
+        return await _profile_page(request, visitor, errors={"form": "No such address."}, status_code=404)
+    status, errors = await _change(request, "DELETE", f"/api/identity/me/addresses/{address_id}", None)
+    if errors:
+        return await _profile_page(request, visitor, errors=errors, status_code=status)
+    return RedirectResponse("/account?done=address-deleted", status_code=303)
+
+
+def _cursor(request: Request) -> dict[str, str]:
+    cursor = request.query_params.get("cursor", "")
+    return {"cursor": cursor} if _CURSOR.match(cursor) else {}
+
+
+async def _list_page(request: Request, service: str, template: str, key: str) -> Response:
+    """A signed-in visitor's page of a service's list (orders, notifications), 20 at a time."""
+    visitor = await _visitor_or_login(request)
+    if isinstance(visitor, Response):
+        return visitor
+    listing, count = await asyncio.gather(
+        Backend(request).get(service, f"/api/{service}", params={"limit": 20, **_cursor(request)}),
+        cart_count(request, visitor),
+    )
+    return await render(request, template, {key: listing, "flashes": _done(request), "cart_count": count})
+
+
+@router.get("/account/orders")
+async def orders(request: Request) -> Response:
+    return await _list_page(request, "orders", "account/orders.html", "orders")
+
+
+@router.get("/account/orders/{order_id}")
+async def order_detail(request: Request, order_id: str) -> Response:
+    visitor = await _visitor_or_login(request)
+    if isinstance(visitor, Response):
+        return visitor
+    order: Any = None
+    if is_uuid(order_id):
+        order = await Backend(request).get("orders", f"/api/orders/{order_id}")
+    count = await cart_count(request, visitor)
+    if order is None:
+        context = {"status": 404, "title": "Page not found", "detail": "No such order.", "cart_count": count}
+        return await render(request, "error.html", context, status_code=404)
+    flashes = []
+    if request.query_params.get("placed") and isinstance(order, dict) and order.get("status") != "failed":
+        flashes.append({"kind": "success", "text": "Thank you! Your order is placed and paid."})
+    return await render(request, "account/order.html", {"order": order, "flashes": flashes, "cart_count": count})
+
+
+@router.get("/account/notifications")
+async def notifications(request: Request) -> Response:
+    return await _list_page(request, "notifications", "account/notifications.html", "notifications")
+
+
+async def _mark(request: Request, csrf_token: str, path: str) -> Response:
+    visitor = await require_csrf(request, csrf_token)
+    if not visitor.signed_in:
+        return _login_redirect(request)
+    answer = await Backend(request).send("notifications", "POST", path)
+    if not isinstance(answer, httpx.Response) or answer.status_code >= 400:
+        count = await cart_count(request, visitor)
+        flashes = [{"kind": "error", "text": "Notifications are unavailable right now; nothing was changed."}]
+        context = {"notifications": UNAVAILABLE, "flashes": flashes, "cart_count": count}
+        status = 404 if isinstance(answer, httpx.Response) and answer.status_code == 404 else 503
+        return await render(request, "account/notifications.html", context, status_code=status)
+    return RedirectResponse("/account/notifications?done=read", status_code=303)
+
+
+@router.post("/account/notifications/read-all")
+async def notifications_read_all(request: Request, csrf_token: Csrf = "") -> Response:
+    return await _mark(request, csrf_token, "/api/notifications/read-all")
+
+
+@router.post("/account/notifications/{notification_id}/read")
+async def notification_read(request: Request, notification_id: str, csrf_token: Csrf = "") -> Response:
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", notification_id):
+        notification_id = "invalid"
+    return await _mark(request, csrf_token, f"/api/notifications/{notification_id}/read")
