@@ -429,7 +429,8 @@ async def product_page(request: Request, product_id: str) -> Response:
         backend.get("catalog", f"/api/catalog/products/{product_id}"), cart_count(request, visitor)
     )
     if product is None:
-        return await render(request, "error.html", {**_not_found("No such product."), "cart_count": count}, 404)
+        context = {**_not_found("No such product."), "cart_count": count}
+        return await render(request, "error.html", context, status_code=404)
     context: dict[str, Any] = {"product": product, "cart_count": count, "added": request.query_params.get("added")}
     if not isinstance(product, dict):
         context.update(stock=UNAVAILABLE, recommendations=UNAVAILABLE, ads=UNAVAILABLE)
