@@ -13,6 +13,7 @@ from pathlib import Path
 from agora.platform.service import ServiceSpec
 from agora.services.web.endpoints import build_router, configure_app
 from agora.services.web.models import metadata
+from agora.services.web.monitoring import periodic
 from agora.services.web.settings import WebSettings
 
 spec = ServiceSpec(
@@ -23,6 +24,7 @@ spec = ServiceSpec(
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     configure_app=configure_app,
+    periodic=periodic,
     depends_on=(
         "identity",
         "catalog",

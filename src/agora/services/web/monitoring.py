@@ -1,0 +1,485 @@
+"""The admin console's live view: every service's health and a short memory of its metrics.
+
+The web keeps no data of its own except this cache. A periodic task (:func:`periodic`) reads every
+service's Prometheus metrics each ``WebSettings.metrics_interval`` seconds and keeps the last
+``metrics_window`` samples in a ring buffer; the charts are the differences between samples
+(request rate, 5xx share, latency percentiles from histogram buckets, paid orders and revenue).
+
+* embedded (``platform.service_urls`` empty): every service runs in this process, so the
+  in-process registry is read directly;
+* distributed: ``GET {url}/metrics`` of each service; a process that does not answer is a gap in
+  its lines, never an error of the page.
+
+Health is each service's ``/readyz``: distributed, one probe per service URL; embedded, the
+embedded app's root ``/readyz`` (``{"checks": {"<service>.<check>": "ok" | reason}}``) grouped by
+service. Charts are drawn on the server as SVG geometry (:func:`line_chart`) for the templates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from agora.platform.service import ServiceContext
+from agora.platform.tasks import PeriodicTask
+from agora.services.web.settings import WebSettings
+
+log = structlog.get_logger(__name__)
+
+REQUESTS = "agora_http_requests_total"
+DURATION_BUCKET = "agora_http_request_duration_seconds_bucket"
+CHECKOUTS = "agora_orders_checkouts_total"
+REVENUE = "agora_orders_revenue_minor_total"
+PROBE_TIMEOUT = 2.0
+EXTRAS_KEY = "monitoring"
+QUANTILES = (0.5, 0.95, 0.99)
+#: latency percentiles are computed over this many seconds of samples (one interval is too noisy)
+LATENCY_SPAN = 10.0
+
+
+# -- samples ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceCounters:
+    """One service's cumulative counters at one moment (summed over routes and methods)."""
+
+    requests: float = 0.0
+    errors: float = 0.0
+    buckets: tuple[tuple[float, float], ...] = ()
+    """(upper bound, cumulative count) of the request duration histogram, sorted, +Inf last."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    services: Mapping[str, ServiceCounters]
+    paid_orders: float | None = None
+    revenue: Mapping[str, float] = field(default_factory=dict)
+
+
+def parse_metrics(texts: Iterable[str], *, at: float) -> Sample:
+    """The counters the charts need, from Prometheus text expositions (one per process)."""
+    requests: dict[str, float] = {}
+    errors: dict[str, float] = {}
+    buckets: dict[str, dict[float, float]] = {}
+    paid: float | None = None
+    revenue: dict[str, float] = {}
+    for text in texts:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                name, labels, value = sample.name, sample.labels, float(sample.value)
+                if name == REQUESTS:
+                    service = labels.get("service", "")
+                    requests[service] = requests.get(service, 0.0) + value
+                    if labels.get("status", "").startswith("5"):
+                        errors[service] = errors.get(service, 0.0) + value
+                elif name == DURATION_BUCKET:
+                    per = buckets.setdefault(labels.get("service", ""), {})
+                    bound = float(labels.get("le", "+Inf"))
+                    per[bound] = per.get(bound, 0.0) + value
+                elif name == CHECKOUTS and labels.get("outcome") == "paid":
+                    paid = (paid or 0.0) + value
+                elif name == CHECKOUTS:
+                    paid = paid or 0.0
+                elif name == REVENUE:
+                    currency = labels.get("currency", "")
+                    revenue[currency] = revenue.get(currency, 0.0) + value
+    names = set(requests) | set(buckets)
+    services = {
+        name: ServiceCounters(
+            requests=requests.get(name, 0.0),
+            errors=errors.get(name, 0.0),
+            buckets=tuple(sorted(buckets.get(name, {}).items())),
+        )
+        for name in names
+        if name
+    }
+    if paid is None and "orders" in services:
+        paid = 0.0  # orders answers but nobody has checked out since it started
+    return Sample(at=at, services=services, paid_orders=paid, revenue=revenue)
+
+
+def _increase(before: float, after: float) -> float:
+    """A counter's increase; a smaller value means the process restarted (counted from zero)."""
+    return after - before if after >= before else after
+
+
+def quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
+    """``histogram_quantile`` over cumulative bucket counts (linear inside the bucket)."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return lower
+
+
+def _bucket_increase(
+    before: Sequence[tuple[float, float]], after: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    old = dict(before)
+    return [(bound, _increase(old.get(bound, 0.0), count)) for bound, count in after]
+
+
+# -- series -----------------------------------------------------------------------------------
+
+Point = tuple[float, float | None]
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    points: list[Point]
+
+    @property
+    def latest(self) -> float | None:
+        for _, value in reversed(self.points):
+            if value is not None:
+                return value
+        return None
+
+
+class Sampler:
+    """A ring buffer of samples and the series the charts draw from it."""
+
+    def __init__(self, context: ServiceContext, *, window: int, interval: float) -> None:
+        self.context = context
+        self.interval = interval
+        self.samples: deque[Sample] = deque(maxlen=window)
+        self.taken = 0
+        self._lock = asyncio.Lock()
+
+    async def sample(self) -> Sample:
+        """Reads every service's metrics now and appends the sample."""
+        async with self._lock:
+            texts = await scrape(self.context)
+            taken = parse_metrics(texts, at=time.time())
+            self.samples.append(taken)
+            self.taken += 1
+            return taken
+
+    def _pairs(self) -> list[tuple[Sample, Sample]]:
+        samples = list(self.samples)
+        return list(itertools.pairwise(samples))
+
+    def service_names(self) -> list[str]:
+        """Services that handled requests in the window, busiest first."""
+        if len(self.samples) < 2:
+            return sorted(self.samples[-1].services) if self.samples else []
+        first, last = self.samples[0], self.samples[-1]
+        moved = {
+            name: _increase(first.services[name].requests if name in first.services else 0.0, counters.requests)
+            for name, counters in last.services.items()
+        }
+        return sorted((name for name, n in moved.items() if n > 0), key=lambda name: (-moved[name], name))
+
+    def request_rates(self) -> list[Series]:
+        """Requests per second per service."""
+        return [
+            self._per_service(name, lambda a, b, dt: _increase(a.requests, b.requests) / dt)
+            for name in self.service_names()
+        ]
+
+    def error_rates(self) -> list[Series]:
+        """Share of responses that were 5xx, per service (a gap when there was no request)."""
+
+        def share(a: ServiceCounters, b: ServiceCounters, _dt: float) -> float | None:
+            handled = _increase(a.requests, b.requests)
+            return _increase(a.errors, b.errors) / handled if handled > 0 else None
+
+        return [self._per_service(name, share) for name in self.service_names()]
+
+    def _per_service(self, name: str, value: Any) -> Series:
+        points: list[Point] = []
+        for before, after in self._pairs():
+            dt = after.at - before.at
+            a, b = before.services.get(name), after.services.get(name)
+            points.append((after.at, value(a, b, dt) if a is not None and b is not None and dt > 0 else None))
+        return Series(name, points)
+
+    def latencies(self, name: str) -> list[Series]:
+        """p50/p95/p99 (seconds) of one service, each over the last :data:`LATENCY_SPAN` seconds."""
+        samples = list(self.samples)
+        span = max(1, round(LATENCY_SPAN / self.interval))
+        lines: dict[float, list[Point]] = {q: [] for q in QUANTILES}
+        for index in range(1, len(samples)):
+            before, after = samples[max(0, index - span)], samples[index]
+            a, b = before.services.get(name), after.services.get(name)
+            increase = _bucket_increase(a.buckets, b.buckets) if a is not None and b is not None else []
+            for q in QUANTILES:
+                lines[q].append((after.at, quantile(q, increase)))
+        return [Series(f"p{round(q * 100)}", points) for q, points in lines.items()]
+
+    def orders(self) -> tuple[Series, list[Series]]:
+        """Paid orders per minute, and revenue per minute per currency (minor units)."""
+        paid: list[Point] = []
+        currencies = sorted({c for s in self.samples for c in s.revenue} or {"USD"})
+        revenue: dict[str, list[Point]] = {c: [] for c in currencies}
+        for before, after in self._pairs():
+            dt = after.at - before.at
+            if dt <= 0:
+                continue
+            ok = before.paid_orders is not None and after.paid_orders is not None
+            paid.append(
+                (after.at, _increase(before.paid_orders or 0, after.paid_orders or 0) * 60 / dt if ok else None)
+            )
+            for currency in currencies:
+                a, b = before.revenue.get(currency), after.revenue.get(currency)
+                known = ok
+                revenue[currency].append((after.at, _increase(a or 0.0, b or 0.0) * 60 / dt if known else None))
+        return Series("paid orders", paid), [Series(c, points) for c, points in revenue.items()]
+
+
+async def scrape(context: ServiceContext) -> list[str]:
+    """Every service's metrics as exposition text (embedded: this process's registry)."""
+    urls = context.platform.service_urls
+    if not urls:
+        return [generate_latest(REGISTRY).decode()]
+    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
+
+        async def one(url: str) -> str:
+            try:
+                response = await client.get(url.rstrip("/") + "/metrics")
+            except httpx.HTTPError:
+                return ""  # a process that is down is a gap in its lines
+            return response.text if response.status_code == 200 else ""
+
+        return list(await asyncio.gather(*(one(url) for url in sorted(set(urls.values())))))
+
+
+def sampler_of(context: ServiceContext) -> Sampler:
+    """The web process's sampler (made on first use, so pages work before the task ran)."""
+    sampler = context.extras.get(EXTRAS_KEY)
+    if not isinstance(sampler, Sampler):
+        settings = context.settings
+        web = settings if isinstance(settings, WebSettings) else WebSettings()
+        sampler = Sampler(context, window=web.metrics_window, interval=web.metrics_interval)
+        context.extras[EXTRAS_KEY] = sampler
+    return sampler
+
+
+def periodic(context: ServiceContext) -> list[PeriodicTask]:
+    """The metrics sampler, every ``WebSettings.metrics_interval`` seconds."""
+    sampler = sampler_of(context)
+    return [PeriodicTask("web.metrics", sampler.interval, sampler.sample, jitter=0.0)]
+
+
+# -- health -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Health:
+    service: str
+    checks: Mapping[str, str]
+    problem: str = ""
+    """Empty when ready; else the failing check's text (or why the service did not answer)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def _health(service: str, checks: Mapping[str, Any], fallback: str = "") -> Health:
+    states = {str(name): str(state) for name, state in checks.items()}
+    failing = [f"{name}: {state}" for name, state in states.items() if state != "ok"]
+    problem = "; ".join(failing) or fallback
+    return Health(service, states, problem)
+
+
+async def service_health(context: ServiceContext) -> list[Health]:
+    """Every service's readiness, by name; one that does not answer is unhealthy.
+
+    The services are the configured URLs (distributed) or those the embedded app's ``/readyz``
+    reports (the web may not import the registry: it would import every service's package).
+    """
+    urls = context.platform.service_urls
+    if urls:
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
+            return list(await asyncio.gather(*(_probe(client, name, url) for name, url in sorted(urls.items()))))
+    try:
+        # the client's raw httpx side: a 503 here must not count against identity's circuit breaker
+        response = await context.clients("identity").http.get("/readyz", timeout=PROBE_TIMEOUT * 2)
+        flat = _checks(response)
+    except (httpx.HTTPError, ValueError) as exc:
+        return [Health("agora", {}, f"unreachable: {type(exc).__name__}")]
+    grouped: dict[str, dict[str, str]] = {}
+    for key, state in flat.items():
+        service, _, check = key.partition(".")
+        grouped.setdefault(service, {})[check or "ready"] = state
+    return [_health(name, checks) for name, checks in sorted(grouped.items())]
+
+
+async def service_names(context: ServiceContext) -> list[str]:
+    """The services of this deployment (for the per-service admin pages)."""
+    if context.platform.service_urls:
+        return sorted(context.platform.service_urls)
+    return [health.service for health in await service_health(context) if health.service != "agora"]
+
+
+def _checks(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    checks = body.get("checks") if isinstance(body, dict) else None
+    if not isinstance(checks, dict):
+        raise ValueError("no checks in the readiness answer")
+    return checks
+
+
+async def _probe(client: httpx.AsyncClient, name: str, url: str) -> Health:
+    try:
+        response = await client.get(url.rstrip("/") + "/readyz")
+        checks = _checks(response)
+    except httpx.HTTPError as exc:
+        return Health(name, {}, f"unreachable: {type(exc).__name__}")
+    except ValueError:
+        return Health(name, {}, f"answered {response.status_code} without checks")
+    return _health(name, checks, "" if response.status_code == 200 else f"answered {response.status_code}")
+
+
+# -- chart geometry ---------------------------------------------------------------------------
+
+WIDTH, HEIGHT = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 36
+PALETTE = 10
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    color: int
+    """Index into the stylesheet's palette (``.series-0`` .. ``.series-9``)."""
+    segments: list[str]
+    """SVG ``points`` strings, one per run of values without a gap."""
+    latest: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    x_label: str
+    y_label: str
+    lines: list[Line]
+    y_ticks: list[tuple[float, str]]
+    x_ticks: list[tuple[float, str]]
+    summary: str
+    """The text alternative: the latest value of each line."""
+    bands: list[str] = field(default_factory=list)
+    """Polygons (SVG ``points``) shaded under the lines, e.g. a forecast's interval."""
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    bottom: int = HEIGHT - BOTTOM
+
+    @property
+    def empty(self) -> bool:
+        return not any(line.segments for line in self.lines)
+
+
+def nice_ceiling(value: float) -> float:
+    """1, 2, 2.5 or 5 times a power of ten, at least ``value`` (axis maxima)."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power:
+            return step * power
+    return 10 * power
+
+
+def ago(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds <= 0:
+        return "now"
+    return f"-{seconds // 60}m" if seconds >= 120 else f"-{seconds}s"
+
+
+def line_chart(
+    chart_id: str,
+    title: str,
+    series: Sequence[Series],
+    *,
+    y_label: str,
+    x_label: str = "time",
+    fmt: Any = "{:.2f}".format,
+    x_format: Any = None,
+    bands: Sequence[tuple[Series, Series]] = (),
+    y_max: float | None = None,
+) -> Chart:
+    """Points of each series scaled into the plot area; x is time (or any number), y from 0."""
+    xs = [x for s in (*series, *(b for pair in bands for b in pair)) for x, _ in s.points]
+    ys = [y for s in (*series, *(b for pair in bands for b in pair)) for _, y in s.points if y is not None]
+    top_value = y_max if y_max is not None else nice_ceiling(max(ys, default=0.0))
+    x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    span = (x1 - x0) or 1.0
+    left, right, top, bottom = LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM
+
+    def px(x: float) -> float:
+        return round(left + (x - x0) / span * (right - left), 1)
+
+    def py(y: float) -> float:
+        return round(bottom - min(y, top_value) / top_value * (bottom - top), 1)
+
+    lines = []
+    for index, s in enumerate(series):
+        segments: list[str] = []
+        run: list[str] = []
+        for x, y in s.points:
+            if y is None:
+                if run:
+                    segments.append(" ".join(run))
+                run = []
+            else:
+                run.append(f"{px(x)},{py(y)}")
+        if run:
+            segments.append(" ".join(run))
+        latest = s.latest
+        lines.append(Line(s.name, index % PALETTE, segments, "no data" if latest is None else fmt(latest)))
+    polygons = []
+    for low, high in bands:
+        upper = [f"{px(x)},{py(y)}" for x, y in high.points if y is not None]
+        lower = [f"{px(x)},{py(y)}" for x, y in reversed(low.points) if y is not None]
+        if upper and lower:
+            polygons.append(" ".join(upper + lower))
+    y_ticks = [(py(top_value * f), fmt(top_value * f)) for f in (0, 0.5, 1)]
+    if x_format is None:
+        x_ticks = [(px(x), ago(x1 - x)) for x in (x0, x0 + span / 2, x1)] if xs else []
+    else:
+        x_ticks = [(px(x), x_format(x)) for x in (x0, x0 + span / 2, x1)] if xs else []
+    summary = "; ".join(f"{line.name}: {line.latest}" for line in lines) or "no data yet"
+    return Chart(chart_id, title, x_label, y_label, lines, y_ticks, x_ticks, summary, polygons)
+
+
+__all__ = [
+    "Chart",
+    "Health",
+    "Sample",
+    "Sampler",
+    "Series",
+    "line_chart",
+    "parse_metrics",
+    "periodic",
+    "quantile",
+    "sampler_of",
+    "service_health",
+]

@@ -1,0 +1,72 @@
+"""The admin console's arithmetic: what is read from an exposition, percentiles from buckets, the
+chart geometry (gaps stay gaps)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from agora.services.web.monitoring import Series, line_chart, nice_ceiling, parse_metrics, quantile
+
+EXPOSITION = """\
+# HELP agora_http_requests_total HTTP requests handled.
+# TYPE agora_http_requests_total counter
+agora_http_requests_total{service="catalog",method="GET",route="/api/catalog/products",status="200"} 90.0
+agora_http_requests_total{service="catalog",method="GET",route="/api/catalog/products",status="503"} 10.0
+agora_http_requests_total{service="orders",method="POST",route="/api/orders/checkout",status="201"} 4.0
+# HELP agora_http_request_duration_seconds Duration.
+# TYPE agora_http_request_duration_seconds histogram
+agora_http_request_duration_seconds_bucket{service="catalog",method="GET",route="/a",le="0.1"} 50.0
+agora_http_request_duration_seconds_bucket{service="catalog",method="GET",route="/a",le="0.5"} 90.0
+agora_http_request_duration_seconds_bucket{service="catalog",method="GET",route="/a",le="+Inf"} 100.0
+agora_http_request_duration_seconds_count{service="catalog",method="GET",route="/a"} 100.0
+agora_http_request_duration_seconds_sum{service="catalog",method="GET",route="/a"} 12.0
+# HELP agora_orders_checkouts_total Checkouts.
+# TYPE agora_orders_checkouts_total counter
+agora_orders_checkouts_total{outcome="paid"} 3.0
+agora_orders_checkouts_total{outcome="card_declined"} 1.0
+# HELP agora_orders_revenue_minor_total Revenue.
+# TYPE agora_orders_revenue_minor_total counter
+agora_orders_revenue_minor_total{currency="EUR"} 4500.0
+"""
+
+
+def test_an_exposition_gives_requests_errors_buckets_orders_and_revenue() -> None:
+    sample = parse_metrics([EXPOSITION, ""], at=1.0)
+    catalog = sample.services["catalog"]
+    assert catalog.requests == 100 and catalog.errors == 10
+    assert catalog.buckets == ((0.1, 50.0), (0.5, 90.0), (math.inf, 100.0))
+    assert sample.services["orders"].requests == 4
+    assert sample.paid_orders == 3 and sample.revenue == {"EUR": 4500.0}
+
+
+def test_an_orders_service_with_no_checkout_yet_has_zero_paid_orders_and_none_without_it() -> None:
+    orders_only = 'agora_http_requests_total{service="orders",method="GET",route="/x",status="200"} 1.0\n'
+    assert parse_metrics([orders_only], at=0).paid_orders == 0
+    assert parse_metrics([""], at=0).paid_orders is None
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [(0.5, 0.1), (0.25, 0.05), (0.7, 0.3), (0.99, 0.5)],
+)
+def test_quantiles_interpolate_inside_the_bucket(q: float, expected: float) -> None:
+    buckets = [(0.1, 50.0), (0.5, 90.0), (math.inf, 100.0)]
+    assert quantile(q, buckets) == pytest.approx(expected)
+
+
+def test_no_observation_has_no_quantile() -> None:
+    assert quantile(0.5, []) is None
+    assert quantile(0.5, [(0.1, 0.0), (math.inf, 0.0)]) is None
+
+
+def test_a_gap_splits_a_line_and_the_axis_is_rounded_up() -> None:
+    chart = line_chart(
+        "c", "Title", [Series("a", [(0, 1.0), (1, 2.0), (2, None), (3, 3.0), (4, 4.0)])], y_label="req/s"
+    )
+    assert len(chart.lines[0].segments) == 2
+    assert chart.lines[0].latest == "4.00"
+    assert chart.y_ticks[-1][1] == "5.00"
+    assert "a: 4.00" in chart.summary
+    assert nice_ceiling(0) == 1.0 and nice_ceiling(7) == 10 and nice_ceiling(0.03) == pytest.approx(0.05)
