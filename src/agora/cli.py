@@ -130,7 +130,27 @@ def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings, *, e
         forwarded_allow_ips=platform.trusted_proxies,
     )
     # spans still batched are flushed by each service's lifespan on the way out
-    uvicorn.Server(config).run()
+    _Server(config).run()
+
+
+def _stopping_server_class() -> type[Any]:
+    import uvicorn
+
+    from agora.platform import stopping
+
+    class StoppingServer(uvicorn.Server):
+        """Tells open streams (SSE, WebSockets) to end as soon as the stop signal arrives, so the
+        graceful shutdown waits for requests in flight, not for browser tabs."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            stopping.announce()
+            super().handle_exit(sig, frame)
+
+    return StoppingServer
+
+
+def _Server(config: Any) -> Any:
+    return _stopping_server_class()(config)
 
 
 Port = Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")]
@@ -508,6 +528,44 @@ def list_services() -> None:
     """List the services this build runs."""
     for spec in _specs():
         print(f"{spec.name}\t{spec.title}")
+
+
+@app.command("media-gc")
+def media_gc(
+    grace_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--grace-minutes", min=0, help="Leave objects younger than this (default AGORA_MEDIA_GC_GRACE_MINUTES, 60)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be removed.")] = False,
+    unused_products: Annotated[
+        bool, typer.Option("--unused-products", help="Also delete product images that no product shows.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Remove stored image objects that no image references (and, when asked, unused product images)."""
+    from datetime import timedelta
+
+    from agora.platform.runtime import service_context
+    from agora.services.media import spec as media_spec
+    from agora.services.media.cleanup import collect_orphans
+
+    platform = _platform(data_dir)
+    grace = timedelta(minutes=grace_minutes) if grace_minutes is not None else None
+
+    async def run() -> Any:
+        async with service_context(media_spec, platform) as context:
+            return await collect_orphans(context, grace=grace, dry_run=dry_run, unused_products=unused_products)
+
+    report = _run(run)
+    verb = "Would remove" if dry_run else "Removed"
+    for key in report.objects_removed:
+        console.print(f"{verb} {key}")
+    console.print(
+        f"{verb} {len(report.objects_removed)} object(s) and {len(report.images_removed)} unused product image(s); "
+        f"kept {report.objects_kept}."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

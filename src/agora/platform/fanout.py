@@ -34,6 +34,8 @@ from prometheus_client import Gauge
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from agora.platform import stopping
+
 log = structlog.get_logger(__name__)
 
 Document = dict[str, Any]
@@ -64,6 +66,7 @@ class LocalFanout:
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
         """A bounded queue that receives every document published to ``topic`` until exit."""
         await self.start()
+        stopping.on_stopping(self.end_streams)
         queue: Subscription = asyncio.Queue(self._queue_size)
         self._queues.setdefault(topic, set()).add(queue)
         if self._gauge is not None:
@@ -97,11 +100,16 @@ class LocalFanout:
     async def publish(self, topic: str, document: Document) -> None:
         self.deliver(topic, document)
 
-    async def close(self) -> None:
+    def end_streams(self) -> None:
+        """Every subscription receives None: the streams reading them end (shutdown)."""
         for queues in self._queues.values():
             for queue in queues:
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)  # ends the stream
+
+    async def close(self) -> None:
+        stopping.forget(self.end_streams)
+        self.end_streams()
 
 
 class RedisFanout(LocalFanout):
