@@ -187,6 +187,10 @@ def up(
     if added:
         console.print(f"Seeded {added} demo rows ({', '.join(f'{k}: {v}' for k, v in seeded.items() if v)}).")
     console.print(f"[bold]Agora[/bold] on http://{host}:{port}  (services: {', '.join(s.name for s in specs)})")
+    console.print(
+        f"The shop: http://{host}:{port}/ · the admin console: http://{host}:{port}/admin "
+        "(first admin: agora create-admin --email you@example.org)"
+    )
     _serve(create_embedded_app(specs, platform), host, port, platform, edge=True)
 
 
