@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from agora.contracts.media import demo_image_id
 from agora.services.catalog.seed import build_catalog
 
 from .conftest import Catalog
@@ -285,14 +286,18 @@ async def test_openapi_documents_every_route(catalog: Catalog) -> None:
     assert {"get", "patch", "delete"} <= set(paths[f"{API}/products/{{product_id}}"])
 
 
-async def test_seeded_image_references_are_served(catalog: Catalog) -> None:
-    product = (await catalog.client.get("/api/catalog/products", params={"limit": 1})).json()["items"][0]
-    assert product["images"]
-    for image in product["images"]:
-        response = await catalog.client.get(image)
-        assert response.status_code == 200, image
-        assert response.headers["content-type"] == "image/svg+xml"
-        assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.content.startswith(b"<svg")
+async def test_seeded_products_name_their_demo_media_image(catalog: Catalog) -> None:
+    # the media service draws and serves these (tests/integration/media/test_with_catalog.py)
+    products = (await catalog.client.get("/api/catalog/products", params={"limit": 20})).json()["items"]
+    for product in products:
+        assert product["images"] == [demo_image_id(product["id"])]
+
+
+async def test_placeholder_images_of_older_data_are_still_served(catalog: Catalog) -> None:
+    response = await catalog.client.get("/api/catalog/placeholders/footwear/boot.svg")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.content.startswith(b"<svg")
     bad = await catalog.client.get("/api/catalog/placeholders/%3Cscript%3E/x.svg")
     assert bad.status_code == 422

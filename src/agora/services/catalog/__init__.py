@@ -23,6 +23,8 @@ spec = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     seed=seed,
     consumers=consumers,
+    # product images that are media ids are checked with media on create and update
+    depends_on=("media",),
 )
 
 __all__ = ["CatalogSettings", "spec"]

@@ -12,6 +12,10 @@ Events: each inserted product publishes ``catalog.product.created`` through the 
 same transaction, exactly as an admin-created product does. Consumers that learn the catalog
 from events (recommendations, ads, search) therefore see the demo data too, in every mode; a
 re-run inserts nothing and so publishes nothing.
+
+Images: each product names one media id, :func:`agora.contracts.media.demo_image_id` of its id;
+the media service draws that picture when ``catalog.product.created`` (``demo: true``) reaches
+it. Products seeded before media existed keep their placeholder paths, which are still served.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.catalog import PRODUCT_CREATED
+from agora.contracts.media import demo_image_id
 from agora.platform.db import unit_of_work
 from agora.platform.messaging import EventWriter
 from agora.platform.service import ServiceContext
@@ -110,9 +115,10 @@ def build_catalog() -> tuple[list[SeedCategory], list[SeedProduct]]:
                     f"{_CLOSINGS[(v + k + c) % len(_CLOSINGS)]}"
                 )
                 index = len(products)
+                product_id = seed_id("product", sku)
                 products.append(
                     SeedProduct(
-                        id=seed_id("product", sku),
+                        id=product_id,
                         sku=sku,
                         name=f"{brand} {adjective} {kind.noun}",
                         description=description,
@@ -120,7 +126,8 @@ def build_catalog() -> tuple[list[SeedCategory], list[SeedProduct]]:
                         currency=CURRENCY,
                         category_slug=block.slug,
                         tags=tuple(sorted(tags)),
-                        images=(f"/api/catalog/placeholders/{block.slug}/{kind.code.lower()}.svg",),
+                        # drawn by the media service when it sees the product's created event
+                        images=(demo_image_id(product_id),),
                         created_at=epoch + timedelta(minutes=index),
                     )
                 )

@@ -243,10 +243,7 @@ class MediaService:
         if await self.repository.get(image_id) is not None:
             return False
 
-        def draw() -> imaging.ProcessedImage:
-            return imaging.process(imaging.draw_demo(name=name, category=category, key=product_id), self.limits)
-
-        processed = await asyncio.to_thread(draw)
+        processed = await asyncio.to_thread(imaging.demo_image, name=name, category=category, key=product_id)
         stored = await self.store_image(processed, purpose="product", owner_id=SYSTEM_OWNER, image_id=image_id)
         return stored is not None
 

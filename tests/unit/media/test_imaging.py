@@ -1,0 +1,97 @@
+"""The image pipeline on its own: sniffing, limits, cleaning, thumbnails, the demo drawings."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import pytest
+from PIL import Image, ImageFile
+
+from agora.contracts.media import demo_image_id, image_url, is_media_id
+from agora.services.media import imaging
+from tests.integration.media.images import HTML, SVG, exif_with_orientation_and_gps, picture, png_bomb, truncated_jpeg
+
+LIMITS = imaging.Limits(max_pixels=40_000_000, max_side=10_000)
+
+
+def test_truncated_images_are_never_loaded_silently() -> None:
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (picture(8, 8), "jpeg"),
+        (picture(8, 8, fmt="PNG"), "png"),
+        (picture(8, 8, fmt="WEBP"), "webp"),
+        (HTML, None),
+        (SVG, None),
+        (b"GIF89a" + b"\x00" * 20, None),
+        (b"RIFF\x00\x00\x00\x00WAVE", None),
+        (b"", None),
+    ],
+)
+def test_the_type_comes_from_the_bytes(data: bytes, kind: str | None) -> None:
+    assert imaging.sniff(data) == kind
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (HTML, "type"),
+        (png_bomb(), "dimensions"),
+        (png_bomb(7000, 7000), "dimensions"),  # 49 MP: each side fits, the total does not
+        (png_bomb(10_001, 1), "dimensions"),
+        (truncated_jpeg(), "damaged"),
+        (picture(64, 64, fmt="PNG")[:-20], "damaged"),
+    ],
+)
+def test_refusals_say_why(data: bytes, kind: str) -> None:
+    with pytest.raises(imaging.ImageRejectedError) as refused:
+        imaging.process(data, LIMITS)
+    assert refused.value.kind == kind
+
+
+def test_exif_is_applied_then_dropped() -> None:
+    processed = imaging.process(picture(300, 200, exif=exif_with_orientation_and_gps()), LIMITS)
+    assert (processed.width, processed.height) == (200, 300)
+    with Image.open(io.BytesIO(processed.original)) as image:
+        assert dict(image.getexif()) == {}
+    assert b"SecretCam" not in processed.original
+
+
+def test_bytes_appended_after_the_image_are_dropped() -> None:
+    smuggled = picture(50, 50, fmt="PNG") + b"<script>alert(1)</script>"
+    assert b"<script>" not in imaging.process(smuggled, LIMITS).original
+
+
+def test_processing_is_deterministic() -> None:
+    data = picture(200, 100, seed=5, fmt="WEBP")
+    assert imaging.process(data, LIMITS) == imaging.process(data, LIMITS)
+
+
+def test_demo_drawings_differ_per_product_and_fit_every_name() -> None:
+    hashes = set()
+    for index in range(40):
+        data = imaging.draw_demo(
+            name=f"Brand{index} Extraordinarily Long Adjective Product Noun",
+            category=f"c{index % 10}",
+            key=str(uuid.uuid4()),
+        )
+        hashes.add(data.tobytes())
+    assert len(hashes) == 40
+    again = imaging.demo_image(name="Same", category="shoes", key="p-1")
+    assert again == imaging.demo_image(name="Same", category="shoes", key="p-1")
+    assert again.content_type == "image/jpeg"
+
+
+def test_media_references() -> None:
+    media_id = demo_image_id("some-product")
+    assert media_id == demo_image_id("some-product") != demo_image_id("another-product")
+    assert is_media_id(media_id)
+    assert not is_media_id("/api/catalog/placeholders/shoes/boot.svg")
+    assert not is_media_id(media_id.upper())
+    assert image_url(media_id) == f"/api/media/images/{media_id}"
+    assert image_url(media_id, "small") == f"/api/media/images/{media_id}/thumbnail?size=small"
+    assert image_url("https://cdn.example.com/a.jpg", "large") == "https://cdn.example.com/a.jpg"
