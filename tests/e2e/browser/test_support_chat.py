@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import ConsoleMessage, Page, expect
+from playwright.async_api import ConsoleMessage, Page, WebSocketRoute, expect
 
+from agora.platform.testing.waiting import eventually
 from tests.e2e.browser.conftest import Contexts, Site, api, screenshot, unique_email
 
 PASSWORD = "a long enough password"
@@ -58,7 +59,9 @@ async def test_customer_and_agent_chat_live_both_ways(contexts: Contexts, site: 
     await sign_in(agent, site.admin_email, site.admin_password)
     await agent.goto("/admin/support")
     await expect(agent.get_by_role("heading", name="Support inbox")).to_be_visible()
-    await expect(agent.get_by_role("link", name="← Admin console")).to_be_visible()
+    await expect(
+        agent.get_by_role("navigation", name="Admin console").get_by_role("link", name="Dashboard")
+    ).to_be_visible()
 
     customer = await contexts.new_page()
     customer.on("dialog", lambda dialog: dialogs.append(dialog.message))
@@ -120,24 +123,58 @@ async def test_customer_and_agent_chat_live_both_ways(contexts: Contexts, site: 
     await expect(customer.locator("[data-chat-status]")).to_contain_text("closed")
     state = await customer.request.get(f"/api/support/conversations/{conversation_id}")
     assert (await state.json())["status"] == "closed"
+    # writing again opens a new conversation: a fresh log for the customer, a new row for the agent
+    await customer.get_by_label("Your message").fill("One more question")
+    await customer.get_by_label("Your message").press("Enter")
+    await expect(page_log.locator(".chat-message")).to_have_count(1)
+    await expect(agent.locator(".inbox-item.unread", has_text="Ada Chat")).to_have_count(1, timeout=LIVE)
 
     assert dialogs == []
     assert customer_errors == []
     assert agent_errors == []
 
 
-async def test_another_customer_cannot_open_the_conversation(contexts: Contexts, site: Site) -> None:
+async def test_the_chat_reconnects_and_another_customer_cannot_open_it(contexts: Contexts, site: Site) -> None:
     first = await contexts.new_page()
     first_errors = script_errors(first)
+    sockets: list[WebSocketRoute] = []
+
+    def relay(route: WebSocketRoute) -> None:
+        """The page's WebSocket, passed through to the site (so the test can drop it)."""
+        route.connect_to_server()
+        sockets.append(route)
+
+    async def opened(count: int) -> None:
+        async def enough() -> bool:
+            return len(sockets) >= count
+
+        await eventually(enough, within=15, what=f"{count} WebSocket connections from the page")
+
+    await first.route_web_socket(re.compile(r"/api/support/ws$"), relay)
     await sign_in(first, new_customer(site, "First Customer"))
     await first.goto("/support")
+    log = first.locator("[data-chat] .chat-log")
     await first.get_by_label("Your message").fill("My private question")
     await first.get_by_role("button", name="Send").click()
-    await expect(first.locator("[data-chat] .chat-log")).to_contain_text("My private question")
+    await expect(log).to_contain_text("My private question")
     listed = await first.request.get("/api/support/conversations")
     conversation_id = (await listed.json())["items"][0]["id"]
+
+    # the connection drops: the page connects again by itself and the agent's answer still arrives
+    await opened(1)
+    await sockets[-1].close(code=1012, reason="dropped by the test")
+    await opened(2)
+    with api(site) as client:
+        login = client.post("/api/identity/login", json={"email": site.admin_email, "password": site.admin_password})
+        answered = client.post(
+            f"/api/support/conversations/{conversation_id}/messages",
+            json={"body": "Answered after the drop"},
+            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        )
+        assert answered.status_code == 201, answered.text
+    await expect(log).to_contain_text("Answered after the drop")
     await first.reload()
-    await expect(first.locator("[data-chat] .chat-log")).to_contain_text("My private question")
+    await expect(log.locator(".chat-message")).to_have_count(2)
 
     second = await contexts.new_page(width=390, height=844)
     await sign_in(second, new_customer(site, "Second Customer"))

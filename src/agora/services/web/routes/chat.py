@@ -21,6 +21,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from agora.services.web.backend import UNAVAILABLE, Backend, problem_detail
+from agora.services.web.routes.admin import NAV
 from agora.services.web.session import CSRF_FIELD, Visitor, load_visitor, require_csrf
 from agora.services.web.templating import render
 
@@ -192,7 +193,7 @@ async def customer_send(request: Request, body: Body = "", csrf_token: CsrfToken
     if problem is not None:
         return await _customer_page(request, None, Refused(problem, body, 422))
     backend = Backend(request)
-    opened = await backend.send("support", "POST", f"{API}/conversations", json={"subject": "Support page"})
+    opened = await backend.send("support", "POST", f"{API}/conversations", json={"subject": "From: Support chat"})
     if not _answered(opened):
         return await _customer_page(request, None, Refused(UNAVAILABLE_TEXT, body, 503))
     if opened.status_code not in (200, 201):
@@ -246,6 +247,8 @@ async def _inbox_page(
         "conversation_available": conversation is not UNAVAILABLE and messages is not UNAVAILABLE,
         "messages": messages if isinstance(messages, list) else [],
         "label": customer_label,
+        "layout": "admin/layout.html" if visitor.is_admin else "base.html",
+        "nav": NAV,
         "error": refused.error,
         "draft": refused.draft,
         "max_length": MESSAGE_MAX_LENGTH,

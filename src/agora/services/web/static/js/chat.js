@@ -88,6 +88,7 @@
 
     function topicOf(frame) {
       if (frame.type === "inbox") return "inbox";
+      if (frame.type === "subscribed") return frame.conversation_id;
       if (frame.type === "message" && frame.message) return frame.message.conversation_id;
       if (frame.type === "closed" && frame.conversation) return frame.conversation.id;
       if (frame.type === "read") return frame.conversation_id;
@@ -155,11 +156,19 @@
     const sendButton = root.querySelector("[data-chat-send]");
     const seen = new Set();
     let conversationId = root.dataset.conversationId || null;
+    let shown = conversationId;  // the conversation whose messages the log holds
+    let historyLoaded = false;
     let subscribed = null;
     let sending = false;
     const view = { onMessage: null, isVisible: options.isVisible };
 
-    for (const item of log.querySelectorAll("[data-message-id]")) seen.add(item.dataset.messageId);
+    let otherMax = 0;  // the last message of the other side drawn, and the last one marked read
+    let readUpTo = 0;
+    for (const item of log.querySelectorAll("[data-message-id]")) {
+      seen.add(item.dataset.messageId);
+      if (!item.classList.contains("mine")) otherMax = Math.max(otherMax, Number(item.dataset.seq));
+    }
+    readUpTo = otherMax;  // the server marked what it drew as read
 
     function say(text) { status.textContent = text || ""; }
     function fail(text) {
@@ -176,6 +185,7 @@
     function draw(message) {
       if (!message || seen.has(message.id)) return false;
       seen.add(message.id);
+      if (message.author_role !== side) otherMax = Math.max(otherMax, message.seq);
       const item = document.createElement("li");
       item.className = "chat-message from-" + message.author_role + (message.author_role === side ? " mine" : "");
       item.dataset.messageId = message.id;
@@ -216,11 +226,13 @@
         cursor = page.next_cursor;
         if (!cursor) break;
       }
+      historyLoaded = true;
     }
 
     function markRead() {
-      if (!conversationId || (view.isVisible && !view.isVisible())) return;
+      if (!conversationId || otherMax <= readUpTo || (view.isVisible && !view.isVisible())) return;
       const id = conversationId;
+      readUpTo = otherMax;
       socket.request({ type: "read", conversation_id: id }).catch(function () {
         window.agora.apiPost(API + "/conversations/" + encodeURIComponent(id) + "/read").catch(function () {});
       });
@@ -238,7 +250,11 @@
     }
 
     function onFrame(frame) {
-      if (frame.type === "message" && frame.message.conversation_id === conversationId) {
+      if (frame.type === "subscribed") {
+        // from now on every message is pushed: read the history once more for what came before
+        // (since the page was drawn, or while the connection was down)
+        loadHistory().then(markRead, function () { say("The history could not be loaded."); });
+      } else if (frame.type === "message" && frame.message.conversation_id === conversationId) {
         if (draw(frame.message) && frame.message.author_role !== side) {
           markRead();
           if (view.onMessage) view.onMessage(frame.message);
@@ -249,6 +265,14 @@
     }
 
     function attach(id) {
+      if (shown && shown !== id) {
+        // a new conversation after the last one closed: its history starts afresh
+        log.replaceChildren();
+        seen.clear();
+        otherMax = readUpTo = 0;
+        if (empty) empty.hidden = false;
+      }
+      shown = id;
       conversationId = id;
       root.dataset.conversationId = id;
       if (subscribed === id) return;
@@ -258,7 +282,9 @@
 
     async function ensureConversation() {
       if (conversationId) return conversationId;
-      const response = await window.agora.apiPost(API + "/conversations", { subject: (document.title || "").slice(0, 200) || null });
+      // the subject tells the agent where the customer was: "From: <the page's title>"
+      const page = (document.title || "").replace(/ · Agora$/, "").replace(/\s+/g, " ").trim();
+      const response = await window.agora.apiPost(API + "/conversations", { subject: page ? ("From: " + page).slice(0, 200) : null });
       if (!response.ok) throw { detail: await problemText(response, "The chat could not be opened.") };
       const conversation = await response.json();
       attach(conversation.id);
@@ -318,13 +344,13 @@
       if (state === "down") say("Reconnecting…");
       else if (state === "signed-out") say("Your session has ended; log in again to keep chatting.");
       else if (state === "forbidden") say("This account cannot use the chat.");
-      else if (state === "open") say("");
-      else if (state === "reopened") { say(""); loadHistory().then(markRead); }  // catch up on what was missed
+      else if (state === "open" || state === "reopened") say("");
     });
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") markRead(); });
 
     view.attach = attach;
     view.loadHistory = loadHistory;
+    view.historyLoaded = function () { return historyLoaded; };
     view.markRead = markRead;
     view.say = say;
     view.scrollDown = scrollDown;
@@ -377,17 +403,14 @@
       return loaded;
     }
 
-    let historyShown = false;
     async function openPanel() {
       panel.hidden = false;
       launcher.setAttribute("aria-expanded", "true");
       sessionStorage.setItem("agora.chat.open", "1");
       view.focus();
       await load();
-      if (!historyShown && view.conversation()) {
-        historyShown = true;
-        await view.loadHistory();
-      }
+      // normally the subscription has loaded it; without a socket, load it over HTTP
+      if (view.conversation() && !view.historyLoaded()) await view.loadHistory();
       view.scrollDown();
       showUnread(0);
       view.markRead();
@@ -467,7 +490,19 @@
       if (emptyNote) emptyNote.hidden = true;
     }
 
-    socket.subscribe("inbox", function (frame) { if (frame.conversation) update(frame.conversation); });
+    // after (re)subscribing, the list is read again: changes from before are not pushed
+    async function refresh() {
+      const query = "?limit=50" + (filter === "all" ? "" : "&status=" + encodeURIComponent(filter));
+      const response = await fetch(API + "/conversations" + query, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const page = await response.json();
+      for (const conversation of page.items.slice().reverse()) update(conversation);
+    }
+
+    socket.subscribe("inbox", function (frame) {
+      if (frame.type === "subscribed") refresh().catch(function () {});
+      else if (frame.conversation) update(frame.conversation);
+    });
   }
 
   for (const widget of document.querySelectorAll("[data-chat-widget]")) startWidget(widget);
