@@ -45,6 +45,8 @@ from agora.services.identity.operations import create_admin
 
 PASSWORD = "a long enough test passphrase"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+CHECKOUT_CARD = {"card_number": "4242 4242 4242 4242", "exp_month": "12", "exp_year": "2035", "cvc": "123"}
+CHECKOUT_ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James Sq", "city": "London", "postal_code": "SW1Y 4JH"}
 SPECS = (identity, catalog, inventory, cart, currency, shipping, payments, orders, notifications, recommendations, ads)
 
 
@@ -136,6 +138,23 @@ async def csrf_of(visitor: httpx.AsyncClient, path: str) -> str:
     found = CSRF_INPUT.search((await visitor.get(path)).text)
     assert found is not None, f"no CSRF field on {path}"
     return found.group(1)
+
+
+async def add(visitor: httpx.AsyncClient, product_id: str, quantity: int = 1, **extra: str) -> httpx.Response:
+    """Adds to the cart through the product page's form (``extra``: headers, e.g. htmx's)."""
+    token = await csrf_of(visitor, f"/p/{product_id}")
+    data = {"csrf_token": token, "product_id": product_id, "quantity": str(quantity), "next": "/cart"}
+    return await visitor.post("/cart/add", data=data, headers=extra)
+
+
+async def checkout_form(visitor: httpx.AsyncClient, **fields: str) -> dict[str, str]:
+    """The checkout form as the page draws it (its CSRF token and idempotency key), filled in."""
+    page = (await visitor.get("/checkout")).text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert key and token, page
+    form = {"csrf_token": token.group(1), "idempotency_key": key.group(1), "address_id": "new", "currency": "EUR"}
+    return {**form, **CHECKOUT_ADDRESS, "country": "GB", **CHECKOUT_CARD, **fields}
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.integration.web.conftest import PASSWORD, Shop, csrf_of
+from tests.integration.web.conftest import PASSWORD, Shop, add, checkout_form, csrf_of
 
 pytestmark = pytest.mark.backend("sqlite")
 
 PRODUCT_LINK = re.compile(r'href="/p/([0-9a-f-]{36})"')
-GOOD_CARD = {"card_number": "4242 4242 4242 4242", "exp_month": "12", "exp_year": "2035", "cvc": "123"}
-ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James Sq", "city": "London", "postal_code": "SW1Y 4JH"}
 
 
 def product_ids(text: str) -> list[str]:
@@ -36,12 +34,6 @@ async def cart_lines(visitor: httpx.AsyncClient) -> dict[str, int]:
         product: int(quantity)
         for product, quantity in re.findall(r'id="qty-([0-9a-f-]{36})"[^>]*value="(\d+)"', page.text)
     }
-
-
-async def add(visitor: httpx.AsyncClient, product_id: str, quantity: int = 1, **extra: str) -> httpx.Response:
-    token = await csrf_of(visitor, f"/p/{product_id}")
-    data = {"csrf_token": token, "product_id": product_id, "quantity": str(quantity), "next": "/cart"}
-    return await visitor.post("/cart/add", data=data, headers=extra)
 
 
 async def test_home_lists_categories_and_featured_products_in_the_chosen_currency(shop: Shop) -> None:
@@ -234,15 +226,6 @@ async def test_checkout_needs_an_account_and_the_anonymous_cart_follows_the_logi
     assert page.status_code == 200
     assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', page.text)
     assert "data-once" in page.text and "4000 0000 0000 0002" in page.text
-
-
-async def checkout_form(visitor: httpx.AsyncClient, **fields: str) -> dict[str, str]:
-    page = (await visitor.get("/checkout")).text
-    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert key and token, page
-    form = {"csrf_token": token.group(1), "idempotency_key": key.group(1), "address_id": "new", "currency": "EUR"}
-    return {**form, **ADDRESS, "country": "GB", **GOOD_CARD, **fields}
 
 
 async def orders_of(visitor: httpx.AsyncClient) -> list[tuple[str, str]]:
