@@ -4,10 +4,11 @@ chart geometry (gaps stay gaps)."""
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import pytest
 
-from agora.services.web.monitoring import Series, line_chart, nice_ceiling, parse_metrics, quantile
+from agora.services.web.monitoring import Sampler, Series, line_chart, nice_ceiling, parse_metrics, quantile
 
 EXPOSITION = """\
 # HELP agora_http_requests_total HTTP requests handled.
@@ -68,5 +69,21 @@ def test_a_gap_splits_a_line_and_the_axis_is_rounded_up() -> None:
     assert len(chart.lines[0].segments) == 2
     assert chart.lines[0].latest == "4.00"
     assert chart.y_ticks[-1][1] == "5.00"
-    assert "a: 4.00" in chart.summary
+    assert "a: 4.00 (peak 4.00)" in chart.summary
     assert nice_ceiling(0) == 1.0 and nice_ceiling(7) == 10 and nice_ceiling(0.03) == pytest.approx(0.05)
+
+
+def test_a_service_first_counted_between_two_samples_has_a_rate_and_one_that_vanishes_a_gap() -> None:
+    sampler = Sampler(cast(Any, None), window=10, interval=2.0)
+    line = 'agora_http_requests_total{{service="currency",method="GET",route="/x",status="200"}} {}\n'
+    sampler.samples.extend(
+        [
+            parse_metrics([""], at=0.0),  # nothing counted yet: the label does not exist
+            parse_metrics([line.format(40)], at=2.0),
+            parse_metrics([""], at=4.0),  # the process did not answer
+            parse_metrics([line.format(3)], at=6.0),  # restarted: counted from zero again
+        ]
+    )
+    (currency,) = sampler.request_rates()
+    assert currency.name == "currency"
+    assert currency.points == [(2.0, 20.0), (4.0, None), (6.0, 1.5)]

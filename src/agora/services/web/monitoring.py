@@ -61,6 +61,9 @@ class ServiceCounters:
     """(upper bound, cumulative count) of the request duration histogram, sorted, +Inf last."""
 
 
+NOTHING_YET = ServiceCounters()
+
+
 @dataclass(frozen=True)
 class Sample:
     at: float
@@ -69,8 +72,12 @@ class Sample:
     revenue: Mapping[str, float] = field(default_factory=dict)
 
 
-def parse_metrics(texts: Iterable[str], *, at: float) -> Sample:
-    """The counters the charts need, from Prometheus text expositions (one per process)."""
+def parse_metrics(texts: Iterable[str], *, at: float, one_process: bool = False) -> Sample:
+    """The counters the charts need, from Prometheus text expositions (one per process).
+
+    ``one_process``: every service's metrics are in these texts (embedded), so no checkout
+    counted yet means zero paid orders; otherwise that is only known while orders answers.
+    """
     requests: dict[str, float] = {}
     errors: dict[str, float] = {}
     buckets: dict[str, dict[float, float]] = {}
@@ -106,8 +113,8 @@ def parse_metrics(texts: Iterable[str], *, at: float) -> Sample:
         for name in names
         if name
     }
-    if paid is None and "orders" in services:
-        paid = 0.0  # orders answers but nobody has checked out since it started
+    if paid is None and (one_process or "orders" in services):
+        paid = 0.0  # nobody has checked out since orders started
     return Sample(at=at, services=services, paid_orders=paid, revenue=revenue)
 
 
@@ -157,6 +164,10 @@ class Series:
                 return value
         return None
 
+    @property
+    def peak(self) -> float | None:
+        return max((value for _, value in self.points if value is not None), default=None)
+
 
 class Sampler:
     """A ring buffer of samples and the series the charts draw from it."""
@@ -172,7 +183,7 @@ class Sampler:
         """Reads every service's metrics now and appends the sample."""
         async with self._lock:
             texts = await scrape(self.context)
-            taken = parse_metrics(texts, at=time.time())
+            taken = parse_metrics(texts, at=time.time(), one_process=not self.context.platform.service_urls)
             self.samples.append(taken)
             self.taken += 1
             return taken
@@ -182,14 +193,14 @@ class Sampler:
         return list(itertools.pairwise(samples))
 
     def service_names(self) -> list[str]:
-        """Services that handled requests in the window, busiest first."""
+        """Services that handled requests in the window (even one that stopped since), busiest first."""
         if len(self.samples) < 2:
             return sorted(self.samples[-1].services) if self.samples else []
-        first, last = self.samples[0], self.samples[-1]
-        moved = {
-            name: _increase(first.services[name].requests if name in first.services else 0.0, counters.requests)
-            for name, counters in last.services.items()
-        }
+        moved: dict[str, float] = {}
+        for before, after in self._pairs():
+            for name, counters in after.services.items():
+                handled = _increase(before.services.get(name, NOTHING_YET).requests, counters.requests)
+                moved[name] = moved.get(name, 0.0) + handled
         return sorted((name for name, n in moved.items() if n > 0), key=lambda name: (-moved[name], name))
 
     def request_rates(self) -> list[Series]:
@@ -212,8 +223,10 @@ class Sampler:
         points: list[Point] = []
         for before, after in self._pairs():
             dt = after.at - before.at
-            a, b = before.services.get(name), after.services.get(name)
-            points.append((after.at, value(a, b, dt) if a is not None and b is not None and dt > 0 else None))
+            # absent before: no request had been counted yet (or the process restarted): zeros;
+            # absent now: the service did not answer this sample, a gap
+            a, b = before.services.get(name, NOTHING_YET), after.services.get(name)
+            points.append((after.at, value(a, b, dt) if b is not None and dt > 0 else None))
         return Series(name, points)
 
     def latencies(self, name: str) -> list[Series]:
@@ -223,8 +236,8 @@ class Sampler:
         lines: dict[float, list[Point]] = {q: [] for q in QUANTILES}
         for index in range(1, len(samples)):
             before, after = samples[max(0, index - span)], samples[index]
-            a, b = before.services.get(name), after.services.get(name)
-            increase = _bucket_increase(a.buckets, b.buckets) if a is not None and b is not None else []
+            a, b = before.services.get(name, NOTHING_YET), after.services.get(name)
+            increase = _bucket_increase(a.buckets, b.buckets) if b is not None else []
             for q in QUANTILES:
                 lines[q].append((after.at, quantile(q, increase)))
         return [Series(f"p{round(q * 100)}", points) for q, points in lines.items()]
@@ -369,6 +382,7 @@ class Line:
     segments: list[str]
     """SVG ``points`` strings, one per run of values without a gap."""
     latest: str
+    peak: str
 
 
 @dataclass(frozen=True)
@@ -453,8 +467,16 @@ def line_chart(
                 run.append(f"{px(x)},{py(y)}")
         if run:
             segments.append(" ".join(run))
-        latest = s.latest
-        lines.append(Line(s.name, index % PALETTE, segments, "no data" if latest is None else fmt(latest)))
+        latest, peak = s.latest, s.peak
+        lines.append(
+            Line(
+                s.name,
+                index % PALETTE,
+                segments,
+                "no data" if latest is None else fmt(latest),
+                "no data" if peak is None else fmt(peak),
+            )
+        )
     polygons = []
     for low, high in bands:
         upper = [f"{px(x)},{py(y)}" for x, y in high.points if y is not None]
@@ -466,7 +488,7 @@ def line_chart(
         x_ticks = [(px(x), ago(x1 - x)) for x in (x0, x0 + span / 2, x1)] if xs else []
     else:
         x_ticks = [(px(x), x_format(x)) for x in (x0, x0 + span / 2, x1)] if xs else []
-    summary = "; ".join(f"{line.name}: {line.latest}" for line in lines) or "no data yet"
+    summary = "; ".join(f"{line.name}: {line.latest} (peak {line.peak})" for line in lines) or "no data yet"
     return Chart(chart_id, title, x_label, y_label, lines, y_ticks, x_ticks, summary, polygons)
 
 
