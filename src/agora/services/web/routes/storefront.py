@@ -708,7 +708,9 @@ async def checkout_submit(request: Request) -> Response:
         return RedirectResponse(f"/account/orders/{order['id']}?placed=1", status_code=303)
     message, fields = problem_detail(answer)
     if answer.status_code == 402:
-        message = f"Your card was declined: {message.rstrip('.')}. No payment was taken; try another card."
+        declined = message.lower().startswith("your card was declined")
+        reason = message if declined else f"Your card was declined: {message.rstrip('.')}."
+        message = f"{reason} No payment was taken; try another card."
     elif answer.status_code == 502:
         message = f"The payment provider failed: {message.rstrip('.')}. No payment was taken; try again."
     errors = {_FIELD_OF.get(name, name): text for name, text in fields.items()}
