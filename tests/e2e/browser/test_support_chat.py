@@ -140,8 +140,10 @@ async def test_the_chat_reconnects_and_another_customer_cannot_open_it(contexts:
     sockets: list[WebSocketRoute] = []
 
     def relay(route: WebSocketRoute) -> None:
-        """The page's WebSocket, passed through to the site (so the test can drop it)."""
-        route.connect_to_server()
+        """The page's WebSocket, passed through to the site (so the test can drop it), except the
+        news that the conversation was closed (so the page learns it only when it writes)."""
+        server = route.connect_to_server()
+        server.on_message(lambda frame: None if '"type":"closed"' in str(frame) else route.send(frame))
         sockets.append(route)
 
     async def opened(count: int) -> None:
@@ -166,15 +168,27 @@ async def test_the_chat_reconnects_and_another_customer_cannot_open_it(contexts:
     await opened(2)
     with api(site) as client:
         login = client.post("/api/identity/login", json={"email": site.admin_email, "password": site.admin_password})
+        agent = {"Authorization": f"Bearer {login.json()['access_token']}"}
         answered = client.post(
             f"/api/support/conversations/{conversation_id}/messages",
             json={"body": "Answered after the drop"},
-            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+            headers=agent,
         )
         assert answered.status_code == 201, answered.text
-    await expect(log).to_contain_text("Answered after the drop")
-    await first.reload()
-    await expect(log.locator(".chat-message")).to_have_count(2)
+        await expect(log).to_contain_text("Answered after the drop")
+        await first.reload()
+        await expect(log.locator(".chat-message")).to_have_count(2)
+
+        # closed behind the page's back: its next message opens a new conversation instead of failing
+        closed = client.post(f"/api/support/conversations/{conversation_id}/close", headers=agent)
+        assert closed.status_code == 200, closed.text
+    await first.get_by_label("Your message").fill("Still there?")
+    await first.get_by_label("Your message").press("Enter")
+    await expect(log.locator(".chat-message")).to_have_count(1)
+    await expect(log).to_contain_text("Still there?")
+    await expect(first.locator("[data-chat-error]")).to_be_hidden()
+    listed = await first.request.get("/api/support/conversations")
+    assert [c["status"] for c in (await listed.json())["items"]] == ["open", "closed"]
 
     second = await contexts.new_page(width=390, height=844)
     await sign_in(second, new_customer(site, "Second Customer"))
@@ -189,4 +203,24 @@ async def test_the_chat_reconnects_and_another_customer_cannot_open_it(contexts:
     await second.goto("/support")
     await expect(second.locator("[data-chat-empty]")).to_be_visible()
     assert await second.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # the page says why a message is refused: too long (the box's own limit lifted), or too many
+    box, error = second.get_by_label("Your message"), second.locator("[data-chat-error]")
+    await box.evaluate("element => element.removeAttribute('maxlength')")
+    await box.fill("x" * 2001)
+    await box.press("Enter")
+    await expect(error).to_contain_text("at most 2000 characters")
+    await expect(second.locator(".chat-message")).to_have_count(0)
+    sent = 0
+    while True:
+        sent += 1
+        assert sent <= 20, "no rate limit after 20 messages"
+        await box.fill(f"message {sent}")
+        await box.press("Enter")
+        await expect(second.locator("[data-chat-send]")).to_be_enabled()  # disabled while sending
+        if await error.is_visible():
+            break
+    await expect(error).to_contain_text("Too many messages")
+    await expect(box).to_have_value(f"message {sent}")  # kept, to send later
+    await screenshot(second, "support-customer-phone")
     assert first_errors == []  # (the second's console has the 404 and 403 it was meant to get)

@@ -259,6 +259,11 @@ async def test_an_agent_reads_answers_and_closes_a_conversation(desk: Desk) -> N
     assert (await desk.conversations(customer))[0]["status"] == "closed"
     page = await agent.client.get(path)
     assert "This conversation is closed." in page.text and "Close conversation" not in page.text
+    late = await agent.client.post(f"{path}/messages", data={"body": "one more thing", "csrf_token": token})
+    assert late.status_code == 409 and "closed" in late.text
+    assert len(await desk.messages(customer, conversation["id"])) == 2
+    moved = await agent.client.get(f"/support/{conversation['id']}")  # the customer's URL, for an agent
+    assert moved.status_code == 303 and moved.headers["location"] == path
     # the customer keeps the closed one in their list and starts afresh
     fresh = await customer.client.get("/support")
     assert "No messages yet" in fresh.text and f'href="/support/{conversation["id"]}"' in fresh.text

@@ -1,9 +1,11 @@
 """The support chat's pages: the customer's ``/support`` and the agents' inbox ``/admin/support``.
 
-Both pages are complete without JavaScript (history drawn on the server, a POST form to answer);
-``static/js/chat.js`` then loads nothing twice: it subscribes to the support service's WebSocket
-(``/api/support/ws``) for what arrives after the page was drawn, and sends over it. The chat
-launcher of every other page is ``templates/chat/widget.html`` (included by the layout).
+Both pages are complete without JavaScript (history drawn on the server, a POST form to answer).
+``static/js/chat.js`` then makes them live: it subscribes to the support service's WebSocket
+(``/api/support/ws``), reads the history once more after each (re)subscription (what arrived
+between drawing and subscribing, or while the connection was down), draws pushed messages and
+sends over the socket (over REST when it is down). The chat launcher of every other page is
+``templates/chat/widget.html``, included by the layout.
 
 Who sees what is the support service's rule (a conversation is its customer's and the agents');
 these routes only choose the page: anonymous visitors are sent to log in, customers get their own
@@ -124,8 +126,9 @@ async def _customer_page(
     visitor = await load_visitor(request)
     if not visitor.signed_in:
         return _to_login(request.url.path)
-    if visitor.is_staff:
-        return RedirectResponse("/admin/support", status_code=303)
+    if visitor.is_staff:  # agents answer in the inbox
+        target = f"/admin/support/{quote(conversation_id, safe='')}" if conversation_id else "/admin/support"
+        return RedirectResponse(target, status_code=303)
     backend = Backend(request)
     listed = await backend.get("support", f"{API}/conversations", params={"limit": 20})
     conversations = listed["items"] if isinstance(listed, dict) else []
@@ -162,7 +165,8 @@ async def customer_conversation(request: Request, conversation_id: str) -> Respo
     return await _customer_page(request, conversation_id)
 
 
-def _too_long(body: str) -> str | None:
+def _unfit(body: str) -> str | None:
+    """Why the message cannot be sent as it is (blank, too long), or None."""
     if not body.strip():
         return "Write a message first."
     if len(body.strip()) > MESSAGE_MAX_LENGTH:
@@ -189,7 +193,7 @@ async def customer_send(request: Request, body: Body = "", csrf_token: CsrfToken
     visitor = await require_csrf(request, csrf_token)
     if not visitor.signed_in:
         return _to_login("/support")
-    problem = _too_long(body)
+    problem = _unfit(body)
     if problem is not None:
         return await _customer_page(request, None, Refused(problem, body, 422))
     backend = Backend(request)
@@ -276,7 +280,7 @@ async def agent_send(request: Request, conversation_id: str, body: Body = "", cs
     visitor = await _staff(request)
     if isinstance(visitor, Response):
         return visitor
-    problem = _too_long(body)
+    problem = _unfit(body)
     if problem is None:
         if len(conversation_id) > ID_LENGTH:
             raise HTTPException(404, "There is no such conversation.")

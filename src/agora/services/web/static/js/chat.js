@@ -64,7 +64,10 @@
       });
       ws.addEventListener("close", function (event) {
         ws = null;
-        for (const waiting of pending.values()) { clearTimeout(waiting.timer); waiting.reject({ detail: "The connection dropped." }); }
+        for (const waiting of pending.values()) {
+          clearTimeout(waiting.timer);
+          waiting.reject({ detail: "The connection dropped before an answer; if it was stored it will appear here." });
+        }
         pending.clear();
         if (stopped) return;
         if (event.code === 4403) { stopped = true; tell("forbidden"); return; }
@@ -110,13 +113,13 @@
     // a frame that expects an answer (sent, read, subscribed or error with the same ref)
     function request(frame) {
       return new Promise(function (resolve, reject) {
-        if (!ws || ws.readyState !== WebSocket.OPEN) { reject({ detail: "Not connected." }); return; }
+        if (!ws || ws.readyState !== WebSocket.OPEN) { reject({ detail: "Not connected.", unsent: true }); return; }
         counter += 1;
         const ref = "r" + counter;
         const waiting = { resolve: resolve, reject: reject };
         waiting.timer = setTimeout(function () {
           pending.delete(ref);
-          reject({ detail: "No answer from the chat; try again." });
+          reject({ detail: "No answer from the chat yet; if it was stored it will appear here." });
         }, 10000);
         pending.set(ref, waiting);
         ws.send(JSON.stringify(Object.assign({ ref: ref }, frame)));
@@ -292,21 +295,37 @@
       return conversation.id;
     }
 
-    async function send(text) {
-      const id = await ensureConversation();
+    // over the socket when it is up, else over HTTP; never both for one message (a message
+    // whose answer was lost is not sent again: the history shows whether it arrived)
+    async function sendTo(id, text) {
       if (socket.open) {
         try {
           const answer = await socket.request({ type: "message", conversation_id: id, body: text });
           draw(answer.message);
           return;
         } catch (error) {
-          if (error && error.type === "error") throw error;  // the service refused it: say why
-          // the socket dropped meanwhile: send over HTTP instead (below)
+          if (!error || !error.unsent) throw error;  // refused (the frame says why), or fate unknown
         }
       }
       const response = await window.agora.apiPost(API + "/conversations/" + encodeURIComponent(id) + "/messages", { body: text });
-      if (!response.ok) throw { detail: await problemText(response, "The message could not be sent.") };
+      if (!response.ok) throw { status: response.status, detail: await problemText(response, "The message could not be sent.") };
       draw(await response.json());
+    }
+
+    async function send(text, again) {
+      const id = await ensureConversation();
+      try {
+        await sendTo(id, text);
+      } catch (error) {
+        if (side === "customer" && !again && error && error.status === 409) {
+          // closed meanwhile (and this page missed the news): the message opens a new conversation
+          closed();
+          await send(text, true);
+          say("");
+          return;
+        }
+        throw error;
+      }
     }
 
     async function submit() {
