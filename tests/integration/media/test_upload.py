@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+from pathlib import Path
 
+import pytest
 from PIL import Image
 
+from agora.platform.http.app import readiness
+from agora.platform.testing.apps import platform_for_tests
 from agora.platform.testing.auth import TokenFactory
+from agora.services.media import MediaSettings
+from agora.services.media.storage import create_store, object_key
 
-from .conftest import API, Media, bearer
+from .conftest import API, Media, bearer, s3_settings
 from .images import exif_with_orientation_and_gps, picture
 
 
@@ -142,3 +149,26 @@ async def test_owners_delete_their_own_and_nobody_elses(media: Media, token_fact
     assert deleted.status_code == 204
     assert (await media.client.get(f"{API}/images/{image['id']}/meta", headers=bearer(alice))).status_code == 404
     assert (await media.client.get(image["url"])).status_code == 404
+
+
+async def test_readiness_names_the_object_store(media: Media) -> None:
+    checks = await readiness(media.context)
+    assert checks == {"database": "ok", "broker": "ok", "object_store": "ok"}
+
+
+async def test_a_probe_that_gives_up_does_not_cancel_the_s3_connection(moto_url: str) -> None:
+    settings = MediaSettings(**s3_settings(moto_url))
+    store = create_store(settings, platform_for_tests(Path("var")))
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(store.ping(), 0.000_001)  # gives up while the client is being made
+        # the connection attempt it started was not cancelled with it: later callers share it
+        opening = store._opening  # type: ignore[attr-defined]
+        assert opening is not None
+        await asyncio.wait_for(asyncio.shield(opening), 30)
+        assert not opening.cancelled()
+        await store.ping()
+        await store.put(object_key("a" * 64, "small.webp"), b"x", content_type="image/webp")
+        assert await store.get(object_key("a" * 64, "small.webp")) == b"x"
+    finally:
+        await store.close()

@@ -180,30 +180,45 @@ class S3ObjectStore:
         self._stack = AsyncExitStack()
         self._client: Any = None
         self._presigner: Any = None
-        self._lock = asyncio.Lock()
+        self._opening: asyncio.Future[Any] | None = None
 
     async def _open(self) -> Any:
         if self._client is not None:
             return self._client
-        async with self._lock:
-            if self._client is None:
-                import aioboto3
-                from botocore.config import Config
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._connect())
+        opening = self._opening
+        try:
+            # shielded: a caller that gives up (a readiness probe's 2 s timeout while aioboto3 is
+            # still importing) must not cancel the connection every later caller waits for
+            return await asyncio.shield(opening)
+        except Exception:
+            if self._opening is opening and opening.done():
+                self._opening = None  # failed: the next call tries again
+            raise
 
-                session = aioboto3.Session()
-                config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
-                client = await self._stack.enter_async_context(
-                    session.client("s3", endpoint_url=self._endpoint_url, config=config, **self._options)
+    async def _connect(self) -> Any:
+        import aioboto3
+        from botocore.config import Config
+
+        session = aioboto3.Session()
+        config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+        stack = AsyncExitStack()
+        try:
+            client = await stack.enter_async_context(
+                session.client("s3", endpoint_url=self._endpoint_url, config=config, **self._options)
+            )
+            presigner = client
+            if self._public_endpoint_url != self._endpoint_url:
+                presigner = await stack.enter_async_context(
+                    session.client("s3", endpoint_url=self._public_endpoint_url, config=config, **self._options)
                 )
-                if self._public_endpoint_url != self._endpoint_url:
-                    self._presigner = await self._stack.enter_async_context(
-                        session.client("s3", endpoint_url=self._public_endpoint_url, config=config, **self._options)
-                    )
-                else:
-                    self._presigner = client
-                await self._ensure_bucket(client)
-                self._client = client
-        return self._client
+            await self._ensure_bucket(client)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack, self._client, self._presigner = stack, client, presigner
+        return client
 
     async def _ensure_bucket(self, client: Any) -> None:
         from botocore.exceptions import ClientError
@@ -280,6 +295,10 @@ class S3ObjectStore:
         await client.head_bucket(Bucket=self.bucket)
 
     async def close(self) -> None:
+        opening, self._opening = self._opening, None
+        if opening is not None and not opening.done():
+            opening.cancel()
+            await asyncio.gather(opening, return_exceptions=True)
         self._client = None
         await self._stack.aclose()
         self._stack = AsyncExitStack()
