@@ -8,6 +8,7 @@ a new user to. Screenshots go to ``var/screenshots`` (``AGORA_SCREENSHOTS_DIR``)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -35,6 +36,7 @@ CHROMIUM_ARGS = [
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
 SCREENSHOTS = Path(os.environ.get("AGORA_SCREENSHOTS_DIR", "var/screenshots"))
+CHROMIUM_PRESENT = Path(CHROMIUM).exists()
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     directory = tmp_path_factory.mktemp("browser-site")
     data_dir = directory / "var"
-    env = {**os.environ, "AGORA_ENVIRONMENT": "development", "AGORA_LOG_LEVEL": "WARNING", "AGORA_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = {
+        **os.environ,
+        "AGORA_ENVIRONMENT": "development",
+        "AGORA_LOG_LEVEL": "WARNING",
+        "AGORA_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
     subprocess.run(
         agora_command("create-admin", "--email", ADMIN_EMAIL, "--data-dir", str(data_dir)),
         env=env,
@@ -67,12 +74,39 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with running_process(command, log_path=log_path, env={"AGORA_LOG_LEVEL": "WARNING"}) as process:
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(f"{base}/readyz", timeout=120, process=process)
+        _wait_for_demo_images(base)
         yield Site(base_url=base, data_dir=data_dir, log_path=log_path)
+
+
+def _wait_for_demo_images(base: str, *, within: float = 120.0) -> None:
+    """Media draws the demo products' pictures after start-up (from the catalog's events); until
+    it has, the pages' images are 404s, which the browser reports as console errors."""
+    import time
+
+    from agora.contracts.media import image_url
+
+    with httpx.Client(base_url=base, timeout=10) as client:
+        pending: set[str] = set()
+        cursor = None
+        while True:
+            params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            page = client.get("/api/catalog/products", params=params).json()
+            pending.update(image_url(ref, "small") for product in page["items"] for ref in product["images"][:1])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        deadline = time.monotonic() + within
+        while pending:
+            pending = {url for url in pending if client.get(url).status_code != 200}
+            if pending and time.monotonic() > deadline:
+                pytest.fail(f"media has not drawn {len(pending)} demo pictures within {within:.0f}s")
+            if pending:
+                time.sleep(0.5)  # polling a process we do not control: there is no event to await
 
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM_PRESENT:
         pytest.fail(f"{CHROMIUM} is missing: scripts/provision-backends.sh installs Debian's chromium")
     async with async_playwright() as playwright:
         instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -92,7 +126,9 @@ class Contexts:
         self.console_errors: list[str] = []
 
     async def new_page(self, *, width: int = 1280, height: int = 900) -> Page:
-        context = await self.browser.new_context(base_url=self.site.base_url, viewport={"width": width, "height": height})
+        context = await self.browser.new_context(
+            base_url=self.site.base_url, viewport={"width": width, "height": height}
+        )
         context.set_default_timeout(10_000)
         self.opened.append(context)
         page = await context.new_page()
@@ -117,7 +153,7 @@ async def contexts(browser: Browser, site: Site) -> AsyncIterator[Contexts]:
 
 async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     """Saves a screenshot of the page as ``<SCREENSHOTS>/<name>.png`` (kept as a test artefact)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(SCREENSHOTS.mkdir, parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
     await page.screenshot(path=str(path), full_page=full_page)
     return path
@@ -127,7 +163,9 @@ def unique_email(prefix: str = "shopper") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-async def register(page: Page, email: str, password: str = "a long enough password", name: str = "Test Shopper") -> None:
+async def register(
+    page: Page, email: str, password: str = "a long enough password", name: str = "Test Shopper"
+) -> None:
     """Registers through the site's own form and ends signed in (the storefront's /register)."""
     await page.goto("/register")
     await page.get_by_label("Name").fill(name)

@@ -266,3 +266,29 @@ async def test_timeout_comes_from_settings() -> None:
     async with client:
         assert client.http.timeout == httpx.Timeout(1.5)
         assert str(client.http.base_url) == "http://catalog.internal"
+
+
+async def test_a_cookie_one_caller_got_never_rides_along_for_the_next() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from agora.platform.http.clients import create_service_client
+    from agora.platform.settings import PlatformSettings
+
+    async def login(_: Request) -> JSONResponse:
+        response = JSONResponse({"ok": True})
+        response.set_cookie("agora_access", "alice-session", path="/")
+        return response
+
+    async def whoami(request: Request) -> JSONResponse:
+        return JSONResponse({"cookie": request.cookies.get("agora_access")})
+
+    app = Starlette(routes=[Route("/login", login, methods=["POST"]), Route("/whoami", whoami)])
+    client = create_service_client("identity", settings=PlatformSettings(), app=app)
+    try:
+        assert (await client.post("/login")).status_code == 200
+        assert (await client.get("/whoami")).json() == {"cookie": None}
+    finally:
+        await client.aclose()

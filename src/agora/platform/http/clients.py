@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from http.cookiejar import Cookie, DefaultCookiePolicy
 from types import TracebackType
 from typing import Any, Self
+from urllib.request import Request as UrllibRequest
 
 import httpx
 from opentelemetry import propagate, trace
@@ -164,6 +166,19 @@ class ServiceClient:
         await self.aclose()
 
 
+class _NoCookies(DefaultCookiePolicy):
+    """Refuses every cookie: services are called for many callers through one client."""
+
+    def set_ok(self, cookie: Cookie, request: UrllibRequest) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: UrllibRequest) -> bool:
+        return False
+
+
+_KEEP_NO_COOKIES = _NoCookies()
+
+
 def create_service_client(
     target: str,
     *,
@@ -194,6 +209,9 @@ def create_service_client(
             ) from None
         transport = httpx.AsyncHTTPTransport()
     http = httpx.AsyncClient(transport=transport, base_url=base_url, timeout=timeout)
+    # one client serves every caller of this process: a cookie one response sets (a session, a
+    # cart id) must never ride along on another caller's request, so the jar keeps nothing
+    http.cookies.jar.set_policy(_KEEP_NO_COOKIES)
     return ServiceClient(
         target,
         http,

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from agora.contracts.media import image_url
+from agora.services.web.backend import UNAVAILABLE
 from agora.services.web.session import CSRF_FIELD, SUPPORTED_CURRENCIES, load_visitor, remember_form_token
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -78,6 +79,7 @@ def _environment() -> jinja2.Environment:
     env.filters["money"] = money
     env.filters["when"] = when
     env.filters["image"] = image_url
+    env.tests["unavailable"] = lambda value: value is UNAVAILABLE
     env.globals["static"] = static_url
     env.globals["currencies"] = SUPPORTED_CURRENCIES
     env.globals["csrf_field"] = CSRF_FIELD

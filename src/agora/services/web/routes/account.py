@@ -26,7 +26,6 @@ from agora.services.web.routes.storefront import (
     is_uuid,
     merge_anonymous_cart,
     page,
-    refuse_cookies,
     safe_next,
 )
 from agora.services.web.session import CSRF_FIELD, Visitor, load_visitor, require_csrf
@@ -62,7 +61,6 @@ def _access_token(response: httpx.Response) -> str | None:
 
 async def _sign_in(request: Request, email: str, password: str, target: str) -> httpx.Response | Response | str:
     """The redirect that starts the session, or the message to show on the form."""
-    refuse_cookies(request)
     answer = await Backend(request).send(
         "identity",
         "POST",

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-import urllib.request
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Annotated, Any
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
@@ -78,32 +76,6 @@ def is_htmx(request: Request) -> bool:
 # -- the cart, anonymous or not ----------------------------------------------------------------
 
 
-class _RefuseCookies(DefaultCookiePolicy):
-    def set_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-    def return_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
-        return False
-
-
-_REFUSE_COOKIES = _RefuseCookies()
-
-
-def refuse_cookies(request: Request, *services: str) -> None:
-    """The web's clients must never keep a cookie a service sets (identity's session, the cart's id).
-
-    The chassis's clients are ``httpx.AsyncClient``s, whose jar keeps every ``Set-Cookie`` it
-    sees and sends it with every later request, whoever the visitor: one visitor's session would
-    become everybody's. The web calls services for many people through one client, so its jars
-    refuse cookies (the web passes what a visitor owns explicitly: the bearer, ``X-Cart-Id``).
-    """
-    for service in services or ("identity", "cart"):
-        cookies = request.state.context.clients(service).http.cookies
-        if cookies.jar._policy is not _REFUSE_COOKIES:
-            cookies.jar.set_policy(_REFUSE_COOKIES)
-            cookies.clear()
-
-
 def anonymous_cart_id(request: Request) -> str | None:
     value = request.cookies.get(CART_COOKIE, "").strip().lower()
     return value if is_uuid(value) else None
@@ -143,7 +115,6 @@ async def merge_anonymous_cart(request: Request, access_token: str | None, respo
     cart_id = anonymous_cart_id(request)
     if cart_id is None or not access_token:
         return
-    refuse_cookies(request)
     merged = await Backend(request).send(
         "cart",
         "POST",
@@ -158,7 +129,6 @@ async def merge_anonymous_cart(request: Request, access_token: str | None, respo
 
 async def load_cart(request: Request, visitor: Visitor) -> Any:
     """The visitor's cart (a ``Cart`` document), an empty one, or UNAVAILABLE."""
-    refuse_cookies(request)
     headers = cart_headers(request, visitor)
     if not visitor.signed_in and not headers:
         return {"id": None, "items": [], "subtotal": None, "item_count": 0, "pricing": "ok"}
@@ -470,7 +440,6 @@ async def _cart_change(
     request: Request, csrf_token: str, method: str, path: str, body: dict[str, Any] | None, back: str
 ) -> Response:
     visitor = await require_csrf(request, csrf_token)
-    refuse_cookies(request)
     headers = cart_headers(request, visitor)
     answer = await Backend(request).send("cart", method, path, json=body, headers=headers)
     error = None

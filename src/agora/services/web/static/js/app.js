@@ -37,6 +37,22 @@
     window.setInterval(refreshSession, 8 * 60 * 1000);
   }
 
+  // log out: identity revokes the refresh token first (its cookie is scoped to /api/identity, so
+  // only a request there carries it), then the form clears the session on the web's side
+  for (const form of document.querySelectorAll("form[data-logout]")) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.revoked === "true") return;
+      event.preventDefault();
+      apiPost("/api/identity/logout")
+        .then(function (response) {
+          // identity revoked the session and cleared its cookies: nothing is left for the form
+          if (response.ok) { window.location.assign("/"); return; }
+          throw new Error("logout refused");
+        })
+        .catch(function () { form.dataset.revoked = "true"; form.submit(); });  // the form ends it here
+    });
+  }
+
   // <select data-autosubmit> submits its form on change (the currency picker)
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {
     select.addEventListener("change", function () { select.form.submit(); });
