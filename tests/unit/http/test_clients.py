@@ -270,7 +270,6 @@ async def test_timeout_comes_from_settings() -> None:
 
 async def test_a_cookie_one_caller_got_never_rides_along_for_the_next() -> None:
     from starlette.applications import Starlette
-    from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
