@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
@@ -278,6 +279,7 @@ def create_service_app(
     # lazily matched sub-router, one more matching layer on every request for nothing
     app.router.routes.extend(spec.build_router().routes)
     app.router.routes.extend(build_admin_router(spec.name).routes)
+    _answer_head_like_get(app)
     if operations_routes:
         add_operations_routes(app)
     if spec.configure_app is not None:
@@ -289,6 +291,14 @@ def create_service_app(
         access_log=platform.access_log,
     )
     return app
+
+
+def _answer_head_like_get(app: FastAPI) -> None:
+    """``HEAD`` on every ``GET`` route (``curl -I``, link checkers, caches revalidating); the server
+    sends the headers without the body. Starlette's own routes do this, FastAPI's do not."""
+    for route in app.router.routes:
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+            route.methods.add("HEAD")
 
 
 def add_operations_routes(app: FastAPI) -> None:
