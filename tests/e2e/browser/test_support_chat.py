@@ -103,17 +103,28 @@ async def test_customer_and_agent_chat_live_both_ways(contexts: Contexts, site: 
     assert await panel.locator("img").count() == 0
     await screenshot(agent, "support-inbox")
 
+    # with the panel closed, an answer shows as an unread count on the launcher
+    launcher = customer.get_by_role("button", name="Chat with us")
+    await panel.get_by_role("button", name="Close the chat").click()
+    await expect(panel).to_be_hidden()
+    await reply.fill("Are you still there?")
+    await reply.press("Enter")
+    await expect(launcher.locator("[data-chat-unread]")).to_have_text("1", timeout=LIVE)
+    await launcher.click()
+    await expect(panel.locator(".chat-log")).to_contain_text("Are you still there?")
+    await expect(launcher.locator("[data-chat-unread]")).to_have_text("")
+
     # a reload keeps the history: the panel opens again with it; the full page draws it too
     await customer.reload()
-    await expect(panel.locator(".chat-message")).to_have_count(3)
+    await expect(panel.locator(".chat-message")).to_have_count(4)
     await expect(panel.locator(".chat-log")).to_contain_text("It ships today. Anything else?")
     await screenshot(customer, "support-customer", full_page=False)
     await customer.goto("/support")
     page_log = customer.locator("[data-chat] .chat-log")
-    await expect(page_log.locator(".chat-message")).to_have_count(3)
+    await expect(page_log.locator(".chat-message")).to_have_count(4)
     await expect(page_log).to_contain_text(attack)
     await agent.reload()
-    await expect(agent_log.locator(".chat-message")).to_have_count(3)
+    await expect(agent_log.locator(".chat-message")).to_have_count(4)
 
     # both ways once more from the full page, then the agent closes the conversation
     await customer.get_by_label("Your message").fill("Thanks!")
