@@ -254,13 +254,14 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
             return problem_response(
                 502, detail=f"The {name} service is unreachable ({type(exc).__name__}).", instance=request.url.path
             )
-        response_headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
-        return StreamingResponse(
-            response.aiter_raw(),
-            status_code=response.status_code,
-            headers=response_headers,
-            background=BackgroundTask(response.aclose),
+        streamed = StreamingResponse(
+            response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
         )
+        # multi_items: repeated headers stay repeated (identity's login sets three cookies)
+        for key, value in response.headers.multi_items():
+            if key.lower() not in _HOP_BY_HOP:
+                streamed.headers.append(key, value)
+        return streamed
 
     async def readyz(request: Request) -> Response:
         client = client_holder["client"]

@@ -41,6 +41,12 @@ def upstream(name: str) -> Starlette:
                 return
             await websocket.send_text(f"{name} echoes {text}")
 
+    async def login(_: Request) -> PlainTextResponse:
+        response = PlainTextResponse("signed in")
+        for name in ("agora_access", "agora_refresh", "agora_csrf"):
+            response.set_cookie(name, f"{name}-value", path="/")
+        return response
+
     async def refuse(websocket: WebSocket) -> None:
         await websocket.close(code=4403)
 
@@ -48,6 +54,7 @@ def upstream(name: str) -> Starlette:
         routes=[
             WebSocketRoute("/api/support/ws", echo),
             WebSocketRoute("/api/support/refused", refuse),
+            Route("/api/support/login", login, methods=["POST"]),
             Route("/{rest:path}", page, methods=["GET", "POST"]),
         ]
     )
@@ -105,3 +112,15 @@ async def test_a_refused_websocket_is_refused_for_the_client_too(front: str) -> 
         async with connect(f"ws://{front}/api/support/refused"):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_every_cookie_a_service_sets_reaches_the_client(front: str) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{front}") as client:
+        response = await client.post("/api/support/login")
+    assert response.text == "signed in"
+    assert response.headers["content-type"].startswith("text/plain")
+    assert sorted(c.split("=", 1)[0] for c in response.headers.get_list("set-cookie")) == [
+        "agora_access",
+        "agora_csrf",
+        "agora_refresh",
+    ]
