@@ -37,6 +37,8 @@ spec = ServiceSpec(
         "recommendations",
         "ads",
         "analytics",
+        "media",
+        "support",
     ),
 )
 
