@@ -700,5 +700,8 @@ async def choose_currency(
     await require_csrf(request, csrf_token)
     response = RedirectResponse(safe_next(next), status_code=303)
     if currency in SUPPORTED_CURRENCIES:
-        response.set_cookie(CURRENCY_COOKIE, currency, max_age=365 * 24 * 3600, path="/", samesite="lax", httponly=True)
+        secure = cookies_secure(request, request.state.context.platform)
+        response.set_cookie(
+            CURRENCY_COOKIE, currency, max_age=365 * 24 * 3600, path="/", samesite="lax", httponly=True, secure=secure
+        )
     return response
