@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import httpx
+from PIL import Image
 from playwright.async_api import ConsoleMessage, Page, expect
 
 from tests.e2e.browser.conftest import Contexts, Site, log_in, register, screenshot, unique_email
@@ -90,7 +92,9 @@ async def test_a_disabled_user_is_signed_out_at_their_next_page(contexts: Contex
     await expect(shopper.get_by_role("link", name="Log in", exact=True)).to_be_visible()
 
 
-async def test_a_new_price_shows_on_the_product_page(contexts: Contexts, site: Site) -> None:
+async def test_a_new_price_and_an_image_show_on_the_product_page(
+    contexts: Contexts, site: Site, tmp_path: Path
+) -> None:
     admin = await contexts.new_page()
     await log_in(admin, site.admin_email, site.admin_password)
     errors = console_of_admin_pages(admin)
@@ -109,6 +113,16 @@ async def test_a_new_price_shows_on_the_product_page(contexts: Contexts, site: S
     await admin.get_by_label("Price", exact=True).fill("77.70")
     await admin.get_by_role("button", name="Save", exact=True).click()
     await expect(admin.locator(".flash.success")).to_contain_text("saved")
+    picture = tmp_path / "lamp.png"
+    Image.new("RGB", (240, 180), (230, 160, 40)).save(picture)
+    await admin.get_by_label("Upload an image (JPEG, PNG, WebP, GIF)").set_input_files(picture)
+    await admin.get_by_role("button", name="Upload and attach").click()
+    await expect(admin.locator(".flash.success")).to_contain_text("image is uploaded")
+    thumbnail = admin.locator(".thumbs img")
+    await expect(thumbnail).to_have_count(1)
+    await expect(thumbnail).to_have_attribute("src", re.compile(r"^/api/media/images/[0-9a-f-]+/thumbnail"))
+    assert await thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
+    image_id = (await thumbnail.get_attribute("src") or "").split("/")[4]
     await admin.get_by_label("Units on hand").fill("5")
     await admin.get_by_role("button", name="Set stock").click()
     await expect(admin.locator(".flash.success")).to_contain_text("stock")
@@ -118,6 +132,7 @@ async def test_a_new_price_shows_on_the_product_page(contexts: Contexts, site: S
     await shopper.goto(f"/p/{product_id.group(1)}")
     await expect(shopper.get_by_role("heading", level=1)).to_have_text(name)
     await expect(shopper.locator("main")).to_contain_text("$77.70")
+    await expect(shopper.locator(f'main img[src*="{image_id}"]').first).to_be_visible()
 
     await admin.goto(f"/admin/products?q={quote(name)}")
     await expect(admin.locator("table.products")).to_contain_text("$77.70")

@@ -381,7 +381,7 @@ async def _stock(backend: Backend, skus: list[str]) -> Any:
         return {}
     page = await backend.get("inventory", "/api/inventory/stock", params={"sku": skus})
     if not page:
-        return page
+        return UNAVAILABLE
     return {row["sku"]: row for row in page.get("items", [])}
 
 
@@ -623,9 +623,9 @@ async def upload_image(
 async def _currency_page(
     request: Request, *, flashes: list[dict[str, str]] | None = None, status_code: int = 200
 ) -> Response:
-    currencies = await Backend(request).get("currency", "/api/currency/currencies")
+    rates = await Backend(request).get("currency", "/api/currency/currencies")
     return await _page(
-        request, "admin/currency.html", {"currencies": currencies, "flashes": flashes or []}, status_code=status_code
+        request, "admin/currency.html", {"rates": rates, "flashes": flashes or []}, status_code=status_code
     )
 
 
