@@ -13,6 +13,8 @@ class WebSettings(ServiceSettings):
     service_name: ClassVar[str] = "web"
 
     port: int = Field(default=8116, ge=1, le=65535)
+    max_body_bytes: int | None = Field(default=10 * 1024 * 1024 + 64 * 1024, ge=1024)
+    """The admin console's image upload passes through the web: media's 10 MiB plus the form."""
     page_size: int = Field(default=12, ge=1, le=100)
     """Products per category or search page."""
     backend_timeout: float = Field(default=3.0, gt=0, le=60)
