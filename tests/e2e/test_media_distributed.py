@@ -9,13 +9,11 @@ a browser does: a 302 from the media service to a presigned URL, then the bytes 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +22,6 @@ from PIL import Image
 
 from agora.contracts.media import image_url
 from agora.platform.testing.brokers import NATS_URL
-from agora.platform.testing.databases import POSTGRES_URL, create_database, drop_database
 from agora.platform.testing.processes import (
     agora_command,
     free_port,
@@ -34,22 +31,14 @@ from agora.platform.testing.processes import (
     wait_until_ready,
 )
 from agora.platform.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, running_moto_server
-from agora.registry import service_specs
+from tests.e2e import test_checkout_distributed
 
 pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats")]
 
 PASSWORD = "a long enough e2e admin passphrase"
 
-
-@pytest.fixture
-def databases() -> Iterator[dict[str, str]]:
-    names = [spec.name for spec in service_specs()]
-    urls = {name: asyncio.run(create_database(POSTGRES_URL, "postgresql")) for name in names}
-    try:
-        yield urls
-    finally:
-        for url in urls.values():
-            asyncio.run(drop_database(POSTGRES_URL, "postgresql", url))
+#: The fixture of the checkout test: a fresh PostgreSQL database per registered service.
+databases = test_checkout_distributed.databases
 
 
 def _png(width: int, height: int) -> bytes:
