@@ -172,3 +172,35 @@ async def test_a_probe_that_gives_up_does_not_cancel_the_s3_connection(moto_url:
         assert await store.get(object_key("a" * 64, "small.webp")) == b"x"
     finally:
         await store.close()
+
+
+async def test_an_image_the_catalog_is_attaching_cannot_be_deleted(media: Media, admin_token: str) -> None:
+    # the catalog's check claims the image; the product's event (which protects it for good) may
+    # still be queued behind others, so the claim alone must already refuse a delete
+    claimed = (await media.upload(admin_token, picture(90, 60, seed=60))).json()
+    free = (await media.upload(admin_token, picture(90, 60, seed=61))).json()
+    unknown = "00000000-0000-4000-8000-000000000000"
+    looked_up = await media.client.post(
+        f"{API}/lookup", json={"ids": [claimed["id"], unknown], "claim": True}, headers=bearer(admin_token)
+    )
+    assert looked_up.status_code == 200, looked_up.text
+    assert looked_up.json()["items"] == [{"id": claimed["id"], "purpose": "product"}]
+    just_asked = await media.client.post(f"{API}/lookup", json={"ids": [free["id"]]}, headers=bearer(admin_token))
+    assert just_asked.json()["items"] == [{"id": free["id"], "purpose": "product"}]
+
+    before = await media.state()
+    refused = await media.client.delete(f"{API}/images/{claimed['id']}", headers=bearer(admin_token))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["products"] == []
+    assert await media.state() == before
+    assert (await media.client.delete(f"{API}/images/{free['id']}", headers=bearer(admin_token))).status_code == 204
+
+
+async def test_lookup_is_for_services_and_admins(media: Media, token_factory: TokenFactory, admin_token: str) -> None:
+    customer = token_factory(subject="customer-lookup", roles=("customer",))
+    ids = {"ids": ["00000000-0000-4000-8000-000000000000"]}
+    assert (await media.client.post(f"{API}/lookup", json=ids)).status_code == 401
+    assert (await media.client.post(f"{API}/lookup", json=ids, headers=bearer(customer))).status_code == 403
+    bad = await media.client.post(f"{API}/lookup", json={"ids": ["../x"]}, headers=bearer(admin_token))
+    assert bad.status_code == 422
+    assert [error["field"] for error in bad.json()["errors"]] == ["body.ids.0"]

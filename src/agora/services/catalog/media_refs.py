@@ -33,7 +33,8 @@ async def check_media_refs(client: ServiceClient, images: Sequence[str]) -> None
         field="body.images",
     )
     try:
-        response = await client.post(LOOKUP_PATH, json={"ids": ids}, as_service=True)
+        # claim: media keeps them from being deleted until this product's event reaches it
+        response = await client.post(LOOKUP_PATH, json={"ids": ids, "claim": True}, as_service=True)
     except (httpx.HTTPError, CircuitOpenError, ServiceTokenError, ServiceNotConfiguredError) as exc:
         log.warning("media_unavailable", error=type(exc).__name__)
         raise unavailable from None

@@ -226,14 +226,16 @@ def build_router() -> APIRouter:
         response_model=None,
         responses={200: {"model": schemas.LookupOut}, 401: {}, 403: {}, 422: {}},
         summary="Which of these ids are images, and of which purpose (services and admins)",
+        description="With `claim: true` (the catalog, before attaching them to a product) the product images "
+        "found cannot be deleted until the product's event arrives (at most `AGORA_MEDIA_CLAIM_SECONDS`).",
     )
     async def lookup(
-        service: Reader,
+        service: Writer,
         _caller: ServiceOrAdmin,
         body: schemas.LookupIn,
         _json_body: Annotated[None, Depends(require_json)],
     ) -> Response:
-        images = await service.lookup(list(body.ids))
+        images = await service.lookup(list(body.ids), claim=body.claim)
         return _json({"items": [{"id": image.id, "purpose": image.purpose} for image in images]})
 
     @router.get(

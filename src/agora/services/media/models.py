@@ -4,7 +4,8 @@ An image row is one upload as its owner sees it; its bytes live in the object st
 derived from ``sha256`` (see :mod:`.storage`), so the same picture uploaded by two owners is one
 set of objects and two rows. ``product_images`` is what the catalog's events say each product
 shows; an image listed there cannot be deleted. ``products`` keeps the newest version seen per
-product, so an event that arrives late cannot undo a newer one.
+product, so an event that arrives late cannot undo a newer one; ``image_claims`` covers the time
+between the catalog's check of an image and the arrival of the product's event.
 """
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ class ProductImage(Base):
     media_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
 
     __table_args__ = (Index("ix_product_images_media", "media_id"),)
+
+
+class ImageClaim(Base):
+    """An image the catalog was just told about for a product write, before its event arrives.
+
+    ``POST /lookup`` (the catalog's check) records one per product image it confirms; the
+    product's event replaces it with ``product_images`` rows. Until then (at most
+    ``claim_seconds``) the image cannot be deleted: the event may still be queued behind others.
+    """
+
+    __tablename__ = "image_claims"
+
+    media_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ProductSeen(Base):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.services.media.models import Image, ProductImage, ProductSeen
+from agora.services.media.models import Image, ImageClaim, ProductImage, ProductSeen
 
 
 class MediaRepository:
@@ -68,6 +68,24 @@ class MediaRepository:
             select(ProductImage.product_id).where(ProductImage.media_id == media_id).order_by(ProductImage.product_id)
         )
         return list((await self.session.scalars(statement)).all())
+
+    async def claim(self, media_ids: Iterable[str], now: datetime) -> None:
+        for media_id in dict.fromkeys(media_ids):
+            claim = await self.session.get(ImageClaim, media_id)
+            if claim is None:
+                self.session.add(ImageClaim(media_id=media_id, claimed_at=now))
+            else:
+                claim.claimed_at = now
+        await self.session.flush()
+
+    async def claimed_since(self, media_id: str, since: datetime) -> bool:
+        claim = await self.session.get(ImageClaim, media_id)
+        return claim is not None and claim.claimed_at >= since
+
+    async def release_claims(self, media_ids: Iterable[str]) -> None:
+        ids = list(media_ids)
+        if ids:
+            await self.session.execute(delete(ImageClaim).where(ImageClaim.media_id.in_(ids)))
 
     async def seen_version(self, product_id: str) -> int | None:
         seen = await self.session.get(ProductSeen, product_id)

@@ -40,6 +40,7 @@ class LookupIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     ids: list[MediaId] = Field(min_length=1, max_length=50)
+    claim: bool = False
 
 
 class LookupItem(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.media import SYSTEM_OWNER, image_url
 from agora.platform.auth.verifier import Subject
+from agora.platform.db.types import utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError, UnprocessableError
 from agora.platform.http.pagination import CursorCodec
 from agora.services.media import imaging, metrics
@@ -201,8 +202,13 @@ class MediaService:
             )
         return ImagePage(items=items, next_cursor=next_cursor)
 
-    async def lookup(self, ids: list[str]) -> list[Image]:
-        return list(await self.repository.many(ids))
+    async def lookup(self, ids: list[str], *, claim: bool = False) -> list[Image]:
+        """The images among ``ids``; with ``claim``, the product images found are protected from
+        deletion until the product's event arrives (the caller is about to attach them)."""
+        images = list(await self.repository.many(ids))
+        if claim:
+            await self.repository.claim([image.id for image in images if image.purpose == "product"], utcnow())
+        return images
 
     # --- delete --------------------------------------------------------------------------------
 
@@ -218,6 +224,13 @@ class MediaService:
                 field="image_id",
                 products=products[:100],
             )
+        since = utcnow() - timedelta(seconds=self.settings.claim_seconds)
+        if await self.repository.claimed_since(image.id, since):
+            raise ConflictError(
+                "The image was just attached to a product (the catalog's change is on its way); try again later.",
+                field="image_id",
+                products=[],
+            )
         await self.repository.delete(image)
         log.info("image_deleted", image_id=image.id, by=subject.id)
 
@@ -229,6 +242,7 @@ class MediaService:
         if seen is not None and seen > version:
             return False
         await self.repository.replace_product_images(product_id, version, media_ids)
+        await self.repository.release_claims(media_ids)  # product_images protects them from now on
         return True
 
     async def forget_product(self, product_id: str, version: int) -> None:

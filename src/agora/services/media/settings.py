@@ -45,6 +45,10 @@ class MediaSettings(ServiceSettings):
     """Serve images on S3 with a 302 to a presigned URL (else through the service)."""
     s3_presign_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
+    claim_seconds: int = Field(default=600, ge=0, le=86_400)
+    """After the catalog checked an image for a product write, how long it cannot be deleted while
+    the product's event is on its way (a shown image is protected by the event itself)."""
+
     gc_grace_minutes: float = Field(default=60.0, ge=0)
     """Objects younger than this are never removed by ``agora media-gc`` (an upload may be in flight)."""
 
