@@ -11,7 +11,7 @@ service answers with a 302 to a short-lived presigned URL instead.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any, Literal, cast
 
 import orjson
@@ -83,7 +83,7 @@ def _json(payload: object, *, status_code: int = 200, headers: dict[str, str] | 
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json", headers=headers)
 
 
-async def _limited(request: Request, limit: int) -> AsyncIterator[bytes]:
+async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
@@ -211,7 +211,7 @@ def build_router() -> APIRouter:
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> Response:
-        page = await service.list(
+        page = await service.list_images(
             subject,
             purpose=purpose,
             mine=owner == "me",

@@ -171,7 +171,7 @@ class MediaService:
             raise NotFoundError("No such image.", field="image_id")
         return image
 
-    async def list(
+    async def list_images(
         self,
         subject: Subject,
         *,
