@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from prometheus_client import REGISTRY
 
 from agora.platform.http.app import readiness
 from agora.platform.testing.apps import platform_for_tests
@@ -86,11 +87,16 @@ async def test_serving_headers_and_conditional_get(media: Media, admin_token: st
     ).status_code == 304
 
 
+def _uploads(outcome: str) -> float:
+    return REGISTRY.get_sample_value("agora_media_uploads_total", {"outcome": outcome}) or 0.0
+
+
 async def test_the_same_bytes_are_stored_once(media: Media, token_factory: TokenFactory) -> None:
     ada = token_factory(subject="ada-dedupe", roles=("customer",))
     bob = token_factory(subject="bob-dedupe", roles=("customer",))
     data = picture(400, 400, seed=3, fmt="WEBP")
     before = await media.state()
+    counted = {outcome: _uploads(outcome) for outcome in ("stored", "duplicate")}
 
     first = await media.upload(ada, data, purpose="avatar", filename="me.webp")
     assert first.status_code == 201, first.text
@@ -102,6 +108,8 @@ async def test_the_same_bytes_are_stored_once(media: Media, token_factory: Token
     assert other.json()["id"] != first.json()["id"]
     assert other.json()["sha256"] == first.json()["sha256"]
     assert other.json()["owner_id"] == "bob-dedupe"
+    assert _uploads("stored") - counted["stored"] == 2
+    assert _uploads("duplicate") - counted["duplicate"] == 1
 
     after = await media.state()
     assert after["rows"] == before["rows"] + 2
