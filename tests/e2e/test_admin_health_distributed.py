@@ -30,7 +30,8 @@ from agora.platform.testing.processes import (
 from agora.platform.testing.waiting import eventually
 from agora.registry import service_specs
 
-pytestmark = pytest.mark.backend("sqlite")
+# sixteen processes start on two cores: more than the suite's per-test limit
+pytestmark = [pytest.mark.backend("sqlite"), pytest.mark.timeout(600)]
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -66,7 +67,7 @@ def distributed(tmp_path: Path) -> Iterator[Distributed]:
     )
     with running_process(command, log_path=tmp_path / "up.log", env=env) as process:
         base = f"http://127.0.0.1:{port}"
-        wait_until_ready(f"{base}/readyz", timeout=120, process=process)
+        wait_until_ready(f"{base}/readyz", timeout=240, process=process)
         yield Distributed(base, first)
 
 

@@ -3,18 +3,15 @@ the Kafka-protocol broker for events, the front proxy in front — the way a clu
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from agora.platform.testing.databases import POSTGRES_URL, create_database, drop_database
 from agora.platform.testing.processes import (
     agora_command,
     free_port,
@@ -25,7 +22,13 @@ from agora.platform.testing.processes import (
 )
 from agora.registry import service_specs
 
-pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("kafka"), pytest.mark.backend("redis")]
+# sixteen processes start on two cores: more than the suite's per-test limit
+pytestmark = [
+    pytest.mark.backend("postgresql"),
+    pytest.mark.backend("kafka"),
+    pytest.mark.backend("redis"),
+    pytest.mark.timeout(600),
+]
 
 GOOD_CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
 DECLINED_CARD = {**GOOD_CARD, "number": "4000 0000 0000 0002"}
@@ -36,17 +39,6 @@ ADDRESS = {
     "postal_code": "SW1Y 4JH",
     "country": "GB",
 }
-
-
-@pytest.fixture
-def databases() -> Iterator[dict[str, str]]:
-    names = [spec.name for spec in service_specs()]
-    urls = {name: asyncio.run(create_database(POSTGRES_URL, "postgresql")) for name in names}
-    try:
-        yield urls
-    finally:
-        for url in urls.values():
-            asyncio.run(drop_database(POSTGRES_URL, "postgresql", url))
 
 
 def shopper(client: httpx.Client) -> dict[str, str]:
@@ -101,7 +93,7 @@ def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], ka
     )  # fmt: skip
     with running_process(command, log_path=tmp_path / "up.log", env=env) as process:
         base = f"http://127.0.0.1:{port}"
-        wait_until_ready(f"{base}/readyz", timeout=120, process=process)
+        wait_until_ready(f"{base}/readyz", timeout=240, process=process)
         with httpx.Client(base_url=base, timeout=30) as client:
             user = shopper(client)
             products = client.get("/api/catalog/products", params={"limit": 3}).json()["items"]

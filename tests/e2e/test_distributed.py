@@ -21,7 +21,8 @@ from agora.platform.testing.processes import (
 )
 from agora.registry import service_specs
 
-pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats")]
+# sixteen processes start on two cores: more than the suite's per-test limit
+pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats"), pytest.mark.timeout(600)]
 
 
 def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
@@ -47,7 +48,7 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
         )
         with running_process(command, log_path=tmp_path / "up.log", env=env) as process:
             base = f"http://127.0.0.1:{port}"
-            wait_until_ready(f"{base}/readyz", timeout=90, process=process)
+            wait_until_ready(f"{base}/readyz", timeout=240, process=process)
             ready = httpx.get(f"{base}/readyz", timeout=10).json()
             assert ready["checks"] == {spec.name: "ok" for spec in service_specs()}
             # the service answers on its own port too, and reports its real backends

@@ -31,14 +31,11 @@ from agora.platform.testing.processes import (
     wait_until_ready,
 )
 from agora.platform.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, running_moto_server
-from tests.e2e import test_checkout_distributed
 
-pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats")]
+# sixteen processes start on two cores: more than the suite's per-test limit
+pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats"), pytest.mark.timeout(600)]
 
 PASSWORD = "a long enough e2e admin passphrase"
-
-#: The fixture of the checkout test: a fresh PostgreSQL database per registered service.
-databases = test_checkout_distributed.databases
 
 
 def _png(width: int, height: int) -> bytes:

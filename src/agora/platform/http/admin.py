@@ -62,7 +62,8 @@ def _context(request: Request) -> ServiceContext:
 
 
 def build_admin_router(service: str) -> APIRouter:
-    router = APIRouter(prefix=f"/api/{service}/admin", tags=["operations"])
+    # operator routes stay out of the service's public API document
+    router = APIRouter(prefix=f"/api/{service}/admin", tags=["operations"], include_in_schema=False)
 
     @router.get("/messaging", summary="Outbox backlog and dead letters of this service (admin)")
     async def messaging(request: Request, _: Admin) -> dict[str, Any]:

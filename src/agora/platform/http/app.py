@@ -18,11 +18,10 @@ from typing import Any
 import orjson
 import structlog
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agora.platform.auth import TokenVerifier, jwks_from_file
 from agora.platform.auth.service_tokens import ServiceTokenProvider
@@ -279,11 +278,11 @@ def create_service_app(
     # lazily matched sub-router, one more matching layer on every request for nothing
     app.router.routes.extend(spec.build_router().routes)
     app.router.routes.extend(build_admin_router(spec.name).routes)
-    _answer_head_like_get(app)
     if operations_routes:
         add_operations_routes(app)
     if spec.configure_app is not None:
         spec.configure_app(app)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         ChassisMiddleware,
         service=spec.name,
@@ -293,12 +292,29 @@ def create_service_app(
     return app
 
 
-def _answer_head_like_get(app: FastAPI) -> None:
-    """``HEAD`` on every ``GET`` route (``curl -I``, link checkers, caches revalidating); the server
-    sends the headers without the body. Starlette's own routes do this, FastAPI's do not."""
-    for route in app.router.routes:
-        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
-            route.methods.add("HEAD")
+class HeadAsGet:
+    """``HEAD`` answered as ``GET`` without the body (``curl -I``, link checkers, caches).
+
+    Starlette's own routes do this, FastAPI's do not; adding HEAD to their methods would put a
+    second operation per route in the OpenAPI document, so it is done here, before routing.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 def add_operations_routes(app: FastAPI) -> None:

@@ -76,7 +76,8 @@ def wait_until_ready(url: str, *, timeout: float = 60.0, process: subprocess.Pop
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before {url} was ready")
         try:
-            response = httpx.get(url, timeout=2.0)
+            # generous: on a loaded machine the front's /readyz asks every process in turn
+            response = httpx.get(url, timeout=10.0)
             if response.status_code == 200:
                 return
             last = f"{response.status_code} {response.text[:200]}"
