@@ -1,6 +1,6 @@
 """The browser tests' kit: a real ``agora up`` on a free port, Debian's Chromium under Playwright.
 
-One site serves every browser test of the session (start-up seeds the catalog: seconds, not
+One site serves every browser test (the package) (start-up seeds the catalog: seconds, not
 milliseconds); each test gets fresh browser contexts, so cookies never leak between tests. An
 admin account is created with ``agora create-admin`` before the site starts, as the README tells
 a new user to. Screenshots go to ``var/screenshots`` (``AGORA_SCREENSHOTS_DIR``).
@@ -48,7 +48,7 @@ class Site:
     admin_password: str = ADMIN_PASSWORD
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """``agora up`` (embedded) with an admin account, serving until the session ends."""
     import subprocess
@@ -104,7 +104,7 @@ def _wait_for_demo_images(base: str, *, within: float = 120.0) -> None:
                 time.sleep(0.5)  # polling a process we do not control: there is no event to await
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM_PRESENT:
         pytest.fail(f"{CHROMIUM} is missing: scripts/provision-backends.sh installs Debian's chromium")

@@ -25,7 +25,7 @@ MIB = 1024 * 1024
 MAX_UPLOAD = 2 * MIB
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running_moto_server(tmp_path_factory.mktemp("moto")) as url:
         yield url

@@ -157,7 +157,7 @@ async def checkout_form(visitor: httpx.AsyncClient, **fields: str) -> dict[str, 
     return {**form, **CHECKOUT_ADDRESS, "country": "GB", **CHECKOUT_CARD, **fields}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def shop(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Shop]:
     platform = platform_for_tests(tmp_path_factory.mktemp("web-shop"), jwks_file=None)
     specs = [module.spec for module in SPECS] + [web.spec]
