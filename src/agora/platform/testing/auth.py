@@ -17,6 +17,9 @@ TEST_AUDIENCE = "agora"
 
 TokenFactory = Callable[..., str]
 
+#: the session's shared tokens outlive the whole suite (a 10-minute token expired mid-run)
+SESSION_TOKEN_TTL_SECONDS = 12 * 3600
+
 
 @pytest.fixture(scope="session")
 def signing_key() -> ec.EllipticCurvePrivateKey:
@@ -42,9 +45,9 @@ def token_factory(signing_key: ec.EllipticCurvePrivateKey) -> TokenFactory:
 
 @pytest.fixture(scope="session")
 def admin_token(token_factory: TokenFactory) -> str:
-    return token_factory(roles=["admin"], subject="admin-1")
+    return token_factory(roles=["admin"], subject="admin-1", ttl_seconds=SESSION_TOKEN_TTL_SECONDS)
 
 
 @pytest.fixture(scope="session")
 def customer_token(token_factory: TokenFactory) -> str:
-    return token_factory(roles=["customer"], subject="customer-1")
+    return token_factory(roles=["customer"], subject="customer-1", ttl_seconds=SESSION_TOKEN_TTL_SECONDS)
