@@ -79,6 +79,8 @@ async def test_a_stopped_service_turns_red_on_the_dashboard(distributed: Distrib
             "/api/identity/login?session=cookie", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
         )
         assert login.status_code == 200, login.text
+        # through the front proxy, all three session cookies arrive (each its own Set-Cookie)
+        assert {"agora_access", "agora_refresh", "agora_csrf"} <= {c.name for c in admin.cookies.jar}
         healthy = await admin.get("/admin/partials/health")
         assert healthy.status_code == 200
         assert states(healthy.text) == dict.fromkeys(names, "ok")

@@ -63,3 +63,25 @@ async def _attempted(sessions: async_sessionmaker[AsyncSession]) -> bool:
     async with sessions() as session:
         failed = await session.scalar(select(func.count()).select_from(outbox).where(outbox.c.attempts > 0))
     return bool(failed)
+
+
+async def test_closing_while_nats_is_away_is_bounded_and_final(private_nats: PrivateNats) -> None:
+    """A shutdown during an outage: drain is refused while reconnecting, the close still ends."""
+    import asyncio
+
+    from agora.platform.messaging.transports.base import TransportError
+
+    transport = create_transport(private_nats.url)
+    await transport.start()
+    private_nats.stop()
+
+    async def away() -> bool:
+        try:
+            await transport.ping()
+        except TransportError:
+            return True
+        return False
+
+    await wait_until(away, within=30, what="the transport to notice the outage")
+    await asyncio.wait_for(transport.close(), timeout=30)
+    private_nats.start()  # the fixture stops what it started

@@ -38,6 +38,8 @@ from agora.platform.messaging.transports.base import (
 
 log = logging.getLogger(__name__)
 
+#: how long closing may take: a drain while the server is away must not hold a shutdown
+_CLOSE_SECONDS = 10.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -136,10 +138,18 @@ class NatsTransport(Transport):
 
     async def close(self) -> None:
         await stop_all(self._subscriptions)
-        if self._nc is not None:
-            await self._nc.drain()
-            self._nc = None
-            self._js = None
+        if self._nc is None:
+            return
+        nc, self._nc, self._js = self._nc, None, None
+        try:
+            # drain flushes what was published; while the server is away (reconnecting) nats-py
+            # refuses to drain or waits its drain timeout, so the close is bounded and forced
+            await asyncio.wait_for(nc.drain(), timeout=_CLOSE_SECONDS)
+        except (NatsError, TimeoutError, OSError) as exc:
+            log.warning("nats drain failed (%r), closing the connection", exc)
+        finally:
+            if not nc.is_closed:
+                await asyncio.wait_for(nc.close(), timeout=_CLOSE_SECONDS)
 
     def _jetstream(self) -> JetStreamContext:
         if self._js is None:
