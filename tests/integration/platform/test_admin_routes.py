@@ -10,24 +10,13 @@ from sqlalchemy import text
 from agora.contracts.catalog import PRODUCT_CREATED
 from agora.platform.http.admin import MASK, masked
 from agora.platform.messaging import Envelope
+from tests.e2e.test_dead_letters import PRODUCT as DEAD_LETTER_PRODUCT
 from tests.support.stack import Stack, eventually, running_stack
 
 pytestmark = pytest.mark.backend("sqlite")
 
-PRODUCT = {
-    "id": "8e8e8e8e-0000-4000-8000-000000000001",
-    "sku": "OPS-0001",
-    "name": "Replayed Lamp",
-    "description": "",
-    "price": {"amount": 4999, "currency": "USD"},
-    "category": {"id": "c1", "slug": "home", "name": "Home"},
-    "tags": [],
-    "images": [],
-    "active": True,
-    "version": 1,
-    "created_at": "2026-11-21T00:00:00Z",
-    "updated_at": "2026-11-21T00:00:00Z",
-}
+#: the parked product of the dead-letter command's test, under an id and sku of its own
+PRODUCT = {**DEAD_LETTER_PRODUCT, "id": "8e8e8e8e-0000-4000-8000-000000000001", "sku": "OPS-0001"}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 
 from agora.platform.http.clients import ServiceNotConfiguredError
+from agora.platform.kept import close_kept, kept, redis_for, redis_readiness
 from agora.services.notifications.cache import MemoryRecent, RecentCache, RedisRecent
 from agora.services.notifications.mailer import Mailer
 from agora.services.notifications.push import LocalHub, RedisHub
@@ -30,7 +31,7 @@ _RUNTIME = "notifications.runtime"
 class Runtime:
     settings: NotificationsSettings
     cache: RecentCache
-    hub: LocalHub
+    hub: LocalHub | RedisHub
     mailer: Mailer
     redis: Redis | None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -66,42 +67,31 @@ def settings_of(context: ServiceContext) -> NotificationsSettings:
 
 
 def runtime_of(context: ServiceContext) -> Runtime:
-    runtime: Runtime | None = context.extras.get(_RUNTIME)
-    if runtime is None:
-        settings = settings_of(context)
-        redis: Redis | None = None
-        cache: RecentCache
-        hub: LocalHub
-        if context.platform.redis_url:
-            redis = Redis.from_url(context.platform.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-            cache = RedisRecent(redis, prefix=settings.redis_prefix, ttl_seconds=settings.recent_ttl_seconds)
-            hub = RedisHub(redis, channel=f"{settings.redis_prefix}push", queue_size=settings.stream_queue_size)
-        else:
-            cache = MemoryRecent(max_users=settings.recent_users)
-            hub = LocalHub(queue_size=settings.stream_queue_size)
-        try:
-            identity = context.clients("identity")
-        except ServiceNotConfiguredError:
-            identity = None
-        mailer = Mailer(context.sessions, settings, identity=identity, mailbox=context.platform.data_dir / "mailbox")
-        runtime = Runtime(settings, cache, hub, mailer, redis)
-        context.extras[_RUNTIME] = runtime
-    return runtime
+    return kept(context, _RUNTIME, lambda: _build_runtime(context))
+
+
+def _build_runtime(context: ServiceContext) -> Runtime:
+    settings = settings_of(context)
+    redis = redis_for(context.platform)
+    cache: RecentCache
+    hub: LocalHub | RedisHub
+    if redis is not None:
+        cache = RedisRecent(redis, prefix=settings.redis_prefix, ttl_seconds=settings.recent_ttl_seconds)
+        hub = RedisHub(redis, channel=f"{settings.redis_prefix}push", queue_size=settings.stream_queue_size)
+    else:
+        cache = MemoryRecent(max_users=settings.recent_users)
+        hub = LocalHub(queue_size=settings.stream_queue_size)
+    try:
+        identity = context.clients("identity")
+    except ServiceNotConfiguredError:
+        identity = None
+    mailer = Mailer(context.sessions, settings, identity=identity, mailbox=context.platform.data_dir / "mailbox")
+    return Runtime(settings, cache, hub, mailer, redis)
 
 
 async def close_runtime(context: ServiceContext) -> None:
-    runtime: Runtime | None = context.extras.pop(_RUNTIME, None)
-    if runtime is not None:
-        await runtime.close()
+    await close_kept(context, _RUNTIME)
 
 
 def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
-    if not context.platform.redis_url:
-        return {}
-
-    async def redis_ping() -> object:
-        redis = runtime_of(context).redis
-        assert redis is not None
-        return await redis.ping()
-
-    return {"redis": redis_ping}
+    return redis_readiness(context, lambda: runtime_of(context))

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from agora.contracts.support import FRAME_CLOSED, FRAME_INBOX, FRAME_MESSAGE, FRAME_READ, INBOX
 from agora.platform.fanout import LocalFanout, create_fanout
 from agora.platform.http.problems import ProblemError, ServiceUnavailable
+from agora.platform.kept import close_kept, kept, redis_for, redis_readiness
 from agora.services.support.metrics import messages_total, rate_limited_total
 from agora.services.support.service import Posted
 from agora.services.support.settings import SupportSettings
@@ -184,38 +185,27 @@ def rate_limit_url(settings: SupportSettings, redis_url: str | None) -> str:
 
 
 def runtime_of(context: ServiceContext) -> Runtime:
-    runtime: Runtime | None = context.extras.get(_RUNTIME)
-    if runtime is None:
-        settings = settings_of(context)
-        redis_url = context.platform.redis_url
-        redis = Redis.from_url(redis_url, socket_timeout=2.0, socket_connect_timeout=2.0) if redis_url else None
-        fanout = create_fanout(
-            redis, channel=f"{settings.redis_prefix}fanout", queue_size=settings.socket_queue_size, name="support"
-        )
-        rate_limit = MessageRateLimit(
-            rate_limit_url(settings, redis_url),
-            rate=settings.message_rate,
-            window=settings.message_rate_window_seconds,
-            key_prefix=f"{settings.redis_prefix}rate",
-        )
-        runtime = Runtime(settings, fanout, rate_limit, redis)
-        context.extras[_RUNTIME] = runtime
-    return runtime
+    return kept(context, _RUNTIME, lambda: _build_runtime(context))
+
+
+def _build_runtime(context: ServiceContext) -> Runtime:
+    settings = settings_of(context)
+    redis = redis_for(context.platform)
+    fanout = create_fanout(
+        redis, channel=f"{settings.redis_prefix}fanout", queue_size=settings.socket_queue_size, name="support"
+    )
+    rate_limit = MessageRateLimit(
+        rate_limit_url(settings, context.platform.redis_url),
+        rate=settings.message_rate,
+        window=settings.message_rate_window_seconds,
+        key_prefix=f"{settings.redis_prefix}rate",
+    )
+    return Runtime(settings, fanout, rate_limit, redis)
 
 
 async def close_runtime(context: ServiceContext) -> None:
-    runtime: Runtime | None = context.extras.pop(_RUNTIME, None)
-    if runtime is not None:
-        await runtime.close()
+    await close_kept(context, _RUNTIME)
 
 
 def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
-    if not context.platform.redis_url:
-        return {}
-
-    async def redis_ping() -> object:
-        redis = runtime_of(context).redis
-        assert redis is not None
-        return await redis.ping()
-
-    return {"redis": redis_ping}
+    return redis_readiness(context, lambda: runtime_of(context))
