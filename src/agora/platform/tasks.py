@@ -9,10 +9,12 @@ spaced by ``interval`` plus up to 10% jitter, so replicas started together do no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -82,3 +84,31 @@ class PeriodicTask:
 
 
 __all__ = ["PeriodicTask"]
+
+
+class BackgroundWork:
+    """Fire-and-forget work a service starts from a request or a handler (after-commit pushes,
+    cache invalidation): each task is referenced until it ends, tests await :meth:`settled`, and
+    shutdown cancels what is still running."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def settled(self) -> None:
+        """Returns once the work spawned so far (and whatever it spawned) has run."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

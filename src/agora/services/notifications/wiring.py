@@ -6,8 +6,6 @@ Built once per service context (lazily, on first use) and closed by the spec's `
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,6 +14,7 @@ from redis.asyncio import Redis
 
 from agora.platform.http.clients import ServiceNotConfiguredError
 from agora.platform.kept import close_kept, kept, redis_for, redis_readiness
+from agora.platform.tasks import BackgroundWork
 from agora.services.notifications.cache import MemoryRecent, RecentCache, RedisRecent
 from agora.services.notifications.mailer import Mailer
 from agora.services.notifications.push import LocalHub, RedisHub
@@ -34,25 +33,18 @@ class Runtime:
     hub: LocalHub | RedisHub
     mailer: Mailer
     redis: Redis | None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    background: BackgroundWork = field(default_factory=BackgroundWork)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Runs ``work`` in the background, holding a reference until it ends."""
-        task = asyncio.get_running_loop().create_task(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.background.spawn(work)
 
     async def settled(self) -> None:
         """Returns once the after-commit work spawned so far has run (tests, graceful shutdown)."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.background.settled()
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.background.cancel()
         await self.hub.close()
         await self.mailer.close()
         await self.cache.close()

@@ -30,6 +30,7 @@ from agora.contracts.support import FRAME_CLOSED, FRAME_INBOX, FRAME_MESSAGE, FR
 from agora.platform.fanout import LocalFanout, create_fanout
 from agora.platform.http.problems import ProblemError, ServiceUnavailable
 from agora.platform.kept import close_kept, kept, redis_for, redis_readiness
+from agora.platform.tasks import BackgroundWork
 from agora.services.support.metrics import messages_total, rate_limited_total
 from agora.services.support.service import Posted
 from agora.services.support.settings import SupportSettings
@@ -90,15 +91,12 @@ class Runtime:
     fanout: LocalFanout
     rate_limit: MessageRateLimit
     redis: Redis | None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    background: BackgroundWork = field(default_factory=BackgroundWork)
     _last: asyncio.Task[None] | None = None
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Runs ``work`` in the background, holding a reference until it ends."""
-        task = asyncio.get_running_loop().create_task(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
+        return self.background.spawn(work)
 
     def publish_later(self, frames: list[tuple[str, dict[str, Any]]]) -> None:
         """Publishes ``(topic, frame)`` pairs in the background, after everything published before."""
@@ -155,15 +153,10 @@ class Runtime:
 
     async def settled(self) -> None:
         """Returns once the after-commit work spawned so far has run (tests, graceful shutdown)."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.background.settled()
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.background.cancel()
         await self.fanout.close()
         if self.redis is not None:
             await self.redis.aclose()
