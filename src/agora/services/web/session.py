@@ -20,9 +20,10 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from agora.platform.auth.cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, cookies_secure, csrf_token_for
 from agora.platform.auth.verifier import InvalidToken
@@ -136,3 +137,13 @@ async def require_csrf(request: Request, submitted: str | None = None) -> Visito
             "The form has expired; reload the page and try again.", title="CSRF check failed", field=CSRF_FIELD
         )
     return visitor
+
+
+def this_page(request: Request) -> str:
+    """The request's path and query: where to come back to after logging in."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def login_redirect(target: str, *, safe: str = "/") -> RedirectResponse:
+    """303 to the login page, which comes back to ``target`` (a site path) afterwards."""
+    return RedirectResponse(f"/login?next={quote(target, safe=safe)}", status_code=303)

@@ -13,7 +13,6 @@ import asyncio
 import re
 from http.cookies import SimpleCookie
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Form, Request
@@ -28,7 +27,7 @@ from agora.services.web.routes.storefront import (
     page,
     safe_next,
 )
-from agora.services.web.session import CSRF_FIELD, Visitor, load_visitor, require_csrf
+from agora.services.web.session import CSRF_FIELD, Visitor, load_visitor, login_redirect, require_csrf, this_page
 from agora.services.web.templating import render
 
 router = APIRouter()
@@ -46,8 +45,7 @@ _CURSOR = re.compile(r"^[A-Za-z0-9_.-]{1,400}$")
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+    return login_redirect(this_page(request))
 
 
 def _access_token(response: httpx.Response) -> str | None:

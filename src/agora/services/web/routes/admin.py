@@ -25,7 +25,15 @@ from starlette.responses import RedirectResponse, Response
 
 from agora.services.web import monitoring
 from agora.services.web.backend import UNAVAILABLE, Backend, problem_detail
-from agora.services.web.session import CSRF_FIELD, SUPPORTED_CURRENCIES, Visitor, load_visitor, require_csrf
+from agora.services.web.session import (
+    CSRF_FIELD,
+    SUPPORTED_CURRENCIES,
+    Visitor,
+    load_visitor,
+    login_redirect,
+    require_csrf,
+    this_page,
+)
 from agora.services.web.templating import render
 
 router = APIRouter()
@@ -68,8 +76,7 @@ class _Leave(Exception):
 async def _admin(request: Request) -> Visitor:
     visitor = await load_visitor(request)
     if not visitor.signed_in:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise _Leave(RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303))
+        raise _Leave(login_redirect(this_page(request), safe=""))
     if visitor.role == "support":
         raise _Leave(RedirectResponse(SUPPORT_INBOX, status_code=303))
     if not visitor.is_admin:

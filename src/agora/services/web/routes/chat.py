@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from agora.services.web.backend import UNAVAILABLE, Backend, problem_detail
 from agora.services.web.routes.admin import NAV
-from agora.services.web.session import CSRF_FIELD, Visitor, load_visitor, require_csrf
+from agora.services.web.session import CSRF_FIELD, Visitor, load_visitor, login_redirect, require_csrf
 from agora.services.web.templating import render
 
 router = APIRouter()
@@ -55,7 +55,7 @@ def _answered(response: object) -> TypeGuard[httpx.Response]:
 
 
 def _to_login(next_path: str) -> Response:
-    return RedirectResponse(f"/login?next={quote(next_path, safe='/')}", status_code=303)
+    return login_redirect(next_path)
 
 
 async def _staff(request: Request) -> Visitor | Response:

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
 
 import httpx
@@ -33,6 +32,7 @@ from agora.services.web.session import (
     SUPPORTED_CURRENCIES,
     Visitor,
     load_visitor,
+    login_redirect,
     require_csrf,
 )
 from agora.services.web.settings import WebSettings
@@ -524,10 +524,6 @@ _CARD_FIELDS = ("card_number", "exp_month", "exp_year", "cvc")
 _FIELD_OF = {"number": "card_number", "card": "card_number", "shipping_address": "line1"}
 
 
-def _login_redirect(target: str) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={url_quote(target, safe='/')}", status_code=303)
-
-
 async def _quote(backend: Backend, cart: Any, country: str, postal_code: str, currency: str) -> Any:
     """The shipping quote in ``currency`` (None without an address; UNAVAILABLE when shipping is down)."""
     if not (isinstance(cart, dict) and cart.get("items") and re.fullmatch(r"[A-Z]{2}", country) and postal_code):
@@ -605,7 +601,7 @@ async def _checkout_page(
 async def checkout_page(request: Request) -> Response:
     visitor = await load_visitor(request)
     if not visitor.signed_in:
-        return _login_redirect("/checkout")
+        return login_redirect("/checkout")
     chosen = request.query_params.get("address_id")
     return await _checkout_page(request, visitor, {"address_id": chosen[:40]} if chosen else {})
 
@@ -634,7 +630,7 @@ async def checkout_submit(request: Request) -> Response:
     form = {key: str(value)[:200] for key, value in raw.items() if isinstance(value, str)}
     visitor = await require_csrf(request, form.get(CSRF_FIELD, ""))
     if not visitor.signed_in:
-        return _login_redirect("/checkout")
+        return login_redirect("/checkout")
     backend = Backend(request)
     addresses = await backend.get("identity", "/api/identity/me/addresses")
     address = _address_from(form, addresses)
