@@ -30,6 +30,7 @@ from agora.platform.cache import ResponseCache
 from agora.platform.db import create_engine, create_sessionmaker, dialect_of
 from agora.platform.http.admin import build_admin_router
 from agora.platform.http.clients import ServiceClient, create_service_client
+from agora.platform.http.docs import add_docs_routes
 from agora.platform.http.middleware import FASTAPI_TELEMETRY, ChassisMiddleware
 from agora.platform.http.pagination import CursorCodec
 from agora.platform.http.problems import install_problem_handlers, problem_response
@@ -263,17 +264,21 @@ def create_service_app(
         flush_tracing()
 
     app = FastAPI(
-        title=f"Agora {spec.title}",
+        title=spec.title,
         version="0.1.0",
         lifespan=lifespan,
         openapi_url=f"/api/{spec.name}/openapi.json",
-        docs_url=f"/api/{spec.name}/docs",
+        # the docs page is the chassis's own (platform/http/docs.py): local assets, the pages' CSP
+        docs_url=None,
         redoc_url=None,
         # the chassis middleware owns the server span and RED metrics; FastAPI's own telemetry
         # would add a second span tree and OTel metrics to every request
         telemetry=FASTAPI_TELEMETRY,
     )
     install_problem_handlers(app)
+    add_docs_routes(
+        app, docs_url=f"/api/{spec.name}/docs", openapi_url=f"/api/{spec.name}/openapi.json", title=app.title
+    )
     # the service router's routes join the app's own list: ``include_router`` would wrap them in a
     # lazily matched sub-router, one more matching layer on every request for nothing
     app.router.routes.extend(spec.build_router().routes)

@@ -15,8 +15,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from agora.platform.http.problems import ProblemError, problem_response
+from agora.platform.http.security import SecurityHeaders
 from agora.services.web.routes import account, admin, chat, storefront
-from agora.services.web.security import SecurityHeaders
 from agora.services.web.settings import WebSettings
 from agora.services.web.templating import HTMX, STATIC, render
 

@@ -1,5 +1,9 @@
 """The browser-facing headers every page gets: CSP without inline scripts, framing and sniffing off.
 
+The web sends them on every response (``SecurityHeaders``); each service's API docs page and its
+assets send the same ones (``platform/http/docs.py``), since they run on the origin of the cookie
+sessions too.
+
 ``script-src 'self'``: the only scripts are files under ``/static`` (ours and htmx); no inline
 script, no ``eval`` (htmx is configured with ``allowEval: false`` in the layout's meta tag). Images
 may come from the object store when media redirects to presigned S3 URLs, so ``img-src`` takes the
@@ -29,18 +33,22 @@ def content_security_policy(image_origins: str = "") -> str:
     )
 
 
+def security_headers(image_origins: str = "") -> dict[str, str]:
+    return {
+        "content-security-policy": content_security_policy(image_origins),
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "same-origin",
+        "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    }
+
+
 class SecurityHeaders:
     """Adds the headers to every response the web sends (pages, partials, static files, errors)."""
 
     def __init__(self, app: ASGIApp, *, image_origins: str = "") -> None:
         self.app = app
-        self.headers = [
-            (b"content-security-policy", content_security_policy(image_origins).encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"same-origin"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-        ]
+        self.headers = [(name.encode(), value.encode()) for name, value in security_headers(image_origins).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
