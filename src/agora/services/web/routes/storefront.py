@@ -338,6 +338,17 @@ async def search_page(request: Request) -> Response:
     return await _listing(request, template="store/listing.html", extra=extra)
 
 
+@router.get("/products")
+async def legacy_products(request: Request) -> Response:
+    """Ads stored before the demo ads pointed at real pages link to ``/products?category=…&tag=…``:
+    send those shoppers to the category (or the search) with the same filters, never a 404."""
+    query = request.query_params
+    kept = urlencode([(k, v) for k, v in query.multi_items() if k != "category"])
+    category = query.get("category", "")
+    target = f"/c/{category}" if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", category) else "/search"
+    return RedirectResponse(f"{target}?{kept}" if kept else target, status_code=301)
+
+
 def _not_found(detail: str) -> dict[str, Any]:
     return {"status": 404, "title": "Page not found", "detail": detail}
 
