@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import pytest
 
 from agora.platform.settings import PlatformSettings
@@ -97,6 +104,40 @@ async def test_no_known_addresses_when_disabled() -> None:
     await fail(throttle, "ada@example.com", "10.0.0.1")
     await fail(throttle, "ada@example.com", "10.0.0.2")
     await throttled(throttle, "ada@example.com", "10.9.9.9")
+
+
+async def _success_while_the_storage_expires_entries() -> list[dict[str, Any]]:
+    """One successful login while the memory storage's expiry task walks the keys; returns what
+    reached the loop's exception handler."""
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    release = threading.Event()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))  # the expiry task's worker threads
+    throttle = LoginThrottle(MEMORY, POLICY)
+    await fail(throttle, "grace@example.com", "10.0.0.1")  # keys the expiry task walks before ada's
+    if throttle.storage.timer is not None:
+        await throttle.storage.timer
+    busy = loop.run_in_executor(None, release.wait)  # the pool is busy (password hashing, image decoding ...)
+    async with throttle.attempt("ada@example.com", "10.0.0.2"):
+        await asyncio.sleep(0)  # the password check awaits: the expiry task starts its walk, and waits for the pool
+        release.set()
+    # the success cleared ada's counter while the walk was still to reach it
+    expiry = throttle.storage.timer
+    await busy
+    await asyncio.wait([expiry])
+    del expiry, throttle
+    gc.collect()  # a task's unretrieved exception is reported when the task is collected
+    return unhandled
+
+
+def test_a_success_while_entries_expire_leaves_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    """Regression: limits' memory storage deleted a cleared key under its running expiry task,
+    which died with a KeyError that asyncio logged at error level ("Task exception was never
+    retrieved"). Its own event loop, so the pool of one worker stays this test's."""
+    caplog.set_level(logging.ERROR)
+    assert asyncio.run(_success_while_the_storage_expires_entries()) == []
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
 
 
 def test_account_keys_use_the_normalised_email_and_hide_it() -> None:

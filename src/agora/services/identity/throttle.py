@@ -40,6 +40,7 @@ from typing import Any
 import structlog
 from fastapi import Request
 from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
@@ -125,10 +126,35 @@ class _Guarded:
         return call
 
 
+class _MemoryStorage(MemoryStorage):
+    """``limits``' in-process storage, with a ``clear`` that cannot crash its expiry task.
+
+    The storage expires entries in a background task that snapshots the keys and then, key by
+    key, awaits a worker thread before reading ``self.events[key]``. Its ``clear`` deletes the
+    key outright, so a login that succeeds (and clears its counter) while that task is between
+    keys makes it die with a ``KeyError``, logged by asyncio as "Task exception was never
+    retrieved" at error level on nearly every login (limits 5.8; the upstream code still reads
+    this way). Here ``clear`` empties the key's entries under the key's own lock instead: the
+    key stays for the expiry task, which drops keys whose entries are empty.
+    """
+
+    async def clear(self, key: str) -> None:
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+        if key in self.events:
+            async with self.locks[key]:
+                self.events[key] = []
+
+
+def _storage(url: str, key_prefix: str) -> Any:
+    if url.startswith(MEMORY):
+        return _MemoryStorage(url)
+    return storage_from_string(url, key_prefix=key_prefix)
+
+
 class LoginThrottle:
     def __init__(self, url: str, policy: ThrottlePolicy, *, key_prefix: str = "agora-identity-throttle") -> None:
-        options: dict[str, str] = {} if url.startswith("async+memory") else {"key_prefix": key_prefix}
-        self.storage = storage_from_string(url, **options)
+        self.storage = _storage(url, key_prefix)
         self.limiter = _Guarded(MovingWindowRateLimiter(self.storage))
         self.policy = policy
         window = policy.window_seconds
