@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+from agora.platform.testing.waiting import polled
 
 pytestmark = pytest.mark.backend("sqlite")
 
@@ -41,23 +41,13 @@ def login(client: httpx.Client, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def poll(check, *, within: float = 30.0, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"not within {within:g}s: {what}"
-        time.sleep(0.2)  # polling another process's effects: there is no event to await here
-
-
 def test_a_checkout_reaches_the_mailbox_and_the_notifications(agora_up) -> None:  # type: ignore[no-untyped-def]
     base, data_dir = agora_up
     with httpx.Client(base_url=base, timeout=30) as client:
         user = login(client, f"ada-{uuid.uuid4().hex[:8]}@example.com")
         other = login(client, f"bob-{uuid.uuid4().hex[:8]}@example.com")
         product = client.get("/api/catalog/products", params={"limit": 1}).json()["items"][0]
-        poll(lambda: client.get(f"/api/inventory/stock/{product['sku']}").status_code == 200, what="stock")
+        polled(lambda: client.get(f"/api/inventory/stock/{product['sku']}").status_code == 200, what="stock")
         client.post("/api/cart/items", json={"product_id": product["id"], "quantity": 1}, headers=user)
         paid = client.post(
             "/api/orders/checkout",
@@ -71,11 +61,11 @@ def test_a_checkout_reaches_the_mailbox_and_the_notifications(agora_up) -> None:
             items = client.get("/api/notifications", headers=user).json()["items"]
             return [item["kind"] for item in items if item["order_id"] == order_id]
 
-        kinds = poll(lambda: "order_paid" in notified() and notified(), what="the paid notification")
+        kinds = polled(lambda: "order_paid" in notified() and notified(), what="the paid notification")
         assert "order_placed" in kinds
         assert client.get("/api/notifications", headers=other).json()["items"] == []
 
-        mails = poll(
+        mails = polled(
             lambda: [p for p in (data_dir / "mailbox").glob("*.eml") if order_id in p.read_text()],
             what="the order's emails in the mailbox",
         )
@@ -91,7 +81,7 @@ def test_a_checkout_reaches_the_mailbox_and_the_notifications(agora_up) -> None:
 
         ads = client.get("/api/ads", params={"category": product["category"]["slug"], "keywords": product["name"]})
         assert ads.status_code == 200 and ads.json()["items"]
-        recommended = poll(
+        recommended = polled(
             lambda: client.get(f"/api/recommendations/products/{product['id']}").json().get("items"),
             what="recommendations for the product page",
         )

@@ -85,7 +85,9 @@ class EmbeddedApp:
         self.apps: dict[str, FastAPI] = {}
         self.states: dict[str, dict[str, Any]] = {}
         self.contexts: dict[str, ServiceContext] = {}
-        self._shared_transport = create_transport(platform.broker_url)
+        # the in-process broker journals to the data directory, so an event the relay marked
+        # published is still delivered after a crash (docs/architecture.md, "Events")
+        self._shared_transport = create_transport(platform.broker_url, data_dir=platform.data_dir)
         for spec in specs:
             self.apps[spec.name] = create_service_app(
                 spec,

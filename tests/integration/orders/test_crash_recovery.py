@@ -16,16 +16,16 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+from agora.platform.testing.processes import agora_command
 from agora.services.orders.saga import CRASH_EXIT_CODE, STEPS
+from tests.support import crashes
 from tests.support.stack import ADDRESS, GOOD_CARD, PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -49,21 +49,12 @@ def _env(**extra: str) -> dict[str, str]:
     }
 
 
-@contextmanager
-def agora_up(data_dir: Path, log: Path, **env: str) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    port = free_port()
-    command = agora_command("up", "--port", str(port), "--data-dir", str(data_dir))
-    with running_process(command, log_path=log, env=_env(**env), cwd=REPO) as process:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_ready(f"{base}/readyz", timeout=180, process=process)
-        with httpx.Client(base_url=base, timeout=30) as client:
-            yield client, process
+def agora_up(data_dir: Path, log: Path, **env: str) -> AbstractContextManager[tuple[httpx.Client, Any]]:
+    return crashes.agora_up(agora_command("up", "--data-dir", str(data_dir)), log, **_env(**env))
 
 
 def _login(client: httpx.Client, email: str) -> dict[str, str]:
-    response = client.post("/api/identity/login", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return crashes.login(client, email, PASSWORD)
 
 
 def _poll(read: Any, done: Any, *, within: float = 60.0) -> Any:

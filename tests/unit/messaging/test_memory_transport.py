@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from agora.platform.messaging import Envelope, create_transport
+from agora.platform.messaging.transports import JOURNAL_FILE, Outgoing
+from agora.platform.messaging.transports.base import stop_all
 from agora.platform.messaging.transports.memory import MemoryTransport
 
 
@@ -87,3 +91,85 @@ async def test_groups_each_get_every_message_and_members_share_them(broker: Memo
 async def test_unknown_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="scheme"):
         create_transport("amqp://localhost")
+
+
+# -- the journal: what the in-process broker accepted survives the process ----------------------
+
+
+async def _journaled(path: Path, **options: float) -> MemoryTransport:
+    transport = create_transport("memory://", data_dir=path)
+    assert isinstance(transport, MemoryTransport)
+    for name, value in options.items():
+        setattr(transport, f"_{name}", value)
+    await transport.start()
+    return transport
+
+
+async def _crash(transport: MemoryTransport) -> None:
+    """What a killed process leaves: the journal as last committed, nothing flushed on the way out."""
+    await stop_all(transport._subscriptions)
+    assert transport._flusher is not None and transport._journal is not None
+    transport._flusher.cancel()
+    await transport._journal.close()
+
+
+async def _collect(transport: MemoryTransport, group: str, count: int) -> list[int]:
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append(envelope.data["n"])
+        if len(seen) >= count:
+            done.set()
+
+    await transport.subscribe("t", group, handle)
+    await asyncio.wait_for(done.wait(), 5)
+    return seen
+
+
+async def test_what_was_published_before_a_crash_is_delivered_after_it(tmp_path: Path) -> None:
+    first = await _journaled(tmp_path)
+    await first.subscribe("t", "g", lambda envelope: asyncio.Event().wait())  # handles nothing in time
+    await first.publish_many([Outgoing("t", _event(n)) for n in range(3)])
+    await _crash(first)
+
+    second = await _journaled(tmp_path)
+    try:
+        assert await _collect(second, "g", 3) == [0, 1, 2]
+    finally:
+        await second.close()
+
+
+async def test_a_group_resumes_after_what_it_acknowledged(tmp_path: Path) -> None:
+    first = await _journaled(tmp_path)
+    for n in range(3):
+        await first.publish("t", _event(n))
+    assert await _collect(first, "g", 3) == [0, 1, 2]
+    await asyncio.sleep(0)  # the third handler's return is its acknowledgement
+    await first.close()
+
+    second = await _journaled(tmp_path)
+    try:
+        await second.publish("t", _event(3))
+        assert await _collect(second, "g", 1) == [3]
+        assert await second.backlog("t", "g") == 0
+    finally:
+        await second.close()
+
+
+async def test_handled_messages_leave_the_journal_and_offsets_go_on(tmp_path: Path) -> None:
+    first = await _journaled(tmp_path, retention_seconds=0.0, commit_interval=0.01)
+    handled = asyncio.create_task(_collect(first, "g", 5))
+    await asyncio.sleep(0)  # subscribed: the group holds the messages until it handled them
+    await first.publish_many([Outgoing("t", _event(n)) for n in range(5)])
+    assert await handled == list(range(5))
+    await first.close()
+    with sqlite3.connect(tmp_path / JOURNAL_FILE) as journal:
+        assert journal.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+
+    second = await _journaled(tmp_path)
+    try:
+        await second.publish("t", _event(5))  # offset 5, not 0 again
+        assert await _collect(second, "g", 1) == [5]
+    finally:
+        await second.close()

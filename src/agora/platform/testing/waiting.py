@@ -28,4 +28,16 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-__all__ = ["eventually"]
+def polled(check: Callable[[], T | None], *, within: float = 30.0, what: str = "", interval: float = 0.2) -> T:
+    """:func:`eventually` for a test that drives another process from synchronous code."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within:g}s: {what or check}")
+        time.sleep(interval)
+
+
+__all__ = ["eventually", "polled"]

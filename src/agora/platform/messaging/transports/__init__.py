@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -13,11 +14,16 @@ from agora.platform.messaging.transports.base import (
     TransportError,
 )
 
+#: The in-process broker's journal, under the data directory of the process that owns it.
+JOURNAL_FILE = "broker.db"
 
-def create_transport(url: str) -> Transport:
+
+def create_transport(url: str, *, data_dir: Path | None = None) -> Transport:
     """``memory://``, ``kafka://h:p[,h:p]``, ``nats://h:p``, ``redis://h:p/db``; query string = options.
 
-    Clients are imported lazily so a process only loads the client of the broker it uses.
+    ``data_dir``: the in-process broker keeps its journal there (``agora up``), surviving a crash
+    like a networked broker; without it, it keeps nothing beyond the process (tests, one-off
+    commands). Clients are imported lazily so a process only loads the client of the broker it uses.
     """
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query))
@@ -26,7 +32,8 @@ def create_transport(url: str) -> Transport:
         from agora.platform.messaging.transports.memory import MemoryTransport
 
         numbers: dict[str, Any] = {k: int(v) if k == "retention" else float(v) for k, v in options.items()}
-        return MemoryTransport(**numbers)
+        journal = data_dir / JOURNAL_FILE if data_dir is not None else None
+        return MemoryTransport(journal=journal, **numbers)
     if scheme == "kafka":
         from agora.platform.messaging.transports.kafka import KafkaTransport
 
@@ -42,4 +49,4 @@ def create_transport(url: str) -> Transport:
     raise ValueError(f"unsupported broker URL scheme {parts.scheme!r} (memory, kafka, nats, redis)")
 
 
-__all__ = ["Handler", "Outgoing", "Subscription", "Transport", "TransportError", "create_transport"]
+__all__ = ["JOURNAL_FILE", "Handler", "Outgoing", "Subscription", "Transport", "TransportError", "create_transport"]
