@@ -12,6 +12,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+# Ending sessions is the chassis's protocol (every service's verifier applies these events), so
+# its events are defined there and re-exported here with identity's other contracts.
+from agora.platform.auth.revocations import (
+    SESSION_REVOKED,
+    USER_DISABLED,
+    Revocations,
+    SessionRevoked,
+    UserDisabled,
+)
+
 USER_REGISTERED = "identity.user.registered"
 USER_UPDATED = "identity.user.updated"
 """An admin changed a user's role or active flag."""
@@ -38,3 +48,18 @@ class UserUpdated(_Contract):
     role: Role
     is_active: bool
     changed_by: str
+
+
+__all__ = [
+    "SESSION_REVOKED",
+    "SOURCE",
+    "USER_DISABLED",
+    "USER_REGISTERED",
+    "USER_UPDATED",
+    "Revocations",
+    "Role",
+    "SessionRevoked",
+    "UserDisabled",
+    "UserRegistered",
+    "UserUpdated",
+]

@@ -16,6 +16,7 @@ from agora.platform.settings import PlatformSettings, ServiceSettings
 
 if TYPE_CHECKING:
     from agora.platform.auth import TokenVerifier
+    from agora.platform.auth.revocations import RevocationFetcher
     from agora.platform.http.clients import ServiceClient
     from agora.platform.http.pagination import CursorCodec
     from agora.platform.messaging import Consumer, Outbox, OutboxRelay, Transport
@@ -45,6 +46,9 @@ class ServiceSpec:
     configure_app: Callable[[FastAPI], None] | None = None
     """Last touches to the service's app after the chassis built it (the web's HTML error pages,
     static files); API services need none."""
+    revocations_source: Callable[[ServiceContext], RevocationFetcher] | None = None
+    """Where the periodic sync reads the sessions and users in force (docs/architecture.md,
+    "Sessions end everywhere"); unset: identity's internal route. Identity reads its own database."""
     depends_on: tuple[str, ...] = ()
     """Services this one calls over HTTP (for start-up order and network policies)."""
 

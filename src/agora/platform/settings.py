@@ -84,6 +84,9 @@ class PlatformSettings(_Base):
     jwt_issuer: str = "agora-identity"
     jwt_audience: str = "agora"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    revocation_sync_seconds: float = Field(default=5.0, gt=0, le=300)
+    """How often every process asks identity for the ended sessions and disabled users in force:
+    the bound on how long a missed revocation event can go unnoticed."""
 
     # HTTP
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

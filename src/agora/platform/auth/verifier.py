@@ -6,6 +6,10 @@ embedded ``jwk`` headers are never followed), ``iss``/``aud``/``exp``/``nbf``/``
 checked with a bounded clock skew, and ``typ`` must say access token (a refresh or ID token is
 refused). Unknown ``kid`` triggers one JWKS refresh, rate-limited so forged kids cannot make us
 hammer identity.
+
+A valid signature is not the end: a token of an ended session or a disabled user is refused too,
+from the process's :class:`~agora.platform.auth.revocations.RevocationList` (in memory, kept
+current by identity's events and a periodic sync; no network call per request).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import structlog
 from jwt.algorithms import ECAlgorithm
 
 from agora.platform.auth.keys import ACCESS_TOKEN_TYPE
+from agora.platform.auth.revocations import RevocationList
 
 ALLOWED_ALGORITHMS = ("ES256",)
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "jti")
@@ -73,8 +78,10 @@ class TokenVerifier:
         leeway_seconds: int = 30,
         min_refresh_interval: float = 5.0,
         clock: Callable[[], float] = time.time,
+        revocations: RevocationList | None = None,
     ) -> None:
         self._fetch = fetch_jwks
+        self.revocations = revocations if revocations is not None else RevocationList()
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -120,6 +127,12 @@ class TokenVerifier:
         return key
 
     async def verify(self, token: str) -> Subject:
+        subject = await self._verified_subject(token)
+        if self.revocations.refuses(subject.claims):
+            raise InvalidToken("session ended or user disabled")
+        return subject
+
+    async def _verified_subject(self, token: str) -> Subject:
         cached = self._verified.get(token)
         if cached is not None:
             subject, expires = cached

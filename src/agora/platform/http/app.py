@@ -24,6 +24,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agora.platform.auth import TokenVerifier, jwks_from_file
+from agora.platform.auth.revocations import (
+    REVOCATIONS_PATH,
+    RevocationFetcher,
+    Revocations,
+    RevocationSync,
+    subscribe_revocations,
+)
 from agora.platform.auth.service_tokens import ServiceTokenProvider
 from agora.platform.auth.verifier import JwksFetcher
 from agora.platform.cache import ResponseCache
@@ -40,6 +47,7 @@ from agora.platform.observability.metrics import metrics_response
 from agora.platform.observability.tracing import configure_tracing, flush_tracing, instrument_sqlalchemy
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
+from agora.platform.tasks import PeriodicTask
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +83,29 @@ def _jwks_fetcher(platform: PlatformSettings, clients: Callable[[str], ServiceCl
         return document
 
     return from_identity
+
+
+def _revocations_fetcher(context: ServiceContext) -> RevocationFetcher:
+    if context.spec.revocations_source is not None:  # identity reads its own database
+        return context.spec.revocations_source(context)
+
+    async def from_identity() -> Revocations:
+        response = await context.clients("identity").get(REVOCATIONS_PATH, as_service=True)
+        response.raise_for_status()
+        return Revocations.model_validate_json(response.content)
+
+    return from_identity
+
+
+async def follow_revocations(context: ServiceContext, stack: AsyncExitStack) -> None:
+    """Keeps the verifier's revocation list current: identity's events, and the periodic sync."""
+    revocations = context.token_verifier.revocations
+    subscription = await subscribe_revocations(context.transport, context.name, revocations)
+    stack.push_async_callback(subscription.stop)
+    sync = RevocationSync(revocations, _revocations_fetcher(context), time.time)
+    task = PeriodicTask(f"{context.name}.revocations.sync", context.platform.revocation_sync_seconds, sync)
+    task.start()
+    stack.push_async_callback(task.stop)
 
 
 async def check_database(context: ServiceContext) -> None:
@@ -204,6 +235,7 @@ async def service_runtime(
             for task in spec.periodic(context) if spec.periodic else ():
                 task.start()
                 stack.push_async_callback(task.stop)
+            await follow_revocations(context, stack)
         log.info(
             "service_started", service=spec.name, database=dialect_of(url), broker=platform.broker_url.split(":")[0]
         )

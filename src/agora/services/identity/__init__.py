@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora.platform.service import ServiceSpec
+from agora.services.identity.auth import revocations_source
 from agora.services.identity.endpoints import build_router
 from agora.services.identity.keys import rotate_signing_key
 from agora.services.identity.models import metadata
@@ -21,6 +22,7 @@ spec = ServiceSpec(
     build_router=build_router,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
+    revocations_source=revocations_source,
 )
 
 __all__ = ["IdentitySettings", "rotate_signing_key", "spec"]

@@ -3,8 +3,10 @@
 Identity verifies its own access tokens with the chassis :class:`TokenVerifier`, fed from its
 own database (the same JWKS it publishes) rather than from ``AGORA_JWKS_URL``: identity must not
 fetch its keys over HTTP from itself, and in embedded mode the platform's JWKS is the
-development key. Beyond the token, every guard loads the caller's account, so a disabled user
-or a demoted admin is refused at once here, not only once their access token expires.
+development key. It shares the chassis verifier's revocation list, which identity fills from its
+own database (:func:`revocations_source`) and its own events, like every service. Beyond the
+token, every guard loads the caller's account, so a disabled user or a demoted admin is refused
+at once here, not only once their access token expires.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from fastapi import Depends, Request
 
 from agora.platform.auth import Subject, TokenVerifier
 from agora.platform.auth.dependencies import authenticate
+from agora.platform.auth.revocations import RevocationFetcher, Revocations
 from agora.platform.db import Session
+from agora.platform.db.types import utcnow
 from agora.platform.http.problems import Forbidden, Unauthorized
 from agora.platform.service import ServiceContext
 from agora.services.identity.keys import jwks
 from agora.services.identity.models import User
 from agora.services.identity.passwords import Passwords
 from agora.services.identity.repository import IdentityRepository
+from agora.services.identity.service import revocations_document
 from agora.services.identity.settings import IdentitySettings
 
 _VERIFIER = "identity.verifier"
@@ -48,9 +53,21 @@ def verifier_for(context: ServiceContext) -> TokenVerifier:
             audience=context.platform.jwt_audience,
             leeway_seconds=context.platform.jwt_leeway_seconds,
             min_refresh_interval=0.0,
+            revocations=context.token_verifier.revocations,
         )
         context.extras[_VERIFIER] = verifier
     return verifier
+
+
+def revocations_source(context: ServiceContext) -> RevocationFetcher:
+    """The periodic sync's source in identity itself: its own table, not an HTTP call to itself."""
+
+    async def fetch() -> Revocations:
+        async with context.read_sessions() as session:
+            rows = await IdentityRepository(session).revocations_in_force(utcnow())
+        return revocations_document(list(rows))
+
+    return fetch
 
 
 def passwords_for(context: ServiceContext) -> Passwords:

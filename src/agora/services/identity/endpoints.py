@@ -28,7 +28,9 @@ from agora.platform.auth.cookies import (
     csrf_token_for,
     set_session_cookies,
 )
+from agora.platform.auth.revocations import Revocations
 from agora.platform.db import Session
+from agora.platform.db.types import utcnow
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import ProblemError, problem_response, require_json
 from agora.services.identity import schemas
@@ -41,6 +43,7 @@ from agora.services.identity.service import (
     IssuedTokens,
     TokenConfig,
     address_document,
+    revocations_document,
     user_document,
 )
 from agora.services.identity.settings import IdentitySettings
@@ -71,6 +74,7 @@ async def service(request: Request, session: Session) -> IdentityService:
             audience=platform.jwt_audience,
             access_ttl_seconds=settings.access_token_ttl_seconds,
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
+            leeway_seconds=platform.jwt_leeway_seconds,
         ),
     )
 
@@ -335,6 +339,16 @@ def build_router() -> APIRouter:
         if user is None:
             raise ProblemError("No such user.", status=404, field="user_id")
         return _json({"id": user.id, "email": user.email, "display_name": user.display_name})
+
+    @router.get(
+        "/internal/revocations",
+        response_model=None,
+        responses={200: {"model": Revocations}, 401: {}, 403: {}},
+        summary="Ended sessions and disabled users whose tokens may still be alive (every service syncs them)",
+    )
+    async def revocations(_caller: ServiceCaller, session: Session) -> Response:
+        rows = await IdentityRepository(session).revocations_in_force(utcnow())
+        return _json(revocations_document(list(rows)).model_dump(mode="json"))
 
     @router.patch(
         "/users/{user_id}",

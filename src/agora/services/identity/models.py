@@ -1,4 +1,7 @@
-"""Identity's tables: ``users``, ``addresses``, ``refresh_tokens``, ``signing_keys``.
+"""Identity's tables: ``users``, ``addresses``, ``refresh_tokens``, ``revocations``, ``signing_keys``.
+
+``revocations`` keeps the sessions that ended and the users that were disabled for as long as
+their access tokens may be alive, for the other services' verifiers.
 
 Ids are uuid4 strings minted before the insert (so the outbox event of the same transaction
 can carry them); timestamps are naive UTC in the database and aware UTC in Python.
@@ -86,6 +89,26 @@ class RefreshToken(Base):
     __table_args__ = (
         Index("ix_refresh_tokens_family", "family_id"),
         Index("ix_refresh_tokens_user", "user_id"),
+    )
+
+
+class Revocation(Base):
+    """An ended session (``kind`` "session", ``subject_id`` its sid) or a user cut off (``kind``
+    "user", ``subject_id`` the user id, tokens issued before ``not_before`` refused), kept until
+    ``expires_at``, when every access token it covers has expired. Every service's verifier holds
+    a copy (``platform/auth/revocations.py``)."""
+
+    __tablename__ = "revocations"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('session', 'user')", name="kind"),
+        Index("ix_revocations_expires", "expires_at"),
     )
 
 

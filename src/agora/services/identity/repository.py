@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.services.identity.models import Address, RefreshToken, SigningKey, User
+from agora.services.identity.models import Address, RefreshToken, Revocation, SigningKey, User
 
 
 class IdentityRepository:
@@ -81,6 +81,26 @@ class IdentityRepository:
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+
+    # -- revocations ----------------------------------------------------------------------------
+
+    async def revoke(
+        self, kind: str, subject_id: str, *, user_id: str, not_before: datetime, expires: datetime
+    ) -> None:
+        """Records (or moves later) a revocation; expired ones are dropped on the way."""
+        await self.session.execute(delete(Revocation).where(Revocation.expires_at <= not_before))
+        row = await self.session.get(Revocation, (kind, subject_id))
+        if row is None:
+            self.session.add(
+                Revocation(kind=kind, subject_id=subject_id, user_id=user_id, not_before=not_before, expires_at=expires)
+            )
+        else:
+            row.not_before, row.expires_at = max(row.not_before, not_before), max(row.expires_at, expires)
+        await self.session.flush()
+
+    async def revocations_in_force(self, now: datetime) -> Sequence[Revocation]:
+        statement = select(Revocation).where(Revocation.expires_at > now).order_by(Revocation.not_before)
+        return list((await self.session.execute(statement)).scalars())
 
     # -- signing keys ---------------------------------------------------------------------------
 

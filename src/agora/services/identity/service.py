@@ -12,19 +12,30 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.identity import USER_REGISTERED, USER_UPDATED, Role, UserRegistered, UserUpdated
+from agora.contracts.identity import (
+    SESSION_REVOKED,
+    USER_DISABLED,
+    USER_REGISTERED,
+    USER_UPDATED,
+    Revocations,
+    Role,
+    SessionRevoked,
+    UserDisabled,
+    UserRegistered,
+    UserUpdated,
+)
 from agora.platform.auth.keys import mint_access_token
 from agora.platform.db.types import iso_utc
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.platform.messaging import EventWriter
 from agora.services.identity.keys import active_signing_key
-from agora.services.identity.models import Address, RefreshToken, User, utcnow
+from agora.services.identity.models import Address, RefreshToken, Revocation, User, utcnow
 from agora.services.identity.passwords import Passwords
 from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.schemas import AddressIn, AddressUpdate, RegisterIn, UserAdminUpdate, normalise_email
@@ -60,6 +71,12 @@ class TokenConfig:
     audience: str
     access_ttl_seconds: int
     refresh_ttl_seconds: int
+    leeway_seconds: int = 30
+    """The verifiers' clock skew: a token is accepted that long after ``exp``."""
+
+    def last_token_expiry(self, now: datetime) -> datetime:
+        """When every access token minted until ``now`` has expired, for every verifier."""
+        return now + timedelta(seconds=self.access_ttl_seconds + self.leeway_seconds)
 
 
 @dataclass(frozen=True)
@@ -164,8 +181,9 @@ class IdentityService:
             issuer=self.tokens.issuer,
             audience=self.tokens.audience,
             ttl_seconds=self.tokens.access_ttl_seconds,
-            # who the caller is, for services that show it (the support inbox names the customer)
-            extra_claims={"email": user.email, "name": user.display_name or ""},
+            # who the caller is, for services that show it (the support inbox names the customer);
+            # sid, the session (refresh-token family), is what logout revokes in every service
+            extra_claims={"email": user.email, "name": user.display_name or "", "sid": family_id},
         )
         await self.session.flush()
         return IssuedTokens(access_token=access, refresh_token=opaque, expires_in=self.tokens.access_ttl_seconds)
@@ -200,7 +218,7 @@ class IdentityService:
         if row is None or row.revoked_at is not None:
             return RefreshOutcome(None)
         if row.used_at is not None:
-            await self.repository.revoke_family(row.family_id, now)
+            await self._end_session(row, now)
             return RefreshOutcome(None, reuse=True)
         if row.expires_at <= now:
             return RefreshOutcome(None)
@@ -211,15 +229,32 @@ class IdentityService:
         # a conditional UPDATE, not "read then write": two concurrent refreshes with one token
         # (SQLite has no SELECT ... FOR UPDATE) cannot both win; the loser is treated as reuse
         if not await self.repository.spend(row.id, now):
-            await self.repository.revoke_family(row.family_id, now)
+            await self._end_session(row, now)
             return RefreshOutcome(None, reuse=True)
         return RefreshOutcome(await self._issue(user, family_id=row.family_id))
 
     async def logout(self, opaque: str) -> None:
-        """Revoke the token's whole family (this device's session). Unknown tokens are ignored."""
+        """End the token's session (its whole family) everywhere. Unknown tokens are ignored."""
         row = await self.repository.refresh_token_by_hash(hash_refresh_token(opaque))
-        if row is not None:
-            await self.repository.revoke_family(row.family_id, utcnow())
+        if row is not None and row.revoked_at is None:
+            await self._end_session(row, utcnow())
+
+    async def _end_session(self, row: RefreshToken, now: datetime) -> None:
+        """No refresh token of the family works any more, nor (once every service has heard the
+        event, within seconds) any access token carrying its ``sid``."""
+        await self.repository.revoke_family(row.family_id, now)
+        expires = self.tokens.last_token_expiry(now)
+        await self.repository.revoke("session", row.family_id, user_id=row.user_id, not_before=now, expires=expires)
+        event = SessionRevoked(session_id=row.family_id, user_id=row.user_id, revoked_at=now, expires_at=expires)
+        await self.events.add(self.session, SESSION_REVOKED, event.model_dump(mode="json"), subject=row.user_id)
+
+    async def _cut_off_user(self, user_id: str, now: datetime) -> None:
+        """Every session of the user ends; their tokens issued before ``now`` die everywhere."""
+        await self.repository.revoke_user_tokens(user_id, now)
+        expires = self.tokens.last_token_expiry(now)
+        await self.repository.revoke("user", user_id, user_id=user_id, not_before=now, expires=expires)
+        event = UserDisabled(user_id=user_id, not_before=now, expires_at=expires)
+        await self.events.add(self.session, USER_DISABLED, event.model_dump(mode="json"), subject=user_id)
 
     # -- profile --------------------------------------------------------------------------------
 
@@ -301,8 +336,9 @@ class IdentityService:
         if "is_active" in changes:
             user.is_active = changes["is_active"]
             if not user.is_active:
-                # disabling ends every session: no refresh token of theirs works any more
-                await self.repository.revoke_user_tokens(user.id, now)
+                # disabling ends every session: no refresh token of theirs works any more, and
+                # their access tokens stop working in every service within seconds
+                await self._cut_off_user(user.id, now)
         if changes:
             user.updated_at = now
             await self.session.flush()
@@ -317,6 +353,22 @@ def _required(name: str) -> IdentityError:
     error = IdentityError(f"{name} cannot be null; leave it out to keep the current value.", field=f"body.{name}")
     error.status = 422
     return error
+
+
+def revocations_document(rows: list[Revocation]) -> Revocations:
+    """The revocations in force, as every service's periodic sync reads them."""
+    return Revocations(
+        sessions=[
+            SessionRevoked(session_id=r.subject_id, user_id=r.user_id, revoked_at=r.not_before, expires_at=r.expires_at)
+            for r in rows
+            if r.kind == "session"
+        ],
+        users=[
+            UserDisabled(user_id=r.subject_id, not_before=r.not_before, expires_at=r.expires_at)
+            for r in rows
+            if r.kind == "user"
+        ],
+    )
 
 
 def user_document(user: User) -> dict[str, Any]:

@@ -1,0 +1,166 @@
+"""Ended sessions and disabled users, known to every service's token verifier within seconds.
+
+An access token is a signed JWT that any service verifies alone, so by itself it stays good until
+it expires (10 minutes) however the session ends. Each process therefore keeps a
+:class:`RevocationList`: the session ids (the ``sid`` claim, one per login) that were revoked and
+the users cut off at a time (disabled), each kept only until every token it covers has expired.
+The verifier consults it on every request: two dict look-ups, no network.
+
+The list is fed two ways (docs/architecture.md, "Sessions end everywhere"):
+
+* **events**: identity writes ``identity.session.revoked`` / ``identity.user.disabled`` to its
+  outbox in the transaction that ends the session; every service subscribes to the ``identity``
+  topic with a group of its own (:func:`subscribe_revocations`), so each service hears each event
+  within the relay's latency. No inbox: applying a revocation twice changes nothing.
+* **sync**: every ``AGORA_REVOCATION_SYNC_SECONDS`` (and at start-up, when the list is empty) the
+  process asks identity for every revocation still in force (:class:`RevocationSync`). That
+  covers what events cannot: a replica of a service whose sibling took the event (replicas share
+  a consumer group), a process that started after the event, an event lost on the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agora.platform.messaging.envelope import Envelope
+from agora.platform.messaging.transports.base import Subscription, Transport
+
+log = structlog.get_logger(__name__)
+
+TOPIC = "identity"
+SESSION_REVOKED = "identity.session.revoked"
+"""A session ended (logout, a stolen refresh token came back): every token with its ``sid`` dies."""
+USER_DISABLED = "identity.user.disabled"
+"""An admin disabled a user: every token of theirs issued before ``not_before`` dies."""
+REVOCATIONS_PATH = "/api/identity/internal/revocations"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SessionRevoked(_Payload):
+    session_id: str
+    user_id: str
+    revoked_at: datetime
+    expires_at: datetime
+    """When the last access token of the session expires: the entry is kept until then."""
+
+
+class UserDisabled(_Payload):
+    user_id: str
+    not_before: datetime
+    expires_at: datetime
+
+
+class Revocations(_Payload):
+    """What identity's revocation endpoint answers: every entry still in force."""
+
+    sessions: list[SessionRevoked]
+    users: list[UserDisabled]
+
+
+RevocationFetcher = Callable[[], Awaitable[Revocations]]
+
+
+class RevocationList:
+    """The process's revoked sessions and cut-off users, pruned as their tokens expire."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, float] = {}  # sid -> when its last token expires
+        self._users: dict[str, tuple[float, float]] = {}  # user id -> (not before, expires)
+        self.synced = False
+
+    def __len__(self) -> int:
+        return len(self._sessions) + len(self._users)
+
+    def refuses(self, claims: dict[str, Any]) -> bool:
+        """Whether a verified token's claims belong to an ended session or a cut-off user.
+
+        An entry past its expiry can stay until the next prune: it refuses nothing that is still
+        valid (a revoked session gets no new tokens; a cut-off spares tokens issued after it).
+        """
+        sid = claims.get("sid")
+        if sid is not None and sid in self._sessions:
+            return True
+        cut_off = self._users.get(claims.get("sub", ""))
+        if cut_off is None:
+            return False
+        issued = claims.get("iat")
+        return not isinstance(issued, int | float) or issued < cut_off[0]
+
+    def revoke_session(self, entry: SessionRevoked) -> None:
+        self._sessions[entry.session_id] = entry.expires_at.timestamp()
+
+    def disable_user(self, entry: UserDisabled) -> None:
+        known = self._users.get(entry.user_id)
+        not_before, expires = entry.not_before.timestamp(), entry.expires_at.timestamp()
+        if known is not None:  # the later cut-off covers the earlier one
+            not_before, expires = max(known[0], not_before), max(known[1], expires)
+        self._users[entry.user_id] = (not_before, expires)
+
+    def merge(self, revocations: Revocations) -> None:
+        for session in revocations.sessions:
+            self.revoke_session(session)
+        for user in revocations.users:
+            self.disable_user(user)
+        self.synced = True
+
+    def prune(self, now: float) -> None:
+        """Drops the entries whose tokens have all expired (memory stays bounded)."""
+        self._sessions = {sid: expires for sid, expires in self._sessions.items() if expires > now}
+        self._users = {user: entry for user, entry in self._users.items() if entry[1] > now}
+
+    async def apply(self, envelope: Envelope) -> None:
+        """The event handler: other ``identity`` events are not ours and are ignored."""
+        try:
+            if envelope.type == SESSION_REVOKED:
+                self.revoke_session(SessionRevoked.model_validate(envelope.data))
+            elif envelope.type == USER_DISABLED:
+                self.disable_user(UserDisabled.model_validate(envelope.data))
+        except ValidationError:
+            # a malformed event can never apply; the sync still brings the truth from identity
+            log.warning("revocation_event_malformed", event_id=envelope.id, type=envelope.type)
+
+
+async def subscribe_revocations(transport: Transport, service: str, revocations: RevocationList) -> Subscription:
+    """Every process of ``service`` hears identity's revocation events (one group per service)."""
+    return await transport.subscribe(TOPIC, f"{service}.revocations", revocations.apply)
+
+
+class RevocationSync:
+    """One run of the fallback: fetch what identity holds in force, merge it, prune."""
+
+    def __init__(self, revocations: RevocationList, fetch: RevocationFetcher, clock: Callable[[], float]) -> None:
+        self._revocations = revocations
+        self._fetch = fetch
+        self._clock = clock
+
+    async def __call__(self) -> None:
+        try:
+            fetched = await self._fetch()
+        except Exception as exc:  # identity away (or not started yet): events still arrive, retry next run
+            log.warning("revocation_sync_failed", error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            return
+        self._revocations.merge(fetched)
+        self._revocations.prune(self._clock())
+
+
+__all__ = [
+    "REVOCATIONS_PATH",
+    "SESSION_REVOKED",
+    "TOPIC",
+    "USER_DISABLED",
+    "RevocationFetcher",
+    "RevocationList",
+    "RevocationSync",
+    "Revocations",
+    "SessionRevoked",
+    "UserDisabled",
+    "subscribe_revocations",
+]
