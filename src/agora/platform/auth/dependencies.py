@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 
 from agora.platform.auth.cookies import SAFE_METHODS, check_csrf, cookie_access_token
 from agora.platform.auth.verifier import InvalidToken, Subject, TokenVerifier
-from agora.platform.http.problems import Forbidden, Unauthorized
+from agora.platform.http.problems import Forbidden, Unauthorized, declares
 
 log = structlog.get_logger(__name__)
 
@@ -60,11 +60,14 @@ async def authenticate(request: Request, verifier: TokenVerifier | None) -> Subj
     return subject
 
 
+# a token that is sent must be valid (401); a cookie-authenticated change needs its CSRF token (403)
+@declares(401, unsafe=(403,))
 async def optional_subject(request: Request) -> Subject | None:
     verifier: TokenVerifier | None = getattr(request.state, "token_verifier", None)
     return await authenticate(request, verifier)
 
 
+@declares(401, unsafe=(403,), needs_caller=True)
 async def current_subject(subject: Annotated[Subject | None, Depends(optional_subject)]) -> Subject:
     if subject is None:
         raise Unauthorized()
@@ -80,7 +83,7 @@ def require_role(*roles: str) -> Callable[..., Awaitable[Subject]]:
         return subject
 
     guard.__name__ = f"require_{'_or_'.join(roles)}"
-    return guard
+    return declares(401, 403)(guard)
 
 
 CurrentSubject = Annotated[Subject, Depends(current_subject)]

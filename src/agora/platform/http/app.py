@@ -39,6 +39,7 @@ from agora.platform.http.admin import build_admin_router
 from agora.platform.http.clients import ServiceClient, create_service_client
 from agora.platform.http.docs import add_docs_routes
 from agora.platform.http.middleware import FASTAPI_TELEMETRY, ChassisMiddleware
+from agora.platform.http.openapi import complete_document
 from agora.platform.http.pagination import CursorCodec
 from agora.platform.http.problems import install_problem_handlers, problem_response
 from agora.platform.messaging import Outbox, OutboxRelay, Transport, create_transport
@@ -295,7 +296,7 @@ def create_service_app(
             yield request_state(context)
         flush_tracing()
 
-    app = FastAPI(
+    app = ServiceApp(
         title=spec.title,
         version="0.1.0",
         lifespan=lifespan,
@@ -327,6 +328,19 @@ def create_service_app(
         access_log=platform.access_log,
     )
     return app
+
+
+class ServiceApp(FastAPI):
+    """A service's FastAPI app whose OpenAPI document also declares what the chassis answers."""
+
+    _completed: dict[str, Any] | None = None
+
+    def openapi(self) -> dict[str, Any]:
+        document = super().openapi()
+        # FastAPI caches the document (and rebuilds it when routes change): complete each build once
+        if document is not self._completed:
+            self._completed = complete_document(document, self.routes)
+        return document
 
 
 class HeadAsGet:

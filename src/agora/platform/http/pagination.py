@@ -16,7 +16,7 @@ import orjson
 from fastapi import Query
 from pydantic import BaseModel
 
-from agora.platform.http.problems import BadRequest
+from agora.platform.http.problems import PARAMETER_STATUSES, BadRequest
 
 T = TypeVar("T")
 
@@ -24,7 +24,11 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size (1-100).")]
-Cursor = Annotated[str | None, Query(max_length=512, description="Opaque cursor from next_cursor.")]
+Cursor = Annotated[
+    str | None,
+    # a modified cursor is a 400 (the OpenAPI document declares it on every list that takes one)
+    Query(max_length=512, description="Opaque cursor from next_cursor.", json_schema_extra={PARAMETER_STATUSES: [400]}),
+]
 
 
 class Page(BaseModel, Generic[T]):

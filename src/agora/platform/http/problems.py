@@ -7,8 +7,9 @@ become a 500 whose body says nothing about the cause (the log has it, with the r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import structlog
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from agora.platform.errors import ServiceError
 
@@ -27,6 +29,34 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://agora.dev/problems/"
 
 log = structlog.get_logger(__name__)
+
+_Dependency = TypeVar("_Dependency", bound=Callable[..., Any])
+#: where ``declares`` puts a dependency's statuses; ``platform/http/openapi.py`` reads them
+DECLARED_STATUSES = "__agora_statuses__"
+DECLARED_UNSAFE_STATUSES = "__agora_unsafe_statuses__"
+DECLARED_CALLER = "__agora_needs_caller__"
+#: a parameter's schema may carry this key (``json_schema_extra``): the statuses it answers with
+PARAMETER_STATUSES = "x-agora-statuses"
+
+
+def declares(
+    *statuses: int, unsafe: Iterable[int] = (), needs_caller: bool = False
+) -> Callable[[_Dependency], _Dependency]:
+    """Marks a route dependency with the problem statuses it answers with.
+
+    The OpenAPI document then declares them on every route that depends on it, however deep
+    (``platform/http/openapi.py``), so a guard written once is documented everywhere it is used.
+    ``unsafe`` statuses happen only on unsafe methods (the CSRF check of cookie sessions);
+    ``needs_caller``: the dependency refuses anonymous callers (the route's ``security``).
+    """
+
+    def mark(dependency: _Dependency) -> _Dependency:
+        setattr(dependency, DECLARED_STATUSES, frozenset(statuses))
+        setattr(dependency, DECLARED_UNSAFE_STATUSES, frozenset(unsafe))
+        setattr(dependency, DECLARED_CALLER, needs_caller)
+        return dependency
+
+    return mark
 
 
 class ProblemError(Exception):
@@ -191,12 +221,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 400 and detail == "There was an error parsing the body":
         detail = "The request body could not be parsed (malformed or not UTF-8)."
-    return problem_response(
-        exc.status_code,
-        detail=detail,
-        instance=request.url.path,
-        headers=dict(exc.headers or {}),
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return problem_response(exc.status_code, detail=detail, instance=request.url.path, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path takes (RFC 9110 ``Allow``).
+
+    Starlette's 405 names the methods of the first route whose path matched, but a path's GET and
+    PATCH are two routes; this asks them all. HEAD goes with GET (``HeadAsGet`` answers it).
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 async def _service_error(request: Request, exc: Exception) -> Response:
@@ -267,6 +311,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 _JSON_TYPES = ("application/json",)
 
 
+@declares(415)
 async def require_json(request: Request) -> None:
     """Refuse request bodies that do not declare JSON (415), for routers that only take JSON."""
     if request.method not in ("POST", "PUT", "PATCH"):

@@ -20,7 +20,7 @@ from agora.platform.auth.dependencies import authenticate
 from agora.platform.auth.revocations import RevocationFetcher, Revocations
 from agora.platform.db import Session
 from agora.platform.db.types import utcnow
-from agora.platform.http.problems import Forbidden, Unauthorized
+from agora.platform.http.problems import Forbidden, Unauthorized, declares
 from agora.platform.service import ServiceContext
 from agora.services.identity.keys import jwks
 from agora.services.identity.models import User
@@ -84,6 +84,7 @@ def passwords_for(context: ServiceContext) -> Passwords:
     return passwords
 
 
+@declares(401, unsafe=(403,), needs_caller=True)
 async def token_subject(request: Request) -> Subject:
     # the chassis rules (bearer, else the session cookie with its CSRF check), our own verifier
     subject = await authenticate(request, verifier_for(request.state.context))
@@ -99,6 +100,7 @@ async def current_user(subject: Annotated[Subject, Depends(token_subject)], sess
     return user
 
 
+@declares(403)
 async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
     if user.role != "admin":
         raise Forbidden("This needs the admin role.")
@@ -111,6 +113,7 @@ Me = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(current_admin)]
 
 
+@declares(403)
 async def service_caller(subject: Annotated[Subject, Depends(token_subject)]) -> Subject:
     """Another Agora service (a service token); 403 for any other role."""
     if not subject.has_role("service"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Mount
@@ -22,9 +23,14 @@ from agora.services.web.templating import HTMX, STATIC, render
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter()
     for part in (storefront, account, admin, chat):
         router.routes.extend(part.router.routes)
+    # pages and forms, not an API: the web's OpenAPI document lists none of them (the routes are
+    # copied, so the router's own include_in_schema would not reach them)
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            route.include_in_schema = False
     return router
 
 
