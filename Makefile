@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed  ## install and start every service in one process on http://127.0.0.1:8000
 	$(BIN)/agora up
 
-run-distributed: $(VENV)/.installed  ## one process per service behind a front proxy on :8000
-	$(BIN)/agora up --distributed
+run-distributed: $(VENV)/.installed  ## one process per service behind a front proxy on :8000, on a real broker
+	AGORA_BROKER_URL=$${AGORA_BROKER_URL:-$$(scripts/find-broker.sh)} $(BIN)/agora up --distributed
 
 test: $(VENV)/.test-installed backends lint  ## install test needs, provision backends, run the whole suite
 	$(BIN)/pytest

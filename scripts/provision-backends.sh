@@ -61,6 +61,15 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 [ -x /usr/bin/chromium ] && echo "browser chromium: /usr/bin/chromium"
 
+# the PgBouncer tests start their own pgbouncer (transaction pooling) on a free port
+if [ ! -x /usr/sbin/pgbouncer ] && ! command -v pgbouncer >/dev/null 2>&1; then
+  echo "pgbouncer: missing, installing from Debian"
+  if ! (apt-get install -y -q pgbouncer >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pgbouncer >/dev/null 2>&1)); then
+    echo "pgbouncer: could not install (apt-get install pgbouncer)" >&2
+    failed=1
+  fi
+fi
+
 if ! command -v wrk >/dev/null 2>&1; then
   echo "benchmark tool wrk missing; installing from Debian"
   (apt-get install -y -q wrk >/dev/null 2>&1 || echo "could not install wrk (benchmarks only)" >&2)

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -205,10 +204,41 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _require_real_broker(platform: PlatformSettings) -> None:
+    """Distributed mode refuses the in-process broker: each process would have its own, and no
+    event would ever reach another service (catalog's products would never become stock)."""
+    if platform.broker_url.split(":", 1)[0] in ("memory", ""):
+        raise CommandError(
+            "distributed mode needs a real broker: set AGORA_BROKER_URL (e.g. nats://127.0.0.1:4222, "
+            "redis://127.0.0.1:6379/0, kafka://127.0.0.1:9092); memory:// cannot carry events between processes"
+        )
+
+
+def _pool_sizes(specs: Sequence[Any], platform: PlatformSettings) -> dict[str, int]:
+    """Each service's share of the connection budget on its database server (see
+    ``agora.platform.db.pools``), told on the console per server."""
+    from agora.platform.db.pools import connections_per_server, server_of, split_budget
+
+    settings = {spec.name: load_settings(spec.settings_cls) for spec in specs}
+    urls = {name: each.resolved_database_url(platform) for name, each in settings.items()}
+    fixed = {name: each.database_pool_size for name, each in settings.items() if each.database_pool_size}
+    budget = platform.database_connection_budget
+    sizes = split_budget(urls, budget, fixed)
+    for server, total in connections_per_server(urls, sizes).items():
+        sharing = [name for name in sizes if server_of(urls[name]) == server]
+        note = "" if total <= budget else " [yellow]over the budget: lower AGORA_<SERVICE>_DATABASE_POOL_SIZE[/yellow]"
+        console.print(
+            f"Database server {server}: at most {total} connections for {len(sharing)} service(s) "
+            f"(AGORA_DATABASE_CONNECTION_BUDGET={budget}){note}"
+        )
+    return sizes
+
+
 def _up_distributed(
     specs: Sequence[Any], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
 ) -> None:
     from agora.platform.runtime import create_front_app
+    from agora.supervisor import Supervisor
 
     taken = [p for p in range(first_port, first_port + len(specs)) if p == port or not _port_free(p)]
     if taken:
@@ -216,37 +246,34 @@ def _up_distributed(
             f"port(s) {', '.join(map(str, taken))} already in use: the services need "
             f"{len(specs)} free ports from {first_port}; choose others with --first-service-port"
         )
+    _require_real_broker(platform)
     _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
     env = {**os.environ, "AGORA_MODE": Mode.distributed.value, "AGORA_DATA_DIR": str(platform.data_dir)}
     if platform.jwks_file is not None:
         env["AGORA_JWKS_FILE"] = str(platform.jwks_file)
+    for name, size in _pool_sizes(specs, platform).items():
+        env[f"AGORA_{name.upper()}_DATABASE_POOL_SIZE"] = str(size)
     urls: dict[str, str] = {}
-    children: list[subprocess.Popen[bytes]] = []
+    commands: dict[str, list[str]] = {}
     for offset, spec in enumerate(specs):
         service_port = first_port + offset
         urls[spec.name] = f"http://127.0.0.1:{service_port}"
         env[f"AGORA_SERVICE_URLS__{spec.name.upper()}"] = urls[spec.name]
-    for spec in specs:
-        service_port = int(urls[spec.name].rsplit(":", 1)[1])
-        command = [sys.executable, "-m", "agora", "serve", spec.name, "--port", str(service_port), "--no-migrate"]
-        children.append(
-            subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: S603 - our own interpreter and module
-        )
+        commands[spec.name] = [
+            sys.executable, "-m", "agora", "serve", spec.name, "--port", str(service_port), "--no-migrate"
+        ]  # fmt: skip
+
+    def spawn(command: Sequence[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: S603 - our own interpreter and module
+
+    supervisor = Supervisor(commands, spawn)
     console.print(
         f"[bold]Agora (distributed)[/bold] on http://{host}:{port}  "
         + "  ".join(f"{name}={url}" for name, url in urls.items())
     )
 
     def stop_children() -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + platform.shutdown_grace_seconds + 5
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+        supervisor.stop(grace=platform.shutdown_grace_seconds + 5)
 
     front = create_front_app(urls)
     front_lifespan = front.router.lifespan_context
@@ -256,7 +283,12 @@ def _up_distributed(
         # stopped from the lifespan, not only from a ``finally``: after a graceful shutdown on
         # SIGTERM uvicorn raises the signal again, which ends this process before any ``finally``
         async with front_lifespan(app) as state:
-            yield state
+            watching = asyncio.create_task(supervisor.watch())
+            try:
+                yield state
+            finally:
+                supervisor.stopping = True  # no restart while everything stops
+                watching.cancel()
         await asyncio.to_thread(stop_children)
 
     front.router.lifespan_context = lifespan
@@ -289,6 +321,8 @@ def serve(
     from agora.platform.http.app import create_service_app
 
     platform = _platform(data_dir)
+    if platform.mode is Mode.distributed:
+        _require_real_broker(platform)
     (spec,) = _specs([service])
     settings = load_settings(spec.settings_cls)
     if migrate:
@@ -576,7 +610,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=False)
     except CommandError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)  # one line, whatever the width
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)

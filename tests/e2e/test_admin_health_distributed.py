@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agora.platform.testing.brokers import NATS_URL
 from agora.platform.testing.processes import (
     agora_command,
     free_port,
@@ -31,7 +32,7 @@ from agora.platform.testing.waiting import eventually
 from agora.registry import service_specs
 
 # sixteen processes start on two cores: more than the suite's per-test limit
-pytestmark = [pytest.mark.backend("sqlite"), pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.backend("sqlite"), pytest.mark.backend("nats"), pytest.mark.timeout(600)]
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -52,7 +53,7 @@ class Distributed:
 def distributed(tmp_path: Path) -> Iterator[Distributed]:
     """``agora up --distributed`` with an admin account, on SQLite files under ``tmp_path``."""
     data_dir = tmp_path / "var"
-    env = {"AGORA_ENVIRONMENT": "development", "AGORA_LOG_LEVEL": "WARNING"}
+    env = {"AGORA_ENVIRONMENT": "development", "AGORA_LOG_LEVEL": "WARNING", "AGORA_BROKER_URL": NATS_URL}
     subprocess.run(
         agora_command("create-admin", "--email", ADMIN_EMAIL, "--data-dir", str(data_dir)),
         env={**os.environ, **env, "AGORA_ADMIN_PASSWORD": ADMIN_PASSWORD},
@@ -87,7 +88,7 @@ async def test_a_stopped_service_turns_red_on_the_dashboard(distributed: Distrib
 
         pids = serving_pids([first + names.index(STOPPED)])
         assert len(pids) == 1
-        os.kill(pids[0], signal.SIGKILL)
+        os.kill(pids[0], signal.SIGTERM)  # stopped on purpose: the supervisor leaves it stopped
 
         async def red() -> dict[str, str] | None:
             found = states((await admin.get("/admin/partials/health")).text)

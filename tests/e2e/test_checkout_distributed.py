@@ -175,3 +175,7 @@ def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], ka
     assert serving_pids(range(first_service_port, first_service_port + len(databases))) == []
     log = (tmp_path / "up.log").read_text()
     assert '"database":"postgresql"' in log and '"broker":"kafka"' in log
+    # every service's pool is its share of one budget on the one server (PostgreSQL admits 100)
+    share = 80 // len(databases)
+    assert f"Database server 127.0.0.1:5432: at most {share * len(databases)} connections" in log
+    assert log.count(f'"pool_size":{share},') >= len(databases)

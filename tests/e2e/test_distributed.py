@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from agora.platform.testing.brokers import NATS_URL
@@ -23,6 +27,19 @@ from agora.registry import service_specs
 
 # sixteen processes start on two cores: more than the suite's per-test limit
 pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats"), pytest.mark.timeout(600)]
+
+
+def run_agora(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The CLI in a bare environment (and the code under test: PYTHONPATH is kept)."""
+    bare = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(agora_command(*args), env={**bare, **env}, capture_output=True, text=True, timeout=60)
+
+
+SUPERVISOR_EVENTS = {"service_exited", "service_restarted", "service_stopped", "service_given_up"}
+
+
+def json_lines(log: str) -> list[dict]:  # type: ignore[type-arg]
+    return [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
 
 
 def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
@@ -84,35 +101,43 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
             assert 'process="catalog"' in metrics and 'process="front"' in metrics
             assert 'route="/api/catalog/products/{product_id}"' in metrics
             assert metrics.count("# TYPE agora_http_requests_total counter") == 1
-        # stopping agora up (SIGTERM) stops every service process it started
+
+            # a service process that dies is started again (with backoff), and the log says so
+            payments_port = service_port + [spec.name for spec in service_specs()].index("payments")
+            (victim,) = serving_pids([payments_port])
+            os.kill(victim, signal.SIGKILL)
+            deadline = time.monotonic() + 120
+            while serving_pids([payments_port]) in ([], [victim]):
+                assert time.monotonic() < deadline, "payments was not restarted"
+                time.sleep(0.25)  # another process's effect: there is no event to await here
+            wait_until_ready(f"{base}/readyz", timeout=120, process=process)  # through the front
+            assert httpx.get(f"{base}/readyz", timeout=10).json()["checks"]["payments"] == "ok"
+        # stopping agora up (SIGTERM) stops every service process it started, restarting none
         assert serving_pids(range(service_port, service_port + len(service_specs()))) == []
         log = (tmp_path / "up.log").read_text()
         assert '"database":"postgresql"' in log and '"broker":"nats"' in log
+        supervision = [line for line in json_lines(log) if line["event"] in SUPERVISOR_EVENTS]
+        assert len(supervision) == 2, supervision
+        exited, restarted = supervision
+        assert (exited["event"], exited["service"], exited["exit_code"], exited["attempt"]) == (
+            "service_exited", "payments", -signal.SIGKILL, 1
+        )  # fmt: skip
+        assert (restarted["event"], restarted["service"], restarted["attempt"]) == ("service_restarted", "payments", 1)
     finally:
         asyncio.run(drop_database(POSTGRES_URL, "postgresql", database))
 
 
 def test_doctor_names_what_is_wrong(tmp_path: Path) -> None:
     env_base = {"AGORA_ENVIRONMENT": "development", "AGORA_DATA_DIR": str(tmp_path / "var")}
-    healthy = subprocess.run(
-        agora_command("doctor"),
-        env={**env_base, "PATH": "/usr/bin:/bin", "AGORA_BROKER_URL": NATS_URL},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    healthy = run_agora("doctor", env={**env_base, "AGORA_BROKER_URL": NATS_URL})
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
-    broken = subprocess.run(
-        agora_command("doctor"),
+    broken = run_agora(
+        "doctor",
         env={
             **env_base,
-            "PATH": "/usr/bin:/bin",
             "AGORA_CATALOG_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/catalog",
             "AGORA_BROKER_URL": "redis://127.0.0.1:1/0",
         },
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert broken.returncode == 1
     output = broken.stdout + broken.stderr
@@ -139,4 +164,20 @@ def test_a_taken_service_port_is_named_before_anything_starts(tmp_path: Path) ->
         )  # fmt: skip
     assert result.returncode == 1
     assert f"{first + 2} already in use" in result.stdout + result.stderr
+    assert not (tmp_path / "var").exists()  # refused before migrating anything
+
+
+@pytest.mark.parametrize("command", [["up", "--distributed"], ["serve", "catalog"]], ids=["up", "serve"])
+def test_distributed_mode_refuses_the_in_process_broker(tmp_path: Path, command: list[str]) -> None:
+    result = run_agora(
+        *command,
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path / "var"),
+        env={"AGORA_ENVIRONMENT": "development", "AGORA_MODE": "distributed"},
+    )
+    assert result.returncode == 1
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and "needs a real broker: set AGORA_BROKER_URL" in lines[0], lines
     assert not (tmp_path / "var").exists()  # refused before migrating anything

@@ -168,7 +168,7 @@ async def migrate_service(
     spec: ServiceSpec, platform: PlatformSettings, settings: ServiceSettings | None = None
 ) -> None:
     settings = settings if settings is not None else load_settings(spec.settings_cls)
-    engine = create_engine(settings.resolved_database_url(platform))
+    engine = create_engine(settings.resolved_database_url(platform), pool_size=1)  # one transaction
     try:
         await upgrade(engine, service=spec.name, migrations_dir=spec.migrations_dir)
     finally:

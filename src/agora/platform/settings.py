@@ -73,6 +73,18 @@ class PlatformSettings(_Base):
 
     redis_url: str | None = None
 
+    # database connections (see agora.platform.db.pools)
+    database_connection_budget: int = Field(default=80, ge=1, le=100_000)
+    """Connections every Agora pool together may hold on one database server (a default
+    PostgreSQL admits 100); each service's pool gets a share."""
+    database_pool_shares: int | None = Field(default=None, ge=1, le=10_000)
+    """How many pools divide the budget; unset: one per service of this build (a cluster running
+    replicas sets replicas x services, or sizes pools per service)."""
+    database_pool_timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds a request waits for a pooled connection before it is answered 503."""
+    database_pool_queue: int = Field(default=256, ge=0, le=100_000)
+    """Requests that may wait for a pooled connection at once, per pool; more are answered 503."""
+
     # observability
     otlp_endpoint: str | None = None
     """OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; no exporter when unset."""
@@ -141,7 +153,8 @@ class ServiceSettings(_Base):
 
     database_url: str | None = None
     """SQLAlchemy async URL; defaults to ``sqlite+aiosqlite:///<data_dir>/<service>.db``."""
-    database_pool_size: int = Field(default=20, ge=1, le=200)
+    database_pool_size: int | None = Field(default=None, ge=1, le=200)
+    """This service's pool; unset: its share of ``AGORA_DATABASE_CONNECTION_BUDGET``."""
     database_echo: bool = False
     database_pre_ping: bool = False
     """Test each pooled connection before use (one round trip); off: a restart costs one failed call."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+import weakref
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from agora.platform.db.pools import bounded_pool_class
 
 
 def dialect_of(url: str) -> str:
@@ -18,10 +22,37 @@ def dialect_of(url: str) -> str:
     return "mysql" if name == "mariadb" else name
 
 
-def create_engine(url: str, *, pool_size: int = 20, echo: bool = False, pre_ping: bool = False) -> AsyncEngine:
-    """``pre_ping`` costs a round trip per checkout; without it a connection broken by a server
-    restart fails one statement, after which SQLAlchemy drops the whole pool and reconnects."""
+#: ``?pgbouncer=true`` on a PostgreSQL URL: the URL points at PgBouncer in transaction pooling
+PGBOUNCER_PARAMETER = "pgbouncer"
+
+#: Engines whose connections PgBouncer hands out per transaction (see :func:`create_engine`).
+_BEHIND_PGBOUNCER: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    pool_timeout: float = 10.0,
+    max_waiting: int = 256,
+    echo: bool = False,
+    pre_ping: bool = False,
+) -> AsyncEngine:
+    """An engine whose pool holds at most ``pool_size`` connections; a caller that finds them all
+    busy waits up to ``pool_timeout`` seconds behind at most ``max_waiting`` others (see
+    :mod:`agora.platform.db.pools`).
+
+    ``pre_ping`` costs a round trip per checkout; without it a connection broken by a server
+    restart fails one statement, after which SQLAlchemy drops the whole pool and reconnects.
+    A PostgreSQL URL with ``?pgbouncer=true`` goes through PgBouncer in transaction pooling, where
+    consecutive transactions of one client may run on different server connections: asyncpg
+    then caches no prepared statement and names each one uniquely, so no statement is looked up
+    on a server connection that never saw it, and no two clients' names collide.
+    """
     parsed = make_url(url)
+    flag = parsed.query.get(PGBOUNCER_PARAMETER, "")
+    pgbouncer = isinstance(flag, str) and flag.lower() in ("true", "1", "yes")
+    parsed = parsed.difference_update_query([PGBOUNCER_PARAMETER])
     backend = dialect_of(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if backend == "sqlite":
@@ -34,17 +65,40 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False, pre_ping
     else:
         # no overflow: an overflow connection is closed on check-in and opened again on the next
         # burst, and a connection handshake costs far more than waiting for a pooled one
-        kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=10, pool_pre_ping=pre_ping, pool_recycle=1800)
+        kwargs.update(
+            poolclass=bounded_pool_class(max_waiting),
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=pre_ping,
+            pool_recycle=1800,
+        )
         if backend == "mysql":
             kwargs["connect_args"] = {"charset": "utf8mb4"}
             # InnoDB's default REPEATABLE READ takes gap locks: the relay's FOR UPDATE SKIP LOCKED
             # scan of the outbox then blocks a concurrent request's INSERT into it, and the two
             # deadlock. READ COMMITTED (PostgreSQL's default too) locks only the rows it reads.
             kwargs["isolation_level"] = "READ COMMITTED"
+        elif pgbouncer:
+            kwargs["connect_args"] = {
+                "statement_cache_size": 0,  # asyncpg's own cache
+                "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg dialect's cache
+                "prepared_statement_name_func": _unique_statement_name,
+            }
     engine = create_async_engine(parsed, **kwargs)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if pgbouncer:
+        _BEHIND_PGBOUNCER.add(engine.sync_engine)
     return engine
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def behind_pgbouncer(engine: AsyncEngine) -> bool:
+    return engine.sync_engine in _BEHIND_PGBOUNCER
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -63,7 +117,9 @@ def create_sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> asyn
     round trips (two of the three a primary-key read otherwise costs). Writes never use them.
     On SQLite, writing sessions queue at the database's write gate (see :class:`WriteGatedSession`).
     """
-    if read_only:
+    if read_only and not behind_pgbouncer(engine):
+        # behind PgBouncer a statement outside a transaction may be prepared on one server
+        # connection and executed on another: reads keep their (pinning) transaction there
         bind = engine.execution_options(isolation_level="AUTOCOMMIT")
         return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
     if engine.dialect.name == "sqlite":

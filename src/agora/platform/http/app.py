@@ -35,6 +35,7 @@ from agora.platform.auth.service_tokens import ServiceTokenProvider
 from agora.platform.auth.verifier import JwksFetcher
 from agora.platform.cache import ResponseCache
 from agora.platform.db import create_engine, create_sessionmaker, dialect_of
+from agora.platform.db.pools import pool_size_for
 from agora.platform.http.admin import build_admin_router
 from agora.platform.http.clients import ServiceClient, create_service_client
 from agora.platform.http.docs import add_docs_routes
@@ -162,9 +163,12 @@ async def service_runtime(
     """Builds a service's objects, starts its relay and consumers, and tears them down in reverse."""
     async with AsyncExitStack() as stack:
         url = settings.resolved_database_url(platform)
+        pool_size = pool_size_for(settings, platform)
         engine = create_engine(
             url,
-            pool_size=settings.database_pool_size,
+            pool_size=pool_size,
+            pool_timeout=platform.database_pool_timeout,
+            max_waiting=platform.database_pool_queue,
             echo=settings.database_echo,
             pre_ping=settings.database_pre_ping,
         )
@@ -238,7 +242,11 @@ async def service_runtime(
                 stack.push_async_callback(task.stop)
             await follow_revocations(context, stack)
         log.info(
-            "service_started", service=spec.name, database=dialect_of(url), broker=platform.broker_url.split(":")[0]
+            "service_started",
+            service=spec.name,
+            database=dialect_of(url),
+            pool_size=pool_size,
+            broker=platform.broker_url.split(":")[0],
         )
         yield context
         log.info("service_stopping", service=spec.name)

@@ -275,10 +275,22 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     else:  # a refused or reset connection (some drivers raise these unwrapped while connecting)
         cause = type(exc).__name__
     log.warning("database_unavailable", path=request.url.path, error=cause)
+    return _retry_shortly(request, "A store this request needs did not answer")
+
+
+async def _pool_saturated(request: Request, exc: Exception) -> Response:
+    """Every pooled connection stayed busy for the pool timeout, or too many requests already wait
+    for one: the process is at its share of the database's connections (see
+    ``agora.platform.db.pools``). Nothing ran; the client may retry."""
+    log.warning("database_pool_saturated", path=request.url.path, error=str(exc)[:200])
+    return _retry_shortly(request, "Too many requests are waiting for the database")
+
+
+def _retry_shortly(request: Request, why: str) -> Response:
     return problem_response(
         503,
         title="Service Unavailable",
-        detail="A store this request needs did not answer; nothing was changed. Try again shortly.",
+        detail=f"{why}; nothing was changed. Try again shortly.",
         instance=request.url.path,
         headers={"Retry-After": "1"},
     )
@@ -299,8 +311,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    # every pooled connection busy for pool_timeout: the database is saturated, not broken
-    app.add_exception_handler(PoolTimeoutError, _database_error)
+    # every pooled connection busy for pool_timeout, or the wait queue full: saturated, not broken
+    app.add_exception_handler(PoolTimeoutError, _pool_saturated)
     app.add_exception_handler(ConnectionError, _database_error)
     # Redis (cache, rate limits) unreachable: the feature that needs it answers 503, not 500
     app.add_exception_handler(RedisConnectionError, _database_error)
