@@ -96,7 +96,7 @@ def agora(mode: str, work: Path):  # type: ignore[no-untyped-def]
     argv = [sys.executable, "-m", "agora", "up", "--port", str(port), "--data-dir", str(work / mode)]
     databases: list[str] = []
     if mode == "distributed":
-        from agora.platform.testing.databases import create_database
+        from agora.platform.testing.scratch import create_database
 
         for name in service_names():
             url = asyncio.run(create_database(POSTGRES_URL, "postgresql"))
@@ -129,7 +129,7 @@ def agora(mode: str, work: Path):  # type: ignore[no-untyped-def]
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
         if databases:
-            from agora.platform.testing.databases import drop_database
+            from agora.platform.testing.scratch import drop_database
 
             for url in databases:
                 asyncio.run(drop_database(POSTGRES_URL, "postgresql", url))

@@ -7,25 +7,19 @@ fails when ``CI=true``: CI must never pass by skipping a backend.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-POSTGRES_URL = os.environ.get("AGORA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-MARIADB_URL = os.environ.get("AGORA_TEST_MARIADB_URL", "mysql+aiomysql://root@127.0.0.1:3306/test")
+from agora.platform.testing import scratch
+from agora.platform.testing.scratch import MARIADB_URL, POSTGRES_URL, drop_database, in_ci
+
+__all__ = ["MARIADB_URL", "POSTGRES_URL", "create_database", "drop_database", "fresh_database", "in_ci"]
 
 DATABASE_BACKENDS = ("sqlite", "postgresql", "mariadb")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def backend_unavailable(name: str, reason: str) -> None:
@@ -37,35 +31,13 @@ def backend_unavailable(name: str, reason: str) -> None:
 
 
 async def create_database(server_url: str, backend: str) -> str:
-    """Creates an empty database on the server and returns its URL."""
-    name = f"agora_test_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    """Creates an empty database on the server and returns its URL (an unreachable server skips
+    the test locally and fails it in CI)."""
     try:
-        async with engine.connect() as connection:
-            if backend == "postgresql":
-                await connection.execute(text(f'CREATE DATABASE "{name}"'))
-            else:
-                await connection.execute(
-                    text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-                )
-    except Exception as exc:
-        backend_unavailable(backend, f"{type(exc).__name__}: {exc}")
-    finally:
-        await engine.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_database(server_url: str, backend: str, url: str) -> None:
-    name = make_url(url).database
-    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            if backend == "postgresql":
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            else:
-                await connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    finally:
-        await engine.dispose()
+        return await scratch.create_database(server_url, backend)
+    except scratch.ServerUnavailable as exc:
+        backend_unavailable(backend, str(exc))
+        raise  # not reached: backend_unavailable raises pytest's outcome
 
 
 async def fresh_database(backend: str, tmp_dir: Path) -> AsyncIterator[str]:

@@ -1,0 +1,32 @@
+"""The benchmarks run with what ``make install`` installs: none of them may need pytest."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a script imports, at the top or inside a function (imports made on use)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_no_benchmark_imports_pytest() -> None:
+    modules = sorted({name for path in BENCHMARKS.glob("*.py") for name in imported_modules(path)})
+    assert "agora.registry" in modules  # the parse found the imports made inside functions
+    # pytest made unimportable, as after a plain ``make install``
+    script = "import sys, importlib; sys.modules['pytest'] = None\n" + "".join(
+        f"importlib.import_module({name!r})\n" for name in modules if name.split(".")[0] in ("agora", "httpx")
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
