@@ -38,12 +38,13 @@ from agora.platform.auth.cookies import ACCESS_COOKIE
 from agora.platform.db import unit_of_work
 from agora.platform.errors import ServiceError
 from agora.platform.http.problems import ProblemError
+from agora.platform.ratelimit import RateLimited
 from agora.platform.service import ServiceContext
 from agora.services.support.auth import CUSTOMER_ROLE, is_agent
 from agora.services.support.metrics import open_websockets
 from agora.services.support.schemas import MessageIn
 from agora.services.support.service import SupportService, conversation_document, for_viewer, side_of
-from agora.services.support.wiring import RateLimited, Runtime, conversation_topic, runtime_of
+from agora.services.support.wiring import Runtime, conversation_topic, runtime_of
 
 log = structlog.get_logger(__name__)
 

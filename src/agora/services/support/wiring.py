@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from limits import RateLimitItemPerSecond
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from redis.asyncio import Redis
 
 from agora.contracts.support import FRAME_CLOSED, FRAME_INBOX, FRAME_MESSAGE, FRAME_READ, INBOX
 from agora.platform.fanout import LocalFanout, create_fanout
-from agora.platform.http.problems import ProblemError, ServiceUnavailable
 from agora.platform.kept import close_kept, kept, redis_for, redis_readiness
+from agora.platform.ratelimit import RateLimited, UserRateLimit, limits_storage_url
 from agora.platform.tasks import BackgroundWork
 from agora.services.support.metrics import messages_total, rate_limited_total
 from agora.services.support.service import Posted
@@ -41,48 +36,26 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _RUNTIME = "support.runtime"
-MEMORY = "async+memory://"
 
 
 def conversation_topic(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
 
 
-class RateLimited(ProblemError):
-    """429 problem with ``Retry-After`` (whole seconds, at least 1)."""
-
-    status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"Too many messages; wait {retry_after} s.",
-            extra={"retry_after": retry_after},
-            headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"},
-        )
-        self.retry_after = retry_after
-
-
 class MessageRateLimit:
-    """At most ``rate`` messages per user in a moving window of ``window`` seconds (``limits``)."""
+    """At most ``rate`` messages per user in a moving window of ``window`` seconds (the chassis's limit)."""
 
     def __init__(self, url: str, *, rate: int, window: int, key_prefix: str) -> None:
-        options: dict[str, str] = {} if url.startswith("async+memory") else {"key_prefix": key_prefix}
-        self._limiter = MovingWindowRateLimiter(storage_from_string(url, **options))
-        self._item = RateLimitItemPerSecond(rate, window, namespace="support-messages")
+        self._limit = UserRateLimit(url, rate=rate, window=window, namespace="support-messages", key_prefix=key_prefix)
 
     async def hit(self, user_id: str) -> None:
         """Takes one slot of ``user_id``; :class:`RateLimited` when none is left, 503 when the store is down."""
-        try:
-            if await self._limiter.hit(self._item, user_id):
-                return
-            stats = await self._limiter.get_window_stats(self._item, user_id)
-        except Exception as exc:  # the storages' own errors (coredis, memory) share no base class
-            log.warning("support_rate_limit_unavailable", error=type(exc).__name__)
-            raise ServiceUnavailable(
-                "Sending messages is unavailable for a moment; try again shortly.", headers={"Retry-After": "1"}
-            ) from None
-        rate_limited_total.inc()
-        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+        retry_after = await self._limit.hit(
+            user_id, unavailable="Sending messages is unavailable for a moment; try again shortly."
+        )
+        if retry_after is not None:
+            rate_limited_total.inc()
+            raise RateLimited(f"Too many messages; wait {retry_after} s.", retry_after)
 
 
 @dataclass
@@ -168,15 +141,6 @@ def settings_of(context: ServiceContext) -> SupportSettings:
     return settings
 
 
-def rate_limit_url(settings: SupportSettings, redis_url: str | None) -> str:
-    """Where the counters live: the support setting, else the platform's Redis, else memory."""
-    if settings.rate_limit_storage_url:
-        return settings.rate_limit_storage_url
-    if redis_url:
-        return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
-    return MEMORY
-
-
 def runtime_of(context: ServiceContext) -> Runtime:
     return kept(context, _RUNTIME, lambda: _build_runtime(context))
 
@@ -188,7 +152,7 @@ def _build_runtime(context: ServiceContext) -> Runtime:
         redis, channel=f"{settings.redis_prefix}fanout", queue_size=settings.socket_queue_size, name="support"
     )
     rate_limit = MessageRateLimit(
-        rate_limit_url(settings, context.platform.redis_url),
+        limits_storage_url(settings.rate_limit_storage_url, context.platform.redis_url),
         rate=settings.message_rate,
         window=settings.message_rate_window_seconds,
         key_prefix=f"{settings.redis_prefix}rate",
