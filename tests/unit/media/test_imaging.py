@@ -95,3 +95,24 @@ def test_media_references() -> None:
     assert image_url(media_id) == f"/api/media/images/{media_id}"
     assert image_url(media_id, "small") == f"/api/media/images/{media_id}/thumbnail?size=small"
     assert image_url("https://cdn.example.com/a.jpg", "large") == "https://cdn.example.com/a.jpg"
+
+
+def test_an_avatar_jpeg_is_decoded_at_reduced_scale_and_kept_at_its_side() -> None:
+    data = picture(4000, 3000, seed=5)
+    avatar = imaging.Limits(max_pixels=16_000_000, max_side=8192, stored_side=1024)
+    with imaging._decoded(data, "jpeg", avatar) as decoded:
+        assert decoded.size == (2000, 1500)  # half scale from the decoder: a quarter of the pixels
+    processed = imaging.process(data, avatar)
+    assert (processed.width, processed.height) == (1024, 768)
+    assert imaging.process(data, LIMITS).width == 4000  # a product image is kept whole
+
+
+@pytest.mark.parametrize("size", [(6300, 4200), (1001, 333), (5000, 7), (961, 961), (480, 100), (100, 50)])
+def test_thumbnails_from_a_reduced_picture_have_the_thumbnail_sizes(size: tuple[int, int]) -> None:
+    image = Image.new("RGB", size, (10, 20, 30))
+    made = imaging.thumbnails(image)
+    for name, box in imaging.THUMBNAILS.items():
+        expected = image.copy()
+        expected.thumbnail((box, box), Image.Resampling.LANCZOS)
+        with Image.open(io.BytesIO(made[name])) as thumbnail:
+            assert thumbnail.size == expected.size

@@ -16,7 +16,7 @@ from agora.services.media.endpoints import build_router
 from agora.services.media.handlers import consumers
 from agora.services.media.models import metadata
 from agora.services.media.settings import MediaSettings
-from agora.services.media.state import close_store, store_of
+from agora.services.media.state import close_state, store_of
 
 
 def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
@@ -32,7 +32,7 @@ spec = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,
     readiness_checks=readiness_checks,
-    on_shutdown=close_store,
+    on_shutdown=close_state,
 )
 
 __all__ = ["MediaSettings", "spec"]

@@ -26,6 +26,7 @@ from agora.platform.db import Session
 from agora.platform.errors import UnprocessableError
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
+from agora.platform.ratelimit import RateLimited
 from agora.services.media import metrics, schemas
 from agora.services.media.auth import CurrentSubject, OptionalSubject, ServiceOrAdmin
 from agora.services.media.models import Image
@@ -39,7 +40,7 @@ from agora.services.media.service import (
     original_name,
 )
 from agora.services.media.settings import MediaSettings
-from agora.services.media.state import store_of
+from agora.services.media.state import media_service, runtime_of, store_of
 from agora.services.media.storage import CACHE_CONTROL, object_key
 
 PREFIX = "/api/media"
@@ -51,8 +52,10 @@ UPLOAD_DESCRIPTION = """\
 Multipart form: `file` (a JPEG, PNG or WebP image; the type is read from the bytes) and
 `purpose` (`product`, admins only, or `avatar`, any signed-in user, who becomes its owner).
 201 with the image; the same bytes uploaded again for the same purpose and owner answer 200 with
-the image already stored. 413 past the size limit, 415 for anything but the three image types,
-422 for a damaged or truncated image, too many pixels, or a file name that is a path.
+the image already stored. 413 past the size limit or the caller's quota of images or bytes for
+the purpose (`quota` says which), 415 for anything but the three image types, 422 for a damaged
+or truncated image, too many pixels for the purpose, or a file name that is a path. 429 with
+`Retry-After` past the caller's upload rate; 503 with `Retry-After` while the decode queue is full.
 """
 
 
@@ -61,7 +64,7 @@ def _settings(request: Request) -> MediaSettings:
 
 
 def _service(request: Request, session: AsyncSession) -> MediaService:
-    return MediaService(session, store=store_of(request.state.context), settings=_settings(request))
+    return media_service(request.state.context, session)
 
 
 async def reader(request: Request) -> AsyncIterator[MediaService]:
@@ -160,6 +163,21 @@ async def serve_object(request: Request, image: Image, name: str, content_type: 
     return Response(data, media_type=content_type, headers=headers)
 
 
+async def _take_upload_slot(request: Request, user_id: str, settings: MediaSettings) -> None:
+    """One of the caller's uploads in the moving window, taken before a byte of the body is read."""
+    retry_after = await runtime_of(request.state.context).upload_rate.hit(
+        user_id, unavailable="Uploading images is unavailable for a moment; try again shortly."
+    )
+    if retry_after is not None:
+        metrics.uploads_total.labels("rate_limited").inc()
+        raise RateLimited(
+            f"At most {settings.upload_rate} uploads in {settings.upload_rate_window_seconds} s; "
+            f"try again in {retry_after} s.",
+            retry_after,
+            limit="uploads",
+        )
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["media"])
 
@@ -175,12 +193,15 @@ def build_router() -> APIRouter:
             413: {},
             415: {},
             422: {},
+            429: {},
+            503: {},
         },
         summary="Upload an image (multipart: file, purpose)",
         description=UPLOAD_DESCRIPTION,
     )
     async def upload(request: Request, subject: CurrentSubject, service: Writer) -> Response:
         settings = _settings(request)
+        await _take_upload_slot(request, subject.id, settings)
         try:
             data, purpose = await read_upload(request, settings)
         except PayloadTooLargeError:

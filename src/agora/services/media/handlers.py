@@ -13,7 +13,7 @@ drawing is skipped when the image row exists, and its objects are keyed by conte
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from agora.contracts.catalog import (
     PRODUCT_CREATED,
@@ -27,8 +27,7 @@ from agora.contracts.catalog import (
 from agora.contracts.media import demo_image_id, is_media_id
 from agora.platform.messaging import Consumer, Envelope
 from agora.services.media.service import MediaService
-from agora.services.media.settings import MediaSettings
-from agora.services.media.state import store_of
+from agora.services.media.state import media_service
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,10 +40,9 @@ CONSUMER = "media"
 
 def consumers(context: ServiceContext) -> Iterable[Consumer]:
     consumer = Consumer(CONSUMER, context.sessions, context.transport)
-    settings = cast(MediaSettings, context.settings)
 
     def service(session: AsyncSession) -> MediaService:
-        return MediaService(session, store=store_of(context), settings=settings)
+        return media_service(context, session)
 
     async def record(session: AsyncSession, product: Product, *, demo: bool) -> None:
         media = service(session)

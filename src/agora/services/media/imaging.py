@@ -1,16 +1,25 @@
 """Everything Pillow does for the media service: sniff, check, clean, re-encode, thumbnail, draw.
 
-Pure functions over bytes (no I/O, no database), run in a worker thread by the service. The
-order of the checks is the point:
+Pure functions over bytes (no I/O, no database), run by the service's decode pool
+(:mod:`.decoding`). The order of the checks is the point:
 
 1. the type comes from the first bytes (JPEG, PNG or WebP magic), never from the file name or
    the client's ``Content-Type``: an HTML or SVG file called ``cat.jpg`` is refused here;
-2. the dimensions come from the header, before a single pixel is decoded, so a 100000x100000
-   PNG of a few kilobytes (a decompression bomb) is refused without allocating anything;
-3. ``verify()`` checks the structure, then a fresh ``load()`` decodes everything, which is what
+2. the dimensions come from the header, before a single pixel is decoded (:func:`inspect`), so a
+   100000x100000 PNG of a few kilobytes (a decompression bomb) is refused without allocating
+   anything, and the decode pool knows what a decode will cost before it admits it;
+3. ``verify()`` checks the structure, then one ``load()`` decodes everything, which is what
    notices a truncated file (``ImageFile.LOAD_TRUNCATED_IMAGES`` must stay False for that);
 4. the picture is turned upright (EXIF orientation) and re-encoded from pixels alone, so EXIF
    (GPS position, camera serial), XMP, comments and anything appended after the image are gone.
+
+Memory: a decoded picture costs about 4 bytes a pixel (a 6300x6300 PNG of 128 KB is 160 MB of
+pixels), so the pipeline holds one full bitmap and never a copy of it: the orientation is applied
+in place, and thumbnails are made from a ``reduce()``d picture (an integer box filter into a
+bitmap 1/factor² the size) rather than from a copy of the whole. Where the full bitmap is not
+needed at all, it is never decoded: a purpose with ``stored_side`` (avatars) keeps its original
+scaled down to that side, and a JPEG is then decoded straight at 1/2, 1/4 or 1/8 scale
+(``Image.draft``).
 """
 
 from __future__ import annotations
@@ -43,8 +52,25 @@ class ImageRejectedError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
+    """What one purpose accepts: the header's dimensions, and the side its original is kept at."""
+
     max_pixels: int
     max_side: int
+    stored_side: int | None = None
+    """Originals larger than this are scaled down to fit (None: kept as uploaded)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the first bytes say, before any pixel is decoded."""
+
+    kind: str
+    width: int
+    height: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,11 @@ class ProcessedImage:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.original).hexdigest()
+
+    @property
+    def stored_bytes(self) -> int:
+        """The original and its thumbnails: what the image takes in the store (and its owner's quota)."""
+        return len(self.original) + sum(len(data) for data in self.thumbnails.values())
 
 
 def sniff(data: bytes) -> str | None:
@@ -77,33 +108,46 @@ def _open(data: bytes, kind: str) -> Image.Image:
     return Image.open(io.BytesIO(data), formats=[FORMATS[kind][2]])
 
 
-def check(data: bytes, limits: Limits) -> str:
-    """Sniffs and checks ``data`` without keeping any decoded pixels; returns the kind."""
+def inspect(data: bytes, limits: Limits) -> Header:
+    """Sniffs ``data`` and checks its dimensions from the header alone (nothing is decoded)."""
     kind = sniff(data)
     if kind is None:
         raise ImageRejectedError("The file is not a JPEG, PNG or WebP image.", kind="type")
+    try:
+        with _open(data, kind) as header:
+            width, height = header.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejectedError("The image has too many pixels.", kind="dimensions") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageRejectedError(f"The image is damaged or truncated ({type(exc).__name__}).", kind="damaged") from None
+    if width < 1 or height < 1 or max(width, height) > limits.max_side or width * height > limits.max_pixels:
+        raise ImageRejectedError(
+            f"The image is {width}x{height} pixels; at most {limits.max_side} per side and "
+            f"{limits.max_pixels} in all are accepted.",
+            kind="dimensions",
+        )
+    return Header(kind, width, height)
+
+
+def _decoded(data: bytes, kind: str, limits: Limits) -> Image.Image:
+    """The verified, fully decoded first frame (at reduced scale where ``limits`` allow it)."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # pragma: no cover - a guard against a global set elsewhere
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
     try:
         with _open(data, kind) as header:
-            width, height = header.size  # from the header: nothing decoded yet
-            if width < 1 or height < 1 or max(width, height) > limits.max_side or width * height > limits.max_pixels:
-                raise ImageRejectedError(
-                    f"The image is {width}x{height} pixels; at most {limits.max_side} per side and "
-                    f"{limits.max_pixels} in all are accepted.",
-                    kind="dimensions",
-                )
             header.verify()
-        with _open(data, kind) as image:
-            image.load()
+        image = _open(data, kind)
+        image.seek(0)  # the first frame of an animation
+        if limits.stored_side is not None and kind == "jpeg":
+            # the JPEG decoder scales by 1/2, 1/4 or 1/8 while decoding, never below the size asked
+            image.draft(image.mode, (limits.stored_side, limits.stored_side))
+        image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejectedError("The image has too many pixels.", kind="dimensions") from None
-    except ImageRejectedError:
-        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         # OSError "image file is truncated", SyntaxError from verify() on a broken structure
         raise ImageRejectedError(f"The image is damaged or truncated ({type(exc).__name__}).", kind="damaged") from None
-    return kind
+    return image
 
 
 def _encode(image: Image.Image, kind: str) -> bytes:
@@ -118,8 +162,12 @@ def _encode(image: Image.Image, kind: str) -> bytes:
     return buffer.getvalue()
 
 
+def _has_alpha(image: Image.Image) -> bool:
+    return "A" in image.mode or (image.mode == "P" and "transparency" in image.info)
+
+
 def _normal_mode(image: Image.Image, kind: str) -> Image.Image:
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    has_alpha = _has_alpha(image)
     if kind == "jpeg":
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
     if kind == "png":
@@ -127,24 +175,47 @@ def _normal_mode(image: Image.Image, kind: str) -> Image.Image:
     return image if image.mode in ("RGB", "RGBA") else image.convert("RGBA" if has_alpha else "RGB")
 
 
+#: Modes that ``reduce()`` and LANCZOS resampling take as they are (palette images would be
+#: resampled NEAREST, 16-bit ones refused).
+_RESAMPLED = ("RGB", "RGBA", "L", "LA")
+
+
+def _fitted(image: Image.Image, box: int) -> Image.Image:
+    """A new picture of ``image`` within ``box`` x ``box``, never upscaled, without copying ``image``.
+
+    ``reduce(factor)`` first averages factor x factor blocks into a bitmap 1/factor² the size
+    (leaving at least twice the target, as ``thumbnail``'s own ``reducing_gap`` does), and
+    LANCZOS finishes from there: the result matches a LANCZOS thumbnail of the whole picture.
+    """
+    factor = int(max(image.size) / box / 2)
+    working = image.reduce(factor) if factor > 1 else image.copy()
+    working.thumbnail((box, box), Image.Resampling.LANCZOS)
+    return working
+
+
+def _scaled_to(image: Image.Image, side: int | None) -> Image.Image:
+    return image if side is None or max(image.size) <= side else _fitted(image, side)
+
+
 def thumbnails(image: Image.Image) -> dict[str, bytes]:
-    source = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA" if "A" in image.mode else "RGB")
+    source = image if image.mode in _RESAMPLED else image.convert("RGBA" if _has_alpha(image) else "RGB")
     out: dict[str, bytes] = {}
     for name, box in THUMBNAILS.items():
-        copy = source.copy()
-        copy.thumbnail((box, box), Image.Resampling.LANCZOS)
+        thumbnail = _fitted(source, box)
+        if thumbnail.mode not in ("RGB", "RGBA"):
+            thumbnail = thumbnail.convert("RGBA" if "A" in thumbnail.mode else "RGB")
         buffer = io.BytesIO()
-        copy.save(buffer, "WEBP", quality=80, method=2)
+        thumbnail.save(buffer, "WEBP", quality=80, method=2)
         out[name] = buffer.getvalue()
     return out
 
 
 def process(data: bytes, limits: Limits) -> ProcessedImage:
-    """Checks ``data`` and returns the clean original and its thumbnails (CPU-bound: run in a thread)."""
-    kind = check(data, limits)
-    with _open(data, kind) as opened:
-        opened.seek(0)  # the first frame of an animation
-        return finish(ImageOps.exif_transpose(opened), kind)
+    """Checks ``data`` and returns the clean original and its thumbnails (CPU-bound: run in a worker)."""
+    kind = inspect(data, limits).kind
+    with _decoded(data, kind, limits) as image:
+        ImageOps.exif_transpose(image, in_place=True)  # a copy of the whole bitmap otherwise
+        return finish(_scaled_to(image, limits.stored_side), kind)
 
 
 def finish(image: Image.Image, kind: str) -> ProcessedImage:
@@ -225,16 +296,18 @@ def demo_image(*, name: str, category: str, key: str) -> ProcessedImage:
 
 
 __all__ = [
+    "DEMO_SIDE",
     "FORMATS",
     "THUMBNAILS",
     "THUMBNAIL_TYPE",
+    "Header",
     "ImageRejectedError",
     "Limits",
     "ProcessedImage",
-    "check",
     "demo_image",
     "draw_demo",
     "finish",
+    "inspect",
     "process",
     "sniff",
     "thumbnails",

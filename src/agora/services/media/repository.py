@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.services.media.models import Image, ImageClaim, ProductImage, ProductSeen
@@ -21,6 +21,14 @@ class MediaRepository:
     async def find(self, *, purpose: str, owner_id: str, sha256: str) -> Image | None:
         statement = select(Image).where(Image.purpose == purpose, Image.owner_id == owner_id, Image.sha256 == sha256)
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def usage(self, *, owner_id: str, purpose: str) -> tuple[int, int]:
+        """(images, stored bytes: originals and thumbnails) of one owner and purpose."""
+        statement = select(
+            func.count(), func.coalesce(func.sum(Image.size_bytes + Image.small_bytes + Image.large_bytes), 0)
+        ).where(Image.owner_id == owner_id, Image.purpose == purpose)
+        images, stored = (await self.session.execute(statement)).one()
+        return int(images), int(stored)
 
     async def many(self, ids: Sequence[str]) -> Sequence[Image]:
         if not ids:

@@ -1,14 +1,22 @@
 """The media rules: who may upload, read and delete what; dedupe; what a product's image is.
 
 No web framework here: refusals are :class:`~agora.platform.errors.ServiceError` subclasses,
-which the chassis answers as problem+json. Pixels are handled by :mod:`.imaging` in a worker
-thread; bytes go to the object store before the row is flushed, so a row never names objects
-that are missing (a failed commit leaves objects no row names: ``agora media-gc`` removes them).
+which the chassis answers as problem+json. Pixels are handled by :mod:`.imaging` on the decode
+pool (:mod:`.decoding`), which admits a decode by the pixels its header declares; bytes go to the
+object store before the row is flushed, so a row never names objects that are missing (a failed
+commit leaves objects no row names: ``agora media-gc`` removes them).
+
+Each user's images of a purpose are bounded in number and in stored bytes (the quota); an upload
+past either is a 413 naming which, nothing stored. It is checked once the picture is decoded,
+with the exact bytes it would add, so the same picture uploaded again still answers 200 with the
+stored one (the decoding it costs is bounded by the upload rate limit). Concurrent uploads of one
+user may pass the check together (no lock across replicas): the overshoot is at most what the
+rate limit lets through at once.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +32,7 @@ from agora.platform.db.types import utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError, UnprocessableError
 from agora.platform.http.pagination import CursorCodec
 from agora.services.media import imaging, metrics
+from agora.services.media.decoding import DecodePool
 from agora.services.media.models import Image
 from agora.services.media.repository import MediaRepository
 from agora.services.media.settings import MediaSettings
@@ -48,6 +57,13 @@ class ForbiddenError(ServiceError):
 
 class InvalidCursorError(ServiceError):
     field = "cursor"
+
+
+class QuotaExceededError(ServiceError):
+    """413: the owner keeps as many images, or as many bytes, of this purpose as allowed."""
+
+    status = 413
+    field = "file"
 
 
 def image_document(image: Image) -> dict[str, Any]:
@@ -82,34 +98,63 @@ class ImagePage:
 
 
 class MediaService:
-    def __init__(self, session: AsyncSession, *, store: ObjectStore, settings: MediaSettings) -> None:
+    def __init__(self, session: AsyncSession, *, store: ObjectStore, pool: DecodePool, settings: MediaSettings) -> None:
         self.session = session
         self.repository = MediaRepository(session)
         self.store = store
+        self.pool = pool
         self.settings = settings
 
-    @property
-    def limits(self) -> imaging.Limits:
-        return imaging.Limits(max_pixels=self.settings.max_pixels, max_side=self.settings.max_side)
+    def limits(self, purpose: str) -> imaging.Limits:
+        """Product images as large as a poster; avatars smaller, and kept at ``avatar_side``."""
+        settings = self.settings
+        if purpose == "avatar":
+            return imaging.Limits(settings.avatar_max_pixels, settings.avatar_max_side, settings.avatar_side)
+        return imaging.Limits(settings.max_pixels, settings.max_side)
+
+    def quota(self, purpose: str) -> tuple[int, int]:
+        """(images, bytes) one owner may keep of ``purpose``."""
+        settings = self.settings
+        if purpose == "avatar":
+            return settings.avatar_quota_images, settings.avatar_quota_bytes
+        return settings.product_quota_images, settings.product_quota_bytes
 
     # --- upload --------------------------------------------------------------------------------
 
-    async def process(self, data: bytes) -> imaging.ProcessedImage:
+    async def process(self, data: bytes, limits: imaging.Limits) -> imaging.ProcessedImage:
         try:
-            return await asyncio.to_thread(imaging.process, data, self.limits)
+            header = imaging.inspect(data, limits)  # the header only: what the decode will cost
+            return await self.pool.run(header.pixels, functools.partial(imaging.process, data, limits))
         except imaging.ImageRejectedError as exc:
             metrics.uploads_total.labels(exc.kind).inc()
             if exc.kind == "type":
                 raise UnsupportedImageError(str(exc), field="file") from None
             raise UnprocessableError(str(exc), field="file") from None
 
+    async def check_quota(self, *, purpose: str, owner_id: str, size: int) -> None:
+        """Refuses (413) an upload of ``size`` more bytes that would take the owner past the quota."""
+        max_images, max_bytes = self.quota(purpose)
+        images, stored = await self.repository.usage(owner_id=owner_id, purpose=purpose)
+        if images + 1 > max_images:
+            quota, limit, used = "images", max_images, images
+            detail = f"You keep {images} {purpose} images, the most allowed; delete one first."
+        elif stored + size > max_bytes:
+            quota, limit, used = "bytes", max_bytes, stored
+            detail = f"Your {purpose} images take {stored} bytes; this one would pass the {max_bytes} allowed."
+        else:
+            return
+        metrics.uploads_total.labels("quota").inc()
+        raise QuotaExceededError(detail, quota=quota, limit=limit, used=used)
+
     async def upload(self, data: bytes, *, purpose: str, owner_id: str) -> tuple[Image, bool]:
         """The stored image and whether it is new (False: the owner already had these bytes)."""
-        processed = await self.process(data)
+        processed = await self.process(data, self.limits(purpose))
         existing = await self.repository.find(purpose=purpose, owner_id=owner_id, sha256=processed.sha256)
         if existing is not None:
             metrics.uploads_total.labels("duplicate").inc()
             return existing, False
+        # after the duplicate check: an image the owner already has costs nothing more
+        await self.check_quota(purpose=purpose, owner_id=owner_id, size=processed.stored_bytes)
         image = await self.store_image(processed, purpose=purpose, owner_id=owner_id, image_id=str(uuid.uuid4()))
         if image is None:  # a concurrent upload of the same bytes by the same owner won the insert
             raced = await self.repository.find(purpose=purpose, owner_id=owner_id, sha256=processed.sha256)
@@ -257,7 +302,8 @@ class MediaService:
         if await self.repository.get(image_id) is not None:
             return False
 
-        processed = await asyncio.to_thread(imaging.demo_image, name=name, category=category, key=product_id)
+        draw = functools.partial(imaging.demo_image, name=name, category=category, key=product_id)
+        processed = await self.pool.run(imaging.DEMO_SIDE**2, draw)
         stored = await self.store_image(processed, purpose="product", owner_id=SYSTEM_OWNER, image_id=image_id)
         return stored is not None
 
@@ -268,6 +314,7 @@ __all__ = [
     "ImagePage",
     "MediaService",
     "PayloadTooLargeError",
+    "QuotaExceededError",
     "UnsupportedImageError",
     "image_document",
     "is_admin",

@@ -28,8 +28,34 @@ class MediaSettings(ServiceSettings):
     max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD, ge=1024, le=100 * MIB)
     """The largest image file accepted; a bigger body is a 413 while it is still being read."""
     max_pixels: int = Field(default=40_000_000, ge=1, le=200_000_000)
-    """Width x height, checked from the header before any pixel is decoded (decompression bombs)."""
+    """A product image's width x height, checked from the header before any pixel is decoded."""
     max_side: int = Field(default=10_000, ge=16, le=65_535)
+    avatar_max_pixels: int = Field(default=4096 * 4096, ge=1, le=200_000_000)
+    """An avatar's width x height (a phone's 12 MP photo fits; a 40 MP poster does not)."""
+    avatar_max_side: int = Field(default=8192, ge=16, le=65_535)
+    avatar_side: int = Field(default=1024, ge=160, le=8192)
+    """Avatars are kept scaled down to this side; a JPEG is decoded straight at that scale."""
+
+    decode_threads: int = Field(default=2, ge=1, le=64)
+    """Decodes that run at once (CPU); the pixel budget below bounds their memory."""
+    decode_budget_pixels: int = Field(default=40_000_000, ge=1_000_000, le=1_000_000_000)
+    """Pixels decoded at once across all uploads (about 4 bytes each); a larger image runs alone."""
+    decode_queue: int = Field(default=16, ge=0, le=10_000)
+    """Uploads that may wait for the decode budget; one more is a 503 with Retry-After."""
+    decode_wait_seconds: float = Field(default=30.0, gt=0, le=600)
+    """How long an upload waits for the decode budget before it is answered 503."""
+
+    upload_rate: int = Field(default=30, ge=1, le=100_000)
+    """Uploads per user in ``upload_rate_window_seconds`` (a moving window); then 429."""
+    upload_rate_window_seconds: int = Field(default=600, ge=1, le=86_400)
+    rate_limit_storage_url: str | None = None
+    """Where the counters live (``async+redis://...``); else ``AGORA_REDIS_URL``, else memory."""
+
+    avatar_quota_images: int = Field(default=20, ge=1)
+    avatar_quota_bytes: int = Field(default=32 * MIB, ge=1024)
+    product_quota_images: int = Field(default=10_000, ge=1)
+    product_quota_bytes: int = Field(default=4096 * MIB, ge=1024)
+    """What one user may keep per purpose (originals and thumbnails); past it an upload is a 413."""
 
     local_dir: Path | None = None
     """The local store's directory; ``<AGORA_DATA_DIR>/media`` when unset."""
