@@ -27,10 +27,13 @@ CRASH_EXIT_CODE = 86
 
 
 def agora_with_fault(fault: str, *args: str) -> list[str]:
-    """``fault``: the name of a function of this module, called in the child before the CLI."""
+    """``fault``: ``name`` or ``name:argument``, a function of this module called in the child
+    (with the argument, if any) before the CLI runs with ``args``."""
+    name, _, argument = fault.partition(":")
+    call = f"getattr(crashes, {name!r})({argument!r})" if argument else f"getattr(crashes, {name!r})()"
     bootstrap = (
         "import sys; import tests.support.crashes as crashes; "
-        f"getattr(crashes, {fault!r})(); "
+        f"{call}; "
         "sys.argv = ['agora', *sys.argv[1:]]; "
         "from agora.cli import main; main()"
     )
@@ -93,3 +96,24 @@ def crash_once_order_events_are_published() -> None:
     consumer.Consumer.dispatch = held  # type: ignore[method-assign]
     relay.OutboxRelay._outgoing = noted  # type: ignore[assignment]
     relay.OutboxRelay.run_once = publish_then_crash  # type: ignore[method-assign]
+
+
+def crash_after_saga_step(step: str) -> None:
+    """The checkout saga committed ``step`` on the order row: crash before the next one."""
+    from agora.services.orders.saga import _steps
+
+    create, persist = _steps.SagaSteps._create, _steps.SagaSteps._persist
+
+    async def created(self: Any, request: Any) -> Any:
+        run = await create(self, request)
+        if step == _steps.CREATED:
+            crash(f"after the saga step {step}")
+        return run
+
+    async def persisted(self: Any, run: Any, to: str, **options: Any) -> None:
+        await persist(self, run, to, **options)
+        if to == step:
+            crash(f"after the saga step {step}")
+
+    _steps.SagaSteps._create = created  # type: ignore[method-assign]
+    _steps.SagaSteps._persist = persisted  # type: ignore[method-assign]

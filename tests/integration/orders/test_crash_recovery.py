@@ -1,13 +1,15 @@
 """A process killed after each saga step, restarted: every order ends paid or failed, never lost,
-never charged twice, never with stock held.
+never charged twice, never with stock held, and its Idempotency-Key keeps that one outcome.
 
 ``agora up`` runs as a real subprocess (embedded, one process, SQLite under a private data dir)
-with ``AGORA_ORDERS_CRASH_AFTER_STEP=<step>``: the checkout request dies with the process right
-after that step is committed (exit code 75). A restart without the hook resumes or compensates the
-order through recovery (a short lease so the test need not wait long):
+with a fault the test injects (``tests/support/crashes.py``): the checkout request dies with the
+process right after that step is committed. A restart resumes or compensates the order through
+recovery (a short lease so the test need not wait long):
 
 * paid  => exactly one captured charge and a committed reservation;
-* failed => no captured charge (or a refunded one) and the reservation released (or never made).
+* failed => no captured charge (or a refunded one) and the reservation released (or never made);
+* either way, the same request with the same key is answered from that order (issue 12, defect 4:
+  a retry after an interrupted checkout made a second, paid order), and replayed identically.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import httpx
 import pytest
 
 from agora.platform.testing.processes import agora_command
-from agora.services.orders.saga import CRASH_EXIT_CODE, STEPS
+from agora.services.orders.saga import STEPS
 from tests.support import crashes
 from tests.support.stack import ADDRESS, GOOD_CARD, PASSWORD
 
@@ -71,7 +73,8 @@ def _poll(read: Any, done: Any, *, within: float = 60.0) -> Any:
 def test_a_crash_after_each_step_ends_paid_or_failed_and_consistent(data_dir: Path, step: str) -> None:
     logs = data_dir.parent
     email = f"crash-{step}-{uuid.uuid4().hex[:6]}@example.org"
-    with agora_up(data_dir, logs / f"{step}-crash.log", AGORA_ORDERS_CRASH_AFTER_STEP=step) as (client, process):
+    crashing = crashes.agora_with_fault(f"crash_after_saga_step:{step}", "up", "--data-dir", str(data_dir))
+    with crashes.agora_up(crashing, logs / f"{step}-crash.log", **_env()) as (client, process):
         assert client.post("/api/identity/register", json={"email": email, "password": PASSWORD}).status_code == 201
         user = _login(client, email)
         product = client.get("/api/catalog/products", params={"limit": 1}).json()["items"][0]
@@ -86,7 +89,7 @@ def test_a_crash_after_each_step_ends_paid_or_failed_and_consistent(data_dir: Pa
         with pytest.raises(httpx.TransportError):  # the process dies mid-request
             answer = client.post("/api/orders/checkout", json=body, headers=headers)
             pytest.fail(f"the checkout answered {answer.status_code}: {answer.text}")
-        assert process.wait(timeout=30) == CRASH_EXIT_CODE
+        assert process.wait(timeout=30) == crashes.CRASH_EXIT_CODE
 
     admin_email = f"ops-{step}-{uuid.uuid4().hex[:6]}@example.org"
     created = subprocess.run(
@@ -111,6 +114,13 @@ def test_a_crash_after_each_step_ends_paid_or_failed_and_consistent(data_dir: Pa
         reservation = client.get(f"/api/inventory/reservations/{order['id']}", headers=admin)
         after = client.get(f"/api/inventory/stock/{product['sku']}").json()
         cart = client.get("/api/cart", headers=user).json()
+        retried = client.post("/api/orders/checkout", json=body, headers={**headers, **user})
+        replayed = client.post("/api/orders/checkout", json=body, headers={**headers, **user})
+        orders_after = client.get("/api/orders", headers=user).json()["items"]
+
+    assert [o["id"] for o in orders_after] == [order["id"]]  # one key, one order
+    assert (replayed.content, replayed.headers.get("location")) == (retried.content, retried.headers.get("location"))
+    assert replayed.status_code == retried.status_code
 
     if step in PAID_STEPS:
         assert order["status"] == "paid", order
@@ -118,9 +128,13 @@ def test_a_crash_after_each_step_ends_paid_or_failed_and_consistent(data_dir: Pa
         assert reservation.status_code == 200 and reservation.json()["status"] == "committed"
         assert after["on_hand"] == before["on_hand"] - 2 and after["reserved"] == before["reserved"]
         assert cart["items"] == []  # recovery finished the last step too
+        assert retried.status_code == 201 and retried.json()["id"] == order["id"]
+        assert retried.headers["location"] == f"/api/orders/{order['id']}"
     else:
         assert order["status"] == "failed", order
         assert order["failure"]["code"] == "checkout_interrupted"
         assert captured == []
         assert reservation.status_code == 404 or reservation.json()["status"] == "released"
         assert (after["on_hand"], after["reserved"]) == (before["on_hand"], before["reserved"])
+        assert retried.status_code == 503, retried.text
+        assert (retried.json()["order_id"], retried.json()["code"]) == (order["id"], "checkout_interrupted")

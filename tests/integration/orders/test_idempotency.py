@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
+import pytest
 from sqlalchemy import delete
 
 from agora.platform.idempotency import idempotency_keys
 from agora.services.orders.models import Order
 from agora.services.payments.models import Charge
-from tests.support.stack import ADDRESS, DECLINED_CARD, GOOD_CARD, Stack
+from tests.support.stack import ADDRESS, DECLINED_CARD, GOOD_CARD, PROVIDER_ERROR_CARD, Stack
 
 
 async def test_twenty_concurrent_checkouts_with_one_key_make_one_order_and_one_charge(stack: Stack) -> None:
@@ -94,3 +96,29 @@ async def test_a_key_without_a_stored_answer_is_answered_by_its_order(stack: Sta
     # and the answer is stored again: the next retry is a plain replay
     replay = await stack.checkout(user, key=paid_key)
     assert replay.headers.get("idempotent-replayed") == "true"
+
+
+@pytest.mark.parametrize(
+    ("card", "status"), [(GOOD_CARD, 201), (DECLINED_CARD, 402), (PROVIDER_ERROR_CARD, 502)], ids=str
+)
+async def test_a_replay_is_the_first_answer_in_status_headers_and_bytes(
+    stack: Stack, card: dict[str, Any], status: int
+) -> None:
+    """Issue 12, defect 4: the replay of a paid checkout had another ``updated_at`` and no
+    ``Location``; a provider error (5xx) was not kept, so the same key made a second order."""
+    user = await stack.register()
+    product = (await stack.products(1))[0]
+    assert (await stack.add_to_cart(user, product["id"], 1)).status_code in (200, 201)
+    key = str(uuid.uuid4())
+
+    first = await stack.checkout(user, key=key, card=card)
+    again = await stack.checkout(user, key=key, card=card)
+
+    assert (first.status_code, again.status_code) == (status, status), first.text
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    for header in ("content-type", "location", "retry-after"):
+        assert first.headers.get(header) == again.headers.get(header), header
+    assert first.content == again.content
+    if status == 201:
+        assert first.headers["location"] == f"/api/orders/{first.json()['id']}"
+    assert await stack.count("orders", Order, Order.user_id == user.id) == 1

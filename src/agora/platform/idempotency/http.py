@@ -83,13 +83,11 @@ def purge_task(context: ServiceContext) -> PeriodicTask:
     return PeriodicTask(f"{context.name}.idempotency_purge", PURGE_INTERVAL_SECONDS, context_store(context).purge)
 
 
-def replay_response(replay: Replay) -> Response:
-    return Response(
-        replay.body,
-        status_code=replay.status_code,
-        media_type=replay.content_type,
-        headers={**replay.headers, REPLAYED_HEADER: "true"},
-    )
+def replay_response(replay: Replay, *, replayed: bool = True) -> Response:
+    """The stored answer; ``replayed=False`` for the first request's own (the same bytes, headers
+    and status, without ``Idempotent-Replayed``)."""
+    headers = {**replay.headers, REPLAYED_HEADER: "true"} if replayed else replay.headers
+    return Response(replay.body, status_code=replay.status_code, media_type=replay.content_type, headers=headers)
 
 
 async def idempotent(

@@ -125,12 +125,7 @@ class IdempotencyStore:
                 if not hmac.compare_digest(row.fingerprint, fingerprint):
                     raise KeyReused()
                 if row.state == COMPLETED:
-                    return Replay(
-                        status_code=row.status_code,
-                        body=row.response_body.encode("utf-8"),
-                        content_type=row.content_type or "application/json",
-                        headers=orjson.loads(row.response_headers) if row.response_headers else {},
-                    )
+                    return _replay(row)
                 if row.locked_until > now:
                     raise KeyInFlight()
                 # the owner died mid-request: take the key over (one taker wins the conditional update)
@@ -149,6 +144,21 @@ class IdempotencyStore:
                     return Begun(scope, key)
                 raise KeyInFlight()
         raise KeyInFlight()
+
+    async def answer(self, scope: str, key: str) -> Replay | None:
+        """The key's stored answer, if it has one: what the first request sends, so that it is
+        byte for byte what every replay will be."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(idempotency_keys).where(
+                        idempotency_keys.c.scope == scope,
+                        idempotency_keys.c.key == key,
+                        idempotency_keys.c.state == COMPLETED,
+                    )
+                )
+            ).one_or_none()
+        return None if row is None else _replay(row)
 
     async def _insert(self, scope: str, key: str, fingerprint: str, now: datetime) -> bool:
         async with unit_of_work(self._sessions) as session:
@@ -193,6 +203,18 @@ class IdempotencyStore:
             )
         )
 
+    async def complete_with(self, session: AsyncSession, scope: str, key: str, answer: Replay) -> None:
+        """:meth:`complete` with an answer rendered beforehand (the one the first request is sent)."""
+        await self.complete(
+            session,
+            scope,
+            key,
+            status_code=answer.status_code,
+            body=answer.body,
+            content_type=answer.content_type,
+            headers=answer.headers,
+        )
+
     async def abandon(self, scope: str, key: str) -> None:
         """Forget a key whose request failed without an answer worth keeping (a retry runs again)."""
         async with unit_of_work(self._sessions) as session:
@@ -226,6 +248,15 @@ class IdempotencyStore:
                 )
             await session.commit()
         return len(ids)
+
+
+def _replay(row: Any) -> Replay:
+    return Replay(
+        status_code=row.status_code,
+        body=row.response_body.encode("utf-8"),
+        content_type=row.content_type or "application/json",
+        headers=orjson.loads(row.response_headers) if row.response_headers else {},
+    )
 
 
 __all__ = ["HEADER", "Begun", "IdempotencyStore", "KeyInFlight", "KeyReused", "Replay", "fingerprint"]

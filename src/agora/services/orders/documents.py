@@ -13,7 +13,13 @@ from typing import Any
 import orjson
 
 from agora.platform.errors import ServiceError
+from agora.platform.http.problems import PROBLEM_JSON, error_document
+from agora.platform.idempotency import Replay
 from agora.services.orders.models import Order, OrderItem
+
+#: Where an order lives (the 201's ``Location``) and where a checkout is posted (problems' ``instance``).
+ORDERS_PATH = "/api/orders"
+CHECKOUT_PATH = f"{ORDERS_PATH}/checkout"
 
 
 def _timestamp(value: datetime) -> str:
@@ -109,10 +115,29 @@ class CheckoutFailed(ServiceError):
         self.failure = failure
 
 
+def checkout_answer(order: Order, failure: Failure | None = None) -> Replay:
+    """The answer for a paid or failed ``order`` (``failure``: the live one, with its field), in
+    the shape its Idempotency-Key stores and replays.
+
+    Rendered once, when the order ends, and stored with the key in that same transaction; the
+    first request and every replay send these bytes, so they cannot differ.
+    """
+    if order.status == "failed":
+        if failure is None:
+            failure = Failure(order.failure_code or "failed", order.failure_reason or "", order.failure_status or 409)
+        status, document, headers = error_document(CheckoutFailed(order.id, failure), CHECKOUT_PATH)
+        return Replay(status, orjson.dumps(document), PROBLEM_JSON, headers)
+    headers = {"Location": f"{ORDERS_PATH}/{order.id}"}
+    return Replay(201, orjson.dumps(order_document(order)), "application/json", headers)
+
+
 __all__ = [
+    "CHECKOUT_PATH",
+    "ORDERS_PATH",
     "CheckoutFailed",
     "Failure",
     "address_of",
+    "checkout_answer",
     "item_document",
     "money",
     "order_document",

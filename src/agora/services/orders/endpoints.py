@@ -7,9 +7,11 @@ stored answer, the same key while the first is running is a 409, the same key wi
 a 422. The checkout does not use the request's session (the saga commits every step itself), so
 it has no commit point of its own.
 
-A key whose first request died with its process is taken over by the next retry once its lock
-lapsed; the order that first request created is then the answer (the order is the record of
-what a key did), so a retry never starts a second saga while the first can still finish.
+One key, one outcome: once the saga created an order, the key's answer is what became of that
+order, paid or failed (a 5xx failure too), rendered once when the order ended and stored with it;
+the first request is sent that stored answer and every replay the same status, headers
+(``Location``, ``Content-Type``) and bytes. A key whose first request died with its process is
+answered from its order once recovery settled it, never with a second order.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from agora.platform.db import Session
 from agora.platform.errors import ServiceError
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import PROBLEM_JSON, error_document, require_json
-from agora.platform.idempotency import Begun, IdempotencyKey, Replay, fingerprint, replay_response
+from agora.platform.idempotency import Begun, IdempotencyKey, IdempotencyStore, Replay, fingerprint, replay_response
 from agora.services.orders import schemas
 from agora.services.orders.auth import Admin, Shopper, may_cancel_any, sees_all
-from agora.services.orders.documents import CheckoutFailed, Failure, order_document
+from agora.services.orders.documents import ORDERS_PATH, CheckoutFailed, checkout_answer, order_document
 from agora.services.orders.gateways import Card
 from agora.services.orders.models import Order
 from agora.services.orders.repository import OrdersRepository
@@ -36,7 +38,7 @@ from agora.services.orders.service import OrdersService
 from agora.services.orders.status import Status
 from agora.services.orders.wiring import gateways_for, keys_for, saga_for
 
-PREFIX = "/api/orders"
+PREFIX = ORDERS_PATH
 
 OrderId = Annotated[str, Path(max_length=36, description="The order's id (a UUID).")]
 Json = Annotated[None, Depends(require_json)]
@@ -61,21 +63,23 @@ def _service(request: Request, session: Session, subject: Any) -> OrdersService:
 
 
 async def _answer_from_order(request: Request, saga: CheckoutSaga, begun: Begun, order: Order) -> Response:
-    """The key's first request left this order: answer with what became of it."""
+    """The key's first request left this order but no stored answer: answer with what became of it."""
     keys = keys_for(request.state.context)
     if order.status == Status.pending.value:
         await keys.abandon(begun.scope, begun.key)
         raise CheckoutInProgress(order.id)
-    if order.status == Status.failed.value:
-        failure = Failure(order.failure_code or "failed", order.failure_reason or "", order.failure_status or 409)
-        status, document, _ = error_document(CheckoutFailed(order.id, failure), request.url.path)
-        body, content_type = orjson.dumps(document), PROBLEM_JSON
-    else:
-        status, body, content_type = 201, orjson.dumps(order_document(order)), "application/json"
+    answer = checkout_answer(order)
     async with saga.sessions() as session:
-        await keys.complete(session, begun.scope, begun.key, status_code=status, body=body, content_type=content_type)
+        await keys.complete_with(session, begun.scope, begun.key, answer)
         await session.commit()
-    return Response(body, status_code=status, media_type=content_type)
+    return replay_response(answer, replayed=False)
+
+
+async def _stored_answer(keys: IdempotencyStore, scope: str, key: str) -> Response | None:
+    """The answer the saga stored with the key when the order ended: sent as stored, so the first
+    answer and every replay are the same status, headers and bytes."""
+    stored = await keys.answer(scope, key)
+    return None if stored is None else replay_response(stored, replayed=False)
 
 
 def build_router() -> APIRouter:
@@ -108,7 +112,7 @@ def build_router() -> APIRouter:
             return replay_response(begun)
         async with saga.sessions() as session:
             earlier = await OrdersRepository(session).by_idempotency_key(caller.id, key)
-        if earlier is not None and not (earlier.status == Status.failed.value and (earlier.failure_status or 0) >= 500):
+        if earlier is not None:  # one key, one order: whatever became of it is the answer
             return await _answer_from_order(request, saga, begun, earlier)
         card = body.card
         checkout_request = CheckoutRequest(
@@ -123,7 +127,13 @@ def build_router() -> APIRouter:
         except CheckoutFailed as exc:
             if exc.order_id is None:  # nothing was created (the cart could not be read): retry freely
                 await keys.abandon(caller.id, key)
-            raise  # otherwise the saga completed or abandoned the key itself
+                raise
+            # the failed order's answer; none yet when compensation must be finished by recovery
+            # (the key stays in flight until then)
+            failed = await _stored_answer(keys, caller.id, key)
+            if failed is None:
+                raise
+            return failed
         except (CheckoutInProgress, SettlingLater):
             raise  # the key stays in flight; its owner (or recovery) settles the order
         except ServiceError as exc:
@@ -141,7 +151,7 @@ def build_router() -> APIRouter:
         except Exception:
             await keys.abandon(caller.id, key)
             raise
-        return _order_response(order, status_code=201)
+        return await _stored_answer(keys, caller.id, key) or _order_response(order, status_code=201)
 
     @router.get(
         "",

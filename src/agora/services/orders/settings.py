@@ -1,15 +1,12 @@
-"""``OrdersSettings``: the saga's timings and the test-only crash hook, from ``AGORA_ORDERS_*``."""
+"""``OrdersSettings``: the saga's timings, from ``AGORA_ORDERS_*``."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
 from agora.platform.settings import ServiceSettings
-
-#: Steps after which ``crash_after_step`` may stop the process (see ``saga.py``).
-CrashStep = Literal["created", "priced", "reserved", "charged", "confirmed", "done"]
 
 
 class OrdersSettings(ServiceSettings):
@@ -26,6 +23,3 @@ class OrdersSettings(ServiceSettings):
     """Stock is held this long for an unfinished checkout; inventory releases it afterwards."""
     max_lines: int = Field(default=50, ge=1, le=500)
     """Carts with more lines are refused at checkout."""
-
-    crash_after_step: CrashStep | None = None
-    """Tests only: exit the process (code 75) right after this saga step is persisted."""

@@ -11,7 +11,6 @@ CREATED, PRICED, RESERVED, CHARGED, CONFIRMED, DONE = "created", "priced", "rese
 COMPENSATING, FAILED = "compensating", "failed"
 CANCELLING, CANCELLED = "cancelling", "cancelled"
 STEPS = (CREATED, PRICED, RESERVED, CHARGED, CONFIRMED, DONE)
-CRASH_EXIT_CODE = 75
 
 _SERVICE_NAMES = {
     "cart": "the cart",

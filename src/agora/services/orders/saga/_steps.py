@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -17,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agora.contracts.orders import ORDER_FAILED, ORDER_PAID, ORDER_PLACED
 from agora.platform.db import unit_of_work
 from agora.platform.db.types import utcnow
-from agora.platform.http.problems import PROBLEM_JSON, error_document
 from agora.platform.idempotency import IdempotencyStore
 from agora.platform.messaging import Outbox
 from agora.services.orders import metrics
-from agora.services.orders.documents import CheckoutFailed, Failure, address_of, order_document, order_facts
+from agora.services.orders.documents import CheckoutFailed, Failure, address_of, checkout_answer, order_facts
 from agora.services.orders.gateways import (
     Card,
     CartLine,
@@ -42,7 +40,6 @@ from agora.services.orders.saga._outcomes import (
     CHARGED,
     COMPENSATING,
     CONFIRMED,
-    CRASH_EXIT_CODE,
     CREATED,
     DECLINED,
     DONE,
@@ -196,7 +193,6 @@ class SagaSteps:
         async with unit_of_work(self.sessions) as session:
             await OrdersRepository(session).add(order)
             await session.commit()
-        self._persisted(CREATED)
         return Run(
             order_id=order.id,
             user_id=order.user_id,
@@ -350,8 +346,7 @@ class SagaSteps:
                 session, ORDER_PLACED, {**facts, "shipping_address": address_of(order)}, subject=order.id
             )
             await self.outbox.add(session, ORDER_PAID, {**facts, "payment_id": order.payment_id}, subject=order.id)
-            body = orjson.dumps(order_document(order))
-            await self.keys.complete(session, order.user_id, order.idempotency_key, status_code=201, body=body)
+            await self._store_answer(session, order)
             metrics.revenue_minor_total.labels(order.currency).inc(order.total)
 
         await self._persist(run, CONFIRMED, statuses=sources(Status.paid), status=Status.paid.value, then=record)
@@ -395,16 +390,9 @@ class SagaSteps:
                 {"order_id": order.id, "user_id": order.user_id, "code": failure.code, "reason": failure.reason},
                 subject=order.id,
             )
-            if failure.status < 500:
-                status, document, _ = error_document(CheckoutFailed(order.id, failure), "/api/orders/checkout")
-                await self.keys.complete(
-                    session,
-                    order.user_id,
-                    order.idempotency_key,
-                    status_code=status,
-                    body=orjson.dumps(document),
-                    content_type=PROBLEM_JSON,
-                )
+            # the failed order is the key's one outcome, a 5xx too: a retry with this key gets
+            # this answer again, never a second order (a new attempt takes a new key)
+            await self._store_answer(session, order, failure)
 
         await self._persist(
             run,
@@ -417,10 +405,10 @@ class SagaSteps:
             terminal=True,
             then=record,
         )
-        if failure.status >= 500:
-            # a 5xx is not an answer worth keeping: a retry with the same key may try again
-            await self.keys.abandon(run.user_id, run.key)
         raise CheckoutFailed(run.order_id, failure)
+
+    async def _store_answer(self, session: AsyncSession, order: Order, failure: Failure | None = None) -> None:
+        await self.keys.complete_with(session, order.user_id, order.idempotency_key, checkout_answer(order, failure))
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -472,10 +460,3 @@ class SagaSteps:
         run.step = step
         if dirty:
             self.notify()
-        self._persisted(step)
-
-    def _persisted(self, step: str) -> None:
-        if self.settings.crash_after_step == step:
-            # tests only: die as a killed process would, with nothing flushed or cleaned up
-            log.warning("crash_after_step", step=step)
-            os._exit(CRASH_EXIT_CODE)
