@@ -116,3 +116,10 @@ def test_thumbnails_from_a_reduced_picture_have_the_thumbnail_sizes(size: tuple[
         expected.thumbnail((box, box), Image.Resampling.LANCZOS)
         with Image.open(io.BytesIO(made[name])) as thumbnail:
             assert thumbnail.size == expected.size
+
+
+def test_the_decode_cost_comes_from_the_header_and_weighs_webp() -> None:
+    png = imaging.inspect(png_bomb(6300, 6300), LIMITS)  # a few hundred bytes: nothing decoded
+    assert (png.kind, png.width, png.height, png.decode_cost) == ("png", 6300, 6300, 6300 * 6300)
+    webp = imaging.inspect(picture(300, 200, fmt="WEBP"), LIMITS)
+    assert webp.decode_cost == 4 * 300 * 200

@@ -41,6 +41,12 @@ FORMATS: dict[str, tuple[str, str, str]] = {
 }
 THUMBNAIL_TYPE = "image/webp"
 
+#: What decoding and re-encoding one pixel costs, in units of a JPEG's or PNG's (about 4 bytes
+#: of bitmap). libwebp decodes through two RGBA canvases of its own besides Pillow's bitmap, and
+#: its encoder holds another copy: measured, a 40 MP WebP took a process 667 MB above where it
+#: started against 169 MB for a 40 MP PNG.
+DECODE_WEIGHT: dict[str, int] = {"jpeg": 1, "png": 1, "webp": 4}
+
 
 class ImageRejectedError(ValueError):
     """The bytes are not an image we accept; ``kind`` says why (for metrics and the problem)."""
@@ -71,6 +77,11 @@ class Header:
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+    @property
+    def decode_cost(self) -> int:
+        """What decoding it costs against the decode pool's budget (pixels, weighted by format)."""
+        return self.pixels * DECODE_WEIGHT[self.kind]
 
 
 @dataclass(frozen=True)
@@ -296,6 +307,7 @@ def demo_image(*, name: str, category: str, key: str) -> ProcessedImage:
 
 
 __all__ = [
+    "DECODE_WEIGHT",
     "DEMO_SIDE",
     "FORMATS",
     "THUMBNAILS",

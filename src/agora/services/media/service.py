@@ -124,7 +124,7 @@ class MediaService:
     async def process(self, data: bytes, limits: imaging.Limits) -> imaging.ProcessedImage:
         try:
             header = imaging.inspect(data, limits)  # the header only: what the decode will cost
-            return await self.pool.run(header.pixels, functools.partial(imaging.process, data, limits))
+            return await self.pool.run(header.decode_cost, functools.partial(imaging.process, data, limits))
         except imaging.ImageRejectedError as exc:
             metrics.uploads_total.labels(exc.kind).inc()
             if exc.kind == "type":
