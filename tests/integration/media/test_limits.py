@@ -148,3 +148,23 @@ async def test_avatars_are_kept_at_their_side_with_thumbnails(limited: Media, to
         assert thumbnail.status_code == 200
         with Image.open(io.BytesIO(thumbnail.content)) as shown:
             assert (shown.format, max(shown.size)) == ("WEBP", box)
+
+
+@pytest.mark.backend("redis")
+async def test_the_rate_is_counted_in_redis_when_configured(
+    redis_url: str, jwks_file: Path, token_factory: TokenFactory, tmp_path: Path
+) -> None:
+    """Replicas share the counters: two media processes on one Redis allow the rate once between them."""
+    platform = platform_for_tests(tmp_path, jwks_file=jwks_file)
+    storage = f"async+{redis_url}"
+    admin = user(token_factory, roles=("admin",))
+    statuses = []
+    async with service_databases("sqlite", ["media"], tmp_path) as urls:
+        settings = MediaSettings(database_url=urls["media"], upload_rate=2, rate_limit_storage_url=storage)
+        for replica in range(2):
+            async with running_services([spec], platform, {"media": settings}) as (client, embedded):
+                media = Media(client, embedded, "local")
+                for seed in range(2):
+                    response = await media.upload(admin, picture(32, 32, seed=350 + 2 * replica + seed))
+                    statuses.append(response.status_code)
+    assert statuses == [201, 201, 429, 429]

@@ -6,7 +6,8 @@ from prometheus_client import Counter
 
 uploads_total = Counter(
     "agora_media_uploads_total",
-    "Image uploads by outcome (stored, duplicate, too_large, type, dimensions, damaged, bad_request, forbidden).",
+    "Image uploads by outcome (stored, duplicate, too_large, type, dimensions, damaged, bad_request, forbidden, "
+    "rate_limited, quota, busy).",
     ("outcome",),
 )
 bytes_stored_total = Counter(

@@ -32,7 +32,7 @@ from agora.platform.db.types import utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError, UnprocessableError
 from agora.platform.http.pagination import CursorCodec
 from agora.services.media import imaging, metrics
-from agora.services.media.decoding import DecodePool
+from agora.services.media.decoding import DecodePool, DecoderBusy
 from agora.services.media.models import Image
 from agora.services.media.repository import MediaRepository
 from agora.services.media.settings import MediaSettings
@@ -125,6 +125,9 @@ class MediaService:
         try:
             header = imaging.inspect(data, limits)  # the header only: what the decode will cost
             return await self.pool.run(header.decode_cost, functools.partial(imaging.process, data, limits))
+        except DecoderBusy:
+            metrics.uploads_total.labels("busy").inc()
+            raise
         except imaging.ImageRejectedError as exc:
             metrics.uploads_total.labels(exc.kind).inc()
             if exc.kind == "type":
