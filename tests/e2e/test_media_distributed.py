@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from agora.contracts.media import image_url
 from agora.platform.testing.brokers import NATS_URL
 from agora.platform.testing.processes import (
     agora_command,
+    create_admin,
     free_port,
     free_port_block,
     running_process,
@@ -72,14 +71,7 @@ def test_upload_attach_and_serve_on_s3(tmp_path: Path, databases: dict[str, str]
         )
         data_dir = str(tmp_path / "var")
         email = f"admin-{uuid.uuid4().hex[:8]}@example.org"
-        created = subprocess.run(
-            agora_command("create-admin", "--email", email, "--data-dir", data_dir),
-            env={**os.environ, **env},
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        assert created.returncode == 0, created.stdout.decode() + created.stderr.decode()
+        create_admin(email, data_dir=data_dir, env=env)
         command = agora_command(
             "up", "--distributed", "--port", str(port), "--first-service-port", str(first_service_port),
             "--data-dir", data_dir,

@@ -61,3 +61,17 @@ async def test_only_services_read_the_revocations(identity: Identity) -> None:
     assert (await identity.client.get(f"{API}/internal/revocations")).status_code == 401
     for headers in (customer, admin):
         assert (await identity.client.get(f"{API}/internal/revocations", headers=headers)).status_code == 403
+
+
+async def test_an_access_token_alone_logs_its_own_session_out(identity: Identity) -> None:
+    """The web's form logout has no refresh token (its cookie is scoped to this API)."""
+    email, _ = await identity.new_user()
+    ended, kept = await identity.login(email), await identity.login(email)
+    out = await identity.client.post(f"{API}/logout", headers={"Authorization": f"Bearer {ended['access_token']}"})
+    assert out.status_code == 204, out.text
+    spent = await identity.client.post(f"{API}/refresh", json={"refresh_token": ended["refresh_token"]})
+    assert spent.status_code == 401
+    again = await identity.client.post(f"{API}/logout", headers={"Authorization": f"Bearer {ended['access_token']}"})
+    assert again.status_code == 401  # the token's session is over: it authenticates nothing, not even this
+    going_on = await identity.client.post(f"{API}/refresh", json={"refresh_token": kept["refresh_token"]})
+    assert going_on.status_code == 200

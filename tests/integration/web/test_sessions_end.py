@@ -14,7 +14,7 @@ import httpx
 
 from agora.platform.auth.cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE
 from agora.platform.testing.waiting import eventually
-from tests.integration.web.conftest import PASSWORD, Shop
+from tests.integration.web.conftest import PASSWORD, Shop, csrf_of
 
 #: Embedded, identity's events reach every service's verifier through the in-process broker.
 BOUND_SECONDS = 3.0
@@ -73,6 +73,17 @@ async def test_a_cookie_logout_ends_the_session_in_every_service(shop: Shop) -> 
     # the session ended, not the account: a new login works at once
     fresh = await _bearer_session(shop, email)
     assert (await shop.client.get("/api/orders", headers=_bearer(fresh))).status_code == 200
+
+
+async def test_the_log_out_form_without_script_ends_the_session_too(shop: Shop) -> None:
+    """The web never sees the refresh cookie (scoped to /api/identity): identity ends the session
+    that the access token names."""
+    visitor = shop.person()
+    await shop.register(visitor)
+    stolen = {"cookie": f"{ACCESS_COOKIE}={visitor.cookies[ACCESS_COOKIE]}"}
+    out = await visitor.post("/logout", data={"csrf_token": await csrf_of(visitor, "/account")})
+    assert out.status_code == 303 and ACCESS_COOKIE not in visitor.cookies
+    await _refused_everywhere(shop.client, stolen, what="the cookie of a form logout refused everywhere")
 
 
 async def test_a_bearer_logout_ends_that_session_only(shop: Shop) -> None:

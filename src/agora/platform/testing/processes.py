@@ -68,6 +68,18 @@ def agora_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "agora", *args]
 
 
+def create_admin(email: str, *, data_dir: str, env: dict[str, str]) -> None:
+    """``agora create-admin`` (the password from ``AGORA_ADMIN_PASSWORD`` in ``env``), before serving."""
+    created = subprocess.run(  # noqa: S603 - test-controlled command
+        agora_command("create-admin", "--email", email, "--data-dir", data_dir),
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert created.returncode == 0, created.stdout.decode() + created.stderr.decode()
+
+
 def wait_until_ready(url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
     """Polls ``url`` until it answers 200; fails early when ``process`` has exited."""
     deadline = time.monotonic() + timeout

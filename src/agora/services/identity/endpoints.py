@@ -34,7 +34,7 @@ from agora.platform.db.types import utcnow
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import ProblemError, problem_response, require_json
 from agora.services.identity import schemas
-from agora.services.identity.auth import AdminUser, Me, ServiceCaller, passwords_for
+from agora.services.identity.auth import AdminUser, Me, ServiceCaller, passwords_for, token_subject
 from agora.services.identity.keys import active_signing_key, jwks
 from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.service import (
@@ -76,6 +76,7 @@ async def service(request: Request, session: Session) -> IdentityService:
             refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
             leeway_seconds=platform.jwt_leeway_seconds,
         ),
+        revocations=request.state.token_verifier.revocations,
     )
 
 
@@ -119,6 +120,10 @@ def _refresh_token_from(request: Request, body: schemas.RefreshIn | None) -> tup
         )
     check_double_submit(request)
     return cookie, True
+
+
+def _has_access_token(request: Request) -> bool:
+    return "authorization" in request.headers or ACCESS_COOKIE in request.cookies
 
 
 def _has_session_cookies(request: Request) -> bool:
@@ -208,12 +213,18 @@ def build_router() -> APIRouter:
         "/logout",
         status_code=204,
         response_model=None,
-        responses={204: {}, 422: {}},
-        summary="Revoke the session the refresh token belongs to",
+        responses={204: {}, 401: {}, 403: {}, 422: {}},
+        summary="End the session of the refresh token (body or cookie), else of the access token, in every service",
     )
     async def logout(request: Request, svc: Service, body: schemas.RefreshIn | None = None) -> Response:
-        token, _ = _refresh_token_from(request, body)
-        await svc.logout(token)
+        if body is None and REFRESH_COOKIE not in request.cookies and _has_access_token(request):
+            # no refresh token at hand (the web's form logout, whose refresh cookie is scoped to
+            # this API): the access token names its session
+            subject = await token_subject(request)
+            await svc.logout_session(subject.id, subject.claims.get("sid"))
+        else:
+            token, _ = _refresh_token_from(request, body)
+            await svc.logout(token)
         response = Response(status_code=204)
         if _has_session_cookies(request):
             clear_session_cookies(response, secure=cookies_secure(request, request.state.platform))

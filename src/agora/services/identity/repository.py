@@ -58,6 +58,10 @@ class IdentityRepository:
         statement = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
         return (await self.session.execute(statement)).scalars().first()
 
+    async def refresh_token_of_family(self, family_id: str) -> RefreshToken | None:
+        statement = select(RefreshToken).where(RefreshToken.family_id == family_id).limit(1).with_for_update()
+        return (await self.session.execute(statement)).scalars().first()
+
     async def spend(self, token_id: str, now: datetime) -> bool:
         """Mark a refresh token used, atomically: False when another request spent it first."""
         result = await self.session.execute(

@@ -13,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,8 @@ from agora.contracts.identity import (
     UserUpdated,
 )
 from agora.platform.auth.keys import mint_access_token
+from agora.platform.auth.revocations import RevocationList
+from agora.platform.db.session import after_commit
 from agora.platform.db.types import iso_utc
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.platform.messaging import EventWriter
@@ -107,13 +110,22 @@ class RefreshOutcome:
 
 class IdentityService:
     def __init__(
-        self, session: AsyncSession, *, events: EventWriter, passwords: Passwords, tokens: TokenConfig
+        self,
+        session: AsyncSession,
+        *,
+        events: EventWriter,
+        passwords: Passwords,
+        tokens: TokenConfig,
+        revocations: RevocationList | None = None,
     ) -> None:
         self.session = session
         self.repository = IdentityRepository(session)
         self.events = events
         self.passwords = passwords
         self.tokens = tokens
+        # this process's verifier list: identity refuses an ended session from its commit on,
+        # without waiting for its own event to come back through the broker
+        self.revocations = revocations
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -239,6 +251,14 @@ class IdentityService:
         if row is not None and row.revoked_at is None:
             await self._end_session(row, utcnow())
 
+    async def logout_session(self, user_id: str, session_id: object) -> None:
+        """End the session an access token names (its ``sid``), when it is the caller's."""
+        if not isinstance(session_id, str):
+            return  # a token minted before sessions were named: it expires on its own
+        row = await self.repository.refresh_token_of_family(session_id)
+        if row is not None and row.user_id == user_id and row.revoked_at is None:
+            await self._end_session(row, utcnow())
+
     async def _end_session(self, row: RefreshToken, now: datetime) -> None:
         """No refresh token of the family works any more, nor (once every service has heard the
         event, within seconds) any access token carrying its ``sid``."""
@@ -247,6 +267,8 @@ class IdentityService:
         await self.repository.revoke("session", row.family_id, user_id=row.user_id, not_before=now, expires=expires)
         event = SessionRevoked(session_id=row.family_id, user_id=row.user_id, revoked_at=now, expires_at=expires)
         await self.events.add(self.session, SESSION_REVOKED, event.model_dump(mode="json"), subject=row.user_id)
+        if self.revocations is not None:
+            after_commit(self.session, partial(self.revocations.revoke_session, event))
 
     async def _cut_off_user(self, user_id: str, now: datetime) -> None:
         """Every session of the user ends; their tokens issued before ``now`` die everywhere."""
@@ -255,6 +277,8 @@ class IdentityService:
         await self.repository.revoke("user", user_id, user_id=user_id, not_before=now, expires=expires)
         event = UserDisabled(user_id=user_id, not_before=now, expires_at=expires)
         await self.events.add(self.session, USER_DISABLED, event.model_dump(mode="json"), subject=user_id)
+        if self.revocations is not None:
+            after_commit(self.session, partial(self.revocations.disable_user, event))
 
     # -- profile --------------------------------------------------------------------------------
 

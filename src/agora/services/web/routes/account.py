@@ -2,9 +2,10 @@
 
 Logging in asks identity for a cookie session (``POST /api/identity/login?session=cookie``) and
 copies the cookies it sets onto the page's redirect; the anonymous cart then merges into the
-user's (``storefront.merge_anonymous_cart``). Logging out clears the session cookies: the refresh
-cookie is scoped to ``/api/identity``, so the page cannot read it to revoke it; the page's script
-may call ``/api/identity/logout`` for that.
+user's (``storefront.merge_anonymous_cart``). Logging out asks identity to end the session the
+access token names (its ``sid``: the refresh cookie is scoped to ``/api/identity`` and never
+reaches the web) and clears the session cookies; the page's script calls ``/api/identity/logout``
+itself first, which also revokes the refresh cookie.
 """
 
 from __future__ import annotations
@@ -165,7 +166,11 @@ async def register_submit(
 
 @router.post("/logout")
 async def logout(request: Request, csrf_token: Csrf = "") -> Response:
-    await require_csrf(request, csrf_token)
+    visitor = await require_csrf(request, csrf_token)
+    if visitor.signed_in:
+        # identity ends the session the access token names, in every service; the cookies go
+        # either way (identity being away must not keep anyone signed in on this browser)
+        await Backend(request).send("identity", "POST", "/api/identity/logout")
     response = RedirectResponse("/", status_code=303)
     clear_session_cookies(response, secure=cookies_secure(request, request.state.context.platform))
     return response
