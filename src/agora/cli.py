@@ -55,16 +55,14 @@ def _platform(data_dir: Path | None = None, **overrides: Any) -> PlatformSetting
 
 
 def _specs(names: Sequence[str] | None = None) -> list[Any]:
-    from agora.registry import service_specs
+    """The specs of ``names`` (default: every service); imports only those services' packages."""
+    from agora.registry import service_spec
+    from agora.topology import SERVICE_NAMES
 
-    specs = service_specs()
-    if not names:
-        return specs
-    by_name = {spec.name: spec for spec in specs}
-    unknown = [name for name in names if name not in by_name]
+    unknown = [name for name in names or () if name not in SERVICE_NAMES]
     if unknown:
-        raise CommandError(f"unknown service {', '.join(unknown)}; known: {', '.join(by_name)}")
-    return [by_name[name] for name in names]
+        raise CommandError(f"unknown service {', '.join(unknown)}; known: {', '.join(SERVICE_NAMES)}")
+    return [service_spec(name) for name in names or SERVICE_NAMES]
 
 
 def _progress() -> Progress:

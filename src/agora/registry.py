@@ -1,43 +1,32 @@
-"""The explicit list of services this build runs (no discovery: adding a service is one line)."""
+"""The explicit list of services this build runs (no discovery: adding a service is one line).
+
+The names are listed once, in :data:`agora.topology.SERVICE_NAMES` (the web reads them there
+without importing any service); :func:`service_spec` imports the one package it is asked for, so
+a process that runs one service (``agora serve catalog``) never imports the other fourteen and
+the libraries only they use.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from agora.platform.service import ServiceSpec
+from agora.topology import SERVICE_NAMES
+
+
+class UnknownService(LookupError):
+    """No service of this name is registered."""
+
+
+def service_spec(name: str) -> ServiceSpec:
+    """The spec of the service ``name``, importing that service's package only."""
+    if name not in SERVICE_NAMES:
+        raise UnknownService(name)
+    spec = import_module(f"agora.services.{name}").spec
+    assert isinstance(spec, ServiceSpec) and spec.name == name, f"agora.services.{name}.spec is not its spec"
+    return spec
 
 
 def service_specs() -> list[ServiceSpec]:
-    from agora.services import (
-        ads,
-        analytics,
-        cart,
-        catalog,
-        currency,
-        identity,
-        inventory,
-        media,
-        notifications,
-        orders,
-        payments,
-        recommendations,
-        shipping,
-        support,
-        web,
-    )
-
-    return [
-        identity.spec,
-        catalog.spec,
-        inventory.spec,
-        cart.spec,
-        currency.spec,
-        shipping.spec,
-        payments.spec,
-        orders.spec,
-        notifications.spec,
-        recommendations.spec,
-        ads.spec,
-        analytics.spec,
-        media.spec,
-        support.spec,
-        web.spec,
-    ]
+    """Every service's spec, in start-up order (imports every service package)."""
+    return [service_spec(name) for name in SERVICE_NAMES]

@@ -2,7 +2,7 @@
 
 The web's admin console asks every service for its health, metrics and messaging state by name;
 importing :mod:`agora.registry` for that would import every service package (and break the rule
-that services never import each other). The registry's own test keeps the two lists equal.
+that services never import each other). The registry imports each service by this name.
 """
 
 from __future__ import annotations
