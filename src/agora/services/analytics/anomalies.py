@@ -22,9 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import numpy as np
-from sklearn.ensemble import IsolationForest
-
 #: Fewer orders than this and "unusual" means nothing.
 MIN_ORDERS = 20
 VELOCITY_WINDOW = timedelta(hours=24)
@@ -55,6 +52,8 @@ class Scored:
 
 
 def _amount_z(points: Sequence[OrderPoint]) -> list[float]:
+    import numpy as np  # with the first scoring, not at start-up (see score_orders)
+
     by_currency: dict[str, list[float]] = defaultdict(list)
     for point in points:
         by_currency[point.currency].append(math.log1p(max(point.total, 0)))
@@ -85,6 +84,11 @@ def score_orders(points: Sequence[OrderPoint], *, contamination: float | None = 
     """Scores every order (same order as ``points``); raises :class:`TooFewOrders` below the minimum."""
     if len(points) < MIN_ORDERS:
         raise TooFewOrders(f"needs at least {MIN_ORDERS} orders, got {len(points)}")
+    # scikit-learn (with SciPy and NumPy, ~70 MiB resident that a process never gives back) is
+    # imported when orders are first scored, so an analytics process that never scores stays small
+    import numpy as np
+    from sklearn.ensemble import IsolationForest
+
     amount_z = _amount_z(points)
     velocity = _velocity(points)
     features = np.column_stack([np.asarray(amount_z), np.log1p(np.asarray(velocity, dtype=float))])

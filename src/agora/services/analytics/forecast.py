@@ -18,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Fewer days than this and a trend cannot be told from noise.
 MIN_OBSERVATIONS = 14
-ALPHAS = np.round(np.linspace(0.05, 0.95, 19), 2)
-BETAS = np.array([0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3])
+ALPHAS = tuple(round(0.05 * step, 2) for step in range(1, 20))  # 0.05, 0.10, ..., 0.95
+BETAS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 
 
 class TooLittleHistory(ValueError):
@@ -71,6 +73,9 @@ def holt_forecast(series: Sequence[float], horizon: int, *, confidence: float = 
         raise TooLittleHistory(f"needs at least {MIN_OBSERVATIONS} days of history, got {len(series)}")
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
+    # imported on the first forecast, not with the service: most analytics processes never forecast
+    import numpy as np
+
     y = np.asarray(series, dtype=float)
     best: tuple[float, float, float, float, float] | None = None
     for alpha in ALPHAS:
