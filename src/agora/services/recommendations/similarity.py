@@ -8,20 +8,23 @@ rows L2-normalised), which makes the dot product of two rows their cosine simila
 The model is built in memory from the local product table (:class:`SimilarityHolder`), at start
 and whenever the table changed since the last build; a periodic task asks (see :mod:`.tasks`), so
 a burst of product events costs one rebuild, not one per event. Only active products enter the
-model. Building runs in a worker thread so requests keep being served meanwhile.
+model. Building runs in a short-lived worker process (:func:`build_elsewhere`): requests keep
+being served meanwhile, and scikit-learn, SciPy and NumPy (~85 MiB resident once imported, which
+a process never gives back) live only in that worker, which exits after the build.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import re
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-import numpy as np
 import structlog
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +65,9 @@ class SimilarityModel:
     def build(cls, products: Sequence[ProductText], *, top_k: int = 50) -> SimilarityModel:
         if len(products) < 2:
             return cls({product.id: () for product in products})
+        import numpy as np
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, lowercase=True)
         try:
             matrix: Any = vectorizer.fit_transform([document(product) for product in products])
@@ -81,6 +87,22 @@ class SimilarityModel:
                 ranked = sorted(best, key=lambda j: (-row[j], ids[j]))
                 neighbours[ids[index]] = tuple((ids[j], round(float(row[j]), 6)) for j in ranked if row[j] > 0)
         return cls(neighbours)
+
+
+async def build_elsewhere(products: Sequence[ProductText], *, top_k: int) -> SimilarityModel:
+    """:meth:`SimilarityModel.build` in a fresh worker process that exits afterwards.
+
+    A new interpreter (``spawn``: nothing of this process is copied) costs a second or two per
+    build, which a rebuild that happens when the product table changed can afford; the service
+    process then never imports the numerical stack it would keep for good.
+    """
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return await loop.run_in_executor(pool, partial(SimilarityModel.build, list(products), top_k=top_k))
+    finally:
+        # off the loop: shutting down waits for the worker to exit
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -110,11 +132,19 @@ class SimilarityHolder:
             if not force and watermark == self.watermark:
                 return False
             products = await load()
-            model = await asyncio.to_thread(SimilarityModel.build, products, top_k=top_k)
+            model = await build_elsewhere(products, top_k=top_k)
             self.model, self.watermark = model, watermark
             self.builds += 1
         log.info("similarity_model_built", products=len(products), builds=self.builds)
         return True
 
 
-__all__ = ["ProductText", "SimilarityHolder", "SimilarityModel", "Watermark", "category_token", "document"]
+__all__ = [
+    "ProductText",
+    "SimilarityHolder",
+    "SimilarityModel",
+    "Watermark",
+    "build_elsewhere",
+    "category_token",
+    "document",
+]
