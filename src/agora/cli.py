@@ -14,14 +14,16 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from agora.platform.settings import Mode, PlatformSettings, load_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
 
 app = typer.Typer(
     name="agora",
@@ -66,6 +68,9 @@ def _specs(names: Sequence[str] | None = None) -> list[Any]:
 
 
 def _progress() -> Progress:
+    # rich's progress and table modules load on use: a server process (agora serve) never needs them
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -75,6 +80,12 @@ def _progress() -> Progress:
         console=console,
         transient=False,
     )
+
+
+def _table(title: str) -> Table:
+    from rich.table import Table
+
+    return Table(title=title)
 
 
 def _run(coro_factory: Callable[[], Any]) -> Any:
@@ -360,7 +371,7 @@ def doctor(data_dir: DataDir = None) -> None:
 
     platform = _platform(data_dir)
     results = _run(lambda: run_checks(_specs(), platform))
-    table = Table(title="agora doctor")
+    table = _table("agora doctor")
     for column in ("component", "target", "state"):
         table.add_column(column)
     failed = 0
@@ -395,7 +406,7 @@ def dead_letters_command(
         return found
 
     rows = _run(collect)
-    table = Table(title="dead letters")
+    table = _table("dead letters")
     for column in ("service", "id", "consumer", "event", "attempts", "error", "parked", "replayed"):
         table.add_column(column)
     for name, row in rows:
@@ -490,7 +501,7 @@ def mailbox(
         body = message.get_body(preferencelist=("plain", "html"))
         console.print(body.get_content() if body is not None else "")
         return
-    table = Table(title=f"mailbox ({folder})")
+    table = _table(f"mailbox ({folder})")
     for column in ("file", "to", "subject"):
         table.add_column(column)
     for path in files[-last:]:

@@ -7,6 +7,7 @@ become a 500 whose body says nothing about the cause (the log has it, with the r
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -15,8 +16,6 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -314,9 +313,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     # every pooled connection busy for pool_timeout, or the wait queue full: saturated, not broken
     app.add_exception_handler(PoolTimeoutError, _pool_saturated)
     app.add_exception_handler(ConnectionError, _database_error)
-    # Redis (cache, rate limits) unreachable: the feature that needs it answers 503, not 500
-    app.add_exception_handler(RedisConnectionError, _database_error)
-    app.add_exception_handler(RedisTimeoutError, _database_error)
+    # Redis (cache, rate limits) unreachable: the feature that needs it answers 503, not 500.
+    # Only where Redis is loaded: redis-py costs ~5 MiB resident in every process that imports
+    # it, and a process that has not imported it by now (the service's modules are imported
+    # before its app is built) has no Redis client to fail. Code that talks to Redis imports
+    # redis at module level for this reason.
+    redis_exceptions = sys.modules.get("redis.exceptions")
+    if redis_exceptions is not None:
+        app.add_exception_handler(redis_exceptions.ConnectionError, _database_error)
+        app.add_exception_handler(redis_exceptions.TimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

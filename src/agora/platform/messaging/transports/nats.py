@@ -13,17 +13,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from typing import Any
-
-import nats
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
 
 from agora.platform.messaging.envelope import Envelope
 from agora.platform.messaging.transports.base import (
@@ -35,6 +27,35 @@ from agora.platform.messaging.transports.base import (
     deliver,
     stop_all,
 )
+
+
+@contextlib.contextmanager
+def _hidden(module: str) -> Iterator[None]:
+    """Imports of ``module`` fail inside the block, unless it was imported before."""
+    if module in sys.modules:
+        yield
+        return
+    sys.modules[module] = None  # type: ignore[assignment]  # None in sys.modules: ImportError
+    try:
+        yield
+    finally:
+        del sys.modules[module]
+
+
+# nats-py imports aiohttp (~15 MiB resident, ~60 modules, kept for the life of the process) only
+# for its WebSocket transport, which this transport never uses (nats:// is TCP). Imported while
+# aiohttp is hidden, nats leaves that transport disabled and aiohttp unloaded; a process that
+# loaded aiohttp before (S3 through aioboto3) keeps it, and nats sees it as usual.
+with _hidden("aiohttp"):
+    import nats
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.errors import Error as NatsError
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js import JetStreamContext
+    from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+    from nats.js.errors import BadRequestError
+
 
 log = logging.getLogger(__name__)
 
