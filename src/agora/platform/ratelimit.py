@@ -15,9 +15,9 @@ from typing import Any
 import structlog
 from limits import RateLimitItemPerSecond
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from agora.platform.http.problems import ProblemError, ServiceUnavailable
+from agora.platform.limits_storage import limits_storage
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +52,7 @@ class UserRateLimit:
 
     def __init__(self, url: str, *, rate: int, window: int, namespace: str, key_prefix: str) -> None:
         options: dict[str, str] = {} if url.startswith("async+memory") else {"key_prefix": key_prefix}
-        self._limiter = MovingWindowRateLimiter(storage_from_string(url, **options))
+        self._limiter = MovingWindowRateLimiter(limits_storage(url, **options))
         self._item = RateLimitItemPerSecond(rate, window, namespace=namespace)
         self.rate = rate
         self.window = window

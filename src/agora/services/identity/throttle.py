@@ -42,9 +42,9 @@ from fastapi import Request
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from agora.platform.http.problems import ProblemError, ServiceUnavailable
+from agora.platform.limits_storage import limits_storage
 from agora.platform.service import ServiceContext
 from agora.platform.settings import PlatformSettings
 from agora.services.identity.schemas import normalise_email
@@ -149,7 +149,7 @@ class _MemoryStorage(MemoryStorage):
 def _storage(url: str, key_prefix: str) -> Any:
     if url.startswith(MEMORY):
         return _MemoryStorage(url)
-    return storage_from_string(url, key_prefix=key_prefix)
+    return limits_storage(url, key_prefix=key_prefix)
 
 
 class LoginThrottle:
