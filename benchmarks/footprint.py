@@ -67,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from checkout import shoppers, stocked_products
 
 from agora.platform.testing.processes import free_port, free_port_block
+from agora.platform.testing.scratch import POSTGRES_URL, create_database, drop_database
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -85,11 +86,10 @@ HEAVY = (
     "opentelemetry.exporter", "grpc", "google.protobuf", "aiosmtplib", "redis", "limits",
 )  # fmt: skip
 
-POSTGRES_URL = os.environ.get("AGORA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
 ADDRESS = {"name": "Bench", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
-START_TIMEOUT = 240.0  # sixteen processes start on two cores
+START_TIMEOUT = 600.0  # sixteen processes start on two cores, maybe shared
 SETTLE_SECONDS = 3.0  # start-up work that runs just after /readyz (first relay poll, first sweep)
 
 #: What a service's start-up probe runs: the app ``agora serve`` would build, its lifespan entered
@@ -249,40 +249,20 @@ def private_nats(work: Path) -> Iterator[str]:
 # --- databases -----------------------------------------------------------------------------
 
 
-async def _admin(server_url: str, statement: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @contextlib.contextmanager
 def databases(names: list[str], kind: str, server_url: str) -> Iterator[dict[str, str]]:
     """``AGORA_<NAME>_DATABASE_URL`` for each service: fresh PostgreSQL databases, dropped after."""
     if kind == "sqlite":
         yield {}
         return
-    from sqlalchemy.engine import make_url
-
     created: list[str] = []
-    env: dict[str, str] = {}
     try:
-        for name in names:
-            database = f"agora_footprint_{name}_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_admin(server_url, f'CREATE DATABASE "{database}"'))
-            created.append(database)
-            url = make_url(server_url).set(database=database).render_as_string(hide_password=False)
-            env[f"AGORA_{name.upper()}_DATABASE_URL"] = url
-        yield env
+        created += [asyncio.run(create_database(server_url, "postgresql")) for _ in names]
+        yield {f"AGORA_{name.upper()}_DATABASE_URL": url for name, url in zip(names, created, strict=True)}
     finally:
-        for database in created:
+        for url in created:
             with contextlib.suppress(Exception):
-                asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                asyncio.run(drop_database(server_url, "postgresql", url))
 
 
 # --- load ----------------------------------------------------------------------------------
@@ -540,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker-url", help="a running broker (default: a private nats-server of this run)")
     parser.add_argument("--baseline", type=Path, help="a results file of an earlier run, to compare with")
     args = parser.parse_args(argv)
+    # a SIGTERM (timeout, CI) unwinds like Ctrl-C, so every process started here is stopped
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parts = args.parts.split(",")
     names = service_names()
     alone = args.services.split(",") if args.services else names
@@ -563,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
                     raise BenchError(f"unknown part {part!r}")
     except BenchError as exc:
         print(f"footprint: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("footprint: interrupted; every process it started is stopped", file=sys.stderr)
         return 2
     met = report(run_.results, baseline)
     RESULTS_DIR.mkdir(exist_ok=True)
