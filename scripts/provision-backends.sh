@@ -70,6 +70,44 @@ if [ ! -x /usr/sbin/pgbouncer ] && ! command -v pgbouncer >/dev/null 2>&1; then
   fi
 fi
 
+# the container tests (tests/containers) build and run images with Debian's podman; on these VMs
+# it needs runc (crun refuses the hybrid cgroup layout) and no default ulimits (setrlimit fails)
+container_packages=(podman runc mmdebstrap fuse-overlayfs uidmap slirp4netns)
+missing_packages=()
+for package in "${container_packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing_packages+=("$package")
+done
+if [ ${#missing_packages[@]} -gt 0 ]; then
+  echo "containers: installing ${missing_packages[*]} from Debian"
+  if ! (apt-get install -y -q "${missing_packages[@]}" >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 \
+      && apt-get install -y -q "${missing_packages[@]}" >/dev/null 2>&1)); then
+    echo "containers: could not install ${missing_packages[*]}" >&2
+    failed=1
+  fi
+fi
+containers_conf=/etc/containers/containers.conf
+if [ ! -e "$containers_conf" ]; then
+  mkdir -p /etc/containers
+  cat > "$containers_conf" <<'CONF'
+# written by scripts/provision-backends.sh (agora): these VMs need runc (crun refuses the hybrid
+# cgroup layout) and no default ulimits (setrlimit RLIMIT_NOFILE is not permitted)
+[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+CONF
+  echo "containers: wrote $containers_conf"
+elif ! grep -q '^default_ulimits *= *\[\]' "$containers_conf"; then
+  echo "containers: $containers_conf sets no 'default_ulimits = []'; podman may fail here" >&2
+fi
+if command -v podman >/dev/null 2>&1 && podman info >/dev/null 2>&1; then
+  echo "containers: $(podman --version) with $(podman info --format '{{.Host.OCIRuntime.Name}}')"
+else
+  echo "containers: podman does not work here" >&2
+  failed=1
+fi
+
 if ! command -v wrk >/dev/null 2>&1; then
   echo "benchmark tool wrk missing; installing from Debian"
   (apt-get install -y -q wrk >/dev/null 2>&1 || echo "could not install wrk (benchmarks only)" >&2)

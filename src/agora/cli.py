@@ -138,7 +138,16 @@ def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings, *, e
         forwarded_allow_ips=platform.trusted_proxies,
     )
     # spans still batched are flushed by each service's lifespan on the way out
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     _Server(config).run()
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    """SIGTERM outside the server loop. uvicorn catches the stop signal, shuts down gracefully,
+    then raises the signal again: with the default action that ends the process as "killed by
+    SIGTERM" (status 143 in a container, a failure to orchestrators). This handler turns that
+    second signal, and one arriving before the server runs, into a clean exit (status 0)."""
+    raise SystemExit(0)
 
 
 def _stopping_server_class() -> type[Any]:
@@ -162,7 +171,10 @@ def _Server(config: Any) -> Any:
 
 
 Port = Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")]
-Host = Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")]
+Host = Annotated[
+    str,
+    typer.Option("--host", envvar="AGORA_HOST", help="Address to bind (loopback by default; 0.0.0.0 in the image)."),
+]
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where SQLite files, keys and local objects live (default ./var).")
 ]
@@ -345,11 +357,33 @@ def serve(
 def migrate(
     services: Annotated[list[str] | None, typer.Argument(help="Services to migrate (default: all).")] = None,
     data_dir: DataDir = None,
+    seed: Annotated[bool, typer.Option("--seed", help="Then insert the demo data (idempotent).")] = False,
 ) -> None:
     """Apply every pending database migration."""
     specs = _specs(services)
-    _run(lambda: _prepare(specs, _platform(data_dir), migrate=True, seed=False))
-    console.print(f"Migrated {len(specs)} service database(s).")
+    _run(lambda: _prepare(specs, _platform(data_dir), migrate=True, seed=seed))
+    console.print(f"Migrated {len(specs)} service database(s){' and seeded the demo data' if seed else ''}.")
+
+
+@app.command()
+def front(
+    port: Port = DEFAULT_PORT,
+    host: Host = DEFAULT_HOST,
+) -> None:
+    """Serve the public port alone, forwarding /api/<service>/ to each service's process and every
+    other path to the web's; the addresses come from AGORA_SERVICE_URLS__<SERVICE> (compose; in a
+    cluster the ingress does this)."""
+    from agora.platform.runtime import create_front_app
+
+    platform = _platform()
+    names = {spec.name for spec in _specs()}
+    missing = sorted(names - set(platform.service_urls))
+    if missing:
+        raise CommandError(
+            "the front needs every service's address: set "
+            + ", ".join(f"AGORA_SERVICE_URLS__{name.upper()}" for name in missing)
+        )
+    _serve(create_front_app(platform.service_urls), host, port, platform, edge=True)
 
 
 @app.command()

@@ -137,7 +137,7 @@ def test_metrics_and_json_logs_with_trace_ids(agora_up) -> None:  # type: ignore
 
 def test_stops_gracefully(agora_up) -> None:  # type: ignore[no-untyped-def]
     _, log_path, process = agora_up
-    # uvicorn re-raises the signal after its graceful shutdown, so -SIGTERM is the clean exit
-    assert stop(process, timeout=30) in (0, -15)
+    # a graceful stop is a clean exit (0), not "killed by SIGTERM": containers report it as such
+    assert stop(process, timeout=30) == 0
     log = log_path.read_text()
     assert "service_stopping" in log and "Application shutdown complete" in log

@@ -21,6 +21,7 @@ from agora.platform.testing.processes import (
     wait_until_ready,
 )
 from agora.registry import service_specs
+from tests.support.shop import ADDRESS, GOOD_CARD, register_shopper
 
 # sixteen processes start on two cores: more than the suite's per-test limit
 pytestmark = [
@@ -30,26 +31,11 @@ pytestmark = [
     pytest.mark.timeout(600),
 ]
 
-GOOD_CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
 DECLINED_CARD = {**GOOD_CARD, "number": "4000 0000 0000 0002"}
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-}
 
 
 def shopper(client: httpx.Client) -> dict[str, str]:
-    email = f"shopper-{uuid.uuid4().hex[:10]}@example.com"
-    password = "correct horse battery 7"
-    registered = client.post(
-        "/api/identity/register", json={"email": email, "password": password, "display_name": "Shopper"}
-    )
-    assert registered.status_code == 201, registered.text
-    login = client.post("/api/identity/login", json={"email": email, "password": password})
-    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+    return register_shopper(client)[1]
 
 
 def poll(check, *, within: float = 60.0, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -30,19 +30,12 @@ from agora.platform.testing.processes import (
     wait_until_ready,
 )
 from agora.platform.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, running_moto_server
+from tests.support.shop import png
 
 # sixteen processes start on two cores: more than the suite's per-test limit
 pytestmark = [pytest.mark.backend("postgresql"), pytest.mark.backend("nats"), pytest.mark.timeout(600)]
 
 PASSWORD = "a long enough e2e admin passphrase"
-
-
-def _png(width: int, height: int) -> bytes:
-    image = Image.new("RGB", (width, height), (20, 120, 200))
-    image.paste((250, 200, 30), (width // 4, height // 4, width // 2, height // 2))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _through_the_bucket(client: httpx.Client, url: str, moto_url: str) -> httpx.Response:
@@ -84,7 +77,7 @@ def test_upload_attach_and_serve_on_s3(tmp_path: Path, databases: dict[str, str]
                 assert login.status_code == 200, login.text
                 admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
 
-                data = _png(900, 600)
+                data = png(900, 600)
                 form = {"files": {"file": ("poster.png", data)}, "data": {"purpose": "product"}}
                 uploaded = client.post("/api/media/images", headers=admin, **form)
                 assert uploaded.status_code == 201, uploaded.text

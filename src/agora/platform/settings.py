@@ -122,7 +122,7 @@ class PlatformSettings(_Base):
             if value == DEVELOPMENT_SECRET or len(value) < 32:
                 raise ValueError(
                     f"{name} must be set to a strong secret (32+ characters) when "
-                    f"AGORA_ENVIRONMENT={self.environment.value}"
+                    f"AGORA_ENVIRONMENT={self.environment.value}{_secret_file_state(name)}"
                 )
         return self
 
@@ -153,6 +153,8 @@ class ServiceSettings(_Base):
 
     database_url: str | None = None
     """SQLAlchemy async URL; defaults to ``sqlite+aiosqlite:///<data_dir>/<service>.db``."""
+    database_password: SecretStr | None = None
+    """The password for a ``database_url`` written without one (a secret file, never in the URL)."""
     database_pool_size: int | None = Field(default=None, ge=1, le=200)
     """This service's pool; unset: its share of ``AGORA_DATABASE_CONNECTION_BUDGET``."""
     database_echo: bool = False
@@ -166,18 +168,76 @@ class ServiceSettings(_Base):
     read_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
 
     def resolved_database_url(self, platform: PlatformSettings) -> str:
-        if self.database_url:
+        if not self.database_url:
+            path = (platform.data_dir / f"{self.service_name}.db").resolve()
+            return f"sqlite+aiosqlite:///{path}"
+        from sqlalchemy.engine import make_url  # here: reading settings should not load SQLAlchemy
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" or url.password is not None:
             return self.database_url
-        path = (platform.data_dir / f"{self.service_name}.db").resolve()
-        return f"sqlite+aiosqlite:///{path}"
+        password = self.database_password.get_secret_value() if self.database_password else ""
+        if password:
+            return url.set(password=password).render_as_string(hide_password=False)
+        if not platform.is_development:
+            # a server database with no password outside development: stop here, naming the
+            # secret file, rather than start and fail on the first query
+            name = f"{self.model_config.get('env_prefix', '')}DATABASE_PASSWORD".upper()
+            raise SecretFileError(f"{name}: the database at {url.host} needs a password{_secret_file_state(name)}")
+        return self.database_url
+
+
+class SecretFileError(ValueError):
+    """A secret file that is missing, empty, unreadable or not a file; the message names it."""
+
+
+def _secrets_dir() -> Path | None:
+    value = os.environ.get("AGORA_SECRETS_DIR")
+    return Path(value) if value else None
+
+
+def _secret_file_state(name: str) -> str:
+    """Where a secret named ``name`` comes from and what is wrong with it, for error messages."""
+    folder = _secrets_dir()
+    if folder is None:
+        return f" (set it, or put it in a file named {name} in AGORA_SECRETS_DIR)"
+    path = folder / name
+    if not path.exists():
+        return f": the secret file {path} is missing"
+    return f": check the secret file {path}"
+
+
+def _check_secret_files(cls: type[BaseSettings], folder: Path) -> None:
+    """Every secret file this class would read must be a readable file with content: one that
+    is empty, a directory or unreadable stops the process naming it (pydantic-settings would
+    skip it with a warning, or read an empty secret)."""
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    names = {f"{prefix}{field}".upper() for field in cls.model_fields}
+    for path in folder.iterdir():
+        if path.name.upper() not in names:
+            continue
+        if not path.is_file():
+            raise SecretFileError(f"the secret file {path} is not a file")
+        try:
+            content = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretFileError(f"the secret file {path} cannot be read ({exc.__class__.__name__})") from None
+        if not content.strip():
+            raise SecretFileError(f"the secret file {path} is empty")
 
 
 S = TypeVar("S", bound=BaseSettings)
 
 
 def load_settings(cls: type[S], **overrides: Any) -> S:
-    """Build settings from the environment and secret files; ``overrides`` win (tests, CLI flags)."""
-    secrets_dir = os.environ.get("AGORA_SECRETS_DIR")
-    if secrets_dir and Path(secrets_dir).is_dir():
-        return cls(_secrets_dir=secrets_dir, **overrides)
-    return cls(**overrides)
+    """Build settings from the environment and secret files; ``overrides`` win (tests, CLI flags).
+
+    ``AGORA_SECRETS_DIR`` set to anything but a directory is an error, not an empty set of
+    secrets: a mount that went wrong must not start a half-configured process."""
+    folder = _secrets_dir()
+    if folder is None:
+        return cls(**overrides)
+    if not folder.is_dir():
+        raise SecretFileError(f"AGORA_SECRETS_DIR={folder} is not a directory")
+    _check_secret_files(cls, folder)
+    return cls(_secrets_dir=folder, **overrides)

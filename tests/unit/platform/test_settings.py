@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agora.platform.settings import DEVELOPMENT_SECRET, PlatformSettings, load_settings
+from agora.platform.settings import DEVELOPMENT_SECRET, PlatformSettings, SecretFileError, load_settings
 from tests.support.probe import ProbeSettings
 
 
@@ -60,3 +60,54 @@ def test_a_service_prefix_follows_from_its_name(monkeypatch: pytest.MonkeyPatch)
         settings = spec.settings_cls()
         assert settings.database_url == f"sqlite+aiosqlite:///{spec.name}.db", spec.name
         assert spec.settings_cls.model_config["env_prefix"] == f"AGORA_{spec.name.upper()}_"
+
+
+def _production_secrets(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (folder / "AGORA_SECRET_KEY").write_text("s" * 40)
+    (folder / "AGORA_SERVICE_SECRET").write_text("t" * 40)
+    monkeypatch.setenv("AGORA_SECRETS_DIR", str(folder))
+    monkeypatch.setenv("AGORA_ENVIRONMENT", "production")
+
+
+def test_a_missing_secret_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _production_secrets(tmp_path, monkeypatch)
+    (tmp_path / "AGORA_SERVICE_SECRET").unlink()
+    with pytest.raises(ValidationError, match=f"the secret file {tmp_path / 'AGORA_SERVICE_SECRET'} is missing"):
+        load_settings(PlatformSettings)
+
+
+def test_a_short_secret_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _production_secrets(tmp_path, monkeypatch)
+    (tmp_path / "AGORA_SECRET_KEY").write_text("too-short\n")
+    with pytest.raises(ValidationError, match=f"check the secret file {tmp_path / 'AGORA_SECRET_KEY'}"):
+        load_settings(PlatformSettings)
+
+
+@pytest.mark.parametrize("broken", ["empty", "directory"])
+def test_an_empty_or_odd_secret_file_is_named(broken: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_SECRETS_DIR", str(tmp_path))
+    if broken == "empty":
+        (tmp_path / "agora_secret_key").write_text("\n")
+    else:
+        (tmp_path / "AGORA_SECRET_KEY").mkdir()
+    with pytest.raises(SecretFileError, match=f"the secret file {tmp_path}/(?i:agora_secret_key) is"):
+        load_settings(PlatformSettings)
+
+
+def test_a_secrets_dir_that_is_not_a_directory_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_SECRETS_DIR", str(tmp_path / "not-mounted"))
+    with pytest.raises(SecretFileError, match="not-mounted is not a directory"):
+        load_settings(PlatformSettings)
+
+
+def test_the_database_password_comes_from_its_own_secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _production_secrets(tmp_path, monkeypatch)
+    monkeypatch.setenv("AGORA_PROBE_DATABASE_URL", "postgresql+asyncpg://probe@db:5432/probe")
+    platform = load_settings(PlatformSettings)
+    with pytest.raises(
+        SecretFileError, match=f"the secret file {tmp_path / 'AGORA_PROBE_DATABASE_PASSWORD'} is missing"
+    ):
+        load_settings(ProbeSettings).resolved_database_url(platform)
+    (tmp_path / "AGORA_PROBE_DATABASE_PASSWORD").write_text("p@ss/word\n")
+    url = load_settings(ProbeSettings).resolved_database_url(platform)
+    assert url == "postgresql+asyncpg://probe:p%40ss%2Fword@db:5432/probe"
