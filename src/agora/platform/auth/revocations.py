@@ -12,6 +12,8 @@ The list is fed two ways (docs/architecture.md, "Sessions end everywhere"):
   outbox in the transaction that ends the session; every service subscribes to the ``identity``
   topic with a group of its own (:func:`subscribe_revocations`), so each service hears each event
   within the relay's latency. No inbox: applying a revocation twice changes nothing.
+* **replicas**: with ``AGORA_REDIS_URL`` set, the replica that took an event hands it to its
+  siblings through Redis pub/sub (:mod:`agora.platform.auth.replicas`), within milliseconds.
 * **sync**: every ``AGORA_REVOCATION_SYNC_SECONDS`` (and at start-up, when the list is empty) the
   process asks identity for every revocation still in force (:class:`RevocationSync`). That
   covers what events cannot: a replica of a service whose sibling took the event (replicas share
@@ -28,7 +30,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agora.platform.messaging.envelope import Envelope
-from agora.platform.messaging.transports.base import Subscription, Transport
+from agora.platform.messaging.transports.base import Handler, Subscription, Transport
 
 log = structlog.get_logger(__name__)
 
@@ -118,19 +120,26 @@ class RevocationList:
 
     async def apply(self, envelope: Envelope) -> None:
         """The event handler: other ``identity`` events are not ours and are ignored."""
+        self.apply_event(envelope.type, envelope.data)
+
+    def apply_event(self, event_type: str, data: dict[str, Any]) -> None:
         try:
-            if envelope.type == SESSION_REVOKED:
-                self.revoke_session(SessionRevoked.model_validate(envelope.data))
-            elif envelope.type == USER_DISABLED:
-                self.disable_user(UserDisabled.model_validate(envelope.data))
+            if event_type == SESSION_REVOKED:
+                self.revoke_session(SessionRevoked.model_validate(data))
+            elif event_type == USER_DISABLED:
+                self.disable_user(UserDisabled.model_validate(data))
         except ValidationError:
             # a malformed event can never apply; the sync still brings the truth from identity
-            log.warning("revocation_event_malformed", event_id=envelope.id, type=envelope.type)
+            log.warning("revocation_event_malformed", type=event_type)
 
 
-async def subscribe_revocations(transport: Transport, service: str, revocations: RevocationList) -> Subscription:
-    """Every process of ``service`` hears identity's revocation events (one group per service)."""
-    return await transport.subscribe(TOPIC, f"{service}.revocations", revocations.apply)
+def is_revocation(event_type: str) -> bool:
+    return event_type in (SESSION_REVOKED, USER_DISABLED)
+
+
+async def subscribe_revocations(transport: Transport, service: str, handler: Handler) -> Subscription:
+    """Each service hears identity's revocation events (one group per service: one replica each)."""
+    return await transport.subscribe(TOPIC, f"{service}.revocations", handler)
 
 
 class RevocationSync:
@@ -162,5 +171,6 @@ __all__ = [
     "Revocations",
     "SessionRevoked",
     "UserDisabled",
+    "is_revocation",
     "subscribe_revocations",
 ]

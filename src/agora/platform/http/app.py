@@ -43,7 +43,7 @@ from agora.platform.http.middleware import FASTAPI_TELEMETRY, ChassisMiddleware
 from agora.platform.http.openapi import complete_document
 from agora.platform.http.pagination import CursorCodec
 from agora.platform.http.problems import install_problem_handlers, problem_response
-from agora.platform.messaging import Outbox, OutboxRelay, Transport, create_transport
+from agora.platform.messaging import Handler, Outbox, OutboxRelay, Transport, create_transport
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import metrics_response
 from agora.platform.observability.tracing import configure_tracing, flush_tracing, instrument_sqlalchemy
@@ -99,10 +99,32 @@ def _revocations_fetcher(context: ServiceContext) -> RevocationFetcher:
     return from_identity
 
 
+async def _replica_fanout(context: ServiceContext, stack: AsyncExitStack) -> Handler | None:
+    """With Redis, the handler that also hands each revocation event to the sibling replicas."""
+    if not context.platform.redis_url:
+        return None
+    from agora.platform.auth.replicas import ReplicaFanout  # only with Redis: redis-py stays unimported
+    from agora.platform.kept import redis_for
+
+    redis = redis_for(context.platform)
+    assert redis is not None
+    fanout = ReplicaFanout(context.token_verifier.revocations, redis, context.name)
+    try:
+        await fanout.start()
+    except Exception as exc:  # Redis away at start: replicas converge through the sync instead
+        log.warning("revocation_fanout_unavailable", error=type(exc).__name__)
+        await redis.aclose()
+        return None
+    stack.push_async_callback(fanout.close)
+    return fanout.handle
+
+
 async def follow_revocations(context: ServiceContext, stack: AsyncExitStack) -> None:
-    """Keeps the verifier's revocation list current: identity's events, and the periodic sync."""
+    """Keeps the verifier's revocation list current: identity's events (handed on to the sibling
+    replicas through Redis when configured), and the periodic sync."""
     revocations = context.token_verifier.revocations
-    subscription = await subscribe_revocations(context.transport, context.name, revocations)
+    handler = await _replica_fanout(context, stack) or revocations.apply
+    subscription = await subscribe_revocations(context.transport, context.name, handler)
     stack.push_async_callback(subscription.stop)
     sync = RevocationSync(revocations, _revocations_fetcher(context), time.time)
     task = PeriodicTask(f"{context.name}.revocations.sync", context.platform.revocation_sync_seconds, sync)

@@ -39,7 +39,7 @@ from agora.platform.observability.metrics import (
 #: that could forge log lines) is replaced by a fresh id.
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}")
 #: Probes and scrapes would drown the access log; they are logged at debug level instead.
-_QUIET_SUFFIXES = ("/healthz", "/readyz", "/metrics")
+_QUIET_SUFFIXES = ("/healthz", "/readyz", "/metrics", "/internal/revocations")
 
 
 #: Pass as ``FastAPI(telemetry=FASTAPI_TELEMETRY)``: this middleware already records the server
