@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -88,7 +89,7 @@ def service_names() -> list[str]:
 
 
 @contextmanager
-def agora(mode: str, work: Path):  # type: ignore[no-untyped-def]
+def agora(mode: str, work: Path, start_timeout: float = 300):  # type: ignore[no-untyped-def]
     """Starts agora in ``mode``; yields its base URL; stops it and drops its databases."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "OTEL_"))}
     env.update(PYTHONUNBUFFERED="1", AGORA_ACCESS_LOG="false")
@@ -108,7 +109,7 @@ def agora(mode: str, work: Path):  # type: ignore[no-untyped-def]
     process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"agora ({mode}) exited; see {log.name}")
@@ -119,7 +120,7 @@ def agora(mode: str, work: Path):  # type: ignore[no-untyped-def]
                 pass
             time.sleep(0.5)
         else:
-            raise RuntimeError(f"agora ({mode}) not ready in 180 s")
+            raise RuntimeError(f"agora ({mode}) not ready in {start_timeout:g} s")
         yield base, process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -230,14 +231,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--modes", default="embedded,distributed")
     parser.add_argument("--url", help="measure an agora that is already running at this base URL instead")
+    parser.add_argument(
+        "--work-dir", help="keep the data and the logs (<mode>.log) here instead of a temporary directory"
+    )
+    parser.add_argument(
+        "--start-timeout", type=float, default=300.0, help="seconds agora may take to become ready (busy machines)"
+    )
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     if args.url:
         print(json.dumps(asyncio.run(load(args.url, clients=args.clients, duration=args.duration))))
         return 0
-    with tempfile.TemporaryDirectory(prefix="agora-bench-checkout-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = args.work_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="agora-bench-checkout-"))
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         for mode in args.modes.split(","):
-            with agora(mode, Path(tmp)) as (base, pid):
+            with agora(mode, Path(tmp), args.start_timeout) as (base, pid):
                 started_mib = rss_mib(pid)
                 results[mode] = asyncio.run(load(base, clients=args.clients, duration=args.duration))
                 results[mode]["rss_mib_after_start"] = started_mib

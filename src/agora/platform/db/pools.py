@@ -54,6 +54,8 @@ class BoundedQueuePool(AsyncAdaptedQueuePool):
 
     max_waiting: ClassVar[int] = 0
     _waiting: int = 0
+    #: log under ``sqlalchemy.pool`` as the stock pool does (WARNING unless asked), not as ``agora.*``
+    _sqla_logger_namespace: ClassVar[str] = "sqlalchemy.pool.impl.BoundedQueuePool"
 
     def _do_get(self) -> ConnectionPoolEntry:
         if self._pool.qsize() > 0 or self._overflow < self._max_overflow:
