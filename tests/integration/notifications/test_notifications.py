@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import delete, select
 
@@ -13,7 +14,7 @@ from agora.services.notifications.models import SENT, Email, Notification
 from agora.services.notifications.wiring import runtime_of
 
 from .conftest import API, Notifications, User
-from .support import new_order_id, order_event, payment_captured, shipment_created, text_of
+from .support import new_order_id, open_stream, order_event, payment_captured, shipment_created, text_of
 
 
 def _count(kind: str) -> float:
@@ -210,3 +211,21 @@ async def test_bad_input_is_a_problem_naming_the_field_and_changes_nothing(notif
             assert field in str(response.json().get("errors")), response.text
     assert await notif.counts() == before
     assert (await notif.list(user))["unread_count"] == 1
+
+
+@pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)  # the stream, not the store
+async def test_a_logout_ends_the_open_stream(notif: Notifications) -> None:
+    """The stream was authenticated when it opened; once the session ends (notifications heard
+    identity's event: the list answers 401), the next push closes it instead of going out."""
+    user = await notif.user()
+    async with open_stream(notif.embedded, user.headers) as stream:
+        out = await notif.client.post("/api/identity/logout", headers=user.headers)
+        assert out.status_code == 204, out.text
+
+        async def refused() -> bool:
+            return (await notif.client.get(API, headers=user.headers)).status_code == 401
+
+        await eventually(refused, within=5.0, what="notifications refusing the logged-out token")
+        await notif.deliver(order_event(orders.ORDER_PLACED, new_order_id(), user.id))
+        with pytest.raises(StopAsyncIteration):  # the stream ended without pushing it
+            await stream.next_event(within=5.0)

@@ -135,3 +135,19 @@ async def test_two_messages_at_once_are_numbered_one_after_the_other(chat: Chat)
     cid = (await chat.open(customer)).json()["id"]
     results = await asyncio.gather(chat.post(customer, cid, "a"), chat.post(agent, cid, "b"))
     assert sorted(r.json()["seq"] for r in results) == [1, 2]
+
+
+async def test_a_logout_closes_the_open_socket(chat: Chat) -> None:
+    """The socket was authenticated when it opened; the session ending later closes it too."""
+    customer = await chat.customer()
+    async with chat.socket(customer) as socket:
+        await socket.send(type="ping", ref=1)
+        assert await socket.receive() == {"type": "pong", "ref": 1}
+        out = await chat.client.post("/api/identity/logout", headers=customer.headers)
+        assert out.status_code == 204, out.text
+        with pytest.raises(ConnectionClosed) as closed:
+            for ref in range(2, 100):  # the close comes at the next frame once support heard of it
+                await socket.send(type="ping", ref=ref)
+                assert (await socket.receive(within=2.0))["type"] == "pong"
+                await asyncio.sleep(0.05)  # support hears identity's event through the broker
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

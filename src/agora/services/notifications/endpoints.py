@@ -5,6 +5,7 @@ anything stored from now on is pushed), then one ``event: notification`` per new
 (``data`` is the notification as the list shows it), and a comment line every
 ``stream_heartbeat_seconds`` so proxies keep the connection open. One stream per open browser
 session; the list remains the record (a stream that was closed misses nothing the list lacks).
+A stream whose session ends (logout, the user disabled) is closed by its next heartbeat.
 """
 
 from __future__ import annotations
@@ -106,17 +107,19 @@ def build_router() -> APIRouter:
     async def stream(request: Request, caller: CurrentSubject) -> Response:
         runtime = _runtime(request)
         heartbeat = runtime.settings.stream_heartbeat_seconds
+        revocations = request.state.token_verifier.revocations
 
         async def events() -> AsyncIterator[bytes]:
             async with runtime.hub.subscribe(caller.id) as queue:
                 yield b"retry: 3000\n" + sse(SSE_READY, {"user_id": caller.id})
-                while True:
+                # a logout or a disabled account ends the stream by the next heartbeat
+                while not revocations.refuses(caller.claims):
                     try:
                         document = await asyncio.wait_for(queue.get(), heartbeat)
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
-                    if document is None:  # the service is shutting down
+                    if document is None or revocations.refuses(caller.claims):  # shutting down, or logged out
                         return
                     yield sse(SSE_NOTIFICATION, document, event_id=document["id"])
 

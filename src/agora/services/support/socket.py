@@ -113,6 +113,10 @@ class Connection:
             if self.websocket.application_state is WebSocketState.CONNECTED:
                 await self.websocket.send_text(orjson.dumps(frame).decode())
 
+    def session_ended(self) -> bool:
+        """The caller logged out or was disabled since the socket opened (the verifier's list)."""
+        return self.context.token_verifier.revocations.refuses(self.subject.claims)
+
     async def close(self, code: int, reason: str = "") -> None:
         async with self._sending:
             if self.websocket.application_state is WebSocketState.CONNECTED:
@@ -133,6 +137,9 @@ class Connection:
         while True:
             received = await self.websocket.receive()
             if received["type"] == "websocket.disconnect":
+                return
+            if self.session_ended():
+                await self.close(protocol.CLOSE_UNAUTHENTICATED, "session ended")
                 return
             text = received.get("text")
             if text is None:
@@ -226,6 +233,9 @@ class Connection:
                 frame = await queue.get()
                 if frame is None:  # the service is shutting down
                     await self.close(1012, "service restarting")
+                    return
+                if self.session_ended():  # nothing more for a session that ended
+                    await self.close(protocol.CLOSE_UNAUTHENTICATED, "session ended")
                     return
                 await self.send(frame)
 
