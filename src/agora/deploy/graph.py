@@ -18,7 +18,8 @@ from enum import StrEnum
 from agora.topology import SERVICE_NAMES
 
 #: every service serves HTTP (API, /healthz, /readyz, /metrics) on this port in a container
-HTTP_PORT = 8080
+#: (the one the image exposes and compose uses)
+HTTP_PORT = 8000
 
 #: the chassis: every service but identity fetches identity's JWKS and its revocations over HTTP
 #: and follows identity's revocation events in the group ``<service>.revocations``
@@ -61,10 +62,12 @@ class Node:
     """Holds WebSockets or Server-Sent Events (longer grace period, no buffering at the ingress)."""
 
 
-_BASE = frozenset({Store.postgres, Store.kafka, Store.otlp})
+#: every service: its own database (its tables, outbox and inbox), the broker, Redis (the replicas'
+#: revocation fan-out, rate limits; agora.platform.http.app) and the OTLP collector
+_BASE = frozenset({Store.postgres, Store.redis, Store.kafka, Store.otlp})
 
 NODES: tuple[Node, ...] = (
-    Node("identity", publishes=("identity",), stores=_BASE | {Store.redis}, public=True),
+    Node("identity", publishes=("identity",), stores=_BASE, public=True),
     Node("catalog", calls=("media",), publishes=("catalog",), stores=_BASE, public=True),
     Node(
         "inventory",
@@ -73,7 +76,7 @@ NODES: tuple[Node, ...] = (
         stores=_BASE,
         public=True,
     ),
-    Node("cart", calls=("catalog",), publishes=("cart",), stores=_BASE | {Store.redis}, public=True),
+    Node("cart", calls=("catalog",), publishes=("cart",), stores=_BASE, public=True),
     Node("currency", publishes=("currency",), stores=_BASE, public=True),
     Node("shipping", publishes=("shipping",), stores=_BASE, public=True),
     Node("payments", publishes=("payments",), stores=_BASE, public=True),
@@ -88,7 +91,7 @@ NODES: tuple[Node, ...] = (
     Node(
         "notifications",
         consumes=(Consumption("notifications", ("orders", "payments", "shipping")),),
-        stores=_BASE | {Store.redis, Store.smtp},
+        stores=_BASE | {Store.smtp},
         public=True,
         stateful_streams=True,
     ),
@@ -103,15 +106,14 @@ NODES: tuple[Node, ...] = (
     Node(
         "media",
         consumes=(Consumption("media", ("catalog",)),),
-        stores=_BASE | {Store.redis, Store.s3},
+        stores=_BASE | {Store.s3},
         public=True,
     ),
-    Node("support", publishes=("support",), stores=_BASE | {Store.redis}, public=True, stateful_streams=True),
+    Node("support", publishes=("support",), stores=_BASE, public=True, stateful_streams=True),
     Node(
         "web",
         calls=tuple(name for name in SERVICE_NAMES if name not in ("identity", "payments", "web")),
-        stores=frozenset({Store.kafka, Store.otlp}),
-        owns_database=False,
+        stores=_BASE,
         public=True,
     ),
 )
