@@ -123,3 +123,28 @@ def test_the_decode_cost_comes_from_the_header_and_weighs_webp() -> None:
     assert (png.kind, png.width, png.height, png.decode_cost) == ("png", 6300, 6300, 6300 * 6300)
     webp = imaging.inspect(picture(300, 200, fmt="WEBP"), LIMITS)
     assert webp.decode_cost == 4 * 300 * 200
+
+
+def _main_colour(image: Image.Image) -> tuple[float, float, float]:
+    """The mean colour of the picture's coloured pixels (the product; the backdrop is pale)."""
+    rgb = image.convert("RGB")
+    saturation = rgb.convert("HSV").getchannel("S")
+    pixels = [p for p, s in zip(rgb.get_flattened_data(), saturation.get_flattened_data(), strict=True) if s > 90]
+    assert len(pixels) > 2000, "the picture shows no coloured product"
+    return tuple(sum(channel) / len(pixels) for channel in zip(*pixels, strict=True))  # type: ignore[return-value]
+
+
+def test_a_demo_picture_shows_the_product_in_its_stated_colour() -> None:
+    """Issue 17: a sweater described as "Colour: Forest" was drawn red; now it is green."""
+    forest = _main_colour(
+        imaging.draw_demo(name="Halden Metro Merino Sweater", category="apparel", key="k", colour="Forest")
+    )
+    rust = _main_colour(
+        imaging.draw_demo(name="Halden Metro Merino Sweater", category="apparel", key="k", colour="Rust")
+    )
+    assert forest[1] > forest[0] and forest[1] > forest[2], f"Forest is drawn {forest}"
+    assert rust[0] > rust[1] and rust[0] > rust[2], f"Rust is drawn {rust}"
+    # what the name says it is picks the illustration: a shoe and a tent do not look alike
+    shoe = imaging.draw_demo(name="Northwind Metro Running Shoe", category="footwear", key="k", colour="Navy")
+    tent = imaging.draw_demo(name="Northwind Metro Two-Person Tent", category="footwear", key="k", colour="Navy")
+    assert shoe.tobytes() != tent.tobytes()

@@ -12,6 +12,7 @@ drawing is skipped when the image row exists, and its objects are keyed by conte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,16 @@ if TYPE_CHECKING:
 CONSUMER = "media"
 
 
+#: "Colour: Forest." in a demo product's description (books state their edition instead)
+_STATED_COLOUR = re.compile(r"\b(?:Colou?r|Edition): ([A-Za-z][A-Za-z ]{0,30})\.")
+
+
+def stated_colour(description: str) -> str | None:
+    """The colour a product's description states, so its demo picture shows that colour."""
+    found = _STATED_COLOUR.search(description)
+    return found.group(1) if found else None
+
+
 def consumers(context: ServiceContext) -> Iterable[Consumer]:
     consumer = Consumer(CONSUMER, context.sessions, context.transport)
 
@@ -52,7 +63,11 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
         image_id = demo_image_id(product.id)
         if demo and image_id in product.images:
             await media.ensure_demo_image(
-                image_id, name=product.name, category=product.category.slug, product_id=product.id
+                image_id,
+                name=product.name,
+                category=product.category.slug,
+                product_id=product.id,
+                colour=stated_colour(product.description),
             )
 
     async def product_created(session: AsyncSession, envelope: Envelope) -> None:

@@ -24,11 +24,13 @@ scaled down to that side, and a JPEG is then decoded straight at 1/2, 1/4 or 1/8
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFile, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
 
 #: Bounding boxes of the thumbnails (WebP), by size name.
 THUMBNAILS: dict[str, int] = {"small": 160, "large": 480}
@@ -247,63 +249,160 @@ def finish(image: Image.Image, kind: str) -> ProcessedImage:
 
 # --- the demo products' pictures -------------------------------------------------------------
 
-_PALETTE = [
-    (231, 76, 60),
-    (52, 152, 219),
-    (46, 204, 113),
-    (155, 89, 182),
-    (241, 196, 15),
-    (230, 126, 34),
-    (26, 188, 156),
-    (52, 73, 94),
-    (236, 64, 122),
-    (121, 85, 72),
-]
 DEMO_SIDE = 400
+#: the illustrations (PNGs cut from Noto Color Emoji, SIL OFL 1.1: see demo_art/README.md)
+_ART = Path(__file__).parent / "demo_art"
+
+#: what a product's name says it is → (illustration, small emblem beside it or None); first match
+_KINDS: tuple[tuple[str, str, str | None], ...] = (
+    ("dumbbell", "weights", None),  # before "train": an "Ironleaf Training Adjustable Dumbbell"
+    ("yoga", "yoga", None),
+    ("racket", "tennis", None),
+    ("running shoe", "running-shoe", None),
+    ("hiking boot", "hiking-boot", None),
+    ("sneaker", "leather-shoe", None),
+    ("loafer", "flat-shoe", None),
+    ("shirt", "shirt", None),
+    ("sweater", "sweater", None),
+    ("jacket", "coat", None),
+    ("trouser", "trousers", None),
+    ("jersey", "t-shirt", None),
+    ("skillet", "skillet", None),
+    ("knife", "knife", None),
+    ("coffee", "coffee", None),
+    ("dinner", "dinner-set", None),
+    ("headphone", "headphones", None),
+    ("speaker", "speaker", None),
+    ("charger", "plug", None),
+    ("keyboard", "keyboard", None),
+    ("headlamp", "flashlight", None),
+    ("lamp", "lamp", None),
+    ("blanket", "blanket", None),
+    ("candle", "candle", None),
+    ("side table", "chair", None),
+    ("tent", "tent", None),
+    ("daypack", "backpack", None),
+    ("backpack", "backpack", None),
+    ("sleeping bag", "sleeping-bag", None),
+    ("cookbook", "book", "skillet"),
+    ("birds", "book", "bird"),
+    ("mystery", "book", "magnifier"),
+    ("journal", "notebook", "compass"),
+    ("board game", "chess", None),
+    ("puzzle", "puzzle", None),
+    ("train", "train", None),
+    ("blocks", "bricks", None),
+    ("moisturiser", "lotion", None),
+    ("shampoo", "soap", None),
+    ("oil", "jar", None),
+    ("bath", "bathtub", None),
+)
+_FALLBACK = "box"
+
+#: the demo catalog's colours (and books' editions, beauty's scents) as RGB; a colour not listed
+#: (or "Rainbow") keeps the illustration's own colours
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "slate": (96, 112, 128), "sand": (201, 178, 128), "black": (48, 48, 52), "olive": (107, 112, 40),
+    "navy": (31, 46, 100), "chestnut": (149, 69, 53), "indigo": (63, 72, 170), "heather grey": (150, 150, 155),
+    "forest": (34, 105, 56), "oatmeal": (214, 198, 165), "charcoal": (60, 68, 76), "rust": (183, 72, 24),
+    "matte black": (44, 44, 46), "cream": (238, 226, 196), "sage": (150, 172, 130), "cobalt": (0, 71, 171),
+    "terracotta": (204, 98, 70), "steel": (128, 138, 150), "graphite": (70, 70, 76), "silver": (190, 192, 196),
+    "white": (240, 240, 240), "midnight": (28, 30, 84), "sky blue": (100, 175, 230), "natural": (205, 178, 135),
+    "ivory": (245, 238, 215), "moss": (128, 146, 80), "clay": (182, 106, 80), "ink": (32, 42, 74),
+    "fog": (196, 202, 208), "orange": (240, 120, 30), "moss green": (96, 128, 58), "stone": (150, 144, 132),
+    "glacier blue": (120, 180, 215), "desert": (208, 166, 106), "clothbound": (128, 40, 52),
+    "paperback": (232, 170, 60), "hardcover": (30, 72, 124), "special edition": (112, 44, 134),
+    "large print": (30, 122, 92), "boxed": (96, 64, 44), "natural wood": (190, 140, 90), "pastel": (238, 170, 196),
+    "primary": (214, 40, 40), "ocean": (20, 110, 160), "unscented": (228, 228, 222), "lavender": (160, 128, 206),
+    "cedar": (150, 90, 60), "citrus": (245, 180, 40), "rose": (226, 104, 138), "eucalyptus": (100, 166, 146),
+    "volt": (196, 226, 40), "coral": (255, 120, 100), "storm grey": (104, 110, 122), "royal blue": (48, 80, 200),
+}  # fmt: skip
 
 
 def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-def draw_demo(*, name: str, category: str, key: str) -> Image.Image:
-    """A deterministic picture for a demo product: its category's colour, a shape, its name.
+@functools.cache
+def _art(name: str) -> Image.Image:
+    with Image.open(_ART / f"{name}.png") as opened:
+        return opened.convert("RGBA")
 
-    ``key`` (the product id) picks the shape and its place, so two products of a category differ.
+
+def _kind(name: str) -> tuple[str, str | None]:
+    lowered = name.lower()
+    for words, art, emblem in _KINDS:
+        if words in lowered:
+            return art, emblem
+    return _FALLBACK, None
+
+
+def _mix(colour: tuple[int, int, int], other: tuple[int, int, int], share: float) -> tuple[int, int, int]:
+    r, g, b = (round(a * (1 - share) + o * share) for a, o in zip(colour, other, strict=True))
+    return (r, g, b)
+
+
+def _in_colour(art: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
+    """The illustration with its coloured parts in ``colour``, shading kept; whites, greys and
+    blacks (soles, laces, metal) stay as drawn."""
+    rgb = art.convert("RGB")
+    shaded = ImageOps.colorize(
+        ImageOps.autocontrast(rgb.convert("L"), cutoff=1),
+        black=_mix(colour, (0, 0, 0), 0.55),
+        mid=colour,
+        white=_mix(colour, (255, 255, 255), 0.45),
+    )
+    saturated = rgb.convert("HSV").getchannel("S").point(lambda s: 255 if s > 40 else 0).filter(ImageFilter.BoxBlur(1))
+    recoloured = Image.composite(shaded, rgb, saturated)
+    recoloured.putalpha(art.getchannel("A"))
+    return recoloured
+
+
+def draw_demo(*, name: str, category: str, key: str, colour: str | None = None) -> Image.Image:
+    """A deterministic picture of a demo product: what its name says it is (a running shoe, a
+    tent, a cookbook), in its stated ``colour`` when it has one, on a soft background; no text.
+
+    ``key`` (the product id) turns, sizes and places it a little differently for each product, so
+    two products of a kind differ; ``category`` tints the background of a product with no colour.
     """
-    category_digest = _digest(category)
-    background = _PALETTE[category_digest[0] % len(_PALETTE)]
     digest = _digest(key)
-    image = Image.new("RGB", (DEMO_SIDE, DEMO_SIDE), background)
+    wanted = COLOURS.get((colour or "").strip().lower())
+    art_name, emblem = _kind(name)
+    art = _art(art_name)
+    if wanted is not None:
+        art = _in_colour(art, wanted)
+    tone = wanted or (lambda d: (150 + d[0] % 90, 150 + d[1] % 90, 150 + d[2] % 90))(_digest(category))
+    light = sum(tone) / 3 > 190  # a white or cream product needs a darker backdrop to be seen
+    top = _mix(tone, (70, 78, 90) if light else (255, 255, 255), 0.55 if light else 0.88)
+    bottom = _mix(top, (0, 0, 0), 0.08)
+    image = Image.linear_gradient("L").resize((DEMO_SIDE, DEMO_SIDE))
+    image = ImageOps.colorize(image, black=top, white=bottom)
     draw = ImageDraw.Draw(image)
-    light = tuple(min(255, channel + 90) for channel in background)
-    dark = tuple(max(0, channel - 70) for channel in background)
-    size = 100 + digest[1] % 100  # leaves room around the shape and above the name band
-    x = 40 + digest[2] % (DEMO_SIDE - size - 80)
-    y = 40 + digest[3] % (DEMO_SIDE - size - 160)
-    box = (x, y, x + size, y + size)
-    shape = digest[0] % 3
-    if shape == 0:
-        draw.ellipse(box, fill=light, outline=dark, width=6)
-    elif shape == 1:
-        draw.rounded_rectangle(box, radius=size // 6, fill=light, outline=dark, width=6)
-    else:
-        draw.polygon([(x + size // 2, y), (x + size, y + size), (x, y + size)], fill=light, outline=dark)
-    font = ImageFont.load_default(size=28)
-    draw.rectangle((0, DEMO_SIDE - 96, DEMO_SIDE, DEMO_SIDE), fill=dark)
-    words = name.split()
-    lines = [" ".join(words[: (len(words) + 1) // 2]), " ".join(words[(len(words) + 1) // 2 :])]
-    for index, line in enumerate(lines):
-        draw.text((20, DEMO_SIDE - 88 + index * 38), line, fill=(255, 255, 255), font=font)
+    size = 250 + digest[0] % 50  # the illustrations are ~136 px: drawn larger, they stay smooth
+    factor = size / max(art.size)
+    scaled = art.resize((round(art.width * factor), round(art.height * factor)), Image.Resampling.LANCZOS)
+    scaled = scaled.rotate((digest[1] % 13) - 6, resample=Image.Resampling.BICUBIC, expand=True)
+    x = (DEMO_SIDE - scaled.width) // 2 + (digest[2] % 25) - 12
+    y = (DEMO_SIDE - scaled.height) // 2 + (digest[3] % 17) - 14
+    shadow = _mix(bottom, (0, 0, 0), 0.18)
+    draw.ellipse(
+        (x + scaled.width * 0.12, y + scaled.height - 10, x + scaled.width * 0.88, y + scaled.height + 16), fill=shadow
+    )
+    image.paste(scaled, (x, y), scaled)
+    if emblem is not None:
+        badge = _art(emblem).copy()
+        badge.thumbnail((120, 120), Image.Resampling.LANCZOS)
+        draw.ellipse((DEMO_SIDE - 158, DEMO_SIDE - 158, DEMO_SIDE - 18, DEMO_SIDE - 18), fill=(255, 255, 255))
+        image.paste(badge, (DEMO_SIDE - 88 - badge.width // 2, DEMO_SIDE - 88 - badge.height // 2), badge)
     return image
 
 
-def demo_image(*, name: str, category: str, key: str) -> ProcessedImage:
+def demo_image(*, name: str, category: str, key: str, colour: str | None = None) -> ProcessedImage:
     """A demo product's picture through the upload pipeline's encoding (JPEG + thumbnails).
 
     Drawn here, so the sniffing and decoding checks of :func:`process` have nothing to find.
     """
-    return finish(draw_demo(name=name, category=category, key=key), "jpeg")
+    return finish(draw_demo(name=name, category=category, key=key, colour=colour), "jpeg")
 
 
 __all__ = [

@@ -300,12 +300,14 @@ class MediaService:
             return
         await self.repository.replace_product_images(product_id, version, [])
 
-    async def ensure_demo_image(self, image_id: str, *, name: str, category: str, product_id: str) -> bool:
+    async def ensure_demo_image(
+        self, image_id: str, *, name: str, category: str, product_id: str, colour: str | None = None
+    ) -> bool:
         """Draws and stores a demo product's picture under ``image_id`` unless it exists; True when drawn."""
         if await self.repository.get(image_id) is not None:
             return False
 
-        draw = functools.partial(imaging.demo_image, name=name, category=category, key=product_id)
+        draw = functools.partial(imaging.demo_image, name=name, category=category, key=product_id, colour=colour)
         processed = await self.pool.run(imaging.DEMO_SIDE**2, draw)
         stored = await self.store_image(processed, purpose="product", owner_id=SYSTEM_OWNER, image_id=image_id)
         return stored is not None
