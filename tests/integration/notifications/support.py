@@ -217,7 +217,7 @@ def order_event(event_type: str, order_id: str, user_id: str) -> Envelope:
     elif event_type == orders.ORDER_PAID:
         data = {**_facts(order_id, user_id), "payment_id": "ch-1"}
     elif event_type == orders.ORDER_FAILED:
-        data.update(code="card_declined", reason="Your card was declined.")
+        data.update(code="reservation_lost", reason="An item sold out before the payment.")
     elif event_type == orders.ORDER_CANCELLED:
         data.update(total=money(3500), payment_id="ch-1")
     elif event_type == orders.ORDER_SHIPPED:

@@ -87,3 +87,20 @@ def test_a_service_first_counted_between_two_samples_has_a_rate_and_one_that_van
     (currency,) = sampler.request_rates()
     assert currency.name == "currency"
     assert currency.points == [(2.0, 20.0), (4.0, None), (6.0, 1.5)]
+
+
+def test_one_paid_order_is_one_in_the_last_minute_and_revenue_is_in_major_units() -> None:
+    """Issue 17: one order drew a spike of 30 "per minute" (a 2 s sample scaled to a minute), and
+    revenue was in cents."""
+    sampler = Sampler(cast(Any, None), window=100, interval=2.0)
+    orders = (
+        'agora_orders_checkouts_total{{outcome="paid"}} {}\nagora_orders_revenue_minor_total{{currency="USD"}} {}\n'
+    )
+    readings = [(0, 0), (0, 0), (1, 53996), (1, 53996)] + [(1, 53996)] * 30  # one $539.96 order at t=4 s
+    sampler.samples.extend(
+        parse_metrics([orders.format(n, cents)], at=2.0 * i, one_process=True) for i, (n, cents) in enumerate(readings)
+    )
+    paid, (usd,) = sampler.orders()
+    assert max(value or 0 for _, value in paid.points) == 1.0
+    assert dict(paid.points)[6.0] == 1.0 and dict(paid.points)[66.0] == 0.0  # counted for a minute, then gone
+    assert max(value or 0 for _, value in usd.points) == pytest.approx(539.96)

@@ -4,8 +4,8 @@ Deterministic (``random.Random(SEED)``): the same rows on every installation, re
 the seed runs, so the summary, the forecast and the anomaly detection answer something meaningful
 on a fresh ``agora up``. Every row is ``demo = true``.
 
-* 12 demo products (ids uuid5 of their sku in the analytics namespace), each with its own base
-  demand, a slow trend and a weekly rhythm (weekends sell more);
+* 12 of the demo catalog's products (the catalog's own ids, skus, names and prices), each with
+  its own base demand, a slow trend and a weekly rhythm (weekends sell more);
 * about 20-40 orders a day, 1-3 lines each, 80% in USD and 20% in EUR; ~5% of checkouts fail;
 * the funnel's earlier steps as one weighted ``activity`` row per day and kind (views about 25 times
   and cart additions about 3 times the day's orders);
@@ -34,25 +34,31 @@ SEED = 2026
 NAMESPACE = uuid.UUID("3b0d8a52-6a51-5c1e-8f0b-9e7a1c4d2f60")
 EUR_PER_USD = 0.92
 
-#: sku, name, unit price in US cents, base units/day, trend (relative change over the period)
+#: The demo catalog's namespace of product ids (``agora/services/catalog/seed.py``: a product's id
+#: is uuid5 of ``product:<sku>`` in it), mirrored by hand like ads mirrors its category slugs, never
+#: imported: services share nothing but contracts. The history is about products the shop sells.
+CATALOG_NAMESPACE = uuid.UUID("6f1c7f0e-2b8a-5d4e-9a63-0c2f4e8b7a15")
+
+#: sku, name, unit price in US cents (the demo catalog's), base units/day, trend over the period
 PRODUCTS: tuple[tuple[str, str, int, float, float], ...] = (
-    ("DEMO-RUN-01", "Trail running shoes", 8999, 6.0, 0.3),
-    ("DEMO-TEE-02", "Organic cotton tee", 1999, 9.0, 0.0),
-    ("DEMO-MUG-03", "Stoneware mug", 1499, 5.0, -0.2),
-    ("DEMO-LMP-04", "Desk lamp", 4599, 2.5, 0.1),
-    ("DEMO-BAG-05", "Canvas backpack", 6499, 3.0, 0.5),
-    ("DEMO-HDP-06", "Wireless headphones", 12999, 2.0, 0.2),
-    ("DEMO-BTL-07", "Insulated bottle", 2499, 7.0, 0.1),
-    ("DEMO-NBK-08", "Dotted notebook", 999, 8.0, -0.1),
-    ("DEMO-SCK-09", "Merino socks", 1599, 6.0, 0.0),
-    ("DEMO-PLT-10", "Ceramic plant pot", 2999, 3.5, 0.4),
-    ("DEMO-KBD-11", "Mechanical keyboard", 10999, 1.5, 0.3),
-    ("DEMO-CAN-12", "Soy candle", 1899, 4.0, -0.3),
+    ("FTW-RUN-001", "Northwind Trailblazer Running Shoe", 7899, 6.0, 0.3),
+    ("APP-SHR-001", "Linden & Co Classic Oxford Shirt", 4899, 9.0, 0.0),  # the steady seller (tests use it)
+    ("FTW-HIK-001", "Stridewell Summit Hiking Boot", 19099, 2.5, 0.1),
+    ("KIT-SKL-001", "Hearthstone Professional Cast Iron Skillet", 6499, 4.0, -0.2),
+    ("KIT-KNF-001", "Copperpot Everyday Chef Knife", 18899, 1.5, 0.1),
+    ("ELC-HDP-001", "Voltaic Pro Wireless Headphones", 24099, 2.0, 0.4),
+    ("HOM-LMP-001", "Willowmere Nordic Table Lamp", 15899, 2.5, 0.1),
+    ("OUT-TNT-001", "Ridgeback Alpine Two-Person Tent", 44899, 1.0, 0.5),
+    ("BKS-CKB-001", "Pelham Press Illustrated Cookbook", 2399, 7.0, -0.1),
+    ("TOY-BRG-001", "Tinker & Twig Classic Strategy Board Game", 3899, 5.0, 0.2),
+    ("BTY-MOI-001", "Verdant Botanics Gentle Face Moisturiser", 3599, 8.0, 0.0),
+    ("SPT-YOG-001", "Apex Motion Performance Yoga Mat", 7099, 4.5, -0.3),
 )
 
 
 def product_id(sku: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, sku))
+    """The demo catalog's id of the product ``sku`` (so the history's products link to real pages)."""
+    return str(uuid.uuid5(CATALOG_NAMESPACE, f"product:{sku}"))
 
 
 def demo_history(days: int, last_day: Any, rng: random.Random) -> dict[str, list[dict[str, Any]]]:

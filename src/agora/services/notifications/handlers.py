@@ -53,6 +53,8 @@ def what_happened(envelope: Envelope) -> tuple[str, str | None, Facts, bool] | N
             return "order_paid", paid.user_id, Facts(paid.order_id, paid.total, _lines(paid.items)), True
         case orders.ORDER_FAILED:
             failed = orders.OrderFailed.model_validate(data)
+            if failed.code == payments.REASON_CARD_DECLINED:
+                return None  # the checkout page told the shopper at once; no order exists to tell about
             return "order_failed", failed.user_id, Facts(failed.order_id, reason=failed.reason), True
         case orders.ORDER_CANCELLED:
             cancelled = orders.OrderCancelled.model_validate(data)
@@ -67,9 +69,7 @@ def what_happened(envelope: Envelope) -> tuple[str, str | None, Facts, bool] | N
             captured = payments.PaymentCaptured.model_validate(data)
             return "order_paid", captured.user_id, Facts(captured.order_id, captured.amount), False
         case payments.PAYMENT_DECLINED:
-            declined = payments.PaymentDeclined.model_validate(data)
-            facts = Facts(declined.order_id, reason=declined.failure_message)
-            return "order_failed", declined.user_id, facts, False
+            return None  # told at checkout (see orders.ORDER_FAILED above)
         case payments.PAYMENT_REFUNDED:
             refunded = payments.PaymentRefunded.model_validate(data)
             return "order_cancelled", refunded.user_id, Facts(refunded.order_id, refunded.amount), False

@@ -17,9 +17,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora.contracts.payments import REASON_CARD_DECLINED
 from agora.platform.db.types import utcnow
 from agora.services.orders.models import Order, OrderItem
 
@@ -51,10 +52,15 @@ class OrdersRepository:
         return (await self.session.execute(statement)).scalars().first()
 
     async def page(self, *, user_id: str | None, after: tuple[datetime, str] | None, limit: int) -> list[Order]:
-        """Newest first; ``after`` is the previous page's last (created_at, id)."""
+        """Newest first; ``after`` is the previous page's last (created_at, id).
+
+        A customer's page (``user_id``) leaves out checkouts their card declined: the checkout page
+        told them at once and nothing was charged, so there is no order to show; the admin's page
+        (``user_id=None``) keeps every attempt."""
         statement = self._orders()
         if user_id is not None:
-            statement = statement.where(Order.user_id == user_id)
+            declined = and_(Order.status == "failed", Order.failure_code == REASON_CARD_DECLINED)
+            statement = statement.where(Order.user_id == user_id, or_(Order.failure_code.is_(None), not_(declined)))
         if after is not None:
             created_at, order_id = after
             statement = statement.where(

@@ -243,23 +243,39 @@ class Sampler:
         return [Series(f"p{round(q * 100)}", points) for q, points in lines.items()]
 
     def orders(self) -> tuple[Series, list[Series]]:
-        """Paid orders per minute, and revenue per minute per currency (minor units)."""
+        """Paid orders in the last minute, and revenue in the last minute per currency (major units).
+
+        Each point counts what the counters gained over the minute before it (or since the oldest
+        sample, while fewer than a minute's samples exist), unscaled: one order is 1, for a
+        minute. Scaling one sampling interval up to a minute drew a single order as a spike of 30.
+        """
         paid: list[Point] = []
         currencies = sorted({c for s in self.samples for c in s.revenue} or {"USD"})
         revenue: dict[str, list[Point]] = {c: [] for c in currencies}
-        for before, after in self._pairs():
-            dt = after.at - before.at
-            if dt <= 0:
-                continue
-            ok = before.paid_orders is not None and after.paid_orders is not None
-            paid.append(
-                (after.at, _increase(before.paid_orders or 0, after.paid_orders or 0) * 60 / dt if ok else None)
-            )
+        samples = list(self.samples)
+        for index, after in enumerate(samples[1:], start=1):
+            window = [s for s in samples[:index] if after.at - s.at <= _MINUTE] or [samples[index - 1]]
+            known = [s for s in [*window, after] if s.paid_orders is not None]
+            ok = after.paid_orders is not None and len(known) > 1
+            paid.append((after.at, _gained([s.paid_orders or 0.0 for s in known]) if ok else None))
             for currency in currencies:
-                a, b = before.revenue.get(currency), after.revenue.get(currency)
-                known = ok
-                revenue[currency].append((after.at, _increase(a or 0.0, b or 0.0) * 60 / dt if known else None))
+                amounts = [s.revenue.get(currency) or 0.0 for s in known]
+                major = _gained(amounts) / 10 ** _exponent(currency) if ok else None
+                revenue[currency].append((after.at, major))
         return Series("paid orders", paid), [Series(c, points) for c, points in revenue.items()]
+
+
+_MINUTE = 60.0
+
+
+def _gained(values: Sequence[float]) -> float:
+    """What a counter gained over consecutive readings (a restart counts from zero again)."""
+    return sum(_increase(a, b) for a, b in itertools.pairwise(values))
+
+
+def _exponent(currency: str) -> int:
+    """Minor units per major unit of ``currency``: ¥ have none, the others here 2."""
+    return 0 if currency.upper() in ("JPY", "KRW", "VND", "CLP", "ISK", "HUF") else 2
 
 
 async def scrape(context: ServiceContext) -> list[str]:
@@ -419,6 +435,18 @@ def nice_ceiling(value: float) -> float:
         if value <= step * power:
             return step * power
     return 10 * power
+
+
+def compact(value: float) -> str:
+    """An axis label that fits its margin: ``950``, ``1.2k``, ``35k``, ``1.5M``."""
+    size = abs(value)
+    for limit, suffix in ((1e6, "M"), (1e3, "k")):
+        if size >= limit:
+            scaled = value / limit
+            return (
+                f"{scaled:.1f}{suffix}".replace(".0" + suffix, suffix) if abs(scaled) < 10 else f"{scaled:.0f}{suffix}"
+            )
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if size < 10 else f"{value:,.0f}"
 
 
 def ago(seconds: float) -> str:
