@@ -11,6 +11,7 @@ a new event type. Consumers should ignore fields they do not know (``extra="igno
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +46,24 @@ class Money(_Contract):
 
     amount: int
     currency: str = Field(min_length=3, max_length=3)
+
+
+#: ISO 4217 currencies without minor units (the rest sold here have two)
+_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "HUF"})
+_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "CAD": "CA$", "AUD": "A$"}
+
+
+def format_money(amount: int, currency: str) -> str:
+    """Minor units as a shopper reads a price in English: ``$1,299.99``, ``€5.00``, ``¥1,500``.
+
+    Every page and message formats money through this, so an order's total reads the same in its
+    notification, its email and its page (Babel would add locale data for one locale we speak).
+    """
+    code = currency.upper()
+    exponent = 0 if code in _ZERO_DECIMAL else 2
+    sign = "-" if amount < 0 else ""
+    value = Decimal(abs(amount)).scaleb(-exponent)
+    return f"{sign}{_SYMBOL.get(code, code + ' ')}{value:,.{exponent}f}"
 
 
 class CategoryRef(_Contract):
@@ -108,5 +127,6 @@ __all__ = [
     "ProductCreated",
     "ProductDeleted",
     "ProductUpdated",
+    "format_money",
     "supported_currency",
 ]

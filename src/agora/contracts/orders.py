@@ -28,6 +28,13 @@ ORDER_DELIVERED = "orders.order.delivered"
 #: The CloudEvents ``source`` of every orders event.
 SOURCE = "agora/orders"
 
+
+def order_number(order_id: str) -> str:
+    """The order number a customer sees (``#A5D50145``): the id's first eight hex digits, which
+    tell one customer's orders apart; the full id stays in links and APIs."""
+    return "#" + order_id.replace("-", "")[:8].upper()
+
+
 OrderStatus = Literal["pending", "paid", "shipped", "delivered", "cancelled", "failed"]
 
 
@@ -162,4 +169,5 @@ __all__ = [
     "OrderStatus",
     "Payment",
     "ShippingAddress",
+    "order_number",
 ]

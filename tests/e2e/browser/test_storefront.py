@@ -11,7 +11,14 @@ from playwright.async_api import Page, expect
 
 from agora.contracts.media import image_url
 from agora.platform.testing.waiting import eventually
-from tests.e2e.browser.conftest import Contexts, Site, register, screenshot, unique_email
+from tests.e2e.browser.conftest import (
+    Contexts,
+    Site,
+    assert_chat_launcher_covers_nothing,
+    register,
+    screenshot,
+    unique_email,
+)
 
 ORDER_URL = re.compile(r".*/account/orders/[0-9a-f-]{36}\?placed=1$")
 
@@ -45,10 +52,14 @@ async def fill_checkout(page: Page, card: str) -> None:
     await page.get_by_label("Street and number").fill("12 St James Sq")
     await page.get_by_label("Postal code").fill("SW1Y 4JH")
     await page.get_by_label("City").fill("London")
-    await page.get_by_label("Country code").fill("GB")
+    # the country from a list named in words, the expiry as one MM/YY field, the brand as typed
+    country = page.get_by_label("Country", exact=True)
+    await expect(country.locator("option[value=GB]")).to_have_text("United Kingdom")
+    await country.select_option("GB")
     await page.get_by_label("Card number").fill(card)
-    await page.get_by_label("Expiry month").fill("12")
-    await page.get_by_label("Expiry year").fill("2035")
+    await expect(page.locator("[data-card-brand]")).to_have_text("Visa")
+    await page.get_by_label("Expiry (MM/YY)").press_sequentially("1235")
+    await expect(page.get_by_label("Expiry (MM/YY)")).to_have_value("12/35")
     await page.get_by_label("CVC").fill("123")
 
 
@@ -64,6 +75,7 @@ async def add_first_result_to_cart(page: Page, words: str) -> str:
     await expect(page.locator(".stock-state")).to_have_text(re.compile("In stock|Only"))
     await page.locator(".details .add-to-cart").get_by_role("button", name="Add to cart").click()
     await expect(page.locator("#cart-count")).to_have_text("1")  # htmx: no reload
+    await assert_chat_launcher_covers_nothing(page)
     return name
 
 
@@ -81,6 +93,7 @@ async def test_a_visitor_browses_registers_pays_and_is_notified_live(contexts: C
     await screenshot(page, "storefront-product")
     await page.goto("/cart")
     await expect(page.locator(".cart-lines")).to_contain_text(name)
+    await expect(page.locator(".cart-product img")).to_have_count(1)  # a thumbnail beside the line
     await screenshot(page, "storefront-cart")
 
     await register(page, unique_email(), name="Ada Lovelace")
@@ -92,6 +105,7 @@ async def test_a_visitor_browses_registers_pays_and_is_notified_live(contexts: C
 
     await page.goto("/checkout")
     await expect(page.locator(".summary")).to_contain_text(name)
+    await expect(page.locator(".summary-lines img")).to_have_count(1)
     await fill_checkout(page, "4242 4242 4242 4242")
     await expect(page.locator("#shipping-quote")).to_be_visible()
     await screenshot(page, "storefront-checkout")
@@ -106,11 +120,22 @@ async def test_a_visitor_browses_registers_pays_and_is_notified_live(contexts: C
     await expect(watcher.locator("[data-notification-count]")).to_be_visible()
     await watcher.locator(".bell").hover()
     await expect(watcher.locator("[data-notification-list] li").first).to_be_visible()
+    # a notification is a link to its order, with the short number and the money as on the pages
+    latest = watcher.locator("[data-notification-list] li a").first
+    await expect(latest).to_have_text(re.compile(r"^Order #[0-9A-F]{8} "))
+    assert re.search(r"/account/orders/[0-9a-f-]{36}$", await latest.get_attribute("href") or "")
+    await expect(watcher.locator("[data-notification-list]")).to_contain_text("$")
+    await expect(watcher.locator("[data-notification-list]")).not_to_contain_text(" USD")
+    # the order emptied the cart: the other tab's badge follows without a reload
+    await expect(watcher.locator("#cart-count")).to_have_text("")
     await screenshot(watcher, "storefront-live-notification", full_page=False)
     await watcher.goto("/account/orders")
     await expect(watcher.locator("table.orders tbody tr")).to_have_count(1)  # the double click made one order
     await expect(watcher.locator("table.orders .status")).to_have_text("paid")
     await expect(page.locator("#cart-count")).to_have_text("")
+    # the new address was kept: the next checkout offers it
+    await page.goto("/account")
+    await expect(page.locator(".addresses")).to_contain_text("12 St James Sq")
     assert contexts.console_errors == []
 
 
@@ -121,6 +146,9 @@ async def test_the_decline_card_shows_a_clear_error_and_pays_nothing(contexts: C
     await register(page, unique_email("decline"))
     name = await add_first_result_to_cart(page, "travel journal")
     await page.goto("/checkout")
+    # on a phone the order's summary is read before the "Place order" button
+    summary, button = page.locator(".summary"), page.get_by_role("button", name="Place order")
+    assert (await summary.bounding_box() or {})["y"] < (await button.bounding_box() or {})["y"]
     await fill_checkout(page, "4000 0000 0000 0002")
     await page.get_by_role("button", name="Place order").click()
     await expect(page.locator(".checkout-error")).to_contain_text("Your card was declined")
@@ -130,6 +158,7 @@ async def test_the_decline_card_shows_a_clear_error_and_pays_nothing(contexts: C
     assert scroll_width <= 390, f"the checkout scrolls sideways on a phone ({scroll_width}px wide)"
     await screenshot(page, "storefront-checkout-declined-phone")
     await page.goto("/account/orders")
-    await expect(page.locator("table.orders .status.paid")).to_have_count(0)
+    # a declined card makes no order in the customer's history (issue 17: a red "failed" one)
+    await expect(page.get_by_text("No orders yet.")).to_be_visible()
     # the declined checkout's page is answered 402, which the browser reports; nothing else may be
     assert [e for e in contexts.console_errors if "status of 402" not in e] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email import message_from_bytes
 from pathlib import Path
 
+from agora.contracts.orders import order_number
 from agora.platform.db import unit_of_work
 from agora.services.notifications.mailer import Mailer
 from agora.services.notifications.rendering import Facts
@@ -28,6 +29,6 @@ async def test_without_smtp_the_email_is_written_to_the_mailbox(notif: Notificat
     assert await mailer.send(created.email_id)
     (path,) = (tmp_path / "mailbox").glob("*.eml")
     message = message_from_bytes(path.read_bytes())
-    assert message["To"] == user.email and order_id in message["Subject"] and order_id in text_of(message)
+    assert message["To"] == user.email and order_number(order_id) in message["Subject"] and order_id in text_of(message)
     assert not await mailer.send(created.email_id)  # recorded as sent: never twice
     assert len(list((tmp_path / "mailbox").glob("*.eml"))) == 1

@@ -39,10 +39,11 @@ async def test_order_events_become_notifications_and_emails(notif: Notifications
     assert [item["kind"] for item in page["items"]] == ["order_paid", "order_placed"]  # newest first
     assert page["unread_count"] == 2 and page["next_cursor"] is None
     placed = page["items"][1]
-    assert order_id in placed["title"] and "2 x Walnut desk" in placed["body"] and "35.00 EUR" in placed["body"]
+    assert orders.order_number(order_id) in placed["title"]
+    assert "2 x Walnut desk" in placed["body"] and "€35.00" in placed["body"]
 
     emails = await _emails_to(notif, user, 2)
-    assert all(order_id in email for email in emails)
+    assert all(orders.order_number(order_id) in email for email in emails)
     assert any("received" in email for email in emails) and any("paid" in email for email in emails)
 
 

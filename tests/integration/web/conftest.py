@@ -45,7 +45,7 @@ from agora.services.identity.operations import create_admin
 
 PASSWORD = "a long enough test passphrase"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-CHECKOUT_CARD = {"card_number": "4242 4242 4242 4242", "exp_month": "12", "exp_year": "2035", "cvc": "123"}
+CHECKOUT_CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12/35", "cvc": "123"}
 CHECKOUT_ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James Sq", "city": "London", "postal_code": "SW1Y 4JH"}
 SPECS = (identity, catalog, inventory, cart, currency, shipping, payments, orders, notifications, recommendations, ads)
 

@@ -34,6 +34,9 @@ async def test_registration_names_what_is_wrong_and_creates_nothing(shop: Shop) 
     short = await visitor.post("/register", data=form)
     assert short.status_code == 422
     assert 'id="register-password-error"' in short.text and "at least 8 characters" in short.text
+    # in plain words next to the field: never the API's field path or pydantic's phrasing (issue 17)
+    assert "Check the fields marked below." in short.text
+    assert "body.password" not in short.text and "Value error" not in short.text
     assert 'value="ada-short@example.org"' in short.text and 'value="short"' not in short.text
     login = await shop.client.post("/api/identity/login", json={"email": form["email"], "password": "short"})
     assert login.status_code == 401  # no account was made

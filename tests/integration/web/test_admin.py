@@ -264,7 +264,11 @@ async def test_currency_rates_are_set_and_a_bad_rate_changes_nothing(shop: Shop)
 
     before = await gbp()
     bad = await admin.post("/admin/currency/GBP", data={"csrf_token": token, "rate_per_usd": "-1"})
-    assert bad.status_code == 422 and "flash error" in bad.text and "rate_per_usd" in bad.text
+    assert bad.status_code == 422 and "flash error" in bad.text
+    # the message is next to GBP's field, in plain words, with what was typed (issue 17)
+    assert 'id="rate-GBP-error"' in bad.text and 'aria-describedby="rate-GBP-error"' in bad.text
+    assert "Enter a number above 0." in bad.text and 'value="-1"' in bad.text
+    assert "body.rate_per_usd" not in bad.text and "rate_per_usd:" not in bad.text
     assert await gbp() == before
     assert (await admin.post("/admin/currency/GBP", data={"rate_per_usd": "0.5"})).status_code == 403
     assert await gbp() == before

@@ -1,7 +1,8 @@
 """What each kind of notification says: its title, its text and its email (pure functions).
 
-Every text names the order number (the order id) and what happened, so the email alone tells the
-customer which order it is about.
+Every text names the order number (``#A5D50145``, as the order's page shows it) and what happened,
+so the email alone tells the customer which order it is about; the pages link the notification to
+the order by its ``order_id``. Money reads as on the pages (``$563.92``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,12 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from agora.contracts.catalog import Money
-
-#: ISO 4217 currencies without minor units (the rest used here have two).
-_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "HUF"})
+from agora.contracts.catalog import format_money as money_text
+from agora.contracts.orders import order_number
 
 
 def format_money(money: Money) -> str:
-    if money.currency.upper() in _ZERO_DECIMAL:
-        return f"{money.amount:,} {money.currency}"
-    sign = "-" if money.amount < 0 else ""
-    whole, cents = divmod(abs(money.amount), 100)
-    return f"{sign}{whole:,}.{cents:02d} {money.currency}"
+    return money_text(money.amount, money.currency)
 
 
 @dataclass(frozen=True)
@@ -45,7 +41,7 @@ class Rendered:
 
 def render(kind: str, facts: Facts) -> Rendered:
     """The notification's title and text for ``kind``; ValueError for a kind it does not know."""
-    number = facts.order_id
+    number = order_number(facts.order_id)
     total = f" Total: {format_money(facts.total)}." if facts.total is not None else ""
     if kind == "order_placed":
         items = "; ".join(f"{quantity} x {name}" for name, quantity in facts.lines)
@@ -71,9 +67,11 @@ def render(kind: str, facts: Facts) -> Rendered:
     raise ValueError(f"unknown notification kind {kind!r}")
 
 
-def email_text(rendered: Rendered, *, display_name: str = "") -> str:
+def email_text(rendered: Rendered, *, display_name: str = "", reference: str = "") -> str:
+    """The email's text; ``reference`` (the order's full id) closes it, for a reply to support."""
     greeting = f"Hello {display_name}," if display_name else "Hello,"
-    return f"{greeting}\n\n{rendered.body}\n\nThank you for shopping with Agora.\n"
+    footer = f"\nOrder reference: {reference}\n" if reference else ""
+    return f"{greeting}\n\n{rendered.body}\n\nThank you for shopping with Agora.\n{footer}"
 
 
 def email_message(*, sender: str, recipient: str, subject: str, text: str, message_id_domain: str) -> EmailMessage:
@@ -83,5 +81,6 @@ def email_message(*, sender: str, recipient: str, subject: str, text: str, messa
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=message_id_domain)
-    message.set_content(text)
+    # quoted-printable keeps the text readable in the raw message when a price has € or £ in it
+    message.set_content(text, cte="quoted-printable")
     return message

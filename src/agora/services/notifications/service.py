@@ -93,7 +93,7 @@ class NotificationsService:
                     order_id=facts.order_id,
                     kind=kind,
                     subject=rendered.title,
-                    body=email_text(rendered),
+                    body=email_text(rendered, reference=facts.order_id),
                     status=PENDING,
                     attempts=0,
                     created_at=utcnow(),

@@ -7,6 +7,7 @@ test it with ``is unavailable``) instead of raising, and the reason is logged on
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 import httpx
@@ -85,8 +86,56 @@ class Backend:
             return UNAVAILABLE
 
 
+#: pydantic's messages (what the services' problem+json carries per field) in a shopper's words;
+#: the first pattern that matches wins, ``{n}`` is its number
+_PLAIN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), words)
+    for pattern, words in (
+        (r"^field required", "Fill this in."),
+        (r"should have at least (\d+) characters?", "Use at least {n} characters."),
+        (r"should have at most (\d+) characters?", "Use at most {n} characters."),
+        (r"should have at least (\d+) items?", "Choose at least {n}."),
+        (r"should have at most (\d+) items?", "Choose at most {n}."),
+        (r"should be greater than or equal to (-?[\d.]+)", "Enter {n} or more."),
+        (r"should be greater than (-?[\d.]+)", "Enter a number above {n}."),
+        (r"should be less than or equal to (-?[\d.]+)", "Enter {n} or less."),
+        (r"should be less than (-?[\d.]+)", "Enter a number below {n}."),
+        (r"valid email|email address", "Enter an email address like name@example.com."),
+        (r"valid integer", "Enter a whole number."),
+        (r"valid (decimal|number)|finite number", "Enter a number, like 12.5."),
+        (r"should match pattern", "Use only letters, digits, spaces and dashes here."),
+        (r"^input should be '", "Choose one of the options."),
+        (r"no more than (\d+) decimal places", "Use at most {n} decimal places."),
+        (r"^(is )?invalid$", "This is not valid."),
+    )
+)
+
+
+def plain_words(message: str) -> str:
+    """A validation message as a sentence for a person: ``Value error, must be at least 8
+    characters`` → ``Must be at least 8 characters.``; ``String should have at least 8 characters``
+    → ``Use at least 8 characters.``. A message that is already a sentence is kept."""
+    text = re.sub(r"^(value|assertion) error,\s*", "", message.strip(), flags=re.IGNORECASE)
+    for pattern, words in _PLAIN:
+        found = pattern.search(text)
+        if found:
+            return words.format(n=found.group(1) if found.groups() else "")
+    if not text:
+        return "Check this field."
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _field_name(path: str) -> str:
+    """The form field a problem names: the last named part of ``body.tags.0`` or ``/card/number``."""
+    parts = [part for part in re.split(r"[./]", path) if part and not part.isdigit()]
+    return parts[-1] if parts else ""
+
+
 def problem_detail(response: httpx.Response) -> tuple[str, dict[str, str]]:
-    """A service's problem+json as a message for the page and per-field errors for a form."""
+    """A service's problem+json as a message for the page and per-field errors for a form, in plain
+    words: the fields' own messages go next to the fields, so the page's message only points there
+    (never ``Check these fields: body.password.``)."""
     try:
         body = response.json()
     except ValueError:
@@ -96,9 +145,12 @@ def problem_detail(response: httpx.Response) -> tuple[str, dict[str, str]]:
     fields: dict[str, str] = {}
     for error in body.get("errors") or ():
         if isinstance(error, dict):
-            name = str(error.get("field") or error.get("pointer") or "").rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+            name = _field_name(str(error.get("field") or error.get("pointer") or ""))
             if name:
-                fields.setdefault(name, str(error.get("detail") or error.get("message") or "is invalid"))
+                fields.setdefault(name, plain_words(str(error.get("detail") or error.get("message") or "")))
     if body.get("field") and body.get("detail"):
-        fields.setdefault(str(body["field"]).rsplit(".", 1)[-1], str(body["detail"]))
-    return str(body.get("detail") or body.get("title") or f"The request failed ({response.status_code})."), fields
+        fields.setdefault(_field_name(str(body["field"])), plain_words(str(body["detail"])))
+    detail = str(body.get("detail") or body.get("title") or f"The request failed ({response.status_code}).")
+    if fields and (detail.startswith("Check these fields") or body.get("status") == 422):
+        detail = "Check the fields marked below."
+    return detail, fields

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from datetime import datetime
-from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,9 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from agora.contracts.catalog import format_money
 from agora.contracts.media import image_url
+from agora.contracts.orders import order_number
 from agora.services.web.backend import UNAVAILABLE
 from agora.services.web.session import CSRF_FIELD, SUPPORTED_CURRENCIES, load_visitor, remember_form_token
 
@@ -28,18 +29,10 @@ STATIC = Path(__file__).parent / "static"
 #: htmx comes from a PyPI package that ships it (django-js-lib-htmx; nothing of Django is imported)
 HTMX = Path(str(resources.files("js_lib_htmx"))) / "static" / "htmx"
 
-#: minor units per currency (ISO 4217 exponents of the currencies the platform sells in)
-_EXPONENT = {"JPY": 0}
-_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "CAD": "CA$", "AUD": "A$"}
-
 
 def money(amount: int | None, currency: str) -> str:
     """Minor units as a price: ``money(129999, "USD")`` → ``$1,299.99``."""
-    if amount is None:
-        return ""
-    exponent = _EXPONENT.get(currency, 2)
-    value = Decimal(amount).scaleb(-exponent)
-    return f"{_SYMBOL.get(currency, currency + ' ')}{value:,.{exponent}f}"
+    return "" if amount is None else format_money(amount, currency)
 
 
 def when(value: str | None) -> str:
@@ -78,6 +71,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["money"] = money
     env.filters["when"] = when
+    env.filters["order_number"] = order_number
     env.filters["image"] = image_url
     env.tests["unavailable"] = lambda value: value is UNAVAILABLE
     env.globals["static"] = static_url

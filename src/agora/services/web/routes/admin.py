@@ -120,14 +120,13 @@ class Refusal:
     message: str
     fields: dict[str, str]
 
-    @property
-    def text(self) -> str:
-        return self.message + "".join(
-            f" {name}: {error}" for name, error in self.fields.items() if name not in self.message
-        )
-
-    def flashes(self, prefix: str = "") -> list[dict[str, str]]:
-        return [{"kind": "error", "text": prefix + self.text}]
+    def flashes(self, prefix: str = "", *, beside_fields: bool = True) -> list[dict[str, str]]:
+        """The page's message; the fields' own messages are drawn next to the fields, or, on a page
+        whose form has no such field (``beside_fields=False``), named in the message."""
+        text = prefix + self.message
+        if not beside_fields:
+            text += "".join(f" {name.replace('_', ' ').capitalize()}: {error}" for name, error in self.fields.items())
+        return [{"kind": "error", "text": text}]
 
 
 def _refusal(response: Any, what: str) -> Refusal | None:
@@ -190,14 +189,14 @@ def _charts(context: Any) -> dict[str, Any]:
     ]
     paid, revenue = sampler.orders()
     orders = monitoring.line_chart(
-        "chart-orders", "Paid orders per minute", [paid], y_label="orders/min", fmt="{:.1f}".format
+        "chart-orders", "Paid orders in the last minute", [paid], y_label="orders", fmt="{:,.0f}".format
     )
     revenue_chart = monitoring.line_chart(
         "chart-revenue",
-        "Revenue per minute (minor units, by currency)",
+        "Revenue in the last minute, by currency",
         revenue,
-        y_label="minor units/min",
-        fmt="{:,.0f}".format,
+        y_label="amount",
+        fmt=monitoring.compact,
     )
     return {
         "sample_count": sampler.taken,
@@ -358,7 +357,8 @@ async def update_user(
     response = await Backend(request).send("identity", "PATCH", f"/api/identity/users/{quote(user_id)}", json=change)
     refused = _refusal(response, "identity")
     if refused is not None:
-        return await _users_page(request, q, None, flashes=refused.flashes(), status_code=refused.status)
+        flashes = refused.flashes(beside_fields=False)
+        return await _users_page(request, q, None, flashes=flashes, status_code=refused.status)
     done = "role" if "role" in change else ("enabled" if change["is_active"] else "disabled")
     return _back("/admin/users", done, q=q)
 
@@ -627,13 +627,17 @@ async def upload_image(
 # -- currency ---------------------------------------------------------------------------------
 
 
-async def _currency_page(
-    request: Request, *, flashes: list[dict[str, str]] | None = None, status_code: int = 200
-) -> Response:
+async def _currency_page(request: Request, *, refused: tuple[str, str, Refusal] | None = None) -> Response:
+    """The rates; after a refused change, its message next to that currency's field, as typed."""
     rates = await Backend(request).get("currency", "/api/currency/currencies")
-    return await _page(
-        request, "admin/currency.html", {"rates": rates, "flashes": flashes or []}, status_code=status_code
-    )
+    context: dict[str, Any] = {"rates": rates, "flashes": [], "failed": None, "typed": "", "field_error": ""}
+    status_code = 200
+    if refused is not None:
+        code, typed, refusal = refused
+        field_error = refusal.fields.get("rate_per_usd", "")
+        context.update(flashes=refusal.flashes(), failed=code, typed=typed, field_error=field_error)
+        status_code = refusal.status
+    return await _page(request, "admin/currency.html", context, status_code=status_code)
 
 
 @router.get("/admin/currency")
@@ -656,7 +660,7 @@ async def set_rate(
     )
     refused = _refusal(response, "currency")
     if refused is not None:
-        return await _currency_page(request, flashes=refused.flashes(), status_code=refused.status)
+        return await _currency_page(request, refused=(code, rate_per_usd.strip(), refused))
     return _back("/admin/currency", "rate")
 
 
@@ -694,7 +698,7 @@ async def replay(
         return await _page(
             request,
             "admin/messaging.html",
-            {"services": services, "flashes": refused.flashes()},
+            {"services": services, "flashes": refused.flashes(beside_fields=False)},
             status_code=refused.status,
         )
     return _back("/admin/messaging", "replayed")

@@ -20,10 +20,12 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
+import structlog
 from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from agora.contracts.cart import CART_COOKIE, CART_ID_HEADER
+from agora.contracts.shipping import COUNTRY_CODES
 from agora.platform.auth.cookies import cookies_secure
 from agora.services.web.backend import CALL_FAILURES, UNAVAILABLE, Backend, problem_detail
 from agora.services.web.session import (
@@ -39,6 +41,7 @@ from agora.services.web.settings import WebSettings
 from agora.services.web.templating import render, templates
 
 router = APIRouter()
+log = structlog.get_logger(__name__)
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CURSOR = re.compile(r"^[A-Za-z0-9_.-]{1,400}$")
@@ -51,6 +54,9 @@ _CART_TTL = 30 * 24 * 3600
 #: the catalog's prices are in this currency; price filters are typed in it
 CATALOG_CURRENCY = "USD"
 LOW_STOCK = 5
+#: the checkout's country list (the codes shipping ships to); the page's script names them in the
+#: shopper's language with the browser's Intl.DisplayNames, so no table of names is kept here
+COUNTRIES = tuple(sorted(COUNTRY_CODES))
 TEST_CARDS = (
     ("4242 4242 4242 4242", "pays"),
     ("4000 0000 0000 0002", "is declined"),
@@ -195,23 +201,69 @@ async def price_products(backend: Backend, products: list[dict[str, Any]], curre
 # -- home, categories, search -----------------------------------------------------------------
 
 
+#: the home page's featured grid: two full rows of four on a desk, four of two on a phone
+FEATURED = 8
+#: the recommendations row under it
+SUGGESTED = 4
+
+
 @router.get("/")
 async def home(request: Request) -> Response:
     backend = Backend(request)
     visitor = await load_visitor(request)
-    categories, featured, count = await asyncio.gather(
+    categories, bestsellers, suggested, count = await asyncio.gather(
         backend.get("catalog", "/api/catalog/categories", params={"limit": 50}),
-        backend.get("catalog", "/api/catalog/products", params={"limit": 8, "tag": "bestseller"}),
+        backend.get("catalog", "/api/catalog/products", params={"limit": 100, "tag": "bestseller"}),
+        _suggested(backend, visitor),
         cart_count(request, visitor),
     )
-    if isinstance(featured, dict):
-        await price_products(backend, featured["items"], visitor.currency)
+    featured: Any = bestsellers
+    pictures: dict[str, str] = {}
+    if isinstance(bestsellers, dict):
+        spread = _across_categories(bestsellers["items"])
+        featured = {"items": spread[:FEATURED]}
+        # each category's tile shows its last bestseller: one the featured grid does not show
+        for product in bestsellers["items"]:
+            if product.get("images"):
+                pictures[product["category"]["slug"]] = product["images"][0]
+        await price_products(backend, [*featured["items"], *suggested.get("items", ())], visitor.currency)
     ads = await backend.get("ads", "/api/ads", params={"limit": 1})
-    return await render(
-        request,
-        "store/home.html",
-        {"categories": categories, "featured": featured, "ads": _safe_ads(ads), "cart_count": count},
-    )
+    context = {
+        "categories": categories,
+        "featured": featured,
+        "pictures": pictures,
+        "suggested": suggested,
+        "ads": _safe_ads(ads),
+        "cart_count": count,
+    }
+    return await render(request, "store/home.html", context)
+
+
+def _across_categories(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Products taken in turn from each category (the catalog lists a category's together), so the
+    featured grid shows the shop's range instead of four tennis rackets."""
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for product in products:
+        by_category.setdefault(product["category"]["slug"], []).append(product)
+    queues = list(by_category.values())
+    spread: list[dict[str, Any]] = []
+    while any(queues):
+        spread.extend(queue.pop(0) for queue in queues if queue)
+    return spread
+
+
+async def _suggested(backend: Backend, visitor: Visitor) -> dict[str, Any]:
+    """The row under the featured grid: what the customer's orders suggest, or the newest products."""
+    if visitor.signed_in:
+        answer = await backend.get("recommendations", "/api/recommendations/me", params={"limit": SUGGESTED})
+        ids = [str(i.get("product_id", "")) for i in answer.get("items", ())] if isinstance(answer, dict) else []
+        found = await asyncio.gather(*(backend.get("catalog", f"/api/catalog/products/{i}") for i in ids if is_uuid(i)))
+        products = [product for product in found if isinstance(product, dict)]
+        if products:
+            return {"title": "Picked for you", "items": products}
+    newest = await backend.get("catalog", "/api/catalog/products", params={"limit": 100, "tag": "new-arrival"})
+    items = _across_categories(newest["items"])[-SUGGESTED:] if isinstance(newest, dict) else []
+    return {"title": "New arrivals", "items": items}
 
 
 def _minor(text: str) -> int | None:
@@ -432,12 +484,29 @@ async def product_page(request: Request, product_id: str) -> Response:
 
 
 async def _cart_context(request: Request, visitor: Visitor, cart: Any) -> dict[str, Any]:
+    backend = Backend(request)
     total = None
-    if isinstance(cart, dict) and cart.get("subtotal"):
-        converted = await convert_prices(Backend(request), [cart["subtotal"]], visitor.currency)
+    lines = cart.get("items", ()) if isinstance(cart, dict) else ()
+    converted, pictures = await asyncio.gather(
+        convert_prices(backend, [cart["subtotal"]] if lines and cart.get("subtotal") else [], visitor.currency),
+        _pictures(backend, [line["product_id"] for line in lines]),
+    )
+    if lines and cart.get("subtotal"):
         total = shown(cart["subtotal"], converted)
     count = cart.get("item_count") if isinstance(cart, dict) else None
-    return {"cart": cart, "shown_subtotal": total, "cart_count": count}
+    return {"cart": cart, "shown_subtotal": total, "cart_count": count, "pictures": pictures}
+
+
+async def _pictures(backend: Backend, product_ids: list[str]) -> dict[str, str]:
+    """Each cart line's first picture (the cart keeps no pictures; a cart holds a few lines)."""
+    found = await asyncio.gather(
+        *(backend.get("catalog", f"/api/catalog/products/{product_id}") for product_id in product_ids)
+    )
+    return {
+        product_id: product["images"][0]
+        for product_id, product in zip(product_ids, found, strict=True)
+        if isinstance(product, dict) and product.get("images")
+    }
 
 
 @router.get("/cart")
@@ -530,9 +599,27 @@ async def cart_remove(
 # -- checkout ----------------------------------------------------------------------------------
 
 _ADDRESS_FIELDS = ("name", "line1", "city", "postal_code", "country")
-_CARD_FIELDS = ("card_number", "exp_month", "exp_year", "cvc")
 #: the orders API's field names (the last part of ``body.card.number``) → the form's
-_FIELD_OF = {"number": "card_number", "card": "card_number", "shipping_address": "line1"}
+_FIELD_OF = {
+    "number": "card_number",
+    "card": "card_number",
+    "exp_month": "expiry",
+    "exp_year": "expiry",
+    "shipping_address": "line1",
+}
+_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*[/ .-]?\s*(\d{2}|\d{4})\s*$")
+
+
+def card_expiry(text: str) -> dict[str, int] | None:
+    """``08/29``, ``8/2029``, ``0829`` or ``08 / 29`` as ``{"exp_month": 8, "exp_year": 2029}``; None
+    for anything else (whether the date has passed is the payment service's to say)."""
+    found = _EXPIRY.match(text[:20])
+    if not found:
+        return None
+    month, year = int(found.group(1)), int(found.group(2))
+    if not 1 <= month <= 12:
+        return None
+    return {"exp_month": month, "exp_year": year + 2000 if year < 100 else year}
 
 
 async def _quote(backend: Backend, cart: Any, country: str, postal_code: str, currency: str) -> Any:
@@ -604,6 +691,7 @@ async def _checkout_page(
         "error": error,
         "idempotency_key": str(uuid.uuid4()),
         "test_cards": TEST_CARDS,
+        "countries": COUNTRIES,
     }
     return await render(request, "store/checkout.html", context, status_code=status_code)
 
@@ -650,13 +738,9 @@ async def checkout_submit(request: Request) -> Response:
         if not address[name]:
             errors[name] = "Fill this in."
     address["country"] = address["country"].upper()
-    expiry: dict[str, int] = {}
-    for name in ("exp_month", "exp_year"):
-        text = form.get(name, "").strip()
-        if not text.isdigit():
-            errors[name] = "Enter a number."
-        else:
-            expiry[name] = int(text) + (2000 if name == "exp_year" and len(text) == 2 else 0)
+    expiry = card_expiry(form.get("expiry", ""))
+    if expiry is None:
+        errors["expiry"] = "Enter the expiry date as on the card, month and year: MM/YY, like 08/29."
     for name in ("card_number", "cvc"):
         if not form.get(name, "").strip():
             errors[name] = "Fill this in."
@@ -673,7 +757,7 @@ async def checkout_submit(request: Request) -> Response:
     body = {
         "currency": currency,
         "shipping_address": address,
-        "card": {"number": form["card_number"].strip(), "cvc": form["cvc"].strip(), **expiry},
+        "card": {"number": form["card_number"].strip(), "cvc": form["cvc"].strip(), **(expiry or {})},
     }
     answer = await backend.send("orders", "POST", "/api/orders/checkout", json=body, headers={"Idempotency-Key": key})
     if not isinstance(answer, httpx.Response) or (answer.status_code >= 500 and answer.status_code != 502):
@@ -681,6 +765,8 @@ async def checkout_submit(request: Request) -> Response:
         return await _checkout_page(request, visitor, safe_form, error=message, status_code=503)
     if answer.status_code in (200, 201):
         order = answer.json()
+        if form.get("address_id", "new") == "new" and form.get("save_address") == "on":
+            await _save_address(backend, address)
         return RedirectResponse(f"/account/orders/{order['id']}?placed=1", status_code=303)
     message, fields = problem_detail(answer)
     if answer.status_code == 402:
@@ -692,6 +778,21 @@ async def checkout_submit(request: Request) -> Response:
     errors = {_FIELD_OF.get(name, name): text for name, text in fields.items()}
     status = answer.status_code
     return await _checkout_page(request, visitor, safe_form, errors=errors, error=message, status_code=status)
+
+
+async def _save_address(backend: Backend, address: dict[str, str]) -> None:
+    """The order's new address into the address book, offered at the next checkout; the order is
+    placed either way, so a refusal (an address book that is full, identity down) is only logged."""
+    body = {
+        "recipient": address["name"],
+        "line1": address["line1"],
+        "city": address["city"],
+        "postal_code": address["postal_code"],
+        "country": address["country"],
+    }
+    answer = await backend.send("identity", "POST", "/api/identity/me/addresses", json=body)
+    if not isinstance(answer, httpx.Response) or answer.status_code >= 400:
+        log.warning("address_not_saved", status=getattr(answer, "status_code", None))
 
 
 # -- the currency picker -----------------------------------------------------------------------
