@@ -152,10 +152,19 @@ async def contexts(browser: Browser, site: Site) -> AsyncIterator[Contexts]:
         await opened.close()
 
 
+_LOAD_ALL_IMAGES = """async () => {
+  const images = [...document.querySelectorAll("img[loading=lazy]")];
+  for (const image of images) image.loading = "eager";
+  await Promise.all(images.map((image) => image.decode().catch(() => null)));
+}"""
+
+
 async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     """Saves a screenshot of the page as ``<SCREENSHOTS>/<name>.png`` (kept as a test artefact),
     after axe-core found nothing to fix on it: every page a journey stops to look at is audited."""
     await assert_accessible(page)
+    if full_page:  # lazy pictures below the fold load only when scrolled to: load them all first
+        await page.evaluate(_LOAD_ALL_IMAGES)
     await asyncio.to_thread(SCREENSHOTS.mkdir, parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}.png"
     await page.screenshot(path=str(path), full_page=full_page)

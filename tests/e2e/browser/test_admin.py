@@ -123,6 +123,12 @@ async def test_a_new_price_and_an_image_show_on_the_product_page(
     await expect(thumbnail).to_have_attribute("src", re.compile(r"^/api/media/images/[0-9a-f-]+/thumbnail"))
     assert await thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
     image_id = (await thumbnail.get_attribute("src") or "").split("/")[4]
+    second = tmp_path / "lamp-blue.png"
+    Image.new("RGB", (240, 180), (40, 90, 200)).save(second)
+    await admin.get_by_label("Upload an image (JPEG, PNG, WebP, GIF)").set_input_files(second)
+    await admin.get_by_role("button", name="Upload and attach").click()
+    await expect(admin.locator(".thumbs img")).to_have_count(2)
+    second_id = (await admin.locator(".thumbs img").nth(1).get_attribute("src") or "").split("/")[4]
     await admin.get_by_label("Units on hand").fill("5")
     await admin.get_by_role("button", name="Set stock").click()
     await expect(admin.locator(".flash.success")).to_contain_text("stock")
@@ -133,6 +139,11 @@ async def test_a_new_price_and_an_image_show_on_the_product_page(
     await expect(shopper.get_by_role("heading", level=1)).to_have_text(name)
     await expect(shopper.locator("main")).to_contain_text("$77.70")
     await expect(shopper.locator(f'main img[src*="{image_id}"]').first).to_be_visible()
+    # a thumbnail shows its picture in the main image, in place: the shopper stays on the page
+    page_url = shopper.url
+    await shopper.get_by_role("link", name=f"Show image 2 of {name}").click()
+    await expect(shopper.locator("[data-main-image]")).to_have_attribute("src", re.compile(second_id))
+    assert shopper.url == page_url
 
     await admin.goto(f"/admin/products?q={quote(name)}")
     await expect(admin.locator("table.products")).to_contain_text("$77.70")

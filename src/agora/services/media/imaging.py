@@ -379,9 +379,10 @@ def draw_demo(*, name: str, category: str, key: str, colour: str | None = None) 
     image = ImageOps.colorize(image, black=top, white=bottom)
     draw = ImageDraw.Draw(image)
     size = 250 + digest[0] % 50  # the illustrations are ~136 px: drawn larger, they stay smooth
+    # turned while small, then enlarged: a fifth of the pixels to turn (the start-up draws 240)
+    turned = art.rotate((digest[1] % 13) - 6, resample=Image.Resampling.BICUBIC, expand=True)
     factor = size / max(art.size)
-    scaled = art.resize((round(art.width * factor), round(art.height * factor)), Image.Resampling.LANCZOS)
-    scaled = scaled.rotate((digest[1] % 13) - 6, resample=Image.Resampling.BICUBIC, expand=True)
+    scaled = turned.resize((round(turned.width * factor), round(turned.height * factor)), Image.Resampling.BICUBIC)
     x = (DEMO_SIDE - scaled.width) // 2 + (digest[2] % 25) - 12
     y = (DEMO_SIDE - scaled.height) // 2 + (digest[3] % 17) - 14
     shadow = _mix(bottom, (0, 0, 0), 0.18)
