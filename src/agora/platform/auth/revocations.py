@@ -151,13 +151,13 @@ class RevocationSync:
         self._clock = clock
 
     async def __call__(self) -> None:
+        self._revocations.prune(self._clock())  # also while identity is away: events keep adding
         try:
             fetched = await self._fetch()
         except Exception as exc:  # identity away (or not started yet): events still arrive, retry next run
             log.warning("revocation_sync_failed", error=f"{type(exc).__name__}: {str(exc)[:200]}")
             return
         self._revocations.merge(fetched)
-        self._revocations.prune(self._clock())
 
 
 __all__ = [
