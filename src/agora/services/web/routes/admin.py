@@ -189,7 +189,7 @@ def _charts(context: Any) -> dict[str, Any]:
     ]
     paid, revenue = sampler.orders()
     orders = monitoring.line_chart(
-        "chart-orders", "Paid orders in the last minute", [paid], y_label="orders", fmt="{:,.0f}".format
+        "chart-orders", "Paid orders in the last minute", [paid], y_label="orders", fmt=monitoring.compact
     )
     revenue_chart = monitoring.line_chart(
         "chart-revenue",
