@@ -7,6 +7,8 @@ clear line on stderr and a non-zero exit, not a traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import signal
 import subprocess
@@ -17,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from agora.platform.settings import Mode, PlatformSettings, load_settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
@@ -32,7 +34,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True)
+
+
+@functools.cache
+def _console() -> Console:
+    # rich loads when a command prints: agora serve prints nothing through it
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 T = TypeVar("T")
 
@@ -77,7 +87,7 @@ def _progress() -> Progress:
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=console,
+        console=_console(),
         transient=False,
     )
 
@@ -196,18 +206,20 @@ def up(
 ) -> None:
     """Start every service: one process (embedded), or one process each with --distributed."""
     platform = _platform(data_dir)
-    specs = _specs()
     if distributed:
-        _up_distributed(specs, platform, host=host, port=port, seed=seed, first_port=first_service_port)
+        from agora.topology import SERVICE_NAMES
+
+        _up_distributed(SERVICE_NAMES, platform, host=host, port=port, seed=seed, first_port=first_service_port)
         return
+    specs = _specs()
     from agora.platform.runtime import create_embedded_app
 
     seeded = _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
     added = sum(seeded.values())
     if added:
-        console.print(f"Seeded {added} demo rows ({', '.join(f'{k}: {v}' for k, v in seeded.items() if v)}).")
-    console.print(f"[bold]Agora[/bold] on http://{host}:{port}  (services: {', '.join(s.name for s in specs)})")
-    console.print(
+        _console().print(f"Seeded {added} demo rows ({', '.join(f'{k}: {v}' for k, v in seeded.items() if v)}).")
+    _console().print(f"[bold]Agora[/bold] on http://{host}:{port}  (services: {', '.join(s.name for s in specs)})")
+    _console().print(
         f"The shop: http://{host}:{port}/ · the admin console: http://{host}:{port}/admin "
         "(first admin: agora create-admin --email you@example.org)"
     )
@@ -248,47 +260,77 @@ def _pool_sizes(specs: Sequence[Any], platform: PlatformSettings) -> dict[str, i
     for server, total in connections_per_server(urls, sizes).items():
         sharing = [name for name in sizes if server_of(urls[name]) == server]
         note = "" if total <= budget else " [yellow]over the budget: lower AGORA_<SERVICE>_DATABASE_POOL_SIZE[/yellow]"
-        console.print(
+        _console().print(
             f"Database server {server}: at most {total} connections for {len(sharing)} service(s) "
             f"(AGORA_DATABASE_CONNECTION_BUDGET={budget}){note}"
         )
     return sizes
 
 
+def _prepare_elsewhere(platform: PlatformSettings, *, seed: bool) -> dict[str, int]:
+    """Migrates and seeds every service in a child process (``agora prepare-distributed``) and
+    returns each one's pool size. The front then never imports the services, Alembic or what
+    seeding loads: it stays a small proxy and supervisor for as long as the set runs."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="agora-prepare-") as work:
+        sizes_file = Path(work) / "pool-sizes.json"
+        command = [sys.executable, "-m", "agora", "prepare-distributed", "--data-dir", str(platform.data_dir)]
+        command += ["--seed" if seed else "--no-seed", "--pool-sizes-file", str(sizes_file)]
+        if subprocess.run(command, check=False).returncode != 0:  # noqa: S603 - our own interpreter and module
+            raise CommandError("preparing the service databases failed (see above)")
+        sizes: dict[str, int] = json.loads(sizes_file.read_text())
+    return sizes
+
+
+@app.command("prepare-distributed", hidden=True)
+def prepare_distributed(
+    pool_sizes_file: Annotated[Path, typer.Option("--pool-sizes-file", help="Where to write the pool sizes.")],
+    data_dir: DataDir = None,
+    seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Seed demo data on first run.")] = True,
+) -> None:
+    """What ``agora up --distributed`` runs first: migrate and seed every service, then write each
+    service's connection pool size (JSON) for the processes it starts."""
+    platform = _platform(data_dir)
+    specs = _specs()
+    _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
+    pool_sizes_file.write_text(json.dumps(_pool_sizes(specs, platform)))
+
+
 def _up_distributed(
-    specs: Sequence[Any], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
+    names: Sequence[str], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
 ) -> None:
     from agora.platform.runtime import create_front_app
     from agora.supervisor import Supervisor
 
-    taken = [p for p in range(first_port, first_port + len(specs)) if p == port or not _port_free(p)]
+    taken = [p for p in range(first_port, first_port + len(names)) if p == port or not _port_free(p)]
     if taken:
         raise CommandError(
             f"port(s) {', '.join(map(str, taken))} already in use: the services need "
-            f"{len(specs)} free ports from {first_port}; choose others with --first-service-port"
+            f"{len(names)} free ports from {first_port}; choose others with --first-service-port"
         )
     _require_real_broker(platform)
-    _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
+    pool_sizes = _prepare_elsewhere(platform, seed=seed)
     env = {**os.environ, "AGORA_MODE": Mode.distributed.value, "AGORA_DATA_DIR": str(platform.data_dir)}
     if platform.jwks_file is not None:
         env["AGORA_JWKS_FILE"] = str(platform.jwks_file)
-    for name, size in _pool_sizes(specs, platform).items():
+    for name, size in pool_sizes.items():
         env[f"AGORA_{name.upper()}_DATABASE_POOL_SIZE"] = str(size)
     urls: dict[str, str] = {}
     commands: dict[str, list[str]] = {}
-    for offset, spec in enumerate(specs):
+    for offset, name in enumerate(names):
         service_port = first_port + offset
-        urls[spec.name] = f"http://127.0.0.1:{service_port}"
-        env[f"AGORA_SERVICE_URLS__{spec.name.upper()}"] = urls[spec.name]
-        commands[spec.name] = [
-            sys.executable, "-m", "agora", "serve", spec.name, "--port", str(service_port), "--no-migrate"
+        urls[name] = f"http://127.0.0.1:{service_port}"
+        env[f"AGORA_SERVICE_URLS__{name.upper()}"] = urls[name]
+        commands[name] = [
+            sys.executable, "-m", "agora", "serve", name, "--port", str(service_port), "--no-migrate"
         ]  # fmt: skip
 
     def spawn(command: Sequence[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: S603 - our own interpreter and module
 
     supervisor = Supervisor(commands, spawn)
-    console.print(
+    _console().print(
         f"[bold]Agora (distributed)[/bold] on http://{host}:{port}  "
         + "  ".join(f"{name}={url}" for name, url in urls.items())
     )
@@ -362,7 +404,7 @@ def migrate(
     """Apply every pending database migration."""
     specs = _specs(services)
     _run(lambda: _prepare(specs, _platform(data_dir), migrate=True, seed=seed))
-    console.print(f"Migrated {len(specs)} service database(s){' and seeded the demo data' if seed else ''}.")
+    _console().print(f"Migrated {len(specs)} service database(s){' and seeded the demo data' if seed else ''}.")
 
 
 @app.command()
@@ -376,8 +418,9 @@ def front(
     from agora.platform.runtime import create_front_app
 
     platform = _platform()
-    names = {spec.name for spec in _specs()}
-    missing = sorted(names - set(platform.service_urls))
+    from agora.topology import SERVICE_NAMES
+
+    missing = sorted(set(SERVICE_NAMES) - set(platform.service_urls))
     if missing:
         raise CommandError(
             "the front needs every service's address: set "
@@ -395,7 +438,7 @@ def seed(
     specs = _specs(services)
     seeded = _run(lambda: _prepare(specs, _platform(data_dir), migrate=True, seed=True))
     for name, count in seeded.items():
-        console.print(f"{name}: {count} row(s) added")
+        _console().print(f"{name}: {count} row(s) added")
 
 
 @app.command()
@@ -451,7 +494,7 @@ def dead_letters_command(
             name, str(row["id"]), row["consumer"], row["event_type"], str(row["attempts"]), error, parked, replayed
         )
     Console().print(table)
-    console.print(f"{len(rows)} dead letter(s).")
+    _console().print(f"{len(rows)} dead letter(s).")
 
 
 @app.command("replay-dead-letter")
@@ -492,7 +535,7 @@ def replay_dead_letter_command(
         envelope = _run(replay)
     except LookupError as exc:
         raise CommandError(str(exc)) from None
-    console.print(f"Replayed dead letter {letter} of {service}: {envelope.type} {envelope.id}.")
+    _console().print(f"Replayed dead letter {letter} of {service}: {envelope.type} {envelope.id}.")
 
 
 @app.command("rebuild-recommendations")
@@ -510,7 +553,7 @@ def rebuild_recommendations(data_dir: DataDir = None) -> None:
             return await rebuild(context)
 
     counts = _run(run)
-    console.print("Rebuilt recommendations: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+    _console().print("Rebuilt recommendations: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
 
 
 @app.command()
@@ -531,9 +574,9 @@ def mailbox(
         if not matches:
             raise CommandError(f"no message matching {show!r} in {folder}")
         message = email.message_from_bytes(matches[-1].read_bytes(), policy=policy.default)
-        console.print(f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n")
+        _console().print(f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n")
         body = message.get_body(preferencelist=("plain", "html"))
-        console.print(body.get_content() if body is not None else "")
+        _console().print(body.get_content() if body is not None else "")
         return
     table = _table(f"mailbox ({folder})")
     for column in ("file", "to", "subject"):
@@ -542,7 +585,7 @@ def mailbox(
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         table.add_row(path.name, str(message["To"]), str(message["Subject"]))
     Console().print(table)
-    console.print(f"{len(files)} message(s) in {folder}.")
+    _console().print(f"{len(files)} message(s) in {folder}.")
 
 
 @app.command("create-admin")
@@ -583,7 +626,7 @@ def create_admin(
         raise CommandError(problems) from None
     except ServiceError as exc:
         raise CommandError(exc.detail) from None
-    console.print(f"Admin {email} created (id {user_id}).")
+    _console().print(f"Admin {email} created (id {user_id}).")
 
 
 @app.command("rotate-signing-key")
@@ -601,7 +644,7 @@ def rotate_signing_key(data_dir: DataDir = None) -> None:
         async with service_context(identity.spec, platform) as context:
             return await rotate_key(context)
 
-    console.print(f"New signing key {_run(run)}; the previous one verifies until its tokens expire.")
+    _console().print(f"New signing key {_run(run)}; the previous one verifies until its tokens expire.")
 
 
 @app.command("services")
@@ -642,8 +685,8 @@ def media_gc(
     report = _run(run)
     verb = "Would remove" if dry_run else "Removed"
     for key in report.objects_removed:
-        console.print(f"{verb} {key}")
-    console.print(
+        _console().print(f"{verb} {key}")
+    _console().print(
         f"{verb} {len(report.objects_removed)} object(s) and {len(report.images_removed)} unused product image(s); "
         f"kept {report.objects_kept}."
     )
@@ -653,7 +696,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=False)
     except CommandError as exc:
-        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)  # one line, whatever the width
+        _console().print(f"[red]error:[/red] {exc}", soft_wrap=True)  # one line, whatever the width
         sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
@@ -665,7 +708,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if isinstance(exc, ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
+        _console().print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
         if os.environ.get("AGORA_DEBUG"):
             raise
         sys.exit(1)

@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import logging
 import re
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from agora.platform.imports import hidden
 from agora.platform.messaging.envelope import Envelope
 from agora.platform.messaging.transports.base import (
     Delivery,
@@ -28,25 +28,9 @@ from agora.platform.messaging.transports.base import (
     stop_all,
 )
 
-
-@contextlib.contextmanager
-def _hidden(module: str) -> Iterator[None]:
-    """Imports of ``module`` fail inside the block, unless it was imported before."""
-    if module in sys.modules:
-        yield
-        return
-    sys.modules[module] = None  # type: ignore[assignment]  # None in sys.modules: ImportError
-    try:
-        yield
-    finally:
-        del sys.modules[module]
-
-
-# nats-py imports aiohttp (~15 MiB resident, ~60 modules, kept for the life of the process) only
-# for its WebSocket transport, which this transport never uses (nats:// is TCP). Imported while
-# aiohttp is hidden, nats leaves that transport disabled and aiohttp unloaded; a process that
-# loaded aiohttp before (S3 through aioboto3) keeps it, and nats sees it as usual.
-with _hidden("aiohttp"):
+# nats-py imports aiohttp (~15 MiB resident, ~60 modules) only for its WebSocket transport, which
+# this transport never uses (nats:// is TCP): imported without it (see agora.platform.imports)
+with hidden("aiohttp"):
     import nats
     from nats.aio.client import Client
     from nats.aio.msg import Msg
