@@ -64,7 +64,7 @@ import httpx
 
 # this checkout's code, in this process and (through PYTHONPATH, see Run.env) in every agora it starts
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from checkout import shoppers, stocked_products
+from checkout import ADDRESS, CARD, shoppers, stocked_products
 
 from agora.platform.testing.processes import free_port, free_port_block
 from agora.platform.testing.scratch import POSTGRES_URL, create_database, drop_database
@@ -87,8 +87,7 @@ HEAVY = (
 )  # fmt: skip
 
 REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
-ADDRESS = {"name": "Bench", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+QUOTE_ADDRESS = {key: value for key, value in ADDRESS.items() if key != "name"}
 START_TIMEOUT = 600.0  # sixteen processes start on two cores, maybe shared
 SETTLE_SECONDS = 3.0  # start-up work that runs just after /readyz (first relay poll, first sweep)
 
@@ -152,6 +151,15 @@ def process_label(pid: int) -> str:
     if "up" in argv:
         return "front" if "--distributed" in argv else "embedded"
     return Path(argv[0]).name
+
+
+def settle(pid: int, processes: int, timeout: float = 180) -> None:
+    """Waits for start-up work that runs in passing processes (recommendations builds its model in
+    a worker process) to end: until the tree is ``processes`` processes twice in a row."""
+    deadline, stable = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline and stable < 2:
+        stable = stable + 1 if 1 + len(descendants(pid)) == processes else 0
+        time.sleep(SETTLE_SECONDS)
 
 
 def tree_rss(pid: int) -> dict[str, float]:
@@ -268,6 +276,11 @@ def databases(names: list[str], kind: str, server_url: str) -> Iterator[dict[str
 # --- load ----------------------------------------------------------------------------------
 
 
+def _slug(product: dict[str, Any]) -> str:
+    category = product.get("category")
+    return str(category.get("slug", "") if isinstance(category, dict) else category or "")
+
+
 async def drive(base: str, *, requests: int, checkouts: int) -> dict[str, int]:
     """A small shop-like load; returns how many answers of each status came back."""
     statuses: dict[str, int] = {}
@@ -299,17 +312,17 @@ async def drive(base: str, *, requests: int, checkouts: int) -> dict[str, int]:
             lambda p, u: client.get("/api/catalog/categories"),
             lambda p, u: client.get(f"/api/recommendations/products/{p['id']}"),
             lambda p, u: client.get("/api/recommendations/me", headers=u),
-            lambda p, u: client.get("/api/ads", params={"category": p.get("category") or "", "keywords": "gift"}),
+            lambda p, u: client.get("/api/ads", params={"category": _slug(p), "keywords": "gift"}),
             lambda p, u: client.get("/api/currency/convert", params={"amount": 1000, "from": "USD", "to": "EUR"}),
             lambda p, u: client.post(
                 "/api/shipping/quote",
-                json={"address": ADDRESS, "items": [{"product_id": p["id"], "sku": p["sku"], "quantity": 1}]},
+                json={"address": QUOTE_ADDRESS, "items": [{"sku": p["sku"], "quantity": 1}]},
             ),
             lambda p, u: client.get("/api/orders", headers=u),
             lambda p, u: client.get("/api/notifications", headers=u),
             lambda p, u: client.get("/api/cart", headers=u),
             lambda p, u: client.get("/"),
-            lambda p, u: client.get(f"/products/{p['id']}"),
+            lambda p, u: client.get(f"/p/{p['id']}"),
         ]
         for number in range(max(0, requests - 2 * checkouts - 5)):
             product, user = rng.choice(products), users[number % len(users)]
@@ -404,9 +417,10 @@ class Run:
             with Process(argv, env, self.work / "distributed.log") as process:
                 base = f"http://127.0.0.1:{port}"
                 process.wait_ready(f"{base}/readyz")
-                time.sleep(SETTLE_SECONDS)
+                settle(process.pid, 1 + len(names))
                 started = tree_rss(process.pid)
                 statuses = asyncio.run(drive(base, requests=self.args.requests, checkouts=self.args.checkouts))
+                settle(process.pid, 1 + len(names))
                 loaded = tree_rss(process.pid)
         self.results["distributed"] = {
             "after_start_mib": started,
@@ -429,9 +443,10 @@ class Run:
         with Process(argv, self.env(), self.work / "embedded.log") as process:
             base = f"http://127.0.0.1:{port}"
             process.wait_ready(f"{base}/readyz")
-            time.sleep(SETTLE_SECONDS)
+            settle(process.pid, 1)
             started = sum(tree_rss(process.pid).values())
             statuses = asyncio.run(drive(base, requests=self.args.requests, checkouts=self.args.checkouts))
+            settle(process.pid, 1)
             loaded = sum(tree_rss(process.pid).values())
         self.results["embedded"] = {"after_start_mib": round(started, 1), "after_load_mib": round(loaded, 1)}
         self.results["embedded"]["statuses"] = statuses
