@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 #: Event types, stable strings (topic ``catalog``).
 PRODUCT_CREATED = "catalog.product.created"
@@ -35,6 +35,15 @@ def supported_currency(value: str) -> str:
     if value not in SUPPORTED_CURRENCIES:
         raise ValueError(f"must be one of {', '.join(sorted(SUPPORTED_CURRENCIES))}")
     return value
+
+
+#: A supported currency's code; the JSON schema lists them (an enum, not a pattern that would call
+#: any three capitals valid).
+CurrencyCode = Annotated[
+    str,
+    AfterValidator(supported_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(SUPPORTED_CURRENCIES), "description": "ISO 4217 code."}),
+]
 
 
 class _Contract(BaseModel):
@@ -122,6 +131,7 @@ __all__ = [
     "SOURCE",
     "SUPPORTED_CURRENCIES",
     "CategoryRef",
+    "CurrencyCode",
     "Money",
     "Product",
     "ProductCreated",

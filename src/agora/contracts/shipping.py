@@ -12,9 +12,9 @@ not know (``extra="ignore"``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 from agora.contracts.catalog import Money
 
@@ -60,6 +60,22 @@ COUNTRY_CODES: frozenset[str] = frozenset(
     ZA ZM ZW
     """.split()
 )
+
+
+def country_code(value: str) -> str:
+    """Pydantic after-validator: one of :data:`COUNTRY_CODES`."""
+    if value not in COUNTRY_CODES:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code in capitals, e.g. US, DE, JP")
+    return value
+
+
+#: An ISO 3166-1 alpha-2 code; the JSON schema lists them all (not a pattern that would call any
+#: two capitals valid).
+CountryCode = Annotated[
+    str,
+    AfterValidator(country_code),
+    WithJsonSchema({"type": "string", "enum": sorted(COUNTRY_CODES), "description": "ISO 3166-1 alpha-2, upper case."}),
+]
 
 
 class _Contract(BaseModel):
@@ -118,6 +134,7 @@ __all__ = [
     "SHIPMENT_CREATED",
     "SHIPMENT_DELIVERED",
     "SOURCE",
+    "CountryCode",
     "Quote",
     "Shipment",
     "ShipmentCreated",

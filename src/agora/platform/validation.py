@@ -4,13 +4,23 @@ Text from clients is refused (a 422 naming the field), never silently cleaned, w
 no legitimate input needs and some store or log mangles: control characters (PostgreSQL refuses
 NUL; newlines in a name split log lines and headers) and unpaired surrogates (not encodable as
 UTF-8). Use them as ``Annotated[str, Field(max_length=...), OneLine]``.
+
+Each also puts its rule into the JSON schema as a ``pattern``, so the OpenAPI document does not
+call valid what the validator refuses (schemathesis generates from the document).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 _LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 #: A block of text may hold newlines, carriage returns and tabs, nothing else below 0x20.
@@ -34,7 +44,98 @@ def text_block(value: str) -> str:
     return value
 
 
-OneLine = AfterValidator(one_line)
-TextBlock = AfterValidator(text_block)
+def optional_line(value: str) -> str:
+    """One line of text, or empty."""
+    return one_line(value) if value else value
 
-__all__ = ["OneLine", "TextBlock", "one_line", "text_block"]
+
+@dataclass(frozen=True, slots=True)
+class TextRule:
+    """An after-validator whose rule the JSON schema states as a ``pattern`` (the same rule in
+    JSON Schema's regex dialect: what the validator refuses, the document does not allow)."""
+
+    check: Callable[[str], str]
+    pattern: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.pattern
+        return json_schema
+
+
+_NOT_CONTROL = r"[^\x00-\x1f\x7f]"
+#: no control character, and something that is not a blank
+ONE_LINE_PATTERN = rf"^{_NOT_CONTROL}*[^\x00-\x1f\x7f\s]{_NOT_CONTROL}*$"
+TEXT_BLOCK_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+OneLine = TextRule(one_line, ONE_LINE_PATTERN)
+OptionalLine = TextRule(optional_line, rf"^$|{ONE_LINE_PATTERN}")
+TextBlock = TextRule(text_block, TEXT_BLOCK_PATTERN)
+
+
+def omittable_not_null(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` of a PATCH model whose fields may be left out but not sent as null
+    (the model types them ``X | None = None`` to tell "left out" apart; the service refuses null)."""
+    for field in schema.get("properties", {}).values():
+        options = [option for option in field.pop("anyOf", ()) if option.get("type") != "null"]
+        if len(options) == 1:
+            field.update(options[0])
+        elif options:
+            field["anyOf"] = options
+        if field.get("default", "") is None:
+            del field["default"]
+
+
+def _is_int(annotation: Any) -> bool:
+    if annotation is int:
+        return True
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_is_int(arg) for arg in get_args(annotation))
+    return False
+
+
+@cache
+def _int_fields(model: type[BaseModel]) -> frozenset[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        if _is_int(field.annotation):
+            names.update((name, field.alias or name))
+    return frozenset(names)
+
+
+class StrictRequest(BaseModel):
+    """A request body: unknown fields refused, JSON types not coerced (``"2"`` is not a quantity).
+
+    One exception to "not coerced": a JSON number with no fractional part is an integer, as JSON
+    Schema (and so the OpenAPI document) says, so ``2.0`` is a quantity of 2. Strict pydantic alone
+    refuses it, which made the service refuse what its document calls valid.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        ints = _int_fields(cls)
+        return {
+            key: int(value) if key in ints and isinstance(value, float) and value.is_integer() else value
+            for key, value in data.items()
+        }
+
+
+__all__ = [
+    "OneLine",
+    "OptionalLine",
+    "StrictRequest",
+    "TextBlock",
+    "TextRule",
+    "omittable_not_null",
+    "one_line",
+    "optional_line",
+    "text_block",
+]

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from agora.platform.testing.processes import agora_command, free_port, running_process, wait_until_ready
+from agora.platform.testing.processes import agora_up
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -52,31 +52,10 @@ class Site:
 @pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """``agora up`` (embedded) with an admin account, serving until the session ends."""
-    import subprocess
-
     directory = tmp_path_factory.mktemp("browser-site")
-    data_dir = directory / "var"
-    env = {
-        **os.environ,
-        "AGORA_ENVIRONMENT": "development",
-        "AGORA_LOG_LEVEL": "WARNING",
-        "AGORA_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    }
-    subprocess.run(
-        agora_command("create-admin", "--email", ADMIN_EMAIL, "--data-dir", str(data_dir)),
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = free_port()
-    log_path = directory / "agora.log"
-    command = agora_command("up", "--port", str(port), "--data-dir", str(data_dir))
-    with running_process(command, log_path=log_path, env={"AGORA_LOG_LEVEL": "WARNING"}) as process:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_ready(f"{base}/readyz", timeout=120, process=process)
+    with agora_up(directory, admin=(ADMIN_EMAIL, ADMIN_PASSWORD)) as base:
         _wait_for_demo_images(base)
-        yield Site(base_url=base, data_dir=data_dir, log_path=log_path)
+        yield Site(base_url=base, data_dir=directory / "var", log_path=directory / "agora.log")
 
 
 def _wait_for_demo_images(base: str, *, within: float = 120.0) -> None:

@@ -106,13 +106,14 @@ async def test_a_number_is_read_from_its_decimal_text_and_the_same_rate_again_ch
     assert await currency.state() == before  # no write, no second event
 
 
-async def test_usd_is_fixed_and_unknown_codes_are_not_found(currency: Currency, admin_token: str) -> None:
+async def test_usd_is_fixed_and_unknown_codes_are_refused(currency: Currency, admin_token: str) -> None:
     before = await currency.state()
     usd = await currency.set_rate("USD", "1.1", admin_token)
     assert usd.status_code == 409 and usd.headers["content-type"] == "application/problem+json"
     assert usd.json()["errors"][0]["field"] == "code"
+    # the supported codes are an enum in the document: another one is invalid input, not a lookup
     unknown = await currency.set_rate("XAU", "0.0004", admin_token)
-    assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "code"
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "path.code"
     assert await currency.state() == before
 
 

@@ -79,3 +79,24 @@ async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) ->
     assert response.headers["content-type"] == PROBLEM_JSON
     response = await client.put("/api/identity/me")
     assert response.headers["allow"] == "GET, HEAD, PATCH"
+
+
+def test_schemas_state_what_the_validators_refuse() -> None:
+    """A document looser than the validators calls valid what the service refuses (schemathesis's
+    "schema-valid request rejected"): currencies and countries are enums, text rules patterns."""
+    from agora.contracts.catalog import SUPPORTED_CURRENCIES
+    from agora.services.catalog import schemas as catalog_schemas
+    from agora.services.identity import schemas as identity_schemas
+    from agora.services.shipping import schemas as shipping_schemas
+
+    price = catalog_schemas.MoneyIn.model_json_schema()["properties"]["currency"]
+    assert price["enum"] == sorted(SUPPORTED_CURRENCIES) and len(price["enum"]) == 12
+    country = shipping_schemas.Address.model_json_schema()["properties"]["country"]
+    assert "US" in country["enum"] and "ZZ" not in country["enum"]
+    register = identity_schemas.RegisterIn.model_json_schema()["properties"]
+    assert register["password"]["minLength"] == 8 and "password" in register["password"]["not"]["enum"]
+    assert "pattern" in register["email"]
+    address = identity_schemas.AddressIn.model_json_schema()["properties"]
+    assert "\\x00-\\x1f" in address["city"]["pattern"]  # no control characters
+    update = identity_schemas.AddressUpdate.model_json_schema()["properties"]
+    assert "anyOf" not in update["country"]  # may be left out, not sent as null

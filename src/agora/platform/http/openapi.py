@@ -32,6 +32,7 @@ from agora.platform.http.problems import (
     DECLARED_CALLER,
     DECLARED_STATUSES,
     DECLARED_UNSAFE_STATUSES,
+    PARAMETER_REQUIRED,
     PARAMETER_STATUSES,
     PROBLEM_JSON,
 )
@@ -108,9 +109,18 @@ def _needs_caller(route: APIRoute) -> bool:
 
 
 def _parameter_statuses(operation: dict[str, Any]) -> set[int]:
+    """The statuses the parameters declare; moves their ``required`` marks to the parameter."""
     statuses: set[int] = set()
     for parameter in operation.get("parameters", ()):
-        statuses.update(parameter.get("schema", {}).pop(PARAMETER_STATUSES, ()))
+        schema = parameter.get("schema", {})
+        statuses.update(schema.pop(PARAMETER_STATUSES, ()))
+        if schema.pop(PARAMETER_REQUIRED, False):
+            parameter["required"] = True
+            options = [option for option in schema.pop("anyOf", ()) if option.get("type") != "null"]
+            if len(options) == 1:
+                schema.update(options[0])
+            elif options:
+                schema["anyOf"] = options
     return statuses
 
 

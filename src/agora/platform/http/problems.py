@@ -36,6 +36,9 @@ DECLARED_UNSAFE_STATUSES = "__agora_unsafe_statuses__"
 DECLARED_CALLER = "__agora_needs_caller__"
 #: a parameter's schema may carry this key (``json_schema_extra``): the statuses it answers with
 PARAMETER_STATUSES = "x-agora-statuses"
+#: ... and this one, that the document lists it as required although FastAPI takes it as optional
+#: (so that its absence is the route's own clear answer rather than FastAPI's 422)
+PARAMETER_REQUIRED = "x-agora-required"
 
 
 def declares(
@@ -230,12 +233,17 @@ def allowed_methods(request: Request) -> str:
     """Every method some route of this path takes (RFC 9110 ``Allow``).
 
     Starlette's 405 names the methods of the first route whose path matched, but a path's GET and
-    PATCH are two routes; this asks them all. HEAD goes with GET (``HeadAsGet`` answers it).
+    PATCH are two routes; this asks every route of that path template (the first match's: a
+    literal ``/stock/all`` is not also ``/stock/{sku}``). HEAD goes with GET (``HeadAsGet``).
     """
     methods: set[str] = set()
+    template = None
     for route in request.app.router.routes:
         route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+        if not route_methods or route.matches(request.scope)[0] is Match.NONE:
+            continue
+        template = template or getattr(route, "path", None)
+        if getattr(route, "path", None) == template:
             methods.update(route_methods)
     if "GET" in methods:
         methods.add("HEAD")

@@ -26,7 +26,14 @@ from starlette.responses import Response
 from agora.platform.db import unit_of_work
 from agora.platform.db.session import committed
 from agora.platform.errors import ServiceError
-from agora.platform.http.problems import PROBLEM_JSON, BadRequest, ProblemError, error_document
+from agora.platform.http.problems import (
+    PARAMETER_REQUIRED,
+    PROBLEM_JSON,
+    BadRequest,
+    ProblemError,
+    declares,
+    error_document,
+)
 from agora.platform.idempotency.store import HEADER, Begun, IdempotencyStore, Replay, fingerprint
 from agora.platform.idempotency.tables import KEY
 from agora.platform.service import ServiceContext
@@ -42,10 +49,16 @@ class IdempotentResult:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@declares(400)
 async def _idempotency_key(
     value: Annotated[
         str | None,
-        Header(alias=HEADER, description="A unique key per operation (e.g. a UUID); a retry sends the same key."),
+        Header(
+            alias=HEADER,
+            description="A unique key per operation (e.g. a UUID); a retry sends the same key.",
+            # optional to FastAPI so that a missing key is the draft's 400, required in the document
+            json_schema_extra={PARAMETER_REQUIRED: True, "pattern": rf"^[\x21-\x7e]{{1,{KEY}}}$"},
+        ),
     ] = None,
 ) -> str:
     if value is None or not value.strip():

@@ -124,3 +124,25 @@ def running_process(
             yield process
         finally:
             stop(process)
+
+
+@contextmanager
+def agora_up(
+    directory: Path, *, admin: tuple[str, str], env: dict[str, str] | None = None, timeout: float = 120.0
+) -> Iterator[str]:
+    """An admin account (``agora create-admin``), then ``agora up`` on a free port with its data in
+    ``directory / "var"`` and its log in ``directory / "agora.log"``; yields the base URL once ready."""
+    data_dir = directory / "var"
+    email, password = admin
+    create_admin(
+        email,
+        data_dir=str(data_dir),
+        env={"AGORA_ENVIRONMENT": "development", "AGORA_LOG_LEVEL": "WARNING", "AGORA_ADMIN_PASSWORD": password},
+    )
+    port = free_port()
+    command = agora_command("up", "--port", str(port), "--data-dir", str(data_dir))
+    server_env = {"AGORA_LOG_LEVEL": "WARNING", **(env or {})}
+    with running_process(command, log_path=directory / "agora.log", env=server_env) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_ready(f"{base}/readyz", timeout=timeout, process=process)
+        yield base

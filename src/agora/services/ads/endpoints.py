@@ -33,6 +33,9 @@ from agora.services.ads.service import AdsService, ad_document, etag
 PREFIX = "/api/ads"
 MAX_KEYWORDS_TEXT = 500
 MAX_PAGE_KEYWORDS = 12
+_WORD = rf"[^\s,]{{1,{KEYWORD_LENGTH}}}"
+#: what _parse_keywords accepts, for the document: up to 12 words of up to 40 characters
+KEYWORDS_PATTERN = rf"^[\s,]*(?:{_WORD}(?:[\s,]+{_WORD}){{0,{MAX_PAGE_KEYWORDS - 1}}})?[\s,]*$"
 MAX_SERVED = 10
 DEFAULT_SERVED = 3
 
@@ -115,7 +118,12 @@ def build_router() -> APIRouter:
         request: Request,
         category: Annotated[schemas.Slug | None, Query(description="The page's category slug.")] = None,
         keywords: Annotated[
-            str | None, Query(max_length=MAX_KEYWORDS_TEXT, description="Words separated by blanks or commas.")
+            str | None,
+            Query(
+                max_length=MAX_KEYWORDS_TEXT,
+                description="Words separated by blanks or commas.",
+                json_schema_extra={"pattern": KEYWORDS_PATTERN},
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_SERVED, description=f"1-{MAX_SERVED} ads.")] = DEFAULT_SERVED,
     ) -> Response:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
 from agora.contracts.ads import Ad, ServedAd, ServedAds
-from agora.platform.validation import OneLine, TextBlock
+from agora.platform.validation import OneLine, StrictRequest, TextBlock
 from agora.services.ads.models import (
     ID_LENGTH,
     KEYWORD_LENGTH,
@@ -49,8 +49,8 @@ def as_set(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class _Request(StrictRequest):
+    pass
 
 
 class AdCreate(_Request):

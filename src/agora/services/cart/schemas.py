@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from agora.contracts.cart import Cart, CartLine
+from agora.platform.validation import StrictRequest
 
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 #: The widest quantity any configuration accepts (``CartSettings.max_quantity`` is at most this).
@@ -22,11 +23,22 @@ QUANTITY_CEILING = 10_000
 USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
 Uuid = Annotated[str, StringConstraints(min_length=36, max_length=36, pattern=UUID_PATTERN)]
-Quantity = Annotated[int, Field(ge=1, le=QUANTITY_CEILING, description="How many; 1 up to the per-line bound (99).")]
+#: the per-line bound of the default settings, which the document states (validation takes the
+#: widest any configuration allows; the configured bound is checked with the write)
+DEFAULT_MAX_QUANTITY = 99
+Quantity = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=QUANTITY_CEILING,
+        description="How many; 1 up to the per-line bound (99 by default).",
+        json_schema_extra={"maximum": DEFAULT_MAX_QUANTITY},
+    ),
+]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class _Request(StrictRequest):
+    pass
 
 
 class ItemAdd(_Request):

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
+from agora.contracts.catalog import CurrencyCode
 from agora.platform.auth import optional_subject
 from agora.platform.auth.cookies import ACCESS_COOKIE
 from agora.platform.cache import ResponseCache
@@ -160,7 +161,7 @@ def build_router() -> APIRouter:
             list[schemas.Tag] | None,
             Query(max_length=MAX_TAG_FILTERS, description="Products carrying every tag given."),
         ] = None,
-        currency: Annotated[schemas.CurrencyCode | None, Query()] = None,
+        currency: Annotated[CurrencyCode | None, Query()] = None,
         active: Annotated[bool | None, Query(description="Admins only: filter on the active flag.")] = None,
         sort: Annotated[SortOrder | None, Query(description="Default: relevance with q, newest otherwise.")] = None,
         limit: Limit = 20,

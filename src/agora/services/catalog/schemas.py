@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from agora.contracts.catalog import CategoryRef, Money, Product, supported_currency
-from agora.platform.validation import OneLine, TextBlock
+from agora.contracts.catalog import CategoryRef, CurrencyCode, Money, Product
+from agora.platform.validation import OneLine, StrictRequest, TextBlock
 from agora.services.catalog.models import (
     CATEGORY_NAME_LENGTH,
     CATEGORY_SLUG_LENGTH,
@@ -44,9 +44,6 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=TAG_LENGTH, patt
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=IMAGE_REF_LENGTH, pattern=IMAGE_PATTERN)]
 Images = Annotated[list[ImageRef], Field(max_length=MAX_IMAGES)]
-CurrencyCode = Annotated[
-    str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$"), AfterValidator(supported_currency)
-]
 CategoryName = Annotated[str, StringConstraints(min_length=1, max_length=CATEGORY_NAME_LENGTH), OneLine]
 CategoryDescription = Annotated[str, StringConstraints(max_length=CATEGORY_DESCRIPTION_LENGTH), TextBlock]
 
@@ -56,8 +53,8 @@ def normalize_tags(tags: list[str]) -> list[str]:
     return sorted(set(tags))
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class _Request(StrictRequest):
+    pass
 
 
 class MoneyIn(_Request):

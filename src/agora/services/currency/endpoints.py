@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
+from agora.contracts.catalog import CurrencyCode
 from agora.platform.auth import Admin
 from agora.platform.cache import ResponseCache
 from agora.platform.db import Session, after_commit
@@ -86,8 +87,8 @@ def build_router() -> APIRouter:
     async def convert(
         request: Request,
         amount: Annotated[int, Query(ge=0, le=MAX_AMOUNT, description="Minor units of `from`, 0 to 10^15.")],
-        source: Annotated[schemas.CurrencyCode, Query(alias="from", description="ISO 4217 code.")],
-        target: Annotated[schemas.CurrencyCode, Query(alias="to", description="ISO 4217 code.")],
+        source: Annotated[CurrencyCode, Query(alias="from", description="ISO 4217 code.")],
+        target: Annotated[CurrencyCode, Query(alias="to", description="ISO 4217 code.")],
     ) -> Response:
         table = RateTable.from_document(orjson.loads((await _currencies(request)).body))
         payload = table.convert(amount, source, target)
@@ -104,7 +105,7 @@ def build_router() -> APIRouter:
         request: Request,
         service: Writer,
         admin: Admin,
-        code: Annotated[schemas.CurrencyCode, Path(description="ISO 4217 code.")],
+        code: Annotated[CurrencyCode, Path(description="ISO 4217 code.")],
         body: schemas.RateUpdate,
     ) -> Response:
         rate = await service.set_rate(code, body.rate_per_usd, actor=admin.id)

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from agora.contracts.currency import Conversion, Currency
 from agora.services.currency.conversion import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
-
-CODE_PATTERN = r"^[A-Z]{3}$"
-
-CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=CODE_PATTERN)]
 
 
 class RateUpdate(BaseModel):

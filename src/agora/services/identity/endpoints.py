@@ -32,7 +32,7 @@ from agora.platform.auth.revocations import Revocations
 from agora.platform.db import Session
 from agora.platform.db.types import utcnow
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.problems import ProblemError, problem_response, require_json
+from agora.platform.http.problems import ProblemError, Unauthorized, problem_response, require_json
 from agora.services.identity import schemas
 from agora.services.identity.auth import AdminUser, Me, ServiceCaller, passwords_for, token_subject
 from agora.services.identity.keys import active_signing_key, jwks
@@ -115,8 +115,9 @@ def _refresh_token_from(request: Request, body: schemas.RefreshIn | None) -> tup
         return body.refresh_token, False
     cookie = request.cookies.get(REFRESH_COOKIE)
     if not cookie:
-        raise ProblemError(
-            f"Send refresh_token in the body, or the {REFRESH_COOKIE} cookie.", status=422, field="body.refresh_token"
+        # no credential at all: a 401 like any other missing one (the body itself was valid)
+        raise Unauthorized(
+            f"Send refresh_token in the body, or the {REFRESH_COOKIE} cookie.", field="body.refresh_token"
         )
     check_double_submit(request)
     return cookie, True

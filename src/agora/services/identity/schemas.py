@@ -13,9 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from agora.platform.validation import OneLine, one_line
+from agora.platform.validation import OneLine, StrictRequest, omittable_not_null
+from agora.platform.validation import OptionalLine as OptionalText
 from agora.services.identity.models import EMAIL_LENGTH, NAME_LENGTH
-from agora.services.identity.passwords import MAX_LENGTH, policy_violation
+from agora.services.identity.passwords import MAX_LENGTH, MIN_LENGTH, common_passwords, policy_violation
 
 Role = Literal["customer", "support", "admin"]
 
@@ -47,22 +48,46 @@ def _password(value: str) -> str:
     return value
 
 
-Email = Annotated[str, Field(max_length=EMAIL_LENGTH + 10), AfterValidator(normalise_email)]
-NewPassword = Annotated[str, Field(max_length=MAX_LENGTH * 4), AfterValidator(_password)]
+#: what ``normalise_email`` accepts, for the JSON schema (a little stricter: no surrounding blanks,
+#: at most three dotted parts before the @ so its 64 characters hold, a top label with a letter)
+_EMAIL_CHARS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_EMAIL_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = (
+    rf"^{_EMAIL_CHARS}{{1,32}}(?:\.{_EMAIL_CHARS}{{1,15}}){{0,2}}"
+    rf"@(?:{_EMAIL_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?$"
+)
+Email = Annotated[
+    str,
+    Field(max_length=EMAIL_LENGTH + 10, json_schema_extra={"maxLength": EMAIL_LENGTH, "pattern": EMAIL_PATTERN}),
+    AfterValidator(normalise_email),
+]
+# the policy in the JSON schema: its lengths, and that the most common passwords are refused
+NewPassword = Annotated[
+    str,
+    Field(
+        max_length=MAX_LENGTH * 4,
+        json_schema_extra={
+            "minLength": MIN_LENGTH,
+            "maxLength": MAX_LENGTH,
+            "not": {"enum": sorted(p for p in common_passwords() if MIN_LENGTH <= len(p) <= MAX_LENGTH)},
+        },
+    ),
+    AfterValidator(_password),
+]
 # login takes any non-empty string up to the maximum: the policy applies when passwords are set
 AnyPassword = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH * 4)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH), OneLine]
 Line = Annotated[str, Field(min_length=1, max_length=200), OneLine]
 ShortLine = Annotated[str, Field(min_length=1, max_length=100), OneLine]
-OptionalLine = Annotated[str, Field(max_length=200), AfterValidator(lambda v: one_line(v) if v else v)]
-OptionalShort = Annotated[str, Field(max_length=100), AfterValidator(lambda v: one_line(v) if v else v)]
+OptionalLine = Annotated[str, Field(max_length=200), OptionalText]
+OptionalShort = Annotated[str, Field(max_length=100), OptionalText]
 PostalCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, upper case.")]
 OpaqueToken = Annotated[str, Field(min_length=20, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class _Request(StrictRequest):
+    pass
 
 
 class RegisterIn(_Request):
@@ -98,6 +123,10 @@ class AddressIn(_Request):
 
 
 class AddressUpdate(_Request):
+    """Fields left out keep their value; null is refused (the document says so)."""
+
+    model_config = ConfigDict(json_schema_extra=omittable_not_null)
+
     label: OptionalShort | None = None
     recipient: ShortLine | None = None
     line1: Line | None = None
@@ -109,6 +138,8 @@ class AddressUpdate(_Request):
 
 
 class UserAdminUpdate(_Request):
+    model_config = ConfigDict(json_schema_extra=omittable_not_null)
+
     role: Role | None = None
     is_active: bool | None = None
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
 from agora.contracts.inventory import ReservationId, Sku
@@ -27,6 +28,16 @@ from agora.services.inventory.service import (
     stock_document,
 )
 from agora.services.inventory.settings import InventorySettings
+
+
+class _SkuConvertor(StringConvertor):
+    """A sku path segment other than ``all``: ``/stock/all`` is its own (GET) route, so a PUT there
+    is a 405 with ``Allow: GET, HEAD`` rather than a 422 for a sku called "all"."""
+
+    regex = r"(?!all$)[^/]+"
+
+
+register_url_convertor("sku", _SkuConvertor())
 
 PREFIX = "/api/inventory"
 
@@ -95,7 +106,7 @@ def build_router() -> APIRouter:
         return _json({"items": [stock_document(row) for row in page.items], "next_cursor": page.next_cursor})
 
     @router.get(
-        "/stock/{sku}",
+        "/stock/{sku:sku}",
         response_model=None,
         responses={200: {"model": schemas.StockLevel}, 404: {}},
         summary="A sku's stock: on hand, reserved, available",
@@ -104,7 +115,7 @@ def build_router() -> APIRouter:
         return _json(stock_document(await service.get_stock(sku)))
 
     @router.put(
-        "/stock/{sku}",
+        "/stock/{sku:sku}",
         response_model=None,
         responses={200: {"model": schemas.StockLevel}, 201: {"model": schemas.StockLevel}, 409: {}, 422: {}},
         summary="Set a sku's units on hand (admin; creates the row; never below what is reserved)",

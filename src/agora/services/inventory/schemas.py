@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from agora.contracts.inventory import Reservation, ReservationRequest, StockLevel
+from agora.platform.validation import StrictRequest
 
 #: The largest count an admin may set: far above any real warehouse, far below the column's limit.
 MAX_ON_HAND = 1_000_000_000
@@ -16,7 +17,7 @@ MAX_ON_HAND = 1_000_000_000
 MAX_BATCH_SKUS = 100
 
 
-class StockSet(BaseModel):
+class StockSet(StrictRequest):
     """``PUT /api/inventory/stock/{sku}``: the counted units on hand."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agora.contracts.media import MEDIA_ID_PATTERN
+from agora.platform.validation import StrictRequest
 
 Purpose = Literal["product", "avatar"]
 MediaId = Annotated[str, StringConstraints(pattern=MEDIA_ID_PATTERN)]
@@ -36,7 +37,7 @@ class ImagePage(BaseModel):
     next_cursor: str | None
 
 
-class LookupIn(BaseModel):
+class LookupIn(StrictRequest):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     ids: list[MediaId] = Field(min_length=1, max_length=50)

@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
-from agora.contracts.catalog import supported_currency
+from agora.contracts.catalog import CurrencyCode
 from agora.contracts.orders import Order as OrderOut
 from agora.contracts.payments import luhn_valid
-from agora.platform.validation import OneLine
+from agora.contracts.shipping import CountryCode
+from agora.platform.validation import OneLine, StrictRequest
 
 MAX_CARD_YEARS = 20
 
@@ -33,16 +34,13 @@ def _card_number(value: str) -> str:
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100), OneLine]
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200), OneLine]
 City = Annotated[str, StringConstraints(min_length=1, max_length=100), OneLine]
-CurrencyCode = Annotated[
-    str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$"), AfterValidator(supported_currency)
-]
 CardNumber = Annotated[str, StringConstraints(min_length=12, max_length=23), AfterValidator(_card_number)]
-Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Country = CountryCode
 PostalCode = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class _Request(StrictRequest):
+    pass
 
 
 class ShippingAddressIn(_Request):

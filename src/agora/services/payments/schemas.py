@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from agora.contracts.catalog import supported_currency
 from agora.contracts.payments import CardBrand, Charge, ChargePage
+from agora.platform.validation import StrictRequest
 from agora.services.payments import cards
 from agora.services.payments.models import EXTERNAL_ID_LENGTH
 
@@ -33,7 +34,7 @@ def _today() -> date:
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_LENGTH, pattern=EXTERNAL_ID_PATTERN)]
 
 
-class _Request(BaseModel):
+class _Request(StrictRequest):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
 
 

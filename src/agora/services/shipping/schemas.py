@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from agora.contracts.catalog import supported_currency
-from agora.contracts.shipping import Quote, Shipment
-from agora.platform.validation import OneLine
-from agora.services.shipping.countries import is_country
+from agora.contracts.catalog import CurrencyCode
+from agora.contracts.shipping import CountryCode, Quote, Shipment
+from agora.platform.validation import OneLine, StrictRequest
 from agora.services.shipping.models import ORDER_ID_LENGTH
 
 MAX_QUANTITY = 10_000
@@ -24,14 +23,8 @@ SKU_LENGTH = 64
 TEXT_LENGTH = 200
 
 
-def _country(value: str) -> str:
-    if not is_country(value):
-        raise ValueError("must be an ISO 3166-1 alpha-2 country code in capitals, e.g. US, DE, JP")
-    return value
-
-
 Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_LENGTH), OneLine]
-Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
+Country = CountryCode
 # as lenient as orders' checkout form (a code orders accepted must not fail here): 1-20 characters
 PostalCode = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")]
 Sku = Annotated[
@@ -40,11 +33,10 @@ Sku = Annotated[
 OrderId = Annotated[
     str, StringConstraints(min_length=1, max_length=ORDER_ID_LENGTH, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*)$")
 ]
-CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(supported_currency)]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class _Request(StrictRequest):
+    pass
 
 
 class Address(_Request):
