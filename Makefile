@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# checkov pins versions that fight the app's (TOOLCHAIN.md): its own virtualenv, for tests/k8s
+CHECKOV := .venv-checkov/bin/checkov
 
 .PHONY: run run-distributed test test-fast lint install install-test backends clean
 
@@ -11,7 +13,7 @@ run: $(VENV)/.installed  ## install and start every service in one process on ht
 run-distributed: $(VENV)/.installed  ## one process per service behind a front proxy on :8000, on a real broker
 	AGORA_BROKER_URL=$${AGORA_BROKER_URL:-$$(scripts/find-broker.sh)} $(BIN)/agora up --distributed
 
-test: $(VENV)/.test-installed backends lint  ## install test needs, provision backends, run the whole suite
+test: $(VENV)/.test-installed $(CHECKOV) backends lint  ## install test needs, provision backends, run the whole suite
 	$(BIN)/pytest
 
 test-fast: $(VENV)/.test-installed  ## the suite without provisioning (servers already running)
@@ -40,5 +42,9 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $@
 
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q "checkov==3.3.30"
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov var .pytest_cache .ruff_cache

@@ -28,7 +28,6 @@ SCHEMAS = Path(
         "../shared/schemas/crds",
     )
 )
-COMPONENTS = ("istio", "ingress-nginx", "keda", "network-policies", "observability")
 #: custom kinds with no schema in ../shared/schemas/crds (the catalog has ArgoCD's Application only)
 UNSCHEMED = {("argoproj.io", "AppProject")}
 
@@ -56,15 +55,26 @@ def render(overlay: str, component: str | None = None) -> tuple[dict[str, Any], 
     scratch.mkdir()
     try:
         (scratch / "kustomization.yaml").write_text(
-            yaml.safe_dump({"resources": [f"../{overlay}"], "components": [f"../../components/{component}"]})
+            yaml.safe_dump(
+                {
+                    "namespace": k8s.NAMESPACE,
+                    "resources": [f"../{overlay}"],
+                    "components": [f"../../components/{component}"],
+                }
+            )
         )
         return tuple(_render_dir(scratch))
     finally:
         shutil.rmtree(scratch)
 
 
-#: each overlay alone, and with each component it does not already hold (prod has all but ingress-nginx)
-COMBINATIONS = [("dev", None), ("prod", None), ("prod", "ingress-nginx")] + [("dev", c) for c in COMPONENTS]
+#: each overlay alone, and with each component it does not already hold
+COMBINATIONS = [("dev", None), ("prod", None)] + [
+    (overlay, component)
+    for overlay, held in (("dev", k8s.DEV_COMPONENTS), ("prod", k8s.PROD_COMPONENTS))
+    for component in k8s.COMPONENTS
+    if component not in held
+]
 CORE_GROUPS = ("v1", "apps", "batch", "policy", "autoscaling", "networking.k8s.io")
 
 

@@ -23,6 +23,8 @@ from agora.deploy.graph import HTTP_PORT, NODES, Node, Store, http_callees, http
 ROOT = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 NAMESPACE = "agora"
 IMAGE = "REGISTRY/agora"
+#: a fixed tag, never "latest"; each deployment sets its own through kustomize ``images:``
+IMAGE_TAG = "0.1.0"
 PART_OF = {"app.kubernetes.io/part-of": "agora"}
 UID = 10001
 
@@ -50,6 +52,10 @@ PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 INGRESS_NAMESPACES = ("istio-system", "ingress-nginx")
 MONITORING_NAMESPACE = "monitoring"
 CANARY = "catalog"
+#: dev: no mesh, ingress-nginx in front, the policies on (a CNI that enforces them: kind with Calico)
+DEV_COMPONENTS = ("ingress-nginx", "network-policies")
+PROD_COMPONENTS = ("istio", "keda", "network-policies", "observability")
+COMPONENTS = ("istio", "ingress-nginx", "keda", "network-policies", "observability")
 INJECT = "sidecar.istio.io~1inject"  # a JSON pointer: "/" is written "~1"
 
 
@@ -117,8 +123,8 @@ def _container(node: Node, args: list[str], *, probes: bool) -> dict[str, Any]:
     _, secret_mount = _secret_volume(node)
     container: dict[str, Any] = {
         "name": "agora",
-        "image": f"{IMAGE}:latest",
-        "imagePullPolicy": "IfNotPresent",
+        "image": f"{IMAGE}:{IMAGE_TAG}",
+        "imagePullPolicy": "Always",
         "args": args,
         "envFrom": _env_from(node),
         "resources": {
@@ -302,7 +308,8 @@ def traffic_cronjob() -> dict[str, Any]:
     )
     container = {
         "name": "traffic",
-        "image": f"{IMAGE}:latest",
+        "image": f"{IMAGE}:{IMAGE_TAG}",
+        "imagePullPolicy": "Always",
         "command": ["/opt/agora/bin/python", "-c", script],
         "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
         "securityContext": restricted_container(),
@@ -361,7 +368,7 @@ def base() -> dict[str, Any]:
         [*files, "secrets"],
         namespace=NAMESPACE,
         labels=[{"pairs": PART_OF, "includeSelectors": False}],
-        images=[{"name": IMAGE, "newName": IMAGE, "newTag": "latest"}],
+        images=[{"name": IMAGE, "newName": IMAGE, "newTag": IMAGE_TAG}],
     )
     return files
 
@@ -445,6 +452,25 @@ def network_policies() -> list[dict[str, Any]]:
                 },
             }
         )
+    for store, (app, port) in sorted(STORE_PORTS.items()):  # dev's in-cluster stores: from Agora's pods only
+        if store is not Store.otlp:
+            docs.append(
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": meta(f"store-{app}", "network-policy"),
+                    "spec": {
+                        "podSelector": {"matchLabels": selector(app)},
+                        "policyTypes": ["Ingress", "Egress"],
+                        "ingress": [
+                            {
+                                "from": [{"podSelector": {"matchLabels": PART_OF}}],
+                                "ports": [{"protocol": "TCP", "port": port}],
+                            }
+                        ],
+                    },
+                }
+            )
     docs.append(
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -781,7 +807,7 @@ def _database_urls(host: str) -> dict[str, str]:
 
 
 def overlays() -> dict[str, dict[str, Any]]:
-    image = [{"name": IMAGE, "newName": IMAGE, "newTag": "latest"}]
+    image = [{"name": IMAGE, "newName": IMAGE, "newTag": IMAGE_TAG}]
     one_replica = [
         {
             "target": {"kind": "Deployment", "labelSelector": "app.kubernetes.io/component=service"},
@@ -825,6 +851,8 @@ def overlays() -> dict[str, dict[str, Any]]:
             "stores.yaml": dev_stores_documents(),
             "kustomization.yaml": kustomization(
                 ["../../base", "stores.yaml"],
+                namespace=NAMESPACE,
+                components=[f"../../components/{c}" for c in DEV_COMPONENTS],
                 images=image,
                 configMapGenerator=[{**merge, "literals": [f"{k}={v}" for k, v in dev_stores.items()]}],
                 patches=one_replica,
@@ -834,7 +862,8 @@ def overlays() -> dict[str, dict[str, Any]]:
         "prod": {
             "kustomization.yaml": kustomization(
                 ["../../base"],
-                components=[f"../../components/{c}" for c in ("istio", "keda", "network-policies", "observability")],
+                namespace=NAMESPACE,
+                components=[f"../../components/{c}" for c in PROD_COMPONENTS],
                 images=image,
                 configMapGenerator=[{**merge, "literals": [f"{k}={v}" for k, v in prod_stores.items()]}],
                 generatorOptions={"disableNameSuffixHash": True},
@@ -850,17 +879,17 @@ DEV_STORES: tuple[tuple[str, str, int, int, list[str], dict[str, str], str], ...
         "postgres",
         "postgres:16.6",
         5432,
-        999,
+        UID,
         [],
         {"PGDATA": "/var/lib/postgresql/data/pgdata", "POSTGRES_HOST_AUTH_METHOD": "trust"},
         "/var/lib/postgresql/data",
     ),
-    ("redis", "redis:7.4", 6379, 999, ["redis-server", "--appendonly", "yes", "--dir", "/data"], {}, "/data"),
+    ("redis", "redis:7.4", 6379, UID, ["redis-server", "--appendonly", "yes", "--dir", "/data"], {}, "/data"),
     (
         "kafka",
         "apache/kafka:3.9.0",
         9092,
-        1000,
+        UID,
         [],
         {
             "KAFKA_NODE_ID": "1",
@@ -875,8 +904,8 @@ DEV_STORES: tuple[tuple[str, str, int, int, list[str], dict[str, str], str], ...
         },
         "/var/lib/kafka/data",
     ),
-    ("minio", "minio/minio:RELEASE.2024-12-18T13-15-44Z", 9000, 1000, ["server", "/data"], {}, "/data"),
-    ("mailpit", "axllent/mailpit:v1.21", 1025, 1000, [], {"MP_DATABASE": "/data/mailpit.db"}, "/data"),
+    ("minio", "minio/minio:RELEASE.2024-12-18T13-15-44Z", 9000, UID, ["server", "/data"], {}, "/data"),
+    ("mailpit", "axllent/mailpit:v1.21", 1025, UID, [], {"MP_DATABASE": "/data/mailpit.db"}, "/data"),
 )
 
 
@@ -886,6 +915,7 @@ def _store_statefulset(
     container: dict[str, Any] = {
         "name": name,
         "image": image,
+        "imagePullPolicy": "Always",
         "ports": [{"name": "store", "containerPort": port}],
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 5},
