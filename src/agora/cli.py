@@ -102,7 +102,12 @@ def _run(coro_factory: Callable[[], Any]) -> Any:
     return asyncio.run(coro_factory())
 
 
-async def _prepare(specs: Sequence[Any], platform: PlatformSettings, *, migrate: bool, seed: bool) -> dict[str, int]:
+async def _prepare(
+    specs: Sequence[Any], platform: PlatformSettings, *, migrate: bool, seed: bool, owns_broker: bool = False
+) -> dict[str, int]:
+    """Migrates and seeds; after seeding, the seed's events go to the broker before any service
+    starts (readiness counts on it), unless the broker is in-process and not this process's
+    (``owns_broker``: ``agora up`` about to run it; ``agora seed`` leaves them to the relays)."""
     from agora.platform.runtime import migrate_service, seed_service
 
     seeded: dict[str, int] = {}
@@ -121,7 +126,23 @@ async def _prepare(specs: Sequence[Any], platform: PlatformSettings, *, migrate:
                 seeded[spec.name] = await seed_service(spec, platform)
                 progress.advance(task)
             progress.update(task, description="Seeded demo data")
+    if seed and (owns_broker or not platform.broker_url.startswith("memory:")):
+        await _publish_seed_events(specs, platform)
     return seeded
+
+
+async def _publish_seed_events(specs: Sequence[Any], platform: PlatformSettings) -> None:
+    from agora.platform.messaging import create_transport
+    from agora.platform.runtime import publish_waiting_events
+
+    transport = create_transport(platform.broker_url, data_dir=platform.data_dir)
+    try:
+        await transport.start()
+        await publish_waiting_events(specs, platform, transport)
+    except Exception as exc:  # the relays publish them once the broker answers
+        console.print(f"[yellow]The seed's events wait in the outboxes: the broker refused them ({exc}).[/yellow]")
+    finally:
+        await transport.close()
 
 
 def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings, *, edge: bool) -> None:
@@ -214,7 +235,7 @@ def up(
     specs = _specs()
     from agora.platform.runtime import create_embedded_app
 
-    seeded = _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
+    seeded = _run(lambda: _prepare(specs, platform, migrate=True, seed=seed, owns_broker=True))
     added = sum(seeded.values())
     if added:
         _console().print(f"Seeded {added} demo rows ({', '.join(f'{k}: {v}' for k, v in seeded.items() if v)}).")

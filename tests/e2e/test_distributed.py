@@ -70,7 +70,7 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
             assert ready["checks"] == {spec.name: "ok" for spec in service_specs()}
             # the service answers on its own port too, and reports its real backends
             direct = httpx.get(f"http://127.0.0.1:{service_port}/readyz", timeout=10).json()
-            assert direct["checks"] == {"database": "ok", "broker": "ok"}
+            assert direct["checks"] == {"database": "ok", "broker": "ok", "events": "ok"}
 
             page = httpx.get(f"{base}/api/catalog/products", params={"limit": 5}, timeout=10)
             assert page.status_code == 200 and len(page.json()["items"]) == 5

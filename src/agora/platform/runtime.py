@@ -28,11 +28,12 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from agora.platform.db import create_engine
+from agora.platform.db import create_engine, create_sessionmaker, dialect_of
 from agora.platform.db.migrations import upgrade
 from agora.platform.http.app import create_service_app, freeze_startup_objects, readiness, readiness_response
 from agora.platform.http.problems import problem_response
-from agora.platform.messaging import create_transport
+from agora.platform.messaging import OutboxRelay, Transport, create_transport
+from agora.platform.messaging.catchup import publish_outbox
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import merge_metrics, metrics_response
 from agora.platform.observability.tracing import configure_tracing
@@ -199,6 +200,29 @@ async def seed_service(spec: ServiceSpec, platform: PlatformSettings, settings: 
         return 0
     async with service_context(spec, platform, settings) as context:
         return await spec.seed(context)
+
+
+async def publish_waiting_events(
+    specs: Sequence[ServiceSpec], platform: PlatformSettings, transport: Transport
+) -> dict[str, int]:
+    """Publishes what each service's outbox holds (the seed's events) before the services start.
+
+    A service is ready once it has handled what its broker held when it started
+    (``agora.platform.messaging.catchup``): with the seed's events already there, its first
+    ``ready`` means it knows every seeded product, whichever service's relay would have been first.
+    """
+    published: dict[str, int] = {}
+    for spec in specs:
+        url = load_settings(spec.settings_cls).resolved_database_url(platform)
+        engine = create_engine(url)
+        try:
+            relay = OutboxRelay(
+                create_sessionmaker(engine), transport, dialect=dialect_of(url), batch_size=platform.relay_batch_size
+            )
+            published[spec.name] = await publish_outbox(relay)
+        finally:
+            await engine.dispose()
+    return published
 
 
 # --- distributed mode: the local front proxy -------------------------------------------------

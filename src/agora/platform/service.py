@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from agora.platform.http.clients import ServiceClient
     from agora.platform.http.pagination import CursorCodec
     from agora.platform.messaging import Consumer, Outbox, OutboxRelay, Transport
+    from agora.platform.messaging.catchup import StartupCatchUp
     from agora.platform.tasks import PeriodicTask
 
 
@@ -72,6 +73,8 @@ class ServiceContext:
     clients: Callable[[str], ServiceClient]
     read_cache: ResponseCache
     extras: dict[str, Any] = field(default_factory=dict)
+    catch_up: StartupCatchUp | None = None
+    """Readiness of its events (set once the relay and consumers run): caught up since start-up."""
 
     @property
     def name(self) -> str:

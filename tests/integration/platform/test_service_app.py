@@ -110,7 +110,7 @@ async def test_request_id_metrics_and_readiness(probe) -> None:  # type: ignore[
     assert "agora_http_request_duration_seconds_bucket" in metrics
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"probe.database": "ok", "probe.broker": "ok"}
+    assert ready.json()["checks"] == {"probe.database": "ok", "probe.broker": "ok", "probe.events": "ok"}
 
 
 async def test_unknown_paths_are_problems(probe) -> None:  # type: ignore[no-untyped-def]

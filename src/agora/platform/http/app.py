@@ -13,6 +13,7 @@ import gc
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -44,6 +45,7 @@ from agora.platform.http.openapi import complete_document
 from agora.platform.http.pagination import CursorCodec
 from agora.platform.http.problems import install_problem_handlers, problem_response
 from agora.platform.messaging import Handler, Outbox, OutboxRelay, Transport, create_transport
+from agora.platform.messaging.catchup import StartupCatchUp
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import metrics_response
 from agora.platform.observability.tracing import configure_tracing, flush_tracing, instrument_sqlalchemy
@@ -143,6 +145,8 @@ async def readiness(context: ServiceContext) -> dict[str, str]:
         "database": lambda: check_database(context),
         "broker": context.transport.ping,
     }
+    if context.catch_up is not None:
+        checks["events"] = context.catch_up.check
     if context.spec.readiness_checks is not None:
         checks.update(context.spec.readiness_checks(context))
 
@@ -254,11 +258,14 @@ async def service_runtime(
             shutdown = spec.on_shutdown
             stack.push_async_callback(lambda: shutdown(context))
         if start_background:
+            started_at = datetime.now(UTC)
             relay.start()
             stack.push_async_callback(relay.stop)
-            for consumer in spec.consumers(context) if spec.consumers else ():
+            consumers = list(spec.consumers(context)) if spec.consumers else []
+            for consumer in consumers:
                 await consumer.start()
                 stack.push_async_callback(consumer.stop)
+            context.catch_up = StartupCatchUp(relay, consumers, started_at=started_at)
             for task in spec.periodic(context) if spec.periodic else ():
                 task.start()
                 stack.push_async_callback(task.stop)

@@ -63,10 +63,16 @@ class Consumer:
         max_attempts: int = 5,
         backoff_base: float = 0.05,
         backoff_max: float = 5.0,
+        holds_readiness: bool = False,
     ) -> None:
+        """``holds_readiness``: the service answers wrongly until this consumer has caught up with
+        what waited at start-up (inventory's stock comes from the catalog's products), so its
+        ``/readyz`` waits for it (:mod:`.catchup`). Consumers whose lag only delays a side effect
+        (an email, a chart) catch up while the service is ready."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.name = name
+        self.holds_readiness = holds_readiness
         self._sessions = sessions
         self._transport = transport
         self._max_attempts = max_attempts
@@ -90,6 +96,16 @@ class Consumer:
         """Subscribe to every topic a registered event type belongs to."""
         for topic in self.topics:
             self._subscriptions.append(await self._transport.subscribe(topic, self.name, self.dispatch))
+
+    async def backlog(self) -> int | None:
+        """Events of its topics this consumer has not handled yet; None when the broker cannot tell."""
+        total = 0
+        for topic in self.topics:
+            waiting = await self._transport.backlog(topic, self.name)
+            if waiting is None:
+                return None
+            total += waiting
+        return total
 
     async def stop(self) -> None:
         """Stop receiving; a handler in flight is cancelled and its transaction rolled back."""

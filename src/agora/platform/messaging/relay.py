@@ -129,6 +129,14 @@ class OutboxRelay:
         _known_sources.update(counts)
         return counts
 
+    async def published_before(self, moment: datetime) -> bool:
+        """Whether every event written before ``moment`` has been published (readiness)."""
+        async with unit_of_work(self._sessions) as session:
+            waiting = await session.execute(
+                select(outbox.c.id).where(outbox.c.published_at.is_(None), outbox.c.created_at <= moment).limit(1)
+            )
+            return waiting.first() is None
+
     async def _claim_batch(self, session: AsyncSession) -> Sequence[_OutboxRow]:
         statement = (
             select(outbox.c.id, outbox.c.source, outbox.c.topic, outbox.c.key, outbox.c.payload)

@@ -26,7 +26,8 @@ CATALOG_CONSUMER = "inventory"
 
 
 def consumers(context: ServiceContext) -> Iterable[Consumer]:
-    consumer = Consumer(CATALOG_CONSUMER, context.sessions, context.transport)
+    # stock exists only once the product's event is handled: not ready to sell before that
+    consumer = Consumer(CATALOG_CONSUMER, context.sessions, context.transport, holds_readiness=True)
 
     async def product_created(session: AsyncSession, envelope: Envelope) -> None:
         event = ProductCreated.model_validate(envelope.data)

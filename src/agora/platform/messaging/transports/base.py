@@ -96,3 +96,8 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def subscribe(self, topic: str, group: str, handler: Handler) -> Subscription:
         """Deliver ``topic`` to ``handler``; members of one ``group`` share the messages."""
+
+    async def backlog(self, topic: str, group: str) -> int | None:
+        """Messages of ``topic`` that ``group`` has not acknowledged yet; None when this broker
+        cannot tell (readiness then does not wait for the group to catch up)."""
+        return None

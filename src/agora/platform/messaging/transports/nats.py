@@ -38,7 +38,7 @@ with hidden("aiohttp"):
     from nats.errors import TimeoutError as NatsTimeout
     from nats.js import JetStreamContext
     from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
-    from nats.js.errors import BadRequestError
+    from nats.js.errors import BadRequestError, NotFoundError
 
 
 log = logging.getLogger(__name__)
@@ -196,6 +196,15 @@ class NatsTransport(Transport):
             await asyncio.gather(*acks)
         except (NatsError, TimeoutError) as exc:
             raise TransportError(f"nats publish failed: {exc!r}") from exc
+
+    async def backlog(self, topic: str, group: str) -> int | None:
+        try:
+            info = await self._jetstream().consumer_info(stream_name(topic), stream_name(group))
+        except NotFoundError:
+            return None
+        except (NatsError, TimeoutError) as exc:
+            raise TransportError(f"jetstream unavailable: {exc!r}") from exc
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
     async def subscribe(self, topic: str, group: str, handler: Handler) -> NatsSubscription:
         js = self._jetstream()

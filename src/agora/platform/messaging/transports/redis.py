@@ -175,6 +175,22 @@ class RedisTransport(Transport):
         except (RedisError, OSError) as exc:
             raise TransportError(f"redis publish failed: {exc!r}") from exc
 
+    async def backlog(self, topic: str, group: str) -> int | None:
+        # XINFO GROUPS: "lag" (entries not delivered to the group yet; Redis 7, None when the
+        # server cannot compute it) plus "pending" (delivered, not acknowledged)
+        try:
+            groups = await self._client().xinfo_groups(topic)
+        except ResponseError:
+            return None  # no such stream: nothing was ever published to it
+        except (RedisError, OSError) as exc:
+            raise TransportError(f"redis unreachable: {exc!r}") from exc
+        for info in groups:
+            name = info.get("name")
+            if (name.decode() if isinstance(name, bytes) else name) == group:
+                lag = info.get("lag")
+                return None if lag is None else int(lag) + int(info.get("pending") or 0)
+        return None
+
     async def subscribe(self, topic: str, group: str, handler: Handler) -> RedisSubscription:
         client = self._client()
         try:
