@@ -70,6 +70,17 @@ if [ ! -x /usr/sbin/pgbouncer ] && ! command -v pgbouncer >/dev/null 2>&1; then
   fi
 fi
 
+# the observability tests (tests/observability) run promtool and a real Prometheus: Debian's package
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "prometheus: missing, installing from Debian"
+  if ! (apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 \
+      || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1)); then
+    echo "prometheus: could not install (apt-get install prometheus)" >&2
+    failed=1
+  fi
+fi
+command -v promtool >/dev/null 2>&1 && echo "prometheus: $(promtool --version 2>&1 | head -1)"
+
 # the container tests (tests/containers) build and run images with Debian's podman; on these VMs
 # it needs runc (crun refuses the hybrid cgroup layout) and no default ulimits (setrlimit fails)
 container_packages=(podman runc mmdebstrap fuse-overlayfs uidmap slirp4netns)
