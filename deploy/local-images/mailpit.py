@@ -1,3 +1,4 @@
+#!/opt/tools/bin/python
 """An SMTP catcher in the place of Mailpit (whose image cannot be pulled or built here).
 
 Hand-written because no packaged catcher speaks Mailpit's API: aiosmtpd receives on 1025
@@ -10,6 +11,7 @@ server answers the part of Mailpit's API on 8025 that tests read:
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import urllib.request
@@ -95,8 +97,13 @@ def main() -> None:
         auth_require_tls=False,
     )
     controller.start()
+    # as PID 1 nothing stops on SIGTERM unless it says so (the kernel ignores unhandled signals)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("SMTP on 0.0.0.0:1025, API on 0.0.0.0:8025", flush=True)
-    ThreadingHTTPServer(("0.0.0.0", 8025), Api).serve_forever()  # noqa: S104 - inside its container
+    try:
+        ThreadingHTTPServer(("0.0.0.0", 8025), Api).serve_forever()  # noqa: S104 - inside its container
+    finally:
+        controller.stop()
 
 
 if __name__ == "__main__":

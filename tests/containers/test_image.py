@@ -100,7 +100,7 @@ def test_the_demo_runs_read_only_and_stops_gracefully(images: float, tmp_path: P
         assert state["Status"] == "exited" and state["ExitCode"] == 0, state
         assert elapsed < GRACE_SECONDS, f"stopped after {elapsed:.1f}s"
     finally:
-        podman("rm", "--force", name, check=False)
+        podman("rm", "--force", "--volumes", name, check=False)
 
 
 def _secrets(folder: Path, **files: str) -> Path:
