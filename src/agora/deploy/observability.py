@@ -80,10 +80,12 @@ def ratio_record(window: str) -> str:
 
 def _sli_expressions(slo: Slo, window: str) -> dict[str, str]:
     """The share of bad requests over ``window``, per indicator. ``clamp_min`` keeps an idle
-    window at "no errors" rather than NaN (0/0), so a quiet night neither pages nor looks broken."""
+    window at "no errors" rather than NaN (0/0), so a quiet night neither pages nor looks broken;
+    ``or vector(0)`` gives "no errors" when no 5xx series exists at all (the sum of nothing is
+    no value, and the ratio would vanish instead of being 0)."""
     total = f"clamp_min(sum(rate({REQUESTS}{{{slo.selector}}}[{window}])), 1e-9)"
     return {
-        "availability": f'sum(rate({REQUESTS}{{{slo.selector}, status=~"5.."}}[{window}])) / {total}',
+        "availability": f'(sum(rate({REQUESTS}{{{slo.selector}, status=~"5.."}}[{window}])) or vector(0)) / {total}',
         "latency": (
             f'1 - sum(rate({DURATION}_bucket{{{slo.selector}, le="{slo.threshold}"}}[{window}]))'
             f" / clamp_min(sum(rate({DURATION}_count{{{slo.selector}}}[{window}])), 1e-9)"
