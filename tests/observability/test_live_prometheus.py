@@ -65,10 +65,23 @@ def _polled(check: Callable[[], Any], *, within: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _oldest_products(client: httpx.Client, count: int) -> list[dict[str, Any]]:
+    """The first products seeded: inventory stocks products in the order their events arrive, and
+    the catalog lists the newest first."""
+    products: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(20):
+        page = client.get("/api/catalog/products", params={"limit": 100, **({"cursor": cursor} if cursor else {})})
+        products.extend(page.json()["items"])
+        if (cursor := page.json()["next_cursor"]) is None:
+            break
+    return products[::-1][:count]
+
+
 def _journey(client: httpx.Client) -> None:
     """Browse, log in, put a stocked product in the cart, pay: the SLO routes all get traffic."""
     _, user = register_shopper(client)
-    products = client.get("/api/catalog/products", params={"limit": 20}).json()["items"]
+    products = _oldest_products(client, 20)
 
     def stocked() -> dict[str, Any] | None:
         for product in products:
