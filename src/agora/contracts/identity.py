@@ -25,6 +25,8 @@ from agora.platform.auth.revocations import (
 USER_REGISTERED = "identity.user.registered"
 USER_UPDATED = "identity.user.updated"
 """An admin changed a user's role or active flag."""
+PASSWORD_RESET_REQUESTED = "identity.password_reset.requested"  # noqa: S105 - an event name
+"""A customer asked for a password reset link; notifications emails it."""
 
 SOURCE = "agora/identity"
 
@@ -50,12 +52,25 @@ class UserUpdated(_Contract):
     changed_by: str
 
 
+class PasswordResetRequested(_Contract):
+    """``identity.password_reset.requested``: email ``token`` (single use, until ``expires_at``) to
+    the user as a link to ``/reset-password``. Identity keeps only the token's hash; the event is
+    the one way the secret reaches the mailbox, and it is worthless once used or expired."""
+
+    reset_id: str
+    user_id: str
+    token: str
+    expires_at: datetime
+
+
 __all__ = [
+    "PASSWORD_RESET_REQUESTED",
     "SESSION_REVOKED",
     "SOURCE",
     "USER_DISABLED",
     "USER_REGISTERED",
     "USER_UPDATED",
+    "PasswordResetRequested",
     "Revocations",
     "Role",
     "SessionRevoked",

@@ -90,7 +90,7 @@ NODES: tuple[Node, ...] = (
     ),
     Node(
         "notifications",
-        consumes=(Consumption("notifications", ("orders", "payments", "shipping")),),
+        consumes=(Consumption("notifications", ("identity", "orders", "payments", "shipping")),),
         stores=_BASE | {Store.smtp},
         public=True,
         stateful_streams=True,

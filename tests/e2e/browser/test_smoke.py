@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page
 
-from tests.e2e.browser.conftest import Contexts, assert_chat_launcher_covers_nothing, screenshot
+from tests.e2e.browser.conftest import Contexts, assert_accessible, assert_chat_launcher_covers_nothing, screenshot
 
 _ROWS = """(selector) => {
   const rows = {};
@@ -52,4 +52,8 @@ async def test_home_page_fits_a_phone_with_products_above_the_fold(contexts: Con
     assert set(featured) == {2}, f"featured rows hold {featured} products on a phone"
     await assert_chat_launcher_covers_nothing(page)
     await screenshot(page, "home-phone", full_page=False)
+    # the sign-in forms, "forgot password" among them, pass axe-core on a phone too
+    for path in ("/login", "/forgot-password", "/reset-password?token=not-a-real-token-but-long-enough"):
+        await page.goto(path)
+        await assert_accessible(page)
     assert contexts.console_errors == []

@@ -124,6 +124,8 @@ async def test_a_visitor_browses_registers_pays_and_is_notified_live(contexts: C
     latest = watcher.locator("[data-notification-list] li a").first
     await expect(latest).to_have_text(re.compile(r"^Order #[0-9A-F]{8} "))
     assert re.search(r"/account/orders/[0-9a-f-]{36}$", await latest.get_attribute("href") or "")
+    # readable: not the header's white link colour on the list's white background
+    assert await latest.evaluate("a => getComputedStyle(a).color") != "rgb(255, 255, 255)"
     await expect(watcher.locator("[data-notification-list]")).to_contain_text("$")
     await expect(watcher.locator("[data-notification-list]")).not_to_contain_text(" USD")
     # the order emptied the cart: the other tab's badge follows without a reload

@@ -4,11 +4,16 @@ history and detail, notifications."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
+from agora.platform.db.types import utcnow
 from agora.platform.testing.waiting import eventually
+from agora.services.identity.models import PasswordReset
+from agora.services.notifications.models import Email
 from tests.integration.web.conftest import PASSWORD, Shop, add, checkout_form, csrf_of
 
 pytestmark = pytest.mark.backend("sqlite")
@@ -138,3 +143,62 @@ async def test_orders_and_notifications_are_listed_for_their_owner_only(shop: Sh
     assert read.status_code == 303
     page = (await visitor.get(read.headers["location"])).text
     assert 'class="unread"' not in page and "Notifications marked read." in page
+
+
+async def test_a_forgotten_password_is_reset_by_a_single_use_emailed_link(shop: Shop) -> None:
+    """Issue 17: "forgot password" by email: a token link, single use, expiring; the page never says
+    whether an account exists."""
+    email = await shop.register(shop.person())
+    visitor = shop.person()
+    login_page = await visitor.get("/login")
+    assert 'href="/forgot-password"' in login_page.text
+    token = await csrf_of(visitor, "/forgot-password")
+    asked = await visitor.post("/forgot-password", data={"email": email, "csrf_token": token})
+    stranger = await visitor.post("/forgot-password", data={"email": "nobody-here@example.org", "csrf_token": token})
+    assert asked.status_code == stranger.status_code == 200
+    assert "If an account uses" in asked.text and "If an account uses" in stranger.text
+
+    link_token = await eventually(lambda: _reset_link(shop, email, PASSWORD, ""), within=20, what="the reset email")
+    form = await visitor.get(f"/reset-password?token={link_token}")
+    assert form.status_code == 200 and f'value="{link_token}"' in form.text
+    short = await visitor.post("/reset-password", data={"token": link_token, "password": "short", "csrf_token": token})
+    assert short.status_code == 422 and 'id="reset-password-error"' in short.text and "8 characters" in short.text
+
+    new_password = "a brand new passphrase for ada"
+    done = await visitor.post(
+        "/reset-password", data={"token": link_token, "password": new_password, "csrf_token": token}
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/login?reset=1"
+    assert "Your new password is saved" in (await visitor.get("/login?reset=1")).text
+    old = await shop.client.post("/api/identity/login", json={"email": email, "password": PASSWORD})
+    new = await shop.client.post("/api/identity/login", json={"email": email, "password": new_password})
+    assert (old.status_code, new.status_code) == (401, 200)
+
+    again = await visitor.post("/reset-password", data={"token": link_token, "password": PASSWORD, "csrf_token": token})
+    assert again.status_code == 400 and "expired or was used already" in again.text
+    forged = await visitor.post("/reset-password", data={"token": "x" * 43, "password": PASSWORD, "csrf_token": token})
+    assert forged.status_code == 400
+    assert (
+        await shop.client.post("/api/identity/login", json={"email": email, "password": PASSWORD})
+    ).status_code == 401
+
+    # a link past its time is refused like a used one
+    await visitor.post("/forgot-password", data={"email": email, "csrf_token": token})
+    async with shop.embedded.contexts["identity"].sessions() as session:
+        await session.execute(update(PasswordReset).values(expires_at=utcnow() - timedelta(seconds=1)))
+        await session.commit()
+    second = await eventually(
+        lambda: _reset_link(shop, email, new_password, link_token), within=20, what="the second reset email"
+    )
+    late = await visitor.post("/reset-password", data={"token": second, "password": PASSWORD, "csrf_token": token})
+    assert late.status_code == 400 and "expired or was used already" in late.text
+
+
+async def _reset_link(shop: Shop, email: str, password: str, first: str) -> str | None:
+    """A reset link's token, other than ``first``, among the emails queued for ``email``'s account."""
+    user = await shop.client.post("/api/identity/login", json={"email": email, "password": password})
+    me = await shop.client.get("/api/identity/me", headers={"Authorization": f"Bearer {user.json()['access_token']}"})
+    async with shop.embedded.contexts["notifications"].sessions() as session:
+        rows = (await session.scalars(select(Email.body).where(Email.user_id == me.json()["id"]))).all()
+    tokens = set(re.findall(r"/reset-password\?token=([A-Za-z0-9_-]+)", "".join(rows))) - {first}
+    return next(iter(tokens), None)

@@ -11,6 +11,7 @@ cookies, and logout clears the cookies whenever the request carried any of them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 import jwt
@@ -155,6 +156,29 @@ def build_router() -> APIRouter:
     async def register(svc: Service, body: schemas.RegisterIn) -> Response:
         user = await svc.register(body)
         return _json(user_document(user), status_code=201, headers={"Location": f"{PREFIX}/me"})
+
+    @router.post(
+        "/password-reset",
+        status_code=202,
+        response_model=None,
+        responses={202: {}, 422: {}},
+        summary="Email a single-use password reset link (the same answer whether the account exists)",
+    )
+    async def password_reset(request: Request, svc: Service, body: schemas.PasswordResetIn) -> Response:
+        ttl = timedelta(seconds=_settings(request).password_reset_ttl_seconds)
+        await svc.request_password_reset(body.email, ttl=ttl)
+        return Response(status_code=202, headers={"Cache-Control": "no-store"})
+
+    @router.post(
+        "/password-reset/confirm",
+        status_code=204,
+        response_model=None,
+        responses={204: {}, 400: {}, 422: {}},
+        summary="Set a new password with the link's token (once, before it expires); ends every session",
+    )
+    async def password_reset_confirm(svc: Service, body: schemas.PasswordResetConfirmIn) -> Response:
+        await svc.reset_password(body.token, body.password)
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
     @router.post(
         "/login",

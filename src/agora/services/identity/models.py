@@ -92,6 +92,21 @@ class RefreshToken(Base):
     )
 
 
+class PasswordReset(Base):
+    """A password reset link: the hash of its token, single use (``used_at``), until ``expires_at``."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_password_resets_user", "user_id"),)
+
+
 class Revocation(Base):
     """An ended session (``kind`` "session", ``subject_id`` its sid) or a user cut off (``kind``
     "user", ``subject_id`` the user id, tokens issued before ``not_before`` refused), kept until

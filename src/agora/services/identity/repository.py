@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.services.identity.models import Address, RefreshToken, Revocation, SigningKey, User
+from agora.services.identity.models import Address, PasswordReset, RefreshToken, Revocation, SigningKey, User
 
 
 class IdentityRepository:
@@ -56,6 +56,10 @@ class IdentityRepository:
 
     async def refresh_token_by_hash(self, token_hash: str) -> RefreshToken | None:
         statement = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def password_reset_by_hash(self, token_hash: str) -> PasswordReset | None:
+        statement = select(PasswordReset).where(PasswordReset.token_hash == token_hash).with_for_update()
         return (await self.session.execute(statement)).scalars().first()
 
     async def refresh_token_of_family(self, family_id: str) -> RefreshToken | None:

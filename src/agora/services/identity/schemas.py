@@ -101,6 +101,15 @@ class LoginIn(_Request):
     password: AnyPassword
 
 
+class PasswordResetIn(_Request):
+    email: Annotated[str, Field(min_length=1, max_length=EMAIL_LENGTH + 10)]
+
+
+class PasswordResetConfirmIn(_Request):
+    token: OpaqueToken
+    password: NewPassword
+
+
 class RefreshIn(_Request):
     refresh_token: OpaqueToken
 

@@ -20,10 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.identity import (
+    PASSWORD_RESET_REQUESTED,
     SESSION_REVOKED,
     USER_DISABLED,
     USER_REGISTERED,
     USER_UPDATED,
+    PasswordResetRequested,
     Revocations,
     Role,
     SessionRevoked,
@@ -38,7 +40,7 @@ from agora.platform.db.types import iso_utc
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.platform.messaging import EventWriter
 from agora.services.identity.keys import active_signing_key
-from agora.services.identity.models import Address, RefreshToken, Revocation, User, utcnow
+from agora.services.identity.models import Address, PasswordReset, RefreshToken, Revocation, User, utcnow
 from agora.services.identity.passwords import Passwords
 from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.schemas import AddressIn, AddressUpdate, RegisterIn, UserAdminUpdate, normalise_email
@@ -58,6 +60,7 @@ class AuthenticationError(IdentityError):
 
 INVALID_LOGIN = "The email or password is incorrect."
 INVALID_REFRESH = "The refresh token is invalid, expired or already used; log in again."
+INVALID_RESET = "This link has expired or was used already; ask for a new one."
 
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -279,6 +282,45 @@ class IdentityService:
         await self.events.add(self.session, USER_DISABLED, event.model_dump(mode="json"), subject=user_id)
         if self.revocations is not None:
             after_commit(self.session, partial(self.revocations.disable_user, event))
+
+    # -- password reset -------------------------------------------------------------------------
+
+    async def request_password_reset(self, email: str, *, ttl: timedelta) -> None:
+        """A single-use link, valid for ``ttl``, emailed (through the event) to an active account;
+        nothing for an unknown or disabled address, and the caller answers the same either way,
+        so the form does not tell who has an account."""
+        try:
+            user = await self.repository.user_by_email(normalise_email(email))
+        except ValueError:
+            return
+        if user is None or not user.is_active:
+            return
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        reset = PasswordReset(
+            id=str(uuid.uuid4()),
+            user_id=user.id,
+            token_hash=hash_refresh_token(token),
+            expires_at=now + ttl,
+            created_at=now,
+        )
+        self.session.add(reset)
+        await self.session.flush()
+        event = PasswordResetRequested(reset_id=reset.id, user_id=user.id, token=token, expires_at=reset.expires_at)
+        await self.events.add(self.session, PASSWORD_RESET_REQUESTED, event.model_dump(mode="json"), subject=user.id)
+
+    async def reset_password(self, token: str, password: str) -> None:
+        """The new password, once per link and before it expires; every session of the account ends
+        (tokens issued before now die everywhere), so whoever knew the old password is out."""
+        now = utcnow()
+        reset = await self.repository.password_reset_by_hash(hash_refresh_token(token))
+        user = await self.repository.user_by_id(reset.user_id) if reset is not None else None
+        if reset is None or reset.used_at is not None or reset.expires_at <= now or user is None or not user.is_active:
+            raise IdentityError(INVALID_RESET, field="token")
+        reset.used_at = now
+        user.password_hash = self.passwords.hash(password)
+        user.updated_at = now
+        await self._cut_off_user(user.id, now)
 
     # -- profile --------------------------------------------------------------------------------
 

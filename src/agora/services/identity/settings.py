@@ -17,6 +17,8 @@ class IdentitySettings(ServiceSettings):
     access_token_ttl_seconds: int = Field(default=600, ge=300, le=900)
     """Access tokens live 5-15 minutes: short enough that a disabled user's token dies soon."""
     refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+    password_reset_ttl_seconds: int = Field(default=30 * 60, ge=300, le=24 * 3600)
+    """How long a password reset link works (once)."""
 
     # argon2id cost; the floors are OWASP's minimum recommendation (m=19 MiB, t=2, p=1)
     argon2_memory_kib: int = Field(default=19_456, ge=19_456, le=1_048_576)

@@ -14,16 +14,18 @@ open streams and the email happen only after that transaction committed (SQLAlch
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+from urllib.parse import urlencode
 
 import structlog
 from sqlalchemy import event
 
-from agora.contracts import orders, payments, shipping
+from agora.contracts import identity, orders, payments, shipping
 from agora.platform.messaging import Consumer, Envelope
 from agora.services.notifications import metrics
-from agora.services.notifications.rendering import Facts
+from agora.services.notifications.rendering import Facts, password_reset_email
 from agora.services.notifications.service import Created, NotificationsService
+from agora.services.notifications.settings import NotificationsSettings
 from agora.services.notifications.wiring import Runtime, runtime_of
 
 if TYPE_CHECKING:
@@ -139,6 +141,18 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
         if created is not None:
             after_commit(session, runtime_of(context), created)
 
+    async def password_reset(session: AsyncSession, envelope: Envelope) -> None:
+        requested = identity.PasswordResetRequested.model_validate(envelope.data)
+        settings = cast(NotificationsSettings, context.settings)
+        link = f"{settings.public_url.rstrip('/')}/reset-password?{urlencode({'token': requested.token})}"
+        minutes = max(1, round((requested.expires_at - envelope.time).total_seconds() / 60))
+        created = await NotificationsService(session).record_password_reset(
+            requested.reset_id, requested.user_id, password_reset_email(link, minutes)
+        )
+        if created is not None:
+            after_commit(session, runtime_of(context), created)
+
     for event_type in EVENT_TYPES:
         consumer.on(event_type, handle)
+    consumer.on(identity.PASSWORD_RESET_REQUESTED, password_reset)
     return (consumer,)

@@ -67,6 +67,20 @@ def render(kind: str, facts: Facts) -> Rendered:
     raise ValueError(f"unknown notification kind {kind!r}")
 
 
+#: the kind of the password reset's email (it is no notification: the page shows nothing)
+PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind, not a secret
+
+
+def password_reset_email(link: str, minutes: int) -> Rendered:
+    """The password reset email: the single-use link and how long it works."""
+    return Rendered(
+        "Reset your Agora password",
+        f"Someone (we hope you) asked to reset the password of your Agora account. Choose a new "
+        f"one here within {minutes} minutes; the link works once:\n\n{link}\n\n"
+        "If it was not you, ignore this email: your password stays as it is.",
+    )
+
+
 def email_text(rendered: Rendered, *, display_name: str = "", reference: str = "") -> str:
     """The email's text; ``reference`` (the order's full id) closes it, for a reply to support."""
     greeting = f"Hello {display_name}," if display_name else "Hello,"

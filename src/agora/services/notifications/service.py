@@ -20,7 +20,7 @@ from agora.platform.errors import NotFoundError, ServiceError
 from agora.platform.http.pagination import CursorCodec
 from agora.services.notifications.cache import Recent, RecentCache
 from agora.services.notifications.models import PENDING, Email, Notification
-from agora.services.notifications.rendering import Facts, email_text, render
+from agora.services.notifications.rendering import PASSWORD_RESET, Facts, Rendered, email_text, render
 from agora.services.notifications.repository import NotificationsRepository
 
 CURSOR_LIST = "notifications"
@@ -104,6 +104,27 @@ class NotificationsService:
             return None
         document = notification_document(created) if created is not None else {}
         return Created(user_id=user_id, document=document, email_id=email_id)
+
+    async def record_password_reset(self, reset_id: str, user_id: str, rendered: Rendered) -> Created | None:
+        """The pending password reset email (once per reset, keyed like an order's emails)."""
+        if await self.repository.email_exists(reset_id, PASSWORD_RESET):
+            return None
+        email_id = str(uuid.uuid4())
+        self.session.add(
+            Email(
+                id=email_id,
+                user_id=user_id,
+                order_id=reset_id,
+                kind=PASSWORD_RESET,
+                subject=rendered.title,
+                body=email_text(rendered),
+                status=PENDING,
+                attempts=0,
+                created_at=utcnow(),
+            )
+        )
+        await self.session.flush()
+        return Created(user_id=user_id, document={}, email_id=email_id)
 
     async def owner_of_order(self, order_id: str) -> str | None:
         return await self.repository.owner_of_order(order_id)

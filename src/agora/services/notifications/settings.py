@@ -23,6 +23,9 @@ class NotificationsSettings(ServiceSettings):
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
+    public_url: str = Field(default="http://127.0.0.1:8000", min_length=1, max_length=300)
+    """Where shoppers reach the shop: the base of the links emails carry (a password reset's)."""
+
     mail_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     """How often pending emails are retried (each new one is sent at once after its event committed)."""
     mail_batch_size: int = Field(default=50, ge=1, le=1000)

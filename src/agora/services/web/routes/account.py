@@ -36,6 +36,7 @@ router = APIRouter()
 Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 Text = Annotated[str, Form(max_length=300)]
 WRONG_LOGIN = "Email or password is wrong."
+INVALID_LINK = "This link has expired or was used already; ask for a new one."
 DONE = {
     "profile": "Your name is saved.",
     "address-added": "The address is saved.",
@@ -90,7 +91,9 @@ async def login_page(request: Request) -> Response:
     visitor = await load_visitor(request)
     if visitor.signed_in:
         return RedirectResponse(target, status_code=303)
-    return await page(request, "account/login.html", {"next": target, "email": "", "error": None})
+    notices = ["Your new password is saved: log in with it."] if request.query_params.get("reset") else []
+    context = {"next": target, "email": "", "error": None, "notices": notices}
+    return await page(request, "account/login.html", context)
 
 
 @router.post("/login")
@@ -105,7 +108,7 @@ async def login_submit(
         if isinstance(outcome, Response):
             return outcome
         result = str(outcome)
-    context = {"next": target, "email": email.strip(), "error": result}
+    context = {"next": target, "email": email.strip(), "error": result, "notices": []}
     return await page(request, "account/login.html", context, status_code=401 if result == WRONG_LOGIN else 503)
 
 
@@ -162,6 +165,65 @@ async def register_submit(
             status = answer.status_code
     context = {"next": target, "values": values, "errors": errors, "error": error or "Check the fields marked below."}
     return await page(request, "account/register.html", context, status_code=status)
+
+
+@router.get("/forgot-password")
+async def forgot_password_page(request: Request) -> Response:
+    context = {"sent": False, "email": "", "error": None, "field_error": ""}
+    return await page(request, "account/forgot.html", context)
+
+
+@router.post("/forgot-password")
+async def forgot_password(request: Request, email: Text = "", csrf_token: Csrf = "") -> Response:
+    """Asks identity to email a reset link; the page says the same whether the account exists."""
+    await require_csrf(request, csrf_token)
+    email = email.strip()
+    context: dict[str, Any] = {"sent": False, "email": email, "error": None, "field_error": ""}
+    if "@" not in email:
+        context["field_error"] = "Enter the email address of your account, like name@example.com."
+        return await page(request, "account/forgot.html", context, status_code=422)
+    answer = await Backend(request).send(
+        "identity", "POST", "/api/identity/password-reset", json={"email": email}, headers={"authorization": ""}
+    )
+    if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
+        context["error"] = "Password resets are unavailable right now; try again in a moment."
+        return await page(request, "account/forgot.html", context, status_code=503)
+    if answer.status_code >= 400:
+        context["field_error"] = problem_detail(answer)[1].get("email", "Enter the email address of your account.")
+        return await page(request, "account/forgot.html", context, status_code=422)
+    return await page(request, "account/forgot.html", {**context, "sent": True})
+
+
+@router.get("/reset-password")
+async def reset_password_page(request: Request) -> Response:
+    token = request.query_params.get("token", "")[:200]
+    return await page(request, "account/reset.html", {"token": token, "errors": {}, "error": None})
+
+
+@router.post("/reset-password")
+async def reset_password(request: Request, token: Text = "", password: Text = "", csrf_token: Csrf = "") -> Response:
+    await require_csrf(request, csrf_token)
+    answer = await Backend(request).send(
+        "identity",
+        "POST",
+        "/api/identity/password-reset/confirm",
+        json={"token": token, "password": password},
+        headers={"authorization": ""},
+    )
+    if isinstance(answer, httpx.Response) and answer.status_code == 204:
+        response = RedirectResponse("/login?reset=1", status_code=303)
+        # the reset ended every session of the account, this browser's too
+        clear_session_cookies(response, secure=cookies_secure(request, request.state.context.platform))
+        return response
+    if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
+        context = {"token": token, "errors": {}, "error": "Password resets are unavailable right now; try again."}
+        return await page(request, "account/reset.html", context, status_code=503)
+    message, fields = problem_detail(answer)
+    status = answer.status_code
+    if "token" in fields:  # an expired, used or mangled link: only a new one helps
+        message = fields["token"] if fields["token"].startswith("This link") else INVALID_LINK
+    context = {"token": token, "errors": fields, "error": message}
+    return await page(request, "account/reset.html", context, status_code=status)
 
 
 @router.post("/logout")
