@@ -1,4 +1,5 @@
-"""Writes the Prometheus rules of deploy/observability/prometheus/ from the SLOs and alerts below:
+"""Writes the Prometheus rules of deploy/observability/prometheus/ from the SLOs and alerts below
+(and the Grafana dashboards of :mod:`agora.deploy.dashboards`):
 ``python -m agora.deploy.observability`` (``--check`` fails when the committed files differ from
 what it would write; tests/observability runs that).
 
@@ -406,9 +407,12 @@ def _dump(content: Any) -> str:
 
 
 def render() -> dict[Path, str]:
+    from agora.deploy import dashboards  # it reads the SLOs above
+
     return {
         RULES_DIR / "alerts.yml": _dump({"groups": rule_groups()}),
         RULES_DIR / "alerts_test.yml": _dump(unit_tests()),
+        **dashboards.render(),
     }
 
 
