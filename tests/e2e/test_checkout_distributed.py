@@ -11,7 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from agora.deploy import graph
+from agora.platform.messaging import topic_of
 from agora.platform.testing.processes import (
     agora_command,
     free_port,
@@ -67,6 +70,31 @@ def stop_service(name: str, port: int) -> None:
     while serving_pids([port]):
         assert time.monotonic() < deadline, f"{name} did not stop"
         time.sleep(0.1)
+
+
+def assert_traffic_within_the_graph(first_service_port: int) -> None:
+    """What the journey really did, read from each process's own counters: every service-to-service
+    call, consumed event and publish must be in the declared graph (agora.deploy.graph), which the
+    cluster's NetworkPolicies and AuthorizationPolicies are generated from. The journey covers part
+    of the graph; tests/k8s/test_graph.py checks the other direction against the code."""
+    calls, consumed, published = set(), set(), set()
+    for index, name in enumerate(spec.name for spec in service_specs()):
+        text = httpx.get(f"http://127.0.0.1:{first_service_port + index}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.value <= 0:
+                    continue
+                if sample.name == "agora_http_client_requests_total":
+                    calls.add((name, sample.labels["target"]))
+                elif sample.name == "agora_events_consumed_total":
+                    consumed.add((name, sample.labels["consumer"], topic_of(sample.labels["type"])))
+                elif sample.name == "agora_outbox_published_total":
+                    published.add(name)
+    assert calls and consumed and published, "the journey called, consumed and published something"
+    assert calls <= graph.http_edges(), sorted(calls - graph.http_edges())
+    declared = {(n.name, c.group, t) for n in graph.NODES for c in graph.consumer_groups(n.name) for t in c.topics}
+    assert consumed <= declared, sorted(consumed - declared)
+    assert published <= {n.name for n in graph.NODES if n.publishes}, published
 
 
 def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], kafka_url: str, redis_url: str) -> None:
@@ -137,6 +165,8 @@ def test_checkout_across_processes(tmp_path: Path, databases: dict[str, str], ka
 
             ready = client.get("/readyz").json()["checks"]
             assert set(ready) == set(databases) and set(ready.values()) == {"ok"}
+
+            assert_traffic_within_the_graph(first_service_port)
 
             # payments goes down: checkout fails cleanly and gives the stock back; the rest works
             names = [spec.name for spec in service_specs()]
