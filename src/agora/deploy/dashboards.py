@@ -36,6 +36,13 @@ def panel(title: str, *exprs: tuple[str, str], kind: str = "timeseries", unit: s
     }
 
 
+def per_second(title: str, metric: str, by: str, selector: str = "") -> dict[str, Any]:
+    """A rate panel: ``metric`` per second, summed by the comma-separated labels ``by``."""
+    legend = " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
+    selected = f"{metric}{{{selector}}}" if selector else metric
+    return panel(title, (f"sum by ({by}) (rate({selected}[{RATE}]))", legend), unit="reqps")
+
+
 def dashboard(uid: str, title: str, panels: list[dict[str, Any]], *, service_variable: bool = False) -> dict[str, Any]:
     """Panels two by two, 12 columns wide and 8 rows high each."""
     for index, item in enumerate(panels):
@@ -70,7 +77,6 @@ def dashboard(uid: str, title: str, panels: list[dict[str, Any]], *, service_var
 
 
 def overview() -> dict[str, Any]:
-    requests = f"rate(agora_http_requests_total[{RATE}])"
     logs = {
         "type": "logs",
         "title": "Errors in the logs",
@@ -81,11 +87,9 @@ def overview() -> dict[str, Any]:
         "agora-overview",
         "Agora overview",
         [
-            panel("Requests per second, by service", (f"sum by (service) ({requests})", "{{service}}"), unit="reqps"),
-            panel(
-                "Server errors (5xx) per second, by service",
-                (f'sum by (service) (rate(agora_http_requests_total{{status=~"5.."}}[{RATE}]))', "{{service}}"),
-                unit="reqps",
+            per_second("Requests per second, by service", "agora_http_requests_total", "service"),
+            per_second(
+                "Server errors (5xx) per second, by service", "agora_http_requests_total", "service", 'status=~"5.."'
             ),
             panel(
                 "Latency p95, by service",
@@ -113,11 +117,7 @@ def service_red() -> dict[str, Any]:
         "agora-service-red",
         "Agora per-service RED",
         [
-            panel(
-                "Rate: requests per second, by route",
-                (f"sum by (route) (rate(agora_http_requests_total{{{selected}}}[{RATE}]))", "{{route}}"),
-                unit="reqps",
-            ),
+            per_second("Rate: requests per second, by route", "agora_http_requests_total", "route", selected),
             panel(
                 "Errors: share of 5xx, by route",
                 (
@@ -140,10 +140,8 @@ def service_red() -> dict[str, Any]:
                 unit="s",
             ),
             panel("In flight", (f"sum(agora_http_requests_in_progress{{{selected}}})", "requests"), unit="short"),
-            panel(
-                "Outgoing calls per second, by target and status",
-                (f"sum by (target, status) (rate(agora_http_client_requests_total[{RATE}]))", "{{target}} {{status}}"),
-                unit="reqps",
+            per_second(
+                "Outgoing calls per second, by target and status", "agora_http_client_requests_total", "target, status"
             ),
             panel(
                 "Circuit breakers (0 closed, 1 open, 2 half-open)",
