@@ -3,6 +3,7 @@ alert linked to a runbook that exists."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -87,3 +88,26 @@ def test_promtool_unit_tests_every_alert_firing_and_quiet() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     tested = yaml.safe_load((RULES_DIR / "alerts_test.yml").read_text())["tests"]
     assert len(tested) == 2 * len(alerts())
+
+
+def test_the_dashboards_use_the_provisioned_datasources_and_do_not_overlap() -> None:
+    grafana = REPO / "deploy" / "observability" / "grafana"
+    provisioned = yaml.safe_load((grafana / "provisioning" / "datasources" / "datasources.yaml").read_text())
+    datasources = {(source["type"], source["uid"]) for source in provisioned["datasources"]}
+    boards = [json.loads(path.read_text()) for path in sorted((grafana / "dashboards").glob("*.json"))]
+    assert {board["uid"] for board in boards} == {
+        "agora-overview",
+        "agora-service-red",
+        "agora-checkout",
+        "agora-events",
+        "agora-slos",
+    }
+    for board in boards:
+        cells = set()
+        for panel in board["panels"]:
+            assert (panel["datasource"]["type"], panel["datasource"]["uid"]) in datasources, panel["title"]
+            assert panel["targets"] and all(target["expr"] for target in panel["targets"]), panel["title"]
+            x, y, w, h = (panel["gridPos"][key] for key in ("x", "y", "w", "h"))
+            area = {(col, row) for col in range(x, x + w) for row in range(y, y + h)}
+            assert not cells & area and x + w <= 24, f"{board['uid']}: {panel['title']} overlaps"
+            cells |= area
