@@ -79,7 +79,9 @@ async def test_logging_out_ends_the_session_and_account_pages_ask_for_a_login(sh
     out = await visitor.post("/logout", data={"csrf_token": token})
     assert out.status_code == 303 and out.headers["location"] == "/"
     assert "agora_access" not in visitor.cookies
-    for path in ("/account", "/account/orders", "/account/notifications", "/checkout"):
+    checkout = await visitor.get("/checkout")  # signed out, checkout offers a login (or a guest's email)
+    assert checkout.status_code == 200 and 'href="/login?next=/checkout"' in checkout.text
+    for path in ("/account", "/account/orders", "/account/notifications"):
         gate = await visitor.get(path)
         assert gate.status_code == 303 and gate.headers["location"] == f"/login?next={path}", path
 

@@ -213,12 +213,13 @@ async def test_each_part_of_the_product_page_degrades_on_its_own(shop: Shop) -> 
     assert "Products are unavailable right now." in listing.text
 
 
-async def test_checkout_needs_an_account_and_the_anonymous_cart_follows_the_login(shop: Shop) -> None:
+async def test_checkout_offers_a_login_and_the_anonymous_cart_follows_the_login(shop: Shop) -> None:
     product = await shop.stocked_product()
     visitor = shop.person()
     await add(visitor, product["id"], 1)
     gate = await visitor.get("/checkout")
-    assert gate.status_code == 303 and gate.headers["location"] == "/login?next=/checkout"
+    assert gate.status_code == 200 and 'href="/login?next=/checkout"' in gate.text
+    assert 'action="/checkout/guest"' in gate.text
     await shop.register(visitor)
     assert await cart_lines(visitor) == {product["id"]: 1}
     assert "agora_cart" not in visitor.cookies
@@ -226,6 +227,28 @@ async def test_checkout_needs_an_account_and_the_anonymous_cart_follows_the_logi
     assert page.status_code == 200
     assert re.search(r'name="idempotency_key" value="[0-9a-f-]{36}"', page.text)
     assert "data-once" in page.text and "4000 0000 0000 0002" in page.text
+
+
+async def test_a_guest_checks_out_with_an_email_alone_and_may_keep_the_account(shop: Shop) -> None:
+    """Issue 17: guest checkout (email only, account optional after)."""
+    product = await shop.stocked_product()
+    guest = shop.person()
+    await add(guest, product["id"], 2)
+    token = await csrf_of(guest, "/checkout")
+    bad = await guest.post("/checkout/guest", data={"email": "not an email", "csrf_token": token})
+    assert bad.status_code == 422 and 'id="guest-email-error"' in bad.text
+    taken = await guest.post("/checkout/guest", data={"email": shop.admin_email, "csrf_token": token})
+    assert taken.status_code == 409 and "log in to check out" in taken.text
+
+    email = f"guest-{uuid.uuid4().hex[:10]}@example.org"
+    started = await guest.post("/checkout/guest", data={"email": email, "name": "Grace", "csrf_token": token})
+    assert started.status_code == 303 and started.headers["location"] == "/checkout"
+    assert await cart_lines(guest) == {product["id"]: 2}, "the guest's cart followed"
+    placed = await guest.post("/checkout", data=await checkout_form(guest))
+    assert placed.status_code == 303, placed.text
+    order = await guest.get(placed.headers["location"])
+    assert "You checked out as a guest" in order.text and 'href="/forgot-password"' in order.text
+    assert len(await orders_of(guest)) == 1
 
 
 async def orders_of(visitor: httpx.AsyncClient) -> list[tuple[str, str]]:

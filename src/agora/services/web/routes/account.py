@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from http.cookies import SimpleCookie
 from typing import Annotated, Any
 
@@ -122,6 +123,26 @@ async def register_page(request: Request) -> Response:
     return await page(request, "account/register.html", context)
 
 
+async def _create_account(
+    request: Request, email: str, password: str, name: str, target: str, taken: str
+) -> Response | tuple[str | None, dict[str, str], int]:
+    """Registers with identity and signs in (the redirect to ``target``), or (the page's message,
+    messages per field, status); ``taken`` is what to say when the email has an account."""
+    body = {"email": email, "password": password, "display_name": name}
+    answer = await Backend(request).send(
+        "identity", "POST", "/api/identity/register", json=body, headers={"authorization": ""}
+    )
+    if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
+        return "Registration is unavailable right now; try again in a moment.", {}, 503
+    if answer.status_code == 201:
+        outcome = await _sign_in(request, email, password, target)
+        return outcome if isinstance(outcome, Response) else (str(outcome), {}, 503)
+    if answer.status_code == 409:
+        return None, {"email": taken}, 409
+    message, fields = problem_detail(answer)
+    return message, {"name" if key == "display_name" else key: text for key, text in fields.items()}, answer.status_code
+
+
 @router.post("/register")
 async def register_submit(
     request: Request,
@@ -144,27 +165,45 @@ async def register_submit(
         errors["password"] = "Choose a password."  # noqa: S105 - a message, not a secret
     status = 422
     if not errors:
-        body = {"email": values["email"], "password": password, "display_name": values["name"]}
-        answer = await Backend(request).send(
-            "identity", "POST", "/api/identity/register", json=body, headers={"authorization": ""}
-        )
-        if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
-            error, status = "Registration is unavailable right now; try again in a moment.", 503
-        elif answer.status_code == 201:
-            outcome = await _sign_in(request, values["email"], password, target)
-            if isinstance(outcome, Response):
-                return outcome
-            error, status = str(outcome), 503
-        elif answer.status_code == 409:
-            errors["email"] = "An account with this email exists already. Log in instead?"
-            status = 409
-        else:
-            error, fields = problem_detail(answer)
-            renamed = {"display_name": "name"}
-            errors = {renamed.get(key, key): text for key, text in fields.items()}
-            status = answer.status_code
+        taken = "An account with this email exists already. Log in instead?"
+        outcome = await _create_account(request, values["email"], password, values["name"], target, taken)
+        if isinstance(outcome, Response):
+            return outcome
+        error, errors, status = outcome
     context = {"next": target, "values": values, "errors": errors, "error": error or "Check the fields marked below."}
     return await page(request, "account/register.html", context, status_code=status)
+
+
+#: a guest's browser: the order page offers to keep the account (choose a password by email)
+GUEST_COOKIE = "agora_guest"
+
+
+@router.post("/checkout/guest")
+async def guest_checkout(request: Request, email: Text = "", name: Text = "", csrf_token: Csrf = "") -> Response:
+    """Checkout with an email alone: an account is made for it with a password nobody knows (the
+    guest may choose one later through "forgot password"), the guest is signed in and their cart
+    follows, as after a registration. An email that has an account must log in instead."""
+    await require_csrf(request, csrf_token)
+    values = {"email": email.strip(), "name": name.strip()}
+    errors: dict[str, str] = {}
+    if "@" not in values["email"]:
+        errors["email"] = "Enter your email address, like name@example.com: the receipt goes there."
+    error = None
+    status = 422
+    if not errors:
+        password = secrets.token_urlsafe(24)
+        display_name = (values["name"] or values["email"].split("@", 1)[0])[:100]
+        taken = "An account uses this email: log in to check out with it."
+        outcome = await _create_account(request, values["email"], password, display_name, "/checkout", taken)
+        if isinstance(outcome, Response):
+            secure = cookies_secure(request, request.state.context.platform)
+            outcome.set_cookie(
+                GUEST_COOKIE, "1", max_age=7 * 24 * 3600, path="/", httponly=True, samesite="lax", secure=secure
+            )
+            return outcome
+        error, errors, status = outcome
+    context = {**values, "errors": errors, "error": error or "Check the fields marked below."}
+    return await page(request, "store/checkout_start.html", context, status_code=status)
 
 
 @router.get("/forgot-password")
@@ -235,6 +274,7 @@ async def logout(request: Request, csrf_token: Csrf = "") -> Response:
         await Backend(request).send("identity", "POST", "/api/identity/logout")
     response = RedirectResponse("/", status_code=303)
     clear_session_cookies(response, secure=cookies_secure(request, request.state.context.platform))
+    response.delete_cookie(GUEST_COOKIE, path="/")
     return response
 
 
@@ -378,7 +418,9 @@ async def order_detail(request: Request, order_id: str) -> Response:
     flashes = []
     if request.query_params.get("placed") and isinstance(order, dict) and order.get("status") != "failed":
         flashes.append({"kind": "success", "text": "Thank you! Your order is placed and paid."})
-    return await render(request, "account/order.html", {"order": order, "flashes": flashes, "cart_count": count})
+    guest = bool(request.cookies.get(GUEST_COOKIE))
+    context = {"order": order, "flashes": flashes, "cart_count": count, "guest": guest}
+    return await render(request, "account/order.html", context)
 
 
 @router.get("/account/notifications")

@@ -700,7 +700,9 @@ async def _checkout_page(
 async def checkout_page(request: Request) -> Response:
     visitor = await load_visitor(request)
     if not visitor.signed_in:
-        return login_redirect("/checkout")
+        # a guest checks out with an email alone (routes/account.py: /checkout/guest); or logs in
+        context = {"email": "", "name": "", "errors": {}, "error": None}
+        return await page(request, "store/checkout_start.html", context)
     chosen = request.query_params.get("address_id")
     return await _checkout_page(request, visitor, {"address_id": chosen[:40]} if chosen else {})
 
