@@ -104,7 +104,9 @@ def agora(mode: str, work: Path, start_timeout: float = 300):  # type: ignore[no
             databases.append(url)
             env[f"AGORA_{name.upper()}_DATABASE_URL"] = url
         env.update(AGORA_BROKER_URL=REDIS_URL, AGORA_REDIS_URL=REDIS_URL)
-        argv += ["--distributed", "--first-service-port", str(free_port())]
+        from agora.platform.testing.processes import free_port_block
+
+        argv += ["--distributed", "--first-service-port", str(free_port_block(len(service_names())))]
     log = (work / f"{mode}.log").open("wb")
     process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -123,7 +125,8 @@ def agora(mode: str, work: Path, start_timeout: float = 300):  # type: ignore[no
             raise RuntimeError(f"agora ({mode}) not ready in {start_timeout:g} s")
         yield base, process.pid
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # already exited (it may have refused to start)
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
