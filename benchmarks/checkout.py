@@ -175,11 +175,11 @@ async def stocked_products(client: httpx.AsyncClient, deadline_seconds: float = 
     raise RuntimeError("inventory never got the seeded stock")
 
 
-async def load(base: str, *, clients: int, duration: float) -> dict[str, Any]:
+async def load(base: str, *, clients: int, duration: float, stock_timeout: float = 120) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         users = await shoppers(client, clients)
-        product_ids = await stocked_products(client)
+        product_ids = await stocked_products(client, stock_timeout)
         latencies: list[float] = []
         outcomes: dict[str, int] = {}
         examples: dict[str, str] = {}
@@ -238,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         "--work-dir", help="keep the data and the logs (<mode>.log) here instead of a temporary directory"
     )
     parser.add_argument(
-        "--start-timeout", type=float, default=300.0, help="seconds agora may take to become ready (busy machines)"
+        "--start-timeout",
+        type=float,
+        default=300.0,
+        help="seconds agora may take to become ready, and inventory to hold the seeded stock (busy machines)",
     )
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
@@ -251,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         for mode in args.modes.split(","):
             with agora(mode, Path(tmp), args.start_timeout) as (base, pid):
                 started_mib = rss_mib(pid)
-                results[mode] = asyncio.run(load(base, clients=args.clients, duration=args.duration))
+                results[mode] = asyncio.run(
+                    load(base, clients=args.clients, duration=args.duration, stock_timeout=args.start_timeout)
+                )
                 results[mode]["rss_mib_after_start"] = started_mib
                 results[mode]["rss_mib_after_load"] = rss_mib(pid)
             print(f"{mode:>12}: {json.dumps(results[mode])}", flush=True)
