@@ -140,7 +140,7 @@ async def _publish_seed_events(specs: Sequence[Any], platform: PlatformSettings)
         await transport.start()
         await publish_waiting_events(specs, platform, transport)
     except Exception as exc:  # the relays publish them once the broker answers
-        console.print(f"[yellow]The seed's events wait in the outboxes: the broker refused them ({exc}).[/yellow]")
+        _console().print(f"[yellow]The seed's events wait in the outboxes: the broker refused them ({exc}).[/yellow]")
     finally:
         await transport.close()
 
