@@ -8,7 +8,7 @@ rows L2-normalised), which makes the dot product of two rows their cosine simila
 The model is built in memory from the local product table (:class:`SimilarityHolder`), at start
 and whenever the table changed since the last build; a periodic task asks (see :mod:`.tasks`), so
 a burst of product events costs one rebuild, not one per event. Only active products enter the
-model. Building runs in a short-lived worker process (:func:`build_elsewhere`): requests keep
+model. Building runs in a short-lived child process (:func:`build_elsewhere`): requests keep
 being served meanwhile, and scikit-learn, SciPy and NumPy (~85 MiB resident once imported, which
 a process never gives back) live only in that worker, which exits after the build.
 """
@@ -16,12 +16,11 @@ a process never gives back) live only in that worker, which exits after the buil
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import pickle
 import re
+import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import structlog
@@ -89,20 +88,40 @@ class SimilarityModel:
         return cls(neighbours)
 
 
-async def build_elsewhere(products: Sequence[ProductText], *, top_k: int) -> SimilarityModel:
-    """:meth:`SimilarityModel.build` in a fresh worker process that exits afterwards.
+#: What the worker process runs: read (products, top_k) pickled on stdin, write the model pickled.
+_WORKER = "from agora.services.recommendations.similarity import build_from_stdin; build_from_stdin()"
 
-    A new interpreter (``spawn``: nothing of this process is copied) costs a second or two per
-    build, which a rebuild that happens when the product table changed can afford; the service
-    process then never imports the numerical stack it would keep for good.
+
+async def build_elsewhere(products: Sequence[ProductText], *, top_k: int) -> SimilarityModel:
+    """:meth:`SimilarityModel.build` in a fresh interpreter that exits afterwards.
+
+    A plain child process (not ``multiprocessing``, whose resource tracker would stay alive
+    beside the service, ~12 MiB) costs a second or two per build, which a rebuild that happens
+    when the product table changed can afford; the service process then never imports the
+    numerical stack it would keep for good. The pickles travel between two processes of ours.
     """
-    loop = asyncio.get_running_loop()
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _WORKER,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     try:
-        return await loop.run_in_executor(pool, partial(SimilarityModel.build, list(products), top_k=top_k))
+        out, err = await worker.communicate(pickle.dumps((list(products), top_k)))
     finally:
-        # off the loop: shutting down waits for the worker to exit
-        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        if worker.returncode is None:  # cancelled (the service stops): the build is not needed
+            worker.kill()
+            await worker.wait()
+    if worker.returncode != 0:
+        raise RuntimeError(f"similarity worker exited with {worker.returncode}: {err.decode(errors='replace')[-2000:]}")
+    model = pickle.loads(out)  # noqa: S301 - written by our own worker process just now
+    assert isinstance(model, SimilarityModel)
+    return model
+
+
+def build_from_stdin() -> None:
+    """The worker's side of :func:`build_elsewhere`."""
+    products, top_k = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - sent by our own service process
+    sys.stdout.buffer.write(pickle.dumps(SimilarityModel.build(products, top_k=top_k)))
+    sys.stdout.flush()
 
 
 @dataclass(frozen=True)
@@ -145,6 +164,7 @@ __all__ = [
     "SimilarityModel",
     "Watermark",
     "build_elsewhere",
+    "build_from_stdin",
     "category_token",
     "document",
 ]
