@@ -128,6 +128,22 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def pss_kib(pid: int) -> int:
+    """Proportional set size in KiB: resident pages, each shared page divided among its sharers
+    (libraries, the interpreter); the sum over processes is the memory they really take."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss_mib(pid: int) -> float:
+    return round(sum(pss_kib(each) for each in [pid, *descendants(pid)]) / 1024, 1)
+
+
 def descendants(pid: int) -> list[int]:
     found, todo = [], [pid]
     while todo:
@@ -363,8 +379,8 @@ class Run:
             {
                 "AGORA_MODE": "distributed",
                 "AGORA_BROKER_URL": self.broker_url,
-                "AGORA_REDIS_URL": self.args.redis_url,
                 "AGORA_DATA_DIR": str(data_dir),
+                **({"AGORA_REDIS_URL": self.args.redis_url} if self.args.redis_url else {}),
                 **dbs,
             }
         )
@@ -418,7 +434,7 @@ class Run:
                 base = f"http://127.0.0.1:{port}"
                 process.wait_ready(f"{base}/readyz")
                 settle(process.pid, 1 + len(names))
-                started = tree_rss(process.pid)
+                started, started_pss = tree_rss(process.pid), tree_pss_mib(process.pid)
                 statuses = asyncio.run(drive(base, requests=self.args.requests, checkouts=self.args.checkouts))
                 settle(process.pid, 1 + len(names))
                 loaded = tree_rss(process.pid)
@@ -427,13 +443,14 @@ class Run:
             "after_load_mib": loaded,
             "total_after_start_mib": round(sum(started.values()), 1),
             "total_after_load_mib": round(sum(loaded.values()), 1),
+            "pss_total_after_start_mib": started_pss,
             "statuses": statuses,
         }
         for label in started:
             print(f"{label:>16}: {started[label]:6.1f} MiB after start-up, {loaded.get(label, 0):6.1f} after the load")
         print(
             f"{'distributed':>16}: {sum(started.values()):6.1f} MiB after start-up in {len(started)} processes, "
-            f"{sum(loaded.values()):6.1f} after the load; answers {statuses}",
+            f"{sum(loaded.values()):6.1f} after the load (PSS after start-up: {started_pss:.1f}); answers {statuses}",
             flush=True,
         )
 
@@ -531,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkouts", type=int, default=10)
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
-    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL, help="'' for none (SQL carts, no pub/sub)")
     parser.add_argument("--broker-url", help="a running broker (default: a private nats-server of this run)")
     parser.add_argument("--baseline", type=Path, help="a results file of an earlier run, to compare with")
     args = parser.parse_args(argv)
