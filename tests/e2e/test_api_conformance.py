@@ -9,7 +9,7 @@ valid requests accepted and invalid ones refused, 405 with the path's ``Allow``,
 
 Bounded: a few examples per operation and phase (``MAX_EXAMPLES``), no shrinking, two
 unexpected methods per path; about 11,000 cases in all. Run it with ``pytest -m fuzz``: it is
-left out of the default run (tests/conftest.py) until media and support are at 0 failures too.
+left out of the default run (tests/conftest.py) until media is at 0 failures too.
 """
 
 from __future__ import annotations

@@ -100,3 +100,14 @@ def test_schemas_state_what_the_validators_refuse() -> None:
     assert "\\x00-\\x1f" in address["city"]["pattern"]  # no control characters
     update = identity_schemas.AddressUpdate.model_json_schema()["properties"]
     assert "anyOf" not in update["country"]  # may be left out, not sent as null
+
+
+def test_routes_of_an_included_router_are_completed_too(tmp_path: Path) -> None:
+    # support's REST routes are an APIRouter included with include_router (matched lazily)
+    from agora.services import support
+
+    document = create_service_app(support.spec, platform_for_tests(tmp_path)).openapi()
+    open_conversation = document["paths"]["/api/support/conversations"]["post"]
+    assert {"400", "401", "413", "415", "422"} <= set(open_conversation["responses"])
+    assert list(open_conversation["responses"]["422"]["content"]) == [PROBLEM_JSON]
+    assert open_conversation["security"] == [{"bearer": []}, {"session": []}]

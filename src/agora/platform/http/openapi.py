@@ -24,7 +24,7 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from agora.platform.auth.cookies import ACCESS_COOKIE, SAFE_METHODS
@@ -154,11 +154,20 @@ def _references(node: Any, name: str) -> bool:
     return False
 
 
+def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[Any]:
+    """Every API route as FastAPI documents it: a router included with ``include_router`` is
+    matched lazily, so its routes are reached through their effective context (full path, the
+    router's dependencies), which reads like an ``APIRoute``."""
+    for context in iter_route_contexts(list(routes)):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
 def complete_document(document: dict[str, Any], routes: Iterable[BaseRoute]) -> dict[str, Any]:
     """Adds what the chassis answers to FastAPI's document (in place; returned for chaining)."""
     paths: dict[str, Any] = document.get("paths", {})
-    for route in routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in _api_routes(routes):
+        if not route.include_in_schema:
             continue
         for method in route.methods or ():
             operation = paths.get(route.path_format, {}).get(method.lower())

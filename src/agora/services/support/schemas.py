@@ -22,7 +22,14 @@ def _stripped_nonblank(value: str) -> str:
     return stripped
 
 
-Body = Annotated[StrictStr, Field(min_length=1, max_length=BODY_CEILING), TextBlock, AfterValidator(_stripped_nonblank)]
+#: the default per-message bound, which the document states (the configured one is checked later)
+DEFAULT_MESSAGE_MAX_LENGTH = 2000
+Body = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=BODY_CEILING, json_schema_extra={"maxLength": DEFAULT_MESSAGE_MAX_LENGTH}),
+    TextBlock,
+    AfterValidator(_stripped_nonblank),
+]
 
 
 class MessageIn(BaseModel):
