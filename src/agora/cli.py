@@ -44,6 +44,13 @@ def _console() -> Console:
     return Console(stderr=True)
 
 
+def _print_table(table: Table) -> None:
+    """A table on stdout (what a command reports; progress and errors go to stderr)."""
+    from rich.console import Console
+
+    Console().print(table)
+
+
 T = TypeVar("T")
 
 DEFAULT_HOST = "127.0.0.1"
@@ -476,7 +483,7 @@ def doctor(data_dir: DataDir = None) -> None:
     for component, target, problem in results:
         failed += problem is not None
         table.add_row(component, target, "[green]ok[/green]" if problem is None else f"[red]{problem}[/red]")
-    Console().print(table)
+    _print_table(table)
     if failed:
         raise CommandError(f"{failed} check(s) failed")
 
@@ -514,7 +521,7 @@ def dead_letters_command(
         table.add_row(
             name, str(row["id"]), row["consumer"], row["event_type"], str(row["attempts"]), error, parked, replayed
         )
-    Console().print(table)
+    _print_table(table)
     _console().print(f"{len(rows)} dead letter(s).")
 
 
@@ -605,7 +612,7 @@ def mailbox(
     for path in files[-last:]:
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         table.add_row(path.name, str(message["To"]), str(message["Subject"]))
-    Console().print(table)
+    _print_table(table)
     _console().print(f"{len(files)} message(s) in {folder}.")
 
 
