@@ -109,14 +109,18 @@ def _poll(check: Callable[[], bool], *, within: float, what: str) -> None:
         time.sleep(0.25)  # another process's state: there is no event to await from here
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def wait_http(url: str, *, within: float, container: str) -> None:
     def answers() -> bool:
         state = podman("inspect", "--format", "{{.State.Status}}", container).stdout.strip()
         assert state == "running", f"{container} is {state}:\n{podman('logs', container, check=False).stderr[-4000:]}"
-        try:
-            return httpx.get(url, timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return _answers(url)
 
     _poll(answers, within=within, what=f"{url} answering 200")
 
@@ -154,17 +158,18 @@ class Stack:
     def container(self, service: str) -> str:
         return f"{self.project}_{service}_1"
 
-    def up_in_order(self, services: Sequence[str]) -> None:
-        """Stores, then migrations (each must exit 0), then services, then the front."""
+    def up_in_order(self, services: Sequence[str], *, front_url: str) -> None:
+        """Stores, then migrations (each must exit 0), then the services and the front. Ready when
+        the front's /readyz reports every service ready (one request a round, where a healthcheck
+        is a podman exec per container), then each container's own healthcheck must pass too."""
         self.compose("up", "-d", "--no-deps", *STORES)
         self.wait_healthy(STORES, within=240)
         migrations = [f"{name}-migrate" for name in services]
         self.compose("up", "-d", "--no-deps", *migrations, timeout=600)
         self.wait_exited(migrations, within=420)
-        self.compose("up", "-d", "--no-deps", *services, timeout=600)
-        self.wait_healthy(services, within=420)
-        self.compose("up", "-d", "--no-deps", "front")
-        self.wait_healthy(["front"], within=120)
+        self.compose("up", "-d", "--no-deps", *services, "front", timeout=600)
+        _poll(lambda: _answers(f"{front_url}/readyz"), within=600, what="every service ready behind the front")
+        self.wait_healthy([*services, "front"], within=120)
 
     def state(self, service: str) -> dict[str, object]:
         inspected = json.loads(podman("inspect", "--format", "{{json .State}}", self.container(service)).stdout)
