@@ -105,6 +105,7 @@ def stack(images: float, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
         "AGORA_BROKER_URL": "kafka://kafka:9092?session_timeout_ms=6000",
     }
     stack = Stack(project=f"agoratest{uuid.uuid4().hex[:6]}", env=env, log=folder / "compose.log")
+    volumes_before = set(podman("volume", "ls", "--quiet").stdout.split())
     try:
         started = time.monotonic()
         stack.up_in_order(SERVICES, front_url=f"http://127.0.0.1:{http_port}")
@@ -125,6 +126,8 @@ def stack(images: float, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     finally:
         stack.compose("down", "--volumes", "--timeout", "20", timeout=600, check=False)
     assert stack.leftovers() == []
+    # nor an anonymous volume, which no project name would show
+    assert set(podman("volume", "ls", "--quiet").stdout.split()) <= volumes_before
 
 
 def _poll(check, *, within: float = 90.0, what: str):  # type: ignore[no-untyped-def]

@@ -66,7 +66,7 @@ def _post_slowly(port: int, body: bytes, release: threading.Event, answer: list[
 def test_the_demo_runs_read_only_and_stops_gracefully(images: float, tmp_path: Path) -> None:
     port, name = free_port(), f"agora-test-demo-{uuid.uuid4().hex[:8]}"
     podman(
-        "run", "--detach", "--name", name, *HARDENED,
+        "run", "--detach", "--name", name, *HARDENED, "--volume", f"{name}:/var/lib/agora",
         "--publish", f"127.0.0.1:{port}:8000", "--stop-timeout", str(GRACE_SECONDS),
         "--env", f"AGORA_SHUTDOWN_GRACE_SECONDS={GRACE_SECONDS - 5}", IMAGE, "up", "--no-seed",
     )  # fmt: skip
@@ -101,6 +101,7 @@ def test_the_demo_runs_read_only_and_stops_gracefully(images: float, tmp_path: P
         assert elapsed < GRACE_SECONDS, f"stopped after {elapsed:.1f}s"
     finally:
         podman("rm", "--force", "--volumes", name, check=False)
+        podman("volume", "rm", "--force", name, check=False)
 
 
 def _secrets(folder: Path, **files: str) -> Path:
