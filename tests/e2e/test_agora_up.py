@@ -91,6 +91,12 @@ def test_identity_tokens_guard_the_catalog(agora_up) -> None:  # type: ignore[no
             "price": {"amount": 1999, "currency": "USD"},
             "category": "home",
         }
+        # that logout ended the session of the first access token too: a new login's token is refused
+        # by role, not for being revoked
+        login = client.post(
+            "/api/identity/login", json={"email": "ada@example.org", "password": "correct horse battery"}
+        )
+        customer = {"Authorization": f"Bearer {login.json()['access_token']}"}
         assert client.post("/api/catalog/products", json=product, headers=customer).status_code == 403
 
         created = subprocess.run(
