@@ -231,14 +231,24 @@ def up(
         int,
         typer.Option("--first-service-port", min=1, max=65000, help="With --distributed: port of the first service."),
     ] = FIRST_SERVICE_PORT,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="With --distributed: run only these services (repeat the option), e.g. the ones a journey needs.",
+        ),
+    ] = None,
 ) -> None:
     """Start every service: one process (embedded), or one process each with --distributed."""
     platform = _platform(data_dir)
     if distributed:
         from agora.topology import SERVICE_NAMES
 
-        _up_distributed(SERVICE_NAMES, platform, host=host, port=port, seed=seed, first_port=first_service_port)
+        names = [spec.name for spec in _specs(only)] if only else SERVICE_NAMES
+        _up_distributed(names, platform, host=host, port=port, seed=seed, first_port=first_service_port)
         return
+    if only:
+        raise CommandError("--only needs --distributed (embedded mode runs every service in one process)")
     specs = _specs()
     from agora.platform.runtime import create_embedded_app
 
@@ -295,7 +305,7 @@ def _pool_sizes(specs: Sequence[Any], platform: PlatformSettings) -> dict[str, i
     return sizes
 
 
-def _prepare_elsewhere(platform: PlatformSettings, *, seed: bool) -> dict[str, int]:
+def _prepare_elsewhere(platform: PlatformSettings, names: Sequence[str], *, seed: bool) -> dict[str, int]:
     """Migrates and seeds every service in a child process (``agora prepare-distributed``) and
     returns each one's pool size. The front then never imports the services, Alembic or what
     seeding loads: it stays a small proxy and supervisor for as long as the set runs."""
@@ -305,6 +315,7 @@ def _prepare_elsewhere(platform: PlatformSettings, *, seed: bool) -> dict[str, i
         sizes_file = Path(work) / "pool-sizes.json"
         command = [sys.executable, "-m", "agora", "prepare-distributed", "--data-dir", str(platform.data_dir)]
         command += ["--seed" if seed else "--no-seed", "--pool-sizes-file", str(sizes_file)]
+        command += list(names)
         if subprocess.run(command, check=False).returncode != 0:  # noqa: S603 - our own interpreter and module
             raise CommandError("preparing the service databases failed (see above)")
         sizes: dict[str, int] = json.loads(sizes_file.read_text())
@@ -316,11 +327,12 @@ def prepare_distributed(
     pool_sizes_file: Annotated[Path, typer.Option("--pool-sizes-file", help="Where to write the pool sizes.")],
     data_dir: DataDir = None,
     seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Seed demo data on first run.")] = True,
+    services: Annotated[list[str] | None, typer.Argument(help="Services to prepare (default: all).")] = None,
 ) -> None:
     """What ``agora up --distributed`` runs first: migrate and seed every service, then write each
     service's connection pool size (JSON) for the processes it starts."""
     platform = _platform(data_dir)
-    specs = _specs()
+    specs = _specs(services)
     _run(lambda: _prepare(specs, platform, migrate=True, seed=seed))
     pool_sizes_file.write_text(json.dumps(_pool_sizes(specs, platform)))
 
@@ -328,6 +340,7 @@ def prepare_distributed(
 def _up_distributed(
     names: Sequence[str], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
 ) -> None:
+    from agora.platform.observability.tracing import configure_tracing
     from agora.platform.runtime import create_front_app
     from agora.supervisor import Supervisor
 
@@ -338,7 +351,7 @@ def _up_distributed(
             f"{len(names)} free ports from {first_port}; choose others with --first-service-port"
         )
     _require_real_broker(platform)
-    pool_sizes = _prepare_elsewhere(platform, seed=seed)
+    pool_sizes = _prepare_elsewhere(platform, names, seed=seed)
     env = {**os.environ, "AGORA_MODE": Mode.distributed.value, "AGORA_DATA_DIR": str(platform.data_dir)}
     if platform.jwks_file is not None:
         env["AGORA_JWKS_FILE"] = str(platform.jwks_file)
@@ -366,6 +379,12 @@ def _up_distributed(
     def stop_children() -> None:
         supervisor.stop(grace=platform.shutdown_grace_seconds + 5)
 
+    configure_tracing(
+        "front",
+        otlp_endpoint=platform.otlp_endpoint,
+        namespace=platform.service_namespace,
+        sample_ratio=platform.trace_sample_ratio,
+    )
     front = create_front_app(urls)
     front_lifespan = front.router.lifespan_context
 

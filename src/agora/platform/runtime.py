@@ -20,6 +20,8 @@ import httpx
 import orjson
 import structlog
 from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -36,7 +38,7 @@ from agora.platform.messaging import OutboxRelay, Transport, create_transport
 from agora.platform.messaging.catchup import publish_outbox
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import merge_metrics, metrics_response
-from agora.platform.observability.tracing import configure_tracing
+from agora.platform.observability.tracing import configure_tracing, flush_tracing
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
 
@@ -138,7 +140,12 @@ class EmbeddedApp:
     async def running(self) -> AsyncIterator[EmbeddedApp]:
         """Starts every service (also usable without a server, e.g. in tests over ASGITransport)."""
         configure_logging(level=self.platform.log_level, json=self.platform.log_json, service="agora")
-        configure_tracing("agora", otlp_endpoint=self.platform.otlp_endpoint, namespace=self.platform.service_namespace)
+        configure_tracing(
+            "agora",
+            otlp_endpoint=self.platform.otlp_endpoint,
+            namespace=self.platform.service_namespace,
+            sample_ratio=self.platform.trace_sample_ratio,
+        )
         async with AsyncExitStack() as stack:
             await self._shared_transport.start()
             stack.push_async_callback(self._shared_transport.close)
@@ -227,6 +234,9 @@ async def publish_waiting_events(
 
 # --- distributed mode: the local front proxy -------------------------------------------------
 
+tracer = trace.get_tracer("agora.front")
+_REPLACED_HEADERS = frozenset({"x-forwarded-for", "traceparent", "tracestate"})
+
 _HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -253,33 +263,33 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             client_holder["client"] = client
             yield
+        flush_tracing()  # the front's spans (configured by ``agora up --distributed``)
 
     async def forward(request: Request) -> Response:
         name = _service_of(request.url.path) or WEB_SERVICE
         base = service_urls.get(name)
         if base is None:
             return problem_response(404, detail="No service answers this path.", instance=request.url.path)
-        client = client_holder["client"]
-        # the front is the edge: a client's own X-Forwarded-For is dropped, never passed on
-        headers = [
-            (k, v)
-            for k, v in request.headers.items()
-            if k.lower() not in _HOP_BY_HOP and k.lower() != "x-forwarded-for"
-        ]
-        headers.append(("x-forwarded-for", request.client.host if request.client else ""))
-        upstream = client.build_request(
-            request.method,
-            base.rstrip("/") + request.url.path,
-            params=request.url.query,
-            headers=headers,
-            content=request.stream(),
-        )
-        try:
-            response = await client.send(upstream, stream=True)
-        except httpx.HTTPError as exc:
-            return problem_response(
-                502, detail=f"The {name} service is unreachable ({type(exc).__name__}).", instance=request.url.path
-            )
+        # The trace starts here (or continues the client's): the service's server span is its
+        # child. It ends when the upstream answered its headers; a streamed body is not timed.
+        route = f"/api/{name}/{{path}}" if name != WEB_SERVICE else "/{path}"
+        with tracer.start_as_current_span(
+            f"{request.method} {route}",
+            context=propagate.extract(request.headers),
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": request.method,
+                "http.route": route,
+                "url.path": request.url.path,
+                "url.scheme": request.url.scheme,
+            },
+        ) as span:
+            response = await _forward_upstream(request, name, base)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+        if not isinstance(response, httpx.Response):
+            return response  # the service is unreachable: our problem document
         streamed = StreamingResponse(
             response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
         )
@@ -288,6 +298,33 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
             if key.lower() not in _HOP_BY_HOP:
                 streamed.headers.append(key, value)
         return streamed
+
+    async def _forward_upstream(request: Request, name: str, base: str) -> httpx.Response | Response:
+        client = client_holder["client"]
+        # the front is the edge: a client's own X-Forwarded-For is dropped, never passed on, and
+        # the trace context the services see is the front's span, not what the client sent
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if k.lower() not in _HOP_BY_HOP and k.lower() not in _REPLACED_HEADERS
+        ]
+        headers.append(("x-forwarded-for", request.client.host if request.client else ""))
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        headers.extend(carrier.items())
+        upstream = client.build_request(
+            request.method,
+            base.rstrip("/") + request.url.path,
+            params=request.url.query,
+            headers=headers,
+            content=request.stream(),
+        )
+        try:
+            return await client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            return problem_response(
+                502, detail=f"The {name} service is unreachable ({type(exc).__name__}).", instance=request.url.path
+            )
 
     async def readyz(request: Request) -> Response:
         client = client_holder["client"]

@@ -88,6 +88,9 @@ class PlatformSettings(_Base):
     # observability
     otlp_endpoint: str | None = None
     """OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; no exporter when unset."""
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of new traces kept (``AGORA_TRACE_SAMPLE_RATIO``); parent-based: a request carrying a
+    ``traceparent`` follows its caller's decision, so a trace is whole or absent."""
     service_namespace: str = "agora"
 
     # auth: where the public keys that verify access tokens come from

@@ -199,9 +199,10 @@ async def service_runtime(
             pre_ping=settings.database_pre_ping,
         )
         stack.push_async_callback(engine.dispose)
-        if platform.otlp_endpoint:
+        if platform.otlp_endpoint and platform.trace_sample_ratio > 0:
             # a span per statement costs ~0.2 ms of CPU each (a checkout runs ~50): worth it when
-            # traces go somewhere, pure overhead when nothing exports them
+            # traces go somewhere, pure overhead when nothing exports them (no listener is even
+            # attached: tests/unit/platform/test_statement_spans.py)
             instrument_sqlalchemy(engine)
 
         if transport is None:
@@ -324,7 +325,12 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         configure_logging(level=platform.log_level, json=platform.log_json, service=spec.name)
-        configure_tracing(spec.name, otlp_endpoint=platform.otlp_endpoint, namespace=platform.service_namespace)
+        configure_tracing(
+            spec.name,
+            otlp_endpoint=platform.otlp_endpoint,
+            namespace=platform.service_namespace,
+            sample_ratio=platform.trace_sample_ratio,
+        )
         async with service_runtime(
             spec, platform, service_settings, transport=transport, client_app=client_app
         ) as context:

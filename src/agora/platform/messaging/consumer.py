@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,7 @@ from agora.platform.db import unit_of_work
 from agora.platform.messaging.envelope import Envelope, topic_of
 from agora.platform.messaging.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HANDLER_FAILURES
 from agora.platform.messaging.tables import dead_letters, inbox
+from agora.platform.messaging.tracing import carried_context, messaging_system
 from agora.platform.messaging.transports.base import Subscription, Transport
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Consumer:
         self.holds_readiness = holds_readiness
         self._sessions = sessions
         self._transport = transport
+        self._system = messaging_system(transport)
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
@@ -120,13 +122,16 @@ class Consumer:
         if handler is None:  # another event on a topic we follow: not ours
             EVENTS_CONSUMED.labels(self.name, envelope.type, Outcome.ignored).inc()
             return
-        parent = propagate.extract({k: v for k, v in _trace_headers(envelope).items() if v})
+        # the envelope carries the relay's send span (or the writer's span): the parent, so the
+        # handling joins the trace of the request that caused it (agora.platform.messaging.tracing)
         with tracer.start_as_current_span(
             f"{envelope.type} process",
-            context=parent,
+            context=carried_context(envelope),
             kind=trace.SpanKind.CONSUMER,
             attributes={
+                "messaging.system": self._system,
                 "messaging.operation.type": "process",
+                "messaging.operation.name": "process",
                 "messaging.destination.name": topic_of(envelope.type),
                 "messaging.consumer.group.name": self.name,
                 "messaging.message.id": envelope.id,
@@ -191,10 +196,6 @@ class Consumer:
             await self._transport.publish(dead_letter_topic(topic), envelope, key=envelope.subject)
         except Exception:
             log.warning("%s: could not publish %s to the dead-letter topic", self.name, envelope.id, exc_info=True)
-
-
-def _trace_headers(envelope: Envelope) -> dict[str, str | None]:
-    return {"traceparent": envelope.traceparent, "tracestate": envelope.tracestate}
 
 
 async def _claim_inbox(session: AsyncSession, consumer: str, event_id: str) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.messaging.envelope import Envelope, topic_of
 from agora.platform.messaging.tables import outbox
+from agora.platform.messaging.tracing import creating
 
 #: ``session.info`` flag the request session reads after commit to wake the relay at once.
 OUTBOX_DIRTY = "outbox_dirty"
@@ -63,16 +64,19 @@ class Outbox:
         ``key`` orders events on partitioned brokers (Kafka); it defaults to ``subject`` so all
         events about one order, say, keep their order.
         """
-        traceparent, tracestate = current_trace_context()
-        envelope = Envelope(
-            type=event_type,
-            source=self.source,
-            data=data,
-            subject=subject,
-            traceparent=traceparent,
-            tracestate=tracestate,
-        )
-        await session.execute(insert(outbox).values(**self._row(envelope, key or subject)))
+        with creating(event_type, self.source) as span:
+            traceparent, tracestate = current_trace_context()  # the create span's, when there is one
+            envelope = Envelope(
+                type=event_type,
+                source=self.source,
+                data=data,
+                subject=subject,
+                traceparent=traceparent,
+                tracestate=tracestate,
+            )
+            if span is not None:
+                span.set_attribute("messaging.message.id", envelope.id)
+            await session.execute(insert(outbox).values(**self._row(envelope, key or subject)))
         session.info[OUTBOX_DIRTY] = True
         return envelope
 

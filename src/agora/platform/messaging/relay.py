@@ -26,6 +26,7 @@ from agora.platform.db import unit_of_work
 from agora.platform.messaging.envelope import Envelope
 from agora.platform.messaging.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 from agora.platform.messaging.tables import outbox
+from agora.platform.messaging.tracing import messaging_system, sending
 from agora.platform.messaging.transports.base import Outgoing, Transport
 
 #: id, source, topic, key, payload of one unpublished outbox row
@@ -55,6 +56,7 @@ class OutboxRelay:
     ) -> None:
         self._sessions = sessions
         self._transport = transport
+        self._system = messaging_system(transport)
         self._lock_rows = dialect in _LOCKING_DIALECTS
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -107,7 +109,8 @@ class OutboxRelay:
                 return 0
             ids = [row.id for row in rows]
             try:
-                await self._transport.publish_many([self._outgoing(row) for row in rows])
+                with sending([self._outgoing(row) for row in rows], self._system) as messages:
+                    await self._transport.publish_many(messages)
             except Exception as exc:
                 await self._record_failure(session, ids, exc)
                 raise RelayPublishError(str(exc)) from exc

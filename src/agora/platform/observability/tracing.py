@@ -1,7 +1,14 @@
 """OpenTelemetry tracing: one global provider per process, OTLP/HTTP export when configured.
 
 Without an endpoint spans are still created and sampled, so ``trace_id``/``span_id`` reach the
-logs and propagate between services even where nothing collects them.
+logs and propagate between services even where nothing collects them. What only a collector
+would read stays off then: a span per SQL statement (:func:`instrument_sqlalchemy` is called
+only when :func:`exporting`) and the outbox's create/send spans
+(:mod:`agora.platform.messaging.tracing`).
+
+Sampling is parent-based with a trace-id ratio at the root (``AGORA_TRACE_SAMPLE_RATIO``, 1.0 by
+default): the front (or whichever process starts a trace) decides once, every process downstream
+follows the ``traceparent``'s sampled flag, so a trace is kept whole or not at all.
 """
 
 from __future__ import annotations
@@ -15,24 +22,30 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 _state: dict[str, Any] = {"provider": None}
 _instrumented_engines: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def configure_tracing(
-    service_name: str, *, otlp_endpoint: str | None = None, namespace: str = "agora"
+    service_name: str,
+    *,
+    otlp_endpoint: str | None = None,
+    namespace: str = "agora",
+    sample_ratio: float = 1.0,
 ) -> TracerProvider:
     """Install the process's tracer provider once and return it.
 
     OpenTelemetry refuses to replace a global provider, so later calls return the first one (in
     embedded mode every service shares the process, hence the provider). An exporter is attached
-    the first time an endpoint is given.
+    the first time an endpoint is given. ``sample_ratio`` is the share of new traces kept; a
+    request that arrives with a ``traceparent`` follows its caller's decision.
     """
     provider: TracerProvider | None = _state["provider"]
     if provider is None:
         resource = Resource.create({"service.name": service_name, "service.namespace": namespace})
-        provider = TracerProvider(resource=resource)
+        provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(sample_ratio)))
         trace.set_tracer_provider(provider)
         _state["provider"] = provider
         _state["exporting"] = False
@@ -44,6 +57,12 @@ def configure_tracing(
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
         _state["exporting"] = True
     return provider
+
+
+def exporting() -> bool:
+    """Whether spans leave this process (an OTLP endpoint is configured): what only a collector
+    reads (statement spans, the outbox's messaging spans) is skipped otherwise."""
+    return bool(_state.get("exporting"))
 
 
 def flush_tracing(timeout_millis: int = 5000) -> None:
@@ -106,6 +125,7 @@ def current_trace_ids() -> tuple[str, str] | None:
 __all__ = [
     "configure_tracing",
     "current_trace_ids",
+    "exporting",
     "extract_context",
     "flush_tracing",
     "inject_trace_headers",
