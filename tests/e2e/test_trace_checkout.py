@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agora.platform.testing.brokers import PrivateNats
 from agora.platform.testing.processes import (
     agora_command,
     free_port,
@@ -40,7 +41,6 @@ from tests.support.telemetry import (
     ReceivedSpan,
     chain_to_root,
     otlp_receiver,
-    private_nats,
 )
 
 pytestmark = [pytest.mark.backend("nats"), pytest.mark.slow, pytest.mark.timeout(300)]
@@ -60,12 +60,11 @@ def complete_chain(spans: list[ReceivedSpan], trace_id: str, leaf_name: str) -> 
     return None
 
 
-def test_one_checkout_is_one_trace_from_the_front_to_the_smtp_send(tmp_path: Path) -> None:
-    with (
-        otlp_receiver() as (receiver, endpoint),
-        smtp_server() as (mailbox, smtp_port),
-        private_nats(tmp_path / "nats") as broker_url,
-    ):
+def test_one_checkout_is_one_trace_from_the_front_to_the_smtp_send(tmp_path: Path, private_nats: PrivateNats) -> None:
+    # a private NATS: on the shared one, another run's notifications process (same durable group)
+    # could take this checkout's events
+    broker_url = private_nats.url
+    with otlp_receiver() as (receiver, endpoint), smtp_server() as (mailbox, smtp_port):
         port, first_service_port = free_port(), free_port_block(len(SERVICES))
         env = {
             "AGORA_ENVIRONMENT": "development",

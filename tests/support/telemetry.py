@@ -1,26 +1,19 @@
-"""What the observability end-to-end tests run themselves: an OTLP/HTTP trace receiver that
-decodes what the services export, and a private NATS JetStream server.
+"""An OTLP/HTTP trace receiver the observability end-to-end tests run themselves.
 
-The receiver is a real OTLP endpoint for the exporter (``POST /v1/traces`` with a protobuf
+It is a real OTLP endpoint for the exporter (``POST /v1/traces`` with a protobuf
 ``ExportTraceServiceRequest``, answered 200 with an empty ``ExportTraceServiceResponse``): it
 decodes every request with ``opentelemetry-proto`` into :class:`ReceivedSpan` values a test can
-walk parent to child. A private ``nats-server`` (Debian's, which scripts/provision-backends.sh
-installs) keeps the test's durable consumer groups away from other tests' processes on the
-shared server: a notification consumer of another run would otherwise take our events.
+walk parent to child.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, TypeVar
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -29,9 +22,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
-
-from agora.platform.testing.brokers import unavailable, wait_for_port
-from agora.platform.testing.processes import free_port
 
 T = TypeVar("T")
 
@@ -148,33 +138,6 @@ def otlp_receiver() -> Iterator[tuple[OtlpReceiver, str]]:
         thread.join(timeout=10)
 
 
-@contextmanager
-def private_nats(directory: Path) -> Iterator[str]:
-    """``nats-server -js`` on a free loopback port with its store in ``directory``; yields its URL."""
-    binary = shutil.which("nats-server", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-    if binary is None:
-        unavailable("nats", "nats-server is not installed (scripts/provision-backends.sh installs it)")
-        raise AssertionError("unreachable")
-    port = free_port()
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / "nats.log").open("wb") as log:
-        process = subprocess.Popen(
-            [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(directory)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(process, port, directory / "nats.log", broker="nats", timeout=20)
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 def chain_to_root(span: ReceivedSpan, spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
     """``span``, its parent, its parent's parent... up to the root (fails on a missing parent)."""
     by_id = {each.span_id: each for each in spans if each.trace_id == span.trace_id}
@@ -195,5 +158,4 @@ __all__ = [
     "ReceivedSpan",
     "chain_to_root",
     "otlp_receiver",
-    "private_nats",
 ]

@@ -202,7 +202,7 @@ async def service_runtime(
         if platform.otlp_endpoint and platform.trace_sample_ratio > 0:
             # a span per statement costs ~0.2 ms of CPU each (a checkout runs ~50): worth it when
             # traces go somewhere, pure overhead when nothing exports them (no listener is even
-            # attached: tests/unit/platform/test_statement_spans.py)
+            # attached: tests/unit/observability/test_trace_costs.py)
             instrument_sqlalchemy(engine)
 
         if transport is None:

