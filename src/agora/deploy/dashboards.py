@@ -147,6 +147,13 @@ def service_red() -> dict[str, Any]:
                 "Circuit breakers (0 closed, 1 open, 2 half-open)",
                 ("max by (target) (agora_circuit_breaker_state)", "{{target}}"),
             ),
+            panel(
+                "Database pool: connections in use, idle, waiting callers",
+                (f"sum(agora_db_pool_connections_in_use{{{selected}}})", "in use"),
+                (f"sum(agora_db_pool_connections_idle{{{selected}}})", "idle"),
+                (f"sum(agora_db_pool_waiting{{{selected}}})", "waiting"),
+                (f"sum(agora_db_pool_size{{{selected}}})", "pool size"),
+            ),
         ],
         service_variable=True,
     )
@@ -174,6 +181,19 @@ def checkout() -> dict[str, Any]:
             panel(
                 "Payment attempts by outcome (per minute)",
                 (f"sum by (outcome) (rate(agora_payments_charges_total[{RATE}])) * 60", "{{outcome}}"),
+            ),
+            panel(
+                "Orders entering each status (per minute)",
+                (f"sum by (status) (rate(agora_orders_total[{RATE}])) * 60", "{{status}}"),
+            ),
+            panel(
+                "Payment declines: share of charge attempts",
+                (
+                    f'sum(rate(agora_payments_charges_total{{outcome="declined"}}[{RATE}]))'
+                    f" / clamp_min(sum(rate(agora_payments_charges_total[{RATE}])), 1e-9)",
+                    "declined",
+                ),
+                unit="percentunit",
             ),
             panel(
                 "Checkout duration p50 / p95",
@@ -221,6 +241,28 @@ def event_pipeline() -> dict[str, Any]:
             panel(
                 "Relay publish failures per minute",
                 (f"sum(rate(agora_outbox_publish_failures_total[{RATE}])) * 60", "failures"),
+            ),
+            panel(
+                "Oldest unpublished outbox event, by source",
+                ("max by (source) (agora_outbox_oldest_unsent_age_seconds)", "{{source}}"),
+                unit="s",
+            ),
+            panel(
+                "Consumer backlog in the broker, by consumer",
+                ("max by (consumer) (agora_consumer_backlog_events)", "{{consumer}}"),
+            ),
+            panel(
+                "Dead letters waiting for replay, by consumer",
+                ("max by (consumer) (agora_dead_letters)", "{{consumer}}"),
+            ),
+            panel(
+                "Handling time p95 and handler failures per minute, by consumer",
+                (
+                    "histogram_quantile(0.95, sum by (consumer, le) "
+                    f"(rate(agora_event_handling_duration_seconds_bucket[{RATE}])))",
+                    "p95 {{consumer}}",
+                ),
+                (f"sum by (consumer) (rate(agora_event_handler_failures_total[{RATE}])) * 60", "failures {{consumer}}"),
             ),
         ],
     )

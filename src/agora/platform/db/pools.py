@@ -57,6 +57,11 @@ class BoundedQueuePool(AsyncAdaptedQueuePool):
     #: log under ``sqlalchemy.pool`` as the stock pool does (WARNING unless asked), not as ``agora.*``
     _sqla_logger_namespace: ClassVar[str] = "sqlalchemy.pool.impl.BoundedQueuePool"
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a connection right now (exported as ``agora_db_pool_waiting``)."""
+        return self._waiting
+
     def _do_get(self) -> ConnectionPoolEntry:
         if self._pool.qsize() > 0 or self._overflow < self._max_overflow:
             return super()._do_get()  # a connection is free or may be opened: no queueing

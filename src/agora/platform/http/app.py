@@ -46,8 +46,10 @@ from agora.platform.http.pagination import CursorCodec
 from agora.platform.http.problems import install_problem_handlers, problem_response
 from agora.platform.messaging import Handler, Outbox, OutboxRelay, Transport, create_transport
 from agora.platform.messaging.catchup import StartupCatchUp
+from agora.platform.messaging.gauges import event_gauges_task
+from agora.platform.messaging.metrics import preinitialise_outbox
 from agora.platform.observability.logging import configure_logging
-from agora.platform.observability.metrics import metrics_response
+from agora.platform.observability.metrics import metrics_response, watch_pool
 from agora.platform.observability.tracing import configure_tracing, flush_tracing, instrument_sqlalchemy
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
@@ -259,6 +261,8 @@ async def service_runtime(
             shutdown = spec.on_shutdown
             stack.push_async_callback(lambda: shutdown(context))
         if start_background:
+            watch_pool(spec.name, engine)
+            preinitialise_outbox(context.outbox.source)
             started_at = datetime.now(UTC)
             relay.start()
             stack.push_async_callback(relay.stop)
@@ -267,7 +271,8 @@ async def service_runtime(
                 await consumer.start()
                 stack.push_async_callback(consumer.stop)
             context.catch_up = StartupCatchUp(relay, consumers, started_at=started_at)
-            for task in spec.periodic(context) if spec.periodic else ():
+            gauges = event_gauges_task(context.read_sessions, consumers, name=f"{spec.name}.event-gauges")
+            for task in [gauges, *(spec.periodic(context) if spec.periodic else ())]:
                 task.start()
                 stack.push_async_callback(task.stop)
             await follow_revocations(context, stack)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -27,7 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora.platform.db import unit_of_work
 from agora.platform.messaging.envelope import Envelope, topic_of
-from agora.platform.messaging.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HANDLER_FAILURES
+from agora.platform.messaging.metrics import (
+    CONSUMER_LAG,
+    EVENTS_CONSUMED,
+    HANDLER_FAILURES,
+    HANDLING_DURATION,
+    preinitialise_consumer,
+)
 from agora.platform.messaging.tables import dead_letters, inbox
 from agora.platform.messaging.tracing import carried_context, messaging_system
 from agora.platform.messaging.transports.base import Subscription, Transport
@@ -96,6 +103,8 @@ class Consumer:
 
     async def start(self) -> None:
         """Subscribe to every topic a registered event type belongs to."""
+        # "ignored" is left out: its types are whatever else travels on the topics
+        preinitialise_consumer(self.name, self._handlers, [o for o in Outcome if o is not Outcome.ignored])
         for topic in self.topics:
             self._subscriptions.append(await self._transport.subscribe(topic, self.name, self.dispatch))
 
@@ -117,6 +126,7 @@ class Consumer:
 
     async def dispatch(self, envelope: Envelope) -> None:
         """Handle one delivered event. Returning acknowledges it to the transport."""
+        started = time.perf_counter()
         CONSUMER_LAG.labels(consumer=self.name).set(max(0.0, (datetime.now(UTC) - envelope.time).total_seconds()))
         handler = self._handlers.get(envelope.type)
         if handler is None:  # another event on a topic we follow: not ours
@@ -140,6 +150,7 @@ class Consumer:
         ):
             outcome = await self._handle_with_retries(handler, envelope)
         EVENTS_CONSUMED.labels(self.name, envelope.type, outcome).inc()
+        HANDLING_DURATION.labels(self.name).observe(time.perf_counter() - started)
 
     async def _handle_with_retries(self, handler: EventHandler, envelope: Envelope) -> Outcome:
         attempt = 0

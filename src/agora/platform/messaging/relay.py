@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora.platform.db import unit_of_work
 from agora.platform.messaging.envelope import Envelope
-from agora.platform.messaging.metrics import OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
+from agora.platform.messaging.metrics import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED, record_outbox
 from agora.platform.messaging.tables import outbox
 from agora.platform.messaging.tracing import messaging_system, sending
 from agora.platform.messaging.transports.base import Outgoing, Transport
@@ -121,14 +121,19 @@ class OutboxRelay:
         return len(rows)
 
     async def pending(self) -> dict[str, int]:
-        """Unpublished rows per source (also exported as ``agora_outbox_pending``)."""
+        """Unpublished rows per source (also exported as ``agora_outbox_pending``, and the oldest
+        one's age as ``agora_outbox_oldest_unsent_age_seconds``)."""
         async with unit_of_work(self._sessions) as session:
             result = await session.execute(
-                select(outbox.c.source, func.count()).where(outbox.c.published_at.is_(None)).group_by(outbox.c.source)
+                select(outbox.c.source, func.count(), func.min(outbox.c.created_at))
+                .where(outbox.c.published_at.is_(None))
+                .group_by(outbox.c.source)
             )
-            counts = {source: int(count) for source, count in result.all()}
+            rows = result.all()
+        counts = {source: int(count) for source, count, _ in rows}
+        oldest = {source: created for source, _, created in rows}
         for source in list(_known_sources | counts.keys()):
-            OUTBOX_PENDING.labels(source=source).set(counts.get(source, 0))
+            record_outbox(source, counts.get(source, 0), oldest.get(source))
         _known_sources.update(counts)
         return counts
 
@@ -173,6 +178,8 @@ class OutboxRelay:
                 failures += 1
                 delay = self._backoff(failures)
                 log.warning("outbox relay: publish failed, retrying in %.2fs", delay, exc_info=True)
+                # the backlog keeps growing while the broker refuses: the gauges must show it
+                await self._refresh_pending_gauge()
                 await self._sleep(delay, wake_on_notify=False)
                 continue
             failures = 0

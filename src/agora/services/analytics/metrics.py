@@ -10,11 +10,17 @@ from prometheus_client import Counter
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora.contracts.analytics import PRODUCT_VIEW
+from agora.contracts.cart import CART_ITEM_ADDED
+from agora.contracts.orders import ORDER_CANCELLED, ORDER_FAILED, ORDER_PAID, ORDER_PLACED
+from agora.platform.observability.metrics import preinitialise
+
 events_total = Counter(
     "agora_analytics_events_total",
     "Events analytics recorded, by type (orders.order.*, cart.item.added, product_view).",
     ("type",),
 )
+preinitialise(events_total, ORDER_PLACED, ORDER_PAID, ORDER_FAILED, ORDER_CANCELLED, CART_ITEM_ADDED, PRODUCT_VIEW)
 
 
 def count_after_commit(session: AsyncSession, event_type: str) -> None:

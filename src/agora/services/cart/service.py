@@ -31,6 +31,7 @@ from agora.platform.db import unit_of_work
 from agora.platform.db.types import utcnow
 from agora.platform.errors import NotFoundError, UnprocessableError
 from agora.platform.messaging.outbox import EventWriter
+from agora.platform.observability.metrics import preinitialise
 from agora.platform.service import ServiceContext
 from agora.services.cart.pricing import CatalogPrices, CatalogUnavailable
 from agora.services.cart.redis_store import RedisCartStore, connect
@@ -46,6 +47,7 @@ cart_operations_total = Counter(
     "Cart changes and reads, by operation (add, update, remove, clear, merge, view).",
     ("operation",),
 )
+preinitialise(cart_operations_total, "add", "update", "remove", "clear", "merge", "view")
 
 
 def user_owner(user_id: str) -> str:

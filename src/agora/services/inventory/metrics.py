@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from agora.platform.observability.metrics import preinitialise
+
 reservations_total = Counter(
     "agora_inventory_reservations_total",
     "Reservation requests by outcome: held, existing (an idempotent repeat), out_of_stock, unknown_sku.",
@@ -28,3 +30,7 @@ units_total = Counter(
     "Units moved by reservations, by movement: reserved, committed, released, restocked, expired.",
     ("movement",),
 )
+
+preinitialise(reservations_total, "held", "existing", "out_of_stock", "unknown_sku")
+preinitialise(reservation_transitions_total, "committed", "released", "restocked", "expired")
+preinitialise(units_total, "reserved", "committed", "released", "restocked", "expired")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from agora.platform.observability.metrics import preinitialise
+
 uploads_total = Counter(
     "agora_media_uploads_total",
     "Image uploads by outcome (stored, duplicate, too_large, type, dimensions, damaged, bad_request, forbidden, "
@@ -17,4 +19,9 @@ bytes_stored_total = Counter(
 objects_collected_total = Counter(
     "agora_media_objects_collected_total",
     "Orphaned objects removed by media-gc.",
+)
+
+preinitialise(
+    uploads_total,
+    *"stored duplicate too_large type dimensions damaged bad_request forbidden rate_limited quota busy".split(),
 )

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from agora.contracts.catalog import SUPPORTED_CURRENCIES
+from agora.platform.observability.metrics import preinitialise
+from agora.services.orders.status import Status
+
 checkouts_total = Counter(
     "agora_orders_checkouts_total",
     "Checkouts that ended, by outcome (paid, or the failure code: card_declined, out_of_stock...).",
@@ -34,3 +38,31 @@ recovered_total = Counter(
     "Unfinished sagas taken over by recovery after their lease lapsed, by how they ended.",
     ("outcome",),
 )
+
+orders_total = Counter(
+    "agora_orders_total",
+    "Orders that entered each status (pending when placed, then paid, failed, shipped, delivered, cancelled), "
+    "counted after the change committed.",
+    ("status",),
+)
+
+#: the outcomes a checkout ends in most (the rest of the failure codes of saga/_outcomes.py appear
+#: when they first happen): a label value of each is exported at zero from the start
+CHECKOUT_OUTCOMES = (
+    "paid",
+    "card_declined",
+    "card_refused",
+    "out_of_stock",
+    "payments_unavailable",
+    "payment_provider_error",
+    "inventory_unavailable",
+    "cart_unavailable",
+    "empty_cart",
+    "settling",
+    "error",
+)
+
+preinitialise(checkouts_total, *CHECKOUT_OUTCOMES)
+preinitialise(checkout_duration_seconds, "paid", "failed")
+preinitialise(revenue_minor_total, *sorted(SUPPORTED_CURRENCIES))
+preinitialise(orders_total, *(status.value for status in Status))

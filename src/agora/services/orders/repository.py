@@ -17,11 +17,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, not_, or_, select, update
+from sqlalchemy import Select, and_, event, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.payments import REASON_CARD_DECLINED
 from agora.platform.db.types import utcnow
+from agora.services.orders.metrics import orders_total
 from agora.services.orders.models import Order, OrderItem
 
 
@@ -82,6 +83,7 @@ class OrdersRepository:
     async def add(self, order: Order) -> None:
         self.session.add(order)
         await self.session.flush()
+        self._count_status_after_commit(order.status)
 
     async def add_items(self, items: Iterable[OrderItem]) -> None:
         self.session.add_all(items)
@@ -101,7 +103,15 @@ class OrdersRepository:
             statement = statement.where(Order.status.in_(list(statuses)))
         statement = statement.values(version=Order.version + 1, updated_at=values.pop("updated_at", utcnow()), **values)
         result = await self.session.execute(statement.execution_options(synchronize_session=False))
-        return bool(getattr(result, "rowcount", 0) == 1)
+        won = bool(getattr(result, "rowcount", 0) == 1)
+        if won and "status" in values:
+            self._count_status_after_commit(values["status"])
+        return won
+
+    def _count_status_after_commit(self, status: str) -> None:
+        """``agora_orders_total{status}`` counts the change once it committed (a rolled-back one never)."""
+        counter = orders_total.labels(status)
+        event.listen(self.session.sync_session, "after_commit", lambda _session: counter.inc(), once=True)
 
     async def count(self, **filters: Any) -> int:
         statement = select(func.count()).select_from(Order)

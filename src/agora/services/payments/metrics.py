@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from agora.contracts.catalog import SUPPORTED_CURRENCIES
+from agora.platform.observability.metrics import preinitialise
+
 charges_total = Counter(
     "agora_payments_charges_total",
     "Charge attempts by outcome: captured, declined, provider_error.",
@@ -22,3 +25,7 @@ refunds_total = Counter(
     "Charges refunded, by currency.",
     ("currency",),
 )
+
+preinitialise(charges_total, "captured", "declined", "provider_error")
+preinitialise(amount_minor_total, *sorted(SUPPORTED_CURRENCIES))
+preinitialise(refunds_total, *sorted(SUPPORTED_CURRENCIES))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from agora.platform.observability.metrics import preinitialise
+
 served_total = Counter(
     "agora_recommendations_served_total",
     "Recommended items returned, by reason: bought_together, similar, popular.",
@@ -17,3 +19,5 @@ model_builds_total = Counter(
     "agora_recommendations_model_builds_total",
     "Times the similarity model was rebuilt from the product table.",
 )
+
+preinitialise(served_total, "bought_together", "similar", "popular")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from agora.platform.observability.metrics import preinitialise
+
 quotes_total = Counter(
     "agora_shipping_quotes_total",
     "Shipping quotes given, by destination zone.",
@@ -14,3 +16,5 @@ shipments_total = Counter(
     "Shipments that reached a status (created, delivered), counted once their transaction committed.",
     ("status",),
 )
+
+preinitialise(shipments_total, "created", "delivered")

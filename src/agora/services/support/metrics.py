@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
+from agora.platform.observability.metrics import preinitialise
+
 messages_total = Counter(
     "agora_support_messages_total",
     "Chat messages stored, by author role (customer, agent), counted after the commit.",
@@ -11,3 +13,5 @@ messages_total = Counter(
 )
 open_websockets = Gauge("agora_support_websockets", "Open support chat WebSockets in this process.")
 rate_limited_total = Counter("agora_support_rate_limited_total", "Messages refused by the per-user rate limit.")
+
+preinitialise(messages_total, "customer", "agent")
