@@ -144,6 +144,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         with running_process(scraper, log_path=directory / "prometheus.log") as server:
             wait_until_ready(f"http://127.0.0.1:{prometheus_port}/-/ready", timeout=30, process=server)
             live = Prometheus(f"http://127.0.0.1:{prometheus_port}")
+            # a first scrape before the journey: its counters' zero is then a sample to increase from
+            _polled(lambda: live.query('up{job="agora"} == 1'), within=30, what="a first scrape")
             with httpx.Client(base_url=base, timeout=30) as client:
                 _journey(client)
             # the journey's counters in at least two scrapes, and the SLO ratios recorded from them
@@ -180,13 +182,17 @@ def test_every_rule_and_dashboard_expression_evaluates(prometheus: Prometheus) -
 
 
 def test_the_dashboards_show_the_journey(prometheus: Prometheus) -> None:
-    """The checkout funnel and revenue series exist after one paid checkout. (Their rates stay 0
-    here: a labelled counter is born at its first increment, so Prometheus's first sample is
-    already 1 and increase() has nothing to compare with; under steady traffic they move.)"""
+    """The checkout funnel and revenue move after one paid checkout: their series exist at zero
+    from the start (pre-initialised), so the first increment is an increase Prometheus can see."""
     paid = prometheus.query('sum(agora_orders_checkouts_total{outcome="paid"})')
     assert paid and float(paid[0]["value"][1]) == 1
-    revenue = prometheus.query("sum by (currency) (rate(agora_orders_revenue_minor_total[5m]))")
+    assert float(prometheus.query('sum(increase(agora_orders_checkouts_total{outcome="paid"}[5m]))')[0]["value"][1]) > 0
+    revenue = prometheus.query("sum by (currency) (rate(agora_orders_revenue_minor_total[5m])) > 0")
     assert [series["metric"]["currency"] for series in revenue] == ["USD"]
+    # every other currency is there, at zero: absent() and rate() work before the first sale
+    assert len(prometheus.query("sum by (currency) (agora_orders_revenue_minor_total)")) > 1
+    statuses = prometheus.query("sum by (status) (agora_orders_total) > 0")
+    assert {series["metric"]["status"] for series in statuses} == {"pending", "paid"}
 
 
 def test_the_slo_ratios_of_the_journey(prometheus: Prometheus) -> None:

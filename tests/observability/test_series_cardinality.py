@@ -63,7 +63,9 @@ async def product_ids(client: httpx.AsyncClient) -> list[str]:
     ids: list[str] = []
     cursor = None
     while True:
-        page = await client.get("/api/catalog/products", params={"limit": 100, **({"cursor": cursor} if cursor else {})})
+        page = await client.get(
+            "/api/catalog/products", params={"limit": 100, **({"cursor": cursor} if cursor else {})}
+        )
         assert page.status_code == 200, page.text
         ids += [item["id"] for item in page.json()["items"]]
         if (cursor := page.json()["next_cursor"]) is None:
@@ -75,7 +77,9 @@ async def in_batches(count: int, one: Callable[[int], Awaitable[None]]) -> None:
         await asyncio.gather(*(one(index) for index in range(start, min(count, start + BATCH))))
 
 
-async def test_a_thousand_products_and_users_add_no_series(shop: httpx.AsyncClient, token_factory: TokenFactory) -> None:
+async def test_a_thousand_products_and_users_add_no_series(
+    shop: httpx.AsyncClient, token_factory: TokenFactory
+) -> None:
     seeded = await product_ids(shop)
     assert seeded
 
@@ -86,7 +90,9 @@ async def test_a_thousand_products_and_users_add_no_series(shop: httpx.AsyncClie
         unknown = str(uuid.uuid4())
         assert (await shop.get(f"/api/catalog/products/{known}")).status_code == 200
         assert (await shop.get(f"/api/catalog/products/{unknown}")).status_code == 404
-        viewed = await shop.post("/api/analytics/events", json={"type": "product_view", "product_id": unknown}, headers=user)
+        viewed = await shop.post(
+            "/api/analytics/events", json={"type": "product_view", "product_id": unknown}, headers=user
+        )
         assert viewed.status_code == 202, viewed.text
         added = await shop.post("/api/cart/items", json={"product_id": known, "quantity": 1}, headers=user)
         assert added.status_code in (200, 201), added.text

@@ -84,6 +84,7 @@ task_duration_seconds = Histogram(
     buckets=DURATION_BUCKETS,
 )
 
+
 def preinitialise(metric: MetricWrapperBase, *label_values: str | tuple[str, ...]) -> None:
     """Creates the children of a labelled metric at zero.
 

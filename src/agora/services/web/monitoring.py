@@ -100,7 +100,7 @@ def parse_metrics(texts: Iterable[str], *, at: float, one_process: bool = False)
                     paid = (paid or 0.0) + value
                 elif name == CHECKOUTS:
                     paid = paid or 0.0
-                elif name == REVENUE:
+                elif name == REVENUE and value > 0:  # every currency is exported, at 0 until its first sale
                     currency = labels.get("currency", "")
                     revenue[currency] = revenue.get(currency, 0.0) + value
     names = set(requests) | set(buckets)
