@@ -21,10 +21,12 @@ from agora.platform.auth.revocations import RevocationFetcher, Revocations
 from agora.platform.db import Session
 from agora.platform.db.types import utcnow
 from agora.platform.http.problems import Forbidden, Unauthorized, declares
+from agora.platform.kept import close_kept, kept
 from agora.platform.service import ServiceContext
+from agora.platform.workers import WorkerPool
 from agora.services.identity.keys import jwks
 from agora.services.identity.models import User
-from agora.services.identity.passwords import Passwords
+from agora.services.identity.passwords import Passwords, default_hash_threads
 from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.service import revocations_document
 from agora.services.identity.settings import IdentitySettings
@@ -71,17 +73,31 @@ def revocations_source(context: ServiceContext) -> RevocationFetcher:
 
 
 def passwords_for(context: ServiceContext) -> Passwords:
-    passwords: Passwords | None = context.extras.get(_PASSWORDS)
-    if passwords is None:
+    """The running service's hasher, with its thread pool (built once, closed at shutdown)."""
+
+    def build() -> Passwords:
         settings = context.settings
         assert isinstance(settings, IdentitySettings)
-        passwords = Passwords(
+        threads = settings.password_hash_threads or default_hash_threads()
+        pool = WorkerPool(
+            threads=threads,
+            budget=threads,
+            queue=settings.password_hash_queue,
+            wait_seconds=settings.password_hash_wait_seconds,
+            name="identity-hash",
+        )
+        return Passwords(
             memory_kib=settings.argon2_memory_kib,
             time_cost=settings.argon2_time_cost,
             parallelism=settings.argon2_parallelism,
+            pool=pool,
         )
-        context.extras[_PASSWORDS] = passwords
-    return passwords
+
+    return kept(context, _PASSWORDS, build)
+
+
+async def close_passwords(context: ServiceContext) -> None:
+    await close_kept(context, _PASSWORDS)
 
 
 @declares(401, unsafe=(403,), needs_caller=True)

@@ -133,13 +133,15 @@ class IdentityService:
     # -- accounts -----------------------------------------------------------------------------
 
     async def register(self, body: RegisterIn, *, role: Role = "customer") -> User:
+        # hashed before the first query: a request waiting for the hash pool holds no connection
+        password_hash = await self.passwords.hash_in_pool(body.password)
         if await self.repository.user_by_email(body.email) is not None:
             raise ConflictError("An account with this email already exists.", field="email")
         now = utcnow()
         user = User(
             id=str(uuid.uuid4()),
             email=body.email,
-            password_hash=self.passwords.hash(body.password),
+            password_hash=password_hash,
             display_name=body.display_name or body.email.split("@", 1)[0],
             role=role,
             is_active=True,
@@ -167,11 +169,11 @@ class IdentityService:
         usable = user is not None and user.is_active
         # always one argon2 verification (the dummy hash when there is no usable account), so the
         # response time does not reveal whether the email is registered
-        matches = self.passwords.verify(user.password_hash if usable and user else None, password)
+        matches = await self.passwords.verify_in_pool(user.password_hash if usable and user else None, password)
         if not matches or user is None or not usable:
             raise AuthenticationError(INVALID_LOGIN)
         if self.passwords.needs_rehash(user.password_hash):
-            user.password_hash = self.passwords.hash(password)
+            user.password_hash = await self.passwords.hash_in_pool(password)
             user.updated_at = utcnow()
         return await self._issue(user, family_id=str(uuid.uuid4()))
 
@@ -318,7 +320,7 @@ class IdentityService:
         if reset is None or reset.used_at is not None or reset.expires_at <= now or user is None or not user.is_active:
             raise IdentityError(INVALID_RESET, field="token")
         reset.used_at = now
-        user.password_hash = self.passwords.hash(password)
+        user.password_hash = await self.passwords.hash_in_pool(password)
         user.updated_at = now
         await self._cut_off_user(user.id, now)
 

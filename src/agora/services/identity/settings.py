@@ -24,6 +24,13 @@ class IdentitySettings(ServiceSettings):
     argon2_memory_kib: int = Field(default=19_456, ge=19_456, le=1_048_576)
     argon2_time_cost: int = Field(default=2, ge=2, le=20)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
+    # hashing off the event loop (passwords.py): hashes at once, and how many more may wait how long
+    password_hash_threads: int | None = Field(default=None, ge=1, le=64)
+    """Hashes computed at once (each holds ``argon2_memory_kib``); unset: the CPUs but one, 1 to 4."""
+    password_hash_queue: int = Field(default=64, ge=0, le=10_000)
+    """Logins and registrations that may wait for a hash; one more is answered 503 with Retry-After."""
+    password_hash_wait_seconds: float = Field(default=10.0, gt=0, le=120)
+    """How long one may wait for a hash before it is answered 503 with Retry-After."""
 
     # login throttling (policy in throttle.py); AGORA_IDENTITY_THROTTLE_STORAGE_URL beats AGORA_REDIS_URL
     throttle_storage_url: str | None = None

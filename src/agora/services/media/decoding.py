@@ -11,23 +11,25 @@ counts four times, see ``imaging.DECODE_WEIGHT``):
 * at most ``decode_queue`` uploads wait; one more, or one that waited ``decode_wait_seconds``,
   is answered 503 with ``Retry-After`` at once, instead of holding its bytes while memory piles up.
 
+The admission is the chassis's :class:`~agora.platform.workers.WorkerPool` (identity hashes
+passwords on one too); the decode threads release the GIL in Pillow, so the event loop serves
+other requests meanwhile.
+
 Memory goes back after each decode: see :func:`release_memory`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import ctypes
 import ctypes.util
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import structlog
 
 from agora.platform.http.problems import ServiceUnavailable
+from agora.platform.workers import WorkerPool
 
 log = structlog.get_logger(__name__)
 
@@ -78,71 +80,27 @@ def release_memory() -> None:
         trim(0)
 
 
-class DecodePool:
-    """Runs decodes within a pixel budget on its own threads (see the module's docstring)."""
+class DecodePool(WorkerPool):
+    """The chassis's :class:`WorkerPool` with pixels as the cost: decodes within a pixel budget on
+    their own threads, memory given back after each (see the module's docstring)."""
+
+    retry_after_seconds = RETRY_AFTER_SECONDS
 
     def __init__(self, *, threads: int, budget_pixels: int, queue: int, wait_seconds: float) -> None:
-        self.budget = budget_pixels
-        self.queue = queue
-        self.wait_seconds = wait_seconds
-        self.in_use = 0
-        self._waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="media-decode")
+        super().__init__(
+            threads=threads, budget=budget_pixels, queue=queue, wait_seconds=wait_seconds, name="media-decode"
+        )
 
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
+    def busy(self, *, waited: bool) -> Exception:
+        if waited:
+            return DecoderBusy("Images are waiting too long to be processed; try again in a few seconds.")
+        return DecoderBusy("Too many images are being processed right now; try again in a few seconds.")
 
-    async def run(self, pixels: int, work: Callable[[], T]) -> T:
-        """``work()`` on a decode thread once ``pixels`` of the budget are free; :class:`DecoderBusy` else."""
-        cost = max(1, min(pixels, self.budget))
-        await self._acquire(cost)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self._release_after, work)
-        finally:
-            self._give_back(cost)
-
-    @staticmethod
-    def _release_after(work: Callable[[], T]) -> T:
+    def call(self, work: Callable[[], T]) -> T:
         try:
             return work()
         finally:
             release_memory()
-
-    async def _acquire(self, cost: int) -> None:
-        if not self._waiting and self.in_use + cost <= self.budget:
-            self.in_use += cost
-            return
-        if len(self._waiting) >= self.queue:
-            raise DecoderBusy("Too many images are being processed right now; try again in a few seconds.")
-        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (cost, granted)
-        self._waiting.append(entry)
-        try:
-            async with asyncio.timeout(self.wait_seconds):
-                await granted
-        except BaseException as exc:
-            if granted.done() and not granted.cancelled():
-                self._give_back(cost)  # granted just as the wait ended: hand it on
-            else:
-                self._waiting.remove(entry)
-                self._admit()  # it may have been the head that held the others back
-            if isinstance(exc, TimeoutError):
-                raise DecoderBusy("Images are waiting too long to be processed; try again in a few seconds.") from None
-            raise
-
-    def _give_back(self, cost: int) -> None:
-        self.in_use -= cost
-        self._admit()
-
-    def _admit(self) -> None:
-        while self._waiting and self.in_use + self._waiting[0][0] <= self.budget:
-            cost, granted = self._waiting.popleft()
-            self.in_use += cost
-            granted.set_result(None)
-
-    async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 __all__ = ["RETRY_AFTER_SECONDS", "DecodePool", "DecoderBusy", "release_memory"]
