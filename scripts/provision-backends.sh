@@ -80,6 +80,17 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   fi
 fi
 command -v promtool >/dev/null 2>&1 && echo "prometheus: $(promtool --version 2>&1 | head -1)"
+# tests/observability/test_alert_delivery.py starts Debian's Alertmanager (the package starts nothing here)
+if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  echo "prometheus-alertmanager: missing, installing from Debian"
+  if ! (apt-get install -y -q --no-install-recommends prometheus-alertmanager >/dev/null 2>&1 \
+      || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends prometheus-alertmanager >/dev/null 2>&1)); then
+    echo "prometheus-alertmanager: could not install (apt-get install prometheus-alertmanager)" >&2
+    failed=1
+  fi
+fi
+command -v prometheus-alertmanager >/dev/null 2>&1 \
+  && echo "prometheus-alertmanager: $(prometheus-alertmanager --version 2>&1 | head -1)"
 
 # the container tests (tests/containers) build and run images with Debian's podman; on these VMs
 # it needs runc (crun refuses the hybrid cgroup layout) and no default ulimits (setrlimit fails)

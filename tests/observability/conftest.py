@@ -1,6 +1,7 @@
 """The rules, alerts (and their runbooks) of deploy/observability: all marked ``observability``
-(``pytest -m observability``). promtool and prometheus come from Debian's ``prometheus`` package
-(scripts/provision-backends.sh installs it); a missing tool fails these tests, it never skips them."""
+(``pytest -m observability``). promtool and prometheus come from Debian's ``prometheus`` package,
+the Alertmanager from ``prometheus-alertmanager`` (scripts/provision-backends.sh installs both); a
+missing tool fails these tests, it never skips them."""
 
 from __future__ import annotations
 
@@ -17,5 +18,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def prometheus_tool(name: str) -> str:
     found = shutil.which(name)
-    assert found, f"{name} is needed (apt-get install prometheus; scripts/provision-backends.sh does it)"
+    package = "prometheus-alertmanager" if "alertmanager" in name else "prometheus"
+    assert found, f"{name} is needed (apt-get install {package}; scripts/provision-backends.sh does it)"
     return found
