@@ -739,6 +739,113 @@ def media_gc(
     )
 
 
+BackupRoot = Annotated[
+    Path,
+    typer.Option(
+        "--to", envvar="AGORA_BACKUP_DIR", help="Where the backup's directory is created (a volume, a mounted bucket)."
+    ),
+]
+
+
+@app.command("backup")
+def backup_command(to: BackupRoot = Path("backups"), data_dir: DataDir = None) -> None:
+    """Save every store of this configuration (each service's database, the carts in Redis, the
+    media objects, the embedded broker's journal) into a new directory with a manifest and
+    checksums. The platform keeps running; docs/operations.md explains the order and the cut-off."""
+    from agora.backup import BackupError, backup, plan_stores
+
+    platform = _platform(data_dir)
+    stores = plan_stores(_specs(), platform)
+    try:
+        with _progress() as progress:
+            directory = _run(lambda: backup(stores, to, mode=platform.mode.value, progress=progress))
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    _console().print(f"Backed up {len(stores)} stores into {directory}")
+    print(directory)
+
+
+@app.command("restore")
+def restore_command(
+    directory: Annotated[Path, typer.Argument(help="The backup's directory (agora-backup-<time>Z).")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Restore onto databases whose schema is newer than the backup's, then migrate them to head."
+        ),
+    ] = False,
+    replay_minutes: Annotated[
+        float,
+        typer.Option(
+            "--replay-minutes",
+            min=0,
+            max=7 * 24 * 60,
+            help="Publish again the events sent this long before the backup.",
+        ),
+    ] = 15.0,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before replacing the stores' content.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Put a backup back: checksums, schemas and the configuration are checked, and the platform
+    must be stopped, before anything changes; then every store is restored in the backup's order,
+    databases behind this agora's schema are migrated, and the outboxes reopened."""
+    from datetime import timedelta
+
+    from agora.backup import BackupError, Manifest, ManifestError, plan_stores, restore
+
+    platform = _platform(data_dir)
+    stores = plan_stores(_specs(), platform)
+    if not yes and not sys.stdin.isatty():
+        raise CommandError("restore replaces the content of every store: confirm with --yes (no terminal to ask on)")
+
+    def confirm(manifest: Manifest) -> bool:
+        if yes:
+            return True
+        return typer.confirm(
+            f"Replace every store with the backup of {manifest.started_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"(agora {manifest.agora_version})?"
+        )
+
+    try:
+        with _progress() as progress:
+            report = _run(
+                lambda: restore(
+                    stores,
+                    directory,
+                    platform=platform,
+                    progress=progress,
+                    force=force,
+                    replay=timedelta(minutes=replay_minutes),
+                    confirm=confirm,
+                )
+            )
+    except (BackupError, ManifestError) as exc:
+        raise CommandError(str(exc)) from None
+    _print_restore_report(report)
+
+
+def _print_restore_report(report: Any) -> None:
+    table = _table("restored")
+    for column in ("store", "content", "events published again", "written after the cut-off"):
+        table.add_column(column)
+    for name, content in report.restored:
+        beyond = report.beyond_cutoff.get(name, {})
+        table.add_row(
+            name,
+            content,
+            str(report.reopened.get(name, "")),
+            ", ".join(f"{kind} x{count}" for kind, count in sorted(beyond.items())),
+        )
+    _print_table(table)
+    for service, revision, target in report.migrated:
+        _console().print(f"Migrated {service} from {revision or 'an empty schema'} to {target}.")
+    if report.beyond_cutoff:
+        _console().print(
+            "Some stores hold changes made after the cut-off (the start of the orders snapshot): "
+            "see docs/operations.md, 'After a restore'."
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=False)
