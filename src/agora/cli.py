@@ -793,10 +793,14 @@ def restore_command(
 
     from agora.backup import BackupError, Manifest, ManifestError, plan_stores, restore
 
-    platform = _platform(data_dir)
-    stores = plan_stores(_specs(), platform)
     if not yes and not sys.stdin.isatty():
         raise CommandError("restore replaces the content of every store: confirm with --yes (no terminal to ask on)")
+    try:
+        Manifest.read(directory)  # before the services load: a wrong path is said at once
+    except ManifestError as exc:
+        raise CommandError(str(exc)) from None
+    platform = _platform(data_dir)
+    stores = plan_stores(_specs(), platform)
 
     def confirm(manifest: Manifest) -> bool:
         if yes:
@@ -859,7 +863,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:  # one line, not a traceback: the user gets what to fix
         from click.exceptions import ClickException
 
-        if isinstance(exc, ClickException):
+        # typer 0.29 raises its vendored click's exceptions (typer.TyperException), not click's
+        if isinstance(exc, ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
         _console().print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
