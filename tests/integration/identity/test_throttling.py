@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -243,3 +244,65 @@ async def test_address_throttle_ignores_x_forwarded_for(throttle_db: str, jwks_f
             )
             statuses.append(response.status_code)
         assert statuses == [401, 401, 401, 429, 429]
+
+
+def _resets_of(db: str, email: str) -> int:
+    """How many reset links the account has (each is an email sent)."""
+    with sqlite3.connect(db.removeprefix("sqlite+aiosqlite:///")) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM password_resets JOIN users ON users.id = password_resets.user_id"
+            " WHERE users.email = ?",
+            (email,),
+        ).fetchone()
+    return int(row[0])
+
+
+async def test_password_reset_requests_are_throttled_per_account_and_per_address(
+    storage: str, throttle_db: str, jwks_file: Path, tmp_path: Path
+) -> None:
+    window = 60
+    prefix = unique_name("throttle-test")
+    async with identity_app(
+        throttle_db,
+        jwks_file,
+        tmp_path,
+        throttle_storage_url=storage,
+        throttle_window_seconds=window,
+        throttle_key_prefix=prefix,
+        throttle_reset_account_requests=3,
+        throttle_reset_address_requests=6,
+    ) as app:
+        victim = _email()
+        await app.register(victim)
+
+        async def reset(address: str, email: str) -> httpx.Response:
+            client = await app.client(address)
+            return await client.post(f"{API}/password-reset", json={"email": email})
+
+        # one account, from many addresses: three links, then 429 (and no fourth email)
+        statuses = [(await reset(f"10.3.0.{n + 1}", victim)).status_code for n in range(3)]
+        assert statuses == [202] * 3
+        refused = await reset("10.3.0.9", victim.upper())  # the same account however it is spelled
+        assert_throttled(refused, window=window)
+        assert refused.json()["detail"] == "Too many password reset requests; try again later."
+        assert _resets_of(throttle_db, victim) == 3
+        # an email with no account answers the same, throttled the same: it tells nobody who has one
+        unknown = _email()
+        assert [(await reset(f"10.3.1.{n + 1}", unknown)).status_code for n in range(4)] == [202] * 3 + [429]
+
+        # one address, many accounts: six requests, then 429 for any account, even a fresh one
+        sprayer = "203.0.113.90"
+        sprayed = [(await reset(sprayer, _email())).status_code for _ in range(6)]
+        assert sprayed == [202] * 6
+        assert_throttled(await reset(sprayer, _email()), window=window)
+        # the limit is the address's: another address still asks for a link for another account
+        other = _email()
+        await app.register(other)
+        assert (await reset("203.0.113.91", other)).status_code == 202
+        assert _resets_of(throttle_db, other) == 1
+
+        if storage.startswith("async+redis"):
+            keys = await redis_keys(storage, prefix)
+            assert any("reset-account" in key for key in keys), keys
+            assert any("reset-address" in key for key in keys), keys
+            assert not any(victim in key or "203.0.113." in key for key in keys)  # digests only

@@ -208,3 +208,14 @@ async def _reset_link(shop: Shop, email: str, password: str, first: str) -> str 
         rows = (await session.scalars(select(Email.body).where(Email.user_id == me.json()["id"]))).all()
     tokens = set(re.findall(r"/reset-password\?token=([A-Za-z0-9_-]+)", "".join(rows))) - {first}
     return next(iter(tokens), None)
+
+
+async def test_too_many_reset_requests_get_a_page_that_says_to_wait(shop: Shop) -> None:
+    """identity throttles reset requests per email (3 in its window): the fourth is a 429 page
+    that says so, not a complaint about the email address."""
+    email = await shop.register(shop.person())
+    visitor = shop.person()
+    token = await csrf_of(visitor, "/forgot-password")
+    answers = [await visitor.post("/forgot-password", data={"email": email, "csrf_token": token}) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert "Too many reset requests" in answers[3].text and 'aria-invalid="true"' not in answers[3].text

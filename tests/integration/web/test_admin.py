@@ -3,9 +3,13 @@ the charts and the health grid when a service breaks."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+import random
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +17,16 @@ import httpx
 import pytest
 from PIL import Image
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from agora.platform.http.clients import create_service_client
 from agora.services.web.monitoring import sampler_of
+from agora.services.web.settings import WebSettings
 from tests.integration.web.conftest import PASSWORD, Shop, csrf_of
+from tests.support.servers import serving
 
 pytestmark = pytest.mark.backend("sqlite")
 
@@ -309,3 +320,89 @@ async def test_an_image_upload_while_media_is_away_says_so_and_attaches_nothing(
     assert answer.status_code == 404 and "The image was not uploaded" in answer.text
     after = (await shop.client.get(f"/api/catalog/products/{product['id']}")).json()
     assert after["images"] == product["images"]
+
+
+def slow_media(delay: float) -> Starlette:
+    """media as the web sees it over HTTP, taking ``delay`` seconds to take any image (decoding,
+    thumbnails); it knows the ids it handed out when the catalog looks them up."""
+    issued: set[str] = set()
+
+    async def upload(request: Request) -> JSONResponse:
+        await request.body()
+        await asyncio.sleep(delay)  # the work media does; nothing here waits for another task
+        image_id = str(uuid.uuid4())
+        issued.add(image_id)
+        return JSONResponse({"id": image_id, "purpose": "product"}, status_code=201)
+
+    async def lookup(request: Request) -> JSONResponse:
+        ids = (await request.json())["ids"]
+        return JSONResponse({"items": [{"id": i, "purpose": "product"} for i in ids if i in issued]})
+
+    return Starlette(
+        routes=[
+            Route("/api/media/images", upload, methods=["POST"]),
+            Route("/api/media/lookup", lookup, methods=["POST"]),
+        ]
+    )
+
+
+@contextlib.contextmanager
+def web_reaches_media_at(shop: Shop, address: str, **settings: float) -> Iterator[None]:
+    """The web calls media over HTTP at ``address`` (as in the distributed mode: an in-process call
+    has no timeout), with ``settings`` changed, until the block ends."""
+    context = shop.embedded.contexts["web"]
+    original_settings, original_clients = context.settings, context.clients
+    platform = context.platform.model_copy(update={"service_urls": {"media": f"http://{address}"}})
+    media = create_service_client("media", settings=platform)
+    context.settings = original_settings.model_copy(update=settings)
+    context.clients = lambda name: media if name == "media" else original_clients(name)
+    try:
+        yield
+    finally:
+        context.settings, context.clients = original_settings, original_clients
+
+
+async def test_an_image_upload_waits_for_media_as_long_as_its_size_needs(shop: Shop) -> None:
+    """A page waits ``backend_timeout`` for a service; an upload ``upload_timeout`` plus
+    ``upload_seconds_per_mib`` for each MiB, so media has the time to decode a large image."""
+    admin = await admin_of(shop)
+    product = await shop.create_product()
+    token = await csrf_of(admin, f"/admin/products/{product['id']}")
+    picture = io.BytesIO()
+    Image.frombytes("RGB", (300, 300), random.Random(7).randbytes(300 * 300 * 3)).save(picture, format="PNG")
+    assert picture.tell() > 256 * 1024  # noise does not compress
+
+    async def upload() -> httpx.Response:
+        return await admin.post(
+            f"/admin/products/{product['id']}/images",
+            data={"csrf_token": token},
+            files={"file": ("noise.png", picture.getvalue(), "image/png")},
+        )
+
+    original_app, original_state = shop.embedded.apps.get("media"), shop.embedded.states.get("media")
+    app = slow_media(delay=1.0)
+    shop.embedded.apps["media"], shop.embedded.states["media"] = app, {}  # the catalog's lookup, in-process
+    try:
+        async with serving(app) as address:
+            # half a second, whatever the size: media's second is too long, nothing is attached
+            with web_reaches_media_at(shop, address, backend_timeout=0.5, upload_timeout=0.5, upload_seconds_per_mib=0):
+                cut_off = await upload()
+            assert cut_off.status_code == 503 and "The image was not uploaded" in cut_off.text
+            assert (await shop.client.get(f"/api/catalog/products/{product['id']}")).json()["images"] == []
+            # the same half second, and 8 s per MiB: a quarter of a MiB has 2.5 s
+            with web_reaches_media_at(shop, address, backend_timeout=0.5, upload_timeout=0.5, upload_seconds_per_mib=8):
+                taken = await upload()
+            assert taken.status_code == 303, taken.text
+            assert len((await shop.client.get(f"/api/catalog/products/{product['id']}")).json()["images"]) == 1
+    finally:
+        for registry, original in ((shop.embedded.apps, original_app), (shop.embedded.states, original_state)):
+            if original is None:
+                registry.pop("media", None)
+            else:
+                registry["media"] = original
+
+
+def test_an_upload_waits_longer_the_larger_it_is() -> None:
+    settings = WebSettings(upload_timeout=10, upload_seconds_per_mib=2)
+    assert settings.upload_timeout_for(0) == 10
+    assert settings.upload_timeout_for(10 * 1024 * 1024) == 30

@@ -7,9 +7,11 @@ import gc
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from limits.aio.storage import MemoryStorage, RedisStorage
 
 from agora.platform.settings import PlatformSettings
 from agora.services.identity.service import AuthenticationError
@@ -21,7 +23,7 @@ from agora.services.identity.throttle import (
     ThrottlePolicy,
     account_key,
     digest,
-    storage_url,
+    throttle_for,
 )
 
 POLICY = ThrottlePolicy(account_failures=3, address_failures=5, window_seconds=600, known_address_days=30)
@@ -146,11 +148,40 @@ def test_account_keys_use_the_normalised_email_and_hide_it() -> None:
     assert account_key("not an email") == account_key("NOT AN EMAIL")
 
 
-def test_storage_precedence() -> None:
-    platform = PlatformSettings(redis_url=None)
-    with_redis = PlatformSettings(redis_url="redis://127.0.0.1:6379/0")
-    unset = IdentitySettings(throttle_storage_url=None)
-    assert storage_url(unset, platform) == MEMORY
-    assert storage_url(unset, with_redis) == "async+redis://127.0.0.1:6379/0"
-    explicit = IdentitySettings(throttle_storage_url="async+memory://")
-    assert storage_url(explicit, with_redis) == "async+memory://"
+@pytest.mark.parametrize(
+    ("configured", "redis_url", "storage"),
+    [
+        (None, None, MemoryStorage),
+        (None, "redis://127.0.0.1:6379/0", RedisStorage),
+        ("async+memory://", "redis://127.0.0.1:6379/0", MemoryStorage),
+    ],
+)
+def test_the_counters_live_where_the_chassis_puts_rate_limits(
+    configured: str | None, redis_url: str | None, storage: type
+) -> None:
+    """The setting, else the platform's Redis, else memory: the chassis's ``limits_storage_url``."""
+    context: Any = SimpleNamespace(
+        settings=IdentitySettings(throttle_storage_url=configured),
+        platform=PlatformSettings(redis_url=redis_url),
+        extras={},
+    )
+    throttle = throttle_for(context)
+    assert isinstance(throttle.storage, storage)
+    assert throttle_for(context) is throttle
+
+
+async def test_password_reset_requests_are_counted_per_account_and_per_address() -> None:
+    policy = ThrottlePolicy(reset_account_requests=2, reset_address_requests=3, window_seconds=600)
+    throttle = LoginThrottle(MEMORY, policy)
+    await throttle.reset_requested("ada@example.com", "10.0.0.1")
+    await throttle.reset_requested("ADA@example.com", "10.0.0.2")
+    with pytest.raises(Throttled) as caught:
+        await throttle.reset_requested("ada@example.com", "10.0.0.3")
+    assert 1 <= caught.value.retry_after <= 600
+    await throttle.reset_requested("grace@example.com", "10.0.0.1")  # 10.0.0.1's second
+    await throttle.reset_requested("alan@example.com", "10.0.0.1")  # and third
+    with pytest.raises(Throttled):
+        await throttle.reset_requested("edsger@example.com", "10.0.0.1")
+    # refused requests are not counted: edsger still has both of his
+    await throttle.reset_requested("edsger@example.com", "10.0.0.4")
+    await throttle.reset_requested("edsger@example.com", "10.0.0.5")

@@ -48,7 +48,7 @@ from agora.services.identity.service import (
     user_document,
 )
 from agora.services.identity.settings import IdentitySettings
-from agora.services.identity.throttle import login_attempt
+from agora.services.identity.throttle import login_attempt, reset_requested
 
 PREFIX = "/api/identity"
 EMAIL_PREFIX_LENGTH = 254
@@ -161,10 +161,12 @@ def build_router() -> APIRouter:
         "/password-reset",
         status_code=202,
         response_model=None,
-        responses={202: {}, 422: {}},
+        responses={202: {}, 422: {}, 429: {}},
         summary="Email a single-use password reset link (the same answer whether the account exists)",
+        description="429 with `Retry-After` past the requests allowed per email or per client in a window.",
     )
     async def password_reset(request: Request, svc: Service, body: schemas.PasswordResetIn) -> Response:
+        await reset_requested(request, body.email)
         ttl = timedelta(seconds=_settings(request).password_reset_ttl_seconds)
         await svc.request_password_reset(body.email, ttl=ttl)
         return Response(status_code=202, headers={"Cache-Control": "no-store"})

@@ -41,3 +41,7 @@ class IdentitySettings(ServiceSettings):
     throttle_address_failures: int = Field(default=20, ge=1, le=100_000)
     throttle_known_address_days: int = Field(default=30, ge=0, le=365)
     """An address that logged in to an account within this many days escapes that account's lockout (0: never)."""
+    throttle_reset_account_requests: int = Field(default=3, ge=1, le=1_000)
+    """Password reset requests per email in a throttle window (each may send an email)."""
+    throttle_reset_address_requests: int = Field(default=20, ge=1, le=100_000)
+    """Password reset requests per client address in a throttle window, for any emails."""

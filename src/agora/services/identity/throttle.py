@@ -20,6 +20,12 @@ Policy (every number is an :class:`IdentitySettings` field, ``AGORA_IDENTITY_THR
   the account limit of guesses. (Behind a proxy that hides client addresses everyone shares one
   address: the account limit still holds, the exemption merely does not help.)
 
+Password reset requests (``POST /password-reset``) are throttled over the same storage and window,
+counting every request, since each one may send an email: at most ``throttle_reset_account_requests``
+(3) per account (the normalised email, whether or not an account has it, so the answer still
+says nothing about which accounts exist) and ``throttle_reset_address_requests`` (20) per client
+address, then 429 with ``Retry-After``; a refused request is not counted.
+
 Storage: ``throttle_storage_url`` when set (``async+memory://``, ``async+redis://host:port/db``),
 else Redis at the platform's ``AGORA_REDIS_URL`` when that is set (so replicas share counters),
 else process memory (embedded mode). Counter keys hold SHA-256 digests, never emails or
@@ -45,8 +51,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from agora.platform.http.problems import ProblemError, ServiceUnavailable
 from agora.platform.limits_storage import limits_storage
+from agora.platform.ratelimit import MEMORY, limits_storage_url
 from agora.platform.service import ServiceContext
-from agora.platform.settings import PlatformSettings
 from agora.services.identity.schemas import normalise_email
 from agora.services.identity.service import AuthenticationError
 from agora.services.identity.settings import IdentitySettings
@@ -54,7 +60,7 @@ from agora.services.identity.settings import IdentitySettings
 log = structlog.get_logger(__name__)
 
 THROTTLED = "Too many failed logins; try again later."
-MEMORY = "async+memory://"
+RESETS_THROTTLED = "Too many password reset requests; try again later."
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class ThrottlePolicy:
     address_failures: int = 20
     window_seconds: int = 900
     known_address_days: int = 30
+    reset_account_requests: int = 3
+    reset_address_requests: int = 20
 
     @classmethod
     def from_settings(cls, settings: IdentitySettings) -> ThrottlePolicy:
@@ -71,6 +79,8 @@ class ThrottlePolicy:
             address_failures=settings.throttle_address_failures,
             window_seconds=settings.throttle_window_seconds,
             known_address_days=settings.throttle_known_address_days,
+            reset_account_requests=settings.throttle_reset_account_requests,
+            reset_address_requests=settings.throttle_reset_address_requests,
         )
 
 
@@ -79,18 +89,9 @@ class Throttled(ProblemError):
 
     status = 429
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(THROTTLED, headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"})
+    def __init__(self, retry_after: int, detail: str = THROTTLED) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"})
         self.retry_after = retry_after
-
-
-def storage_url(settings: IdentitySettings, platform: PlatformSettings) -> str:
-    """Where the counters live: the identity setting, else the platform's Redis, else memory."""
-    if settings.throttle_storage_url:
-        return settings.throttle_storage_url
-    if platform.redis_url:
-        return platform.redis_url if platform.redis_url.startswith("async+") else f"async+{platform.redis_url}"
-    return MEMORY
 
 
 def digest(value: str) -> str:
@@ -162,6 +163,8 @@ class LoginThrottle:
         self.pair = RateLimitItemPerSecond(policy.account_failures, window, namespace="login-pair")
         self.address = RateLimitItemPerSecond(policy.address_failures, window, namespace="login-address")
         self.known = RateLimitItemPerSecond(1, max(policy.known_address_days, 1) * 86_400, namespace="login-known")
+        self.reset_account = RateLimitItemPerSecond(policy.reset_account_requests, window, namespace="reset-account")
+        self.reset_address = RateLimitItemPerSecond(policy.reset_address_requests, window, namespace="reset-address")
 
     async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         stats = await self.limiter.get_window_stats(item, *identifiers)
@@ -189,6 +192,17 @@ class LoginThrottle:
             await self.limiter.clear(self.known, account, client)
             await self.limiter.hit(self.known, account, client)
 
+    async def reset_requested(self, email: str, address: str) -> None:
+        """Counts one password reset request; raises :class:`Throttled` (not counting it) past a limit."""
+        account, client = account_key(email), digest(address)
+        if not await self.limiter.test(self.reset_account, account):
+            raise Throttled(await self._retry_after(self.reset_account, account), RESETS_THROTTLED)
+        if not await self.limiter.hit(self.reset_address, client):
+            raise Throttled(await self._retry_after(self.reset_address, client), RESETS_THROTTLED)
+        # taken atomically: of concurrent requests for one account only its limit get through
+        if not await self.limiter.hit(self.reset_account, account):
+            raise Throttled(await self._retry_after(self.reset_account, account), RESETS_THROTTLED)
+
 
 _THROTTLE = "identity.throttle"
 
@@ -200,7 +214,7 @@ def throttle_for(context: ServiceContext) -> LoginThrottle:
         settings = context.settings
         assert isinstance(settings, IdentitySettings)
         throttle = LoginThrottle(
-            storage_url(settings, context.platform),
+            limits_storage_url(settings.throttle_storage_url, context.platform.redis_url),
             ThrottlePolicy.from_settings(settings),
             key_prefix=settings.throttle_key_prefix,
         )
@@ -212,3 +226,9 @@ def login_attempt(request: Request, email: str) -> AbstractAsyncContextManager[N
     """``async with login_attempt(request, email):`` around the password check (see module doc)."""
     address = request.client.host if request.client else "unknown"
     return throttle_for(request.state.context).attempt(email, address)
+
+
+async def reset_requested(request: Request, email: str) -> None:
+    """Counts a password reset request for ``email`` from the caller; 429 past a limit (module doc)."""
+    address = request.client.host if request.client else "unknown"
+    await throttle_for(request.state.context).reset_requested(email, address)

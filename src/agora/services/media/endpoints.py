@@ -57,6 +57,26 @@ the purpose (`quota` says which), 415 for anything but the three image types, 42
 or truncated image, too many pixels for the purpose, or a file name that is a path. 429 with
 `Retry-After` past the caller's upload rate; 503 with `Retry-After` while the decode queue is full.
 """
+#: The body :func:`read_upload` parses, as the document states it (the route takes no FastAPI
+#: body parameter, so FastAPI cannot describe it): what a JSON schema can say of a file, its
+#: bytes being an image, is up to the decoder (415, 422).
+UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "purpose"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "A JPEG, PNG or WebP image."},
+                    "purpose": {"type": "string", "enum": list(PURPOSES)},
+                },
+                "additionalProperties": False,
+            },
+            "encoding": {"file": {"contentType": "image/jpeg, image/png, image/webp"}},
+        }
+    },
+}
 
 
 def _settings(request: Request) -> MediaSettings:
@@ -109,6 +129,9 @@ async def read_upload(request: Request, settings: MediaSettings) -> tuple[bytes,
     except MultiPartException as exc:
         raise UnprocessableError(f"The multipart body is malformed: {exc.message}", field="file") from None
     try:
+        unknown = sorted(set(form.keys()) - {"file", "purpose"})
+        if unknown:
+            raise UnprocessableError("The form takes only `file` and `purpose`.", field=unknown[0])
         purpose = form.get("purpose")
         if not isinstance(purpose, str) or purpose not in PURPOSES:
             raise UnprocessableError("purpose must be `product` or `avatar`.", field="purpose")
@@ -198,6 +221,7 @@ def build_router() -> APIRouter:
         },
         summary="Upload an image (multipart: file, purpose)",
         description=UPLOAD_DESCRIPTION,
+        openapi_extra={"requestBody": UPLOAD_BODY},
     )
     async def upload(request: Request, subject: CurrentSubject, service: Writer) -> Response:
         settings = _settings(request)

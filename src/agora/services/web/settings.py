@@ -8,6 +8,8 @@ from pydantic import Field
 
 from agora.platform.settings import ServiceSettings
 
+MIB = 1024 * 1024
+
 
 class WebSettings(ServiceSettings):
     service_name: ClassVar[str] = "web"
@@ -19,9 +21,18 @@ class WebSettings(ServiceSettings):
     """Products per category or search page."""
     backend_timeout: float = Field(default=3.0, gt=0, le=60)
     """How long a page waits for one service before drawing that part as unavailable."""
+    upload_timeout: float = Field(default=10.0, gt=0, le=600)
+    """How long the admin console waits for media to take an image, before its bytes are counted:
+    media decodes it, checks it and makes its thumbnails."""
+    upload_seconds_per_mib: float = Field(default=2.0, ge=0, le=600)
+    """And this much longer per MiB of the image (sending it, then decoding more pixels): 30 s for 10 MiB."""
     metrics_interval: float = Field(default=2.0, gt=0, le=60)
     """How often the admin console samples every service's /metrics for its charts."""
     metrics_window: int = Field(default=300, ge=10, le=10_000)
     """How many samples the charts keep (300 x 2 s = the last 10 minutes)."""
     image_origins: str = ""
     """Extra origins images may come from (space-separated): the S3 endpoint when media presigns."""
+
+    def upload_timeout_for(self, size: int) -> float:
+        """How long an upload of ``size`` bytes may take to be answered."""
+        return self.upload_timeout + self.upload_seconds_per_mib * size / MIB

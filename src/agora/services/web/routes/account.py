@@ -227,6 +227,9 @@ async def forgot_password(request: Request, email: Text = "", csrf_token: Csrf =
     if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
         context["error"] = "Password resets are unavailable right now; try again in a moment."
         return await page(request, "account/forgot.html", context, status_code=503)
+    if answer.status_code == 429:
+        context["error"] = "Too many reset requests. Wait a few minutes and try again."
+        return await page(request, "account/forgot.html", context, status_code=429)
     if answer.status_code >= 400:
         context["field_error"] = problem_detail(answer)[1].get("email", "Enter the email address of your account.")
         return await page(request, "account/forgot.html", context, status_code=422)

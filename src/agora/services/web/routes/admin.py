@@ -34,6 +34,7 @@ from agora.services.web.session import (
     require_csrf,
     this_page,
 )
+from agora.services.web.settings import WebSettings
 from agora.services.web.templating import render
 
 router = APIRouter()
@@ -609,7 +610,11 @@ async def upload_image(
     backend = Backend(request)
     data = await file.read()
     files = {"file": (file.filename or "image", data, file.content_type or "application/octet-stream")}
-    response = await backend.send("media", "POST", "/api/media/images", files=files, data={"purpose": "product"})
+    # a page's usual wait would cut a large image off while media still decodes it
+    timeout = cast(WebSettings, request.state.context.settings).upload_timeout_for(len(data))
+    response = await backend.send(
+        "media", "POST", "/api/media/images", files=files, data={"purpose": "product"}, timeout=timeout
+    )
     refused = _refusal(response, "media")
     if refused is not None:
         return await _product_refused(request, product, refused, "The image was not uploaded: ")
