@@ -109,6 +109,12 @@ FORM_CASES: list[tuple[str, dict[str, Any], int, str | None]] = [
         422,
         "purpose",
     ),
+    (
+        "unknown-field",
+        {"data": {"purpose": "product", "caption": "x"}, "files": {"file": ("a.jpg", picture(16, 16, seed=96))}},
+        422,
+        "caption",
+    ),
     ("json-body", {"json": {"purpose": "product"}}, 415, "file"),
     (
         "two-files",
@@ -157,3 +163,19 @@ BAD_PATHS = [
 @pytest.mark.parametrize(("path", "status"), [c[1:] for c in BAD_PATHS], ids=[c[0] for c in BAD_PATHS])
 async def test_bad_reads_are_problems(media: Media, path: str, status: int) -> None:
     _problem(await media.client.get(API + path), status, None)
+
+
+async def test_the_document_describes_the_upload_as_it_is_read(media: Media) -> None:
+    """Regression: the upload's body was missing from the OpenAPI document (read by hand, FastAPI
+    could not see it), so clients and schemathesis sent it nothing."""
+    document = (await media.client.get(f"{API}/openapi.json")).json()
+    body = document["paths"]["/api/media/images"]["post"]["requestBody"]
+    schema = body["content"]["multipart/form-data"]["schema"]
+    assert body["required"] is True
+    assert schema["required"] == ["file", "purpose"] and schema["additionalProperties"] is False
+    assert schema["properties"]["file"] == {
+        "type": "string",
+        "format": "binary",
+        "description": "A JPEG, PNG or WebP image.",
+    }
+    assert schema["properties"]["purpose"]["enum"] == ["product", "avatar"]

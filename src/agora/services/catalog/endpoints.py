@@ -190,7 +190,8 @@ def build_router() -> APIRouter:
     @router.get(
         "/products/by-sku/{sku}",
         response_model=None,
-        responses={200: {"model": schemas.ProductOut}, 404: {}},
+        # 401: credentials are read by hand (_cached_product), where the document cannot see them
+        responses={200: {"model": schemas.ProductOut}, 401: {}, 404: {}},
         summary="A product by its sku",
     )
     async def get_product_by_sku(request: Request, sku: Annotated[str, Path(max_length=64)]) -> Response:
@@ -199,7 +200,7 @@ def build_router() -> APIRouter:
     @router.get(
         "/products/{product_id}",
         response_model=None,
-        responses={200: {"model": schemas.ProductOut}, 304: {}, 404: {}},
+        responses={200: {"model": schemas.ProductOut}, 304: {}, 401: {}, 404: {}},
         summary="A product (ETag; If-None-Match answers 304)",
     )
     async def get_product(request: Request, product_id: ProductId) -> Response:

@@ -161,7 +161,9 @@ def build_router() -> APIRouter:
         "/password-reset",
         status_code=202,
         response_model=None,
-        responses={202: {}, 422: {}, 429: {}},
+        # no body: the document must not promise JSON
+        response_class=Response,
+        responses={202: {"description": "Accepted: a link is on its way if the account exists."}, 422: {}, 429: {}},
         summary="Email a single-use password reset link (the same answer whether the account exists)",
         description="429 with `Retry-After` past the requests allowed per email or per client in a window.",
     )

@@ -129,15 +129,15 @@ async def read_upload(request: Request, settings: MediaSettings) -> tuple[bytes,
     except MultiPartException as exc:
         raise UnprocessableError(f"The multipart body is malformed: {exc.message}", field="file") from None
     try:
-        unknown = sorted(set(form.keys()) - {"file", "purpose"})
-        if unknown:
-            raise UnprocessableError("The form takes only `file` and `purpose`.", field=unknown[0])
         purpose = form.get("purpose")
         if not isinstance(purpose, str) or purpose not in PURPOSES:
             raise UnprocessableError("purpose must be `product` or `avatar`.", field="purpose")
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise UnprocessableError("The form needs a `file` field holding the image.", field="file")
+        unknown = sorted(set(form.keys()) - {"file", "purpose"})
+        if unknown:
+            raise UnprocessableError("The form takes only `file` and `purpose`.", field=unknown[0])
         name = upload.filename or ""
         if len(name) > MAX_FILENAME or _BAD_FILENAME.search(name):
             raise UnprocessableError("The file name must be a plain name, not a path.", field="file")
