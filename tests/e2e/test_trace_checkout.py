@@ -32,7 +32,7 @@ from agora.platform.testing.processes import (
     wait_until_ready,
 )
 from tests.integration.notifications.support import smtp_server
-from tests.support.shop import ADDRESS, GOOD_CARD, register_shopper
+from tests.support.shop import ADDRESS, GOOD_CARD, SHOPPER_PASSWORD, register_shopper
 from tests.support.telemetry import (
     CLIENT,
     CONSUMER,
@@ -155,3 +155,8 @@ def test_one_checkout_is_one_trace_from_the_front_to_the_smtp_send(tmp_path: Pat
     assert all(by_id[s.parent_id or ""].service == s.service for s in statements)
     assert any(request in chain_to_root(s, trace) for s in statements if s.service == "orders")
     assert any(consumer in chain_to_root(s, trace) for s in statements if s.service == "notifications")
+
+    # -- and no process logged the shopper's password, token or card number ----------------------
+    log = (tmp_path / "up.log").read_text()
+    secrets = (SHOPPER_PASSWORD, user["Authorization"].split()[1], GOOD_CARD["number"])
+    assert not [secret[:8] for secret in (*secrets, GOOD_CARD["number"].replace(" ", "")) if secret in log]

@@ -97,6 +97,15 @@ def test_stdlib_loggers_are_rendered_as_json_too(stream: io.StringIO) -> None:
     assert all(p["service"] == "orders" for p in parsed)
 
 
+def test_credentials_in_a_librarys_url_are_redacted(stream: io.StringIO) -> None:
+    # uvicorn logs a WebSocket's path with its query string, where the support chat's token travels
+    path = "/api/support/ws?access_token=eyJhbGciOi.payload.signature&lang=en"
+    logging.getLogger("uvicorn.error").info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5000", path)
+    [line] = lines(stream)
+    assert line["event"] == '127.0.0.1:5000 - "WebSocket /api/support/ws?access_token=***&lang=en" [accepted]'
+    assert "eyJhbGciOi" not in stream.getvalue()
+
+
 def test_exceptions_are_structured_without_frame_locals(stream: io.StringIO) -> None:
     try:
         password = "in-a-local"  # noqa: F841 - must not leak through the traceback

@@ -14,6 +14,7 @@ per-request access log line. Both paths share one writer and one lock, so lines 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 from collections.abc import Mapping, MutableMapping
@@ -32,6 +33,13 @@ REDACTED = "***"
 _SENSITIVE_EXACT = frozenset({"number", "cvc", "cvv", "pan", "pin", "cookie", "set-cookie", "api_key"})
 _SENSITIVE_PARTS = ("password", "passwd", "token", "secret", "authorization", "card", "cvc", "apikey")
 _MAX_DEPTH = 4
+# Credentials in a URL's query string, as libraries log them in free text: uvicorn's
+# '"WebSocket /api/support/ws?access_token=..." [accepted]' line (browsers cannot set headers on a
+# WebSocket, so the support chat takes its token there). Any parameter named like a credential.
+_URL_CREDENTIAL = re.compile(
+    r"([?&;][^=&\s\"']*(?:token|password|passwd|secret|key|code|signature|session)[^=&\s\"']*=)[^&#\s\"']+",
+    re.IGNORECASE,
+)
 
 # Loggers that install their own handlers; we take those away so they reach the root's JSON handler.
 _LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "granian", "sqlalchemy", "aiokafka")
@@ -121,6 +129,14 @@ def redact_sensitive(_logger: Any, _method: str, event_dict: MutableMapping[str,
     return event_dict
 
 
+def redact_url_credentials(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """Replace credential-like query parameters' values in the message (``?access_token=***``)."""
+    event = event_dict.get("event")
+    if isinstance(event, str) and "=" in event:
+        event_dict["event"] = _URL_CREDENTIAL.sub(rf"\g<1>{REDACTED}", event)
+    return event_dict
+
+
 def add_logger_name(logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
     record = event_dict.get("_record")
     name = record.name if record is not None else getattr(logger, "name", None)
@@ -160,6 +176,7 @@ def _shared_processors() -> list[Any]:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_request_context,
         redact_sensitive,
+        redact_url_credentials,
     ]
 
 
@@ -243,8 +260,10 @@ def configure_logging(
         library_logger.handlers.clear()
         library_logger.propagate = True
     # The chassis middleware writes the access log and service clients record metrics and spans;
-    # uvicorn's and httpx's per-request info lines would only repeat them.
-    for name in ("uvicorn.access", "httpx", "alembic.runtime.plugins"):
+    # uvicorn's and httpx's per-request info lines would only repeat them. aiosqlite's debug lines
+    # are every statement with its parameters (an event's payload, a reset token): rows are data,
+    # not diagnostics, and AGORA_<SERVICE>_DATABASE_ECHO is the deliberate switch for statements.
+    for name in ("uvicorn.access", "httpx", "alembic.runtime.plugins", "aiosqlite"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -278,5 +297,6 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "redact_sensitive",
+    "redact_url_credentials",
     "write_event",
 ]
