@@ -710,10 +710,57 @@ def ingress_nginx() -> list[dict[str, Any]]:
     ]
 
 
+def promtail_for_pods(compose_config: dict[str, Any]) -> dict[str, Any]:
+    """deploy/observability/promtail/promtail.yaml for a cluster: the same stages (JSON fields,
+    the ``service`` and ``level`` labels, trace ids as structured metadata, the line's time) after
+    a ``cri`` stage instead of ``docker``, on the agora pods' log files found through the API."""
+    (job,) = compose_config["scrape_configs"]
+    shared = [stage for stage in job["pipeline_stages"] if "docker" not in stage]
+    pods = {
+        "job_name": "agora-pods",
+        "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [NAMESPACE]}}],
+        "relabel_configs": [
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
+            {
+                "source_labels": ["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"],
+                "separator": "/",
+                "replacement": "/var/log/pods/*$1/*.log",
+                "target_label": "__path__",
+            },
+        ],
+        "pipeline_stages": [{"cri": {}}, *shared],
+    }
+    return {**compose_config, "positions": {"filename": "/run/promtail/positions.yaml"}, "scrape_configs": [pods]}
+
+
+def log_shipping() -> list[dict[str, Any]]:
+    """Loki's and Promtail's configuration (deploy/observability/) as ConfigMaps, for the Loki and
+    Promtail a cluster runs (their Helm charts take an existing ConfigMap)."""
+    configs = ROOT.parent / "observability"
+    loki = (configs / "loki" / "loki.yaml").read_text()
+    promtail = promtail_for_pods(yaml.safe_load((configs / "promtail" / "promtail.yaml").read_text()))
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta("loki-config", "logging"),
+            "data": {"loki.yaml": loki},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta("promtail-config", "logging"),
+            "data": {"promtail.yaml": yaml.safe_dump(promtail, sort_keys=False)},
+        },
+    ]
+
+
 def observability() -> list[dict[str, Any]]:
     alerts_file = ROOT.parent / "observability" / "prometheus" / "alerts.yml"
     groups = yaml.safe_load(alerts_file.read_text())["groups"] if alerts_file.exists() else []
     return [
+        *log_shipping(),
         {
             "apiVersion": "monitoring.coreos.com/v1",
             "kind": "ServiceMonitor",
