@@ -340,7 +340,6 @@ def prepare_distributed(
 def _up_distributed(
     names: Sequence[str], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
 ) -> None:
-    from agora.platform.observability.tracing import configure_tracing
     from agora.platform.runtime import create_front_app
     from agora.supervisor import Supervisor
 
@@ -379,12 +378,7 @@ def _up_distributed(
     def stop_children() -> None:
         supervisor.stop(grace=platform.shutdown_grace_seconds + 5)
 
-    configure_tracing(
-        "front",
-        otlp_endpoint=platform.otlp_endpoint,
-        namespace=platform.service_namespace,
-        sample_ratio=platform.trace_sample_ratio,
-    )
+    _front_tracing(platform)
     front = create_front_app(urls)
     front_lifespan = front.router.lifespan_context
 
@@ -406,6 +400,18 @@ def _up_distributed(
         _serve(front, host, port, platform, edge=True)
     finally:
         stop_children()
+
+
+def _front_tracing(platform: PlatformSettings) -> None:
+    """The front's spans: the root of each request's trace (the services' spans are its children)."""
+    from agora.platform.observability.tracing import configure_tracing
+
+    configure_tracing(
+        "front",
+        otlp_endpoint=platform.otlp_endpoint,
+        namespace=platform.service_namespace,
+        sample_ratio=platform.trace_sample_ratio,
+    )
 
 
 def _die_with_parent() -> None:
@@ -473,6 +479,7 @@ def front(
             "the front needs every service's address: set "
             + ", ".join(f"AGORA_SERVICE_URLS__{name.upper()}" for name in missing)
         )
+    _front_tracing(platform)
     _serve(create_front_app(platform.service_urls), host, port, platform, edge=True)
 
 
