@@ -280,7 +280,13 @@ async def _tool(program: str, *arguments: str, env: dict[str, str], stdin: objec
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **env},
     )
-    out, err = await process.communicate()
+    try:
+        out, err = await process.communicate()
+    except BaseException:  # cancelled (another store failed, Ctrl-C): the tool stops too
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
     if process.returncode != 0:
         said = err.decode(errors="replace").strip().splitlines()
         raise ToolError(f"{program} failed ({process.returncode}): {' / '.join(said[-3:]) or 'no message'}")

@@ -4,13 +4,14 @@ puts it back. Both take the stores :func:`agora.backup.plan_stores` found and a 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from agora.backup import _databases, _objects
 from agora.backup._manifest import FORMAT, Manifest, ManifestError, StoreEntry, stored_file, verify
@@ -29,8 +30,13 @@ _SUFFIX = {
 }
 #: Kinds a store of the backup may be restored into (media moves between a directory and S3).
 _COMPATIBLE = {"local": {"local", "s3"}, "s3": {"local", "s3"}}
+#: Stores restored, or checked, at once.
+PARALLEL = 4
 #: How far before the backup's start the outboxes are reopened by default (docs/operations.md).
 DEFAULT_REPLAY = timedelta(minutes=15)
+
+
+T = TypeVar("T")
 
 
 class BackupError(Exception):
@@ -64,6 +70,23 @@ def agora_version() -> str:
         return version("agora")
     except PackageNotFoundError:
         return "unknown"
+
+
+async def _all(work: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Runs ``work`` at most :data:`PARALLEL` at a time, in order of the results; the first failure
+    cancels the rest (a cancelled dump or restore tool is stopped, see ``_databases``)."""
+    limit = asyncio.Semaphore(PARALLEL)
+
+    async def bounded(each: Coroutine[Any, Any, T]) -> T:
+        async with limit:
+            return await each
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(bounded(each)) for each in work]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 # -- migrations ------------------------------------------------------------------------------------
@@ -217,10 +240,15 @@ async def restore(
 
     report = RestoreReport()
     overall = progress.add_task("Restoring", total=len(pairs))
-    for entry, store in pairs:
-        progress.update(overall, description=f"Restoring {store.name} ({store.kind})")
-        report.restored.append((store.name, await _load(store, entry, files[entry.name], progress)))
+
+    async def put_back(entry: StoreEntry, store: Store) -> tuple[str, str]:
+        restored = await _load(store, entry, files[entry.name], progress)
         progress.advance(overall)
+        return store.name, restored
+
+    # the platform is stopped, so the stores need no order here: a few at once (each is mostly
+    # the database server's or the object store's work)
+    report.restored = await _all(put_back(entry, store) for entry, store in pairs)
     progress.update(overall, description=f"Restored {len(pairs)} stores")
 
     from agora.platform.runtime import migrate_service
@@ -230,8 +258,12 @@ async def restore(
         await migrate_service(store.spec, platform)
         report.migrated.append((store.name, revision, head(store.spec) or ""))
     databases = [store for _, store in pairs if store.is_database]
-    report.reopened = await _reopen_outboxes(databases, manifest.started_at - replay)
-    report.beyond_cutoff = await _beyond_cutoff(databases, manifest.cutoff)
+    since = manifest.started_at - replay
+    after = await _all(_events_after(store, since=since, cutoff=manifest.cutoff) for store in databases)
+    for store, (reopened, written) in zip(databases, after, strict=True):
+        report.reopened[store.name] = reopened
+        if written and store.name != "orders":  # the cut-off is the start of the orders snapshot
+            report.beyond_cutoff[store.name] = written
     return report
 
 
@@ -270,20 +302,18 @@ async def _check_schemas(
     refusals: list[str] = []
     newer: list[str] = []
     behind: list[tuple[Store, str | None]] = []
-    for entry, store in pairs:
-        if store.spec is None:
-            continue
-        spec = store.spec
+
+    async def check(entry: StoreEntry, store: Store, spec: ServiceSpec) -> None:
         saved = _position(spec, entry.revision)
         if saved is None:
             refusals.append(
                 f"{spec.name}: the backup's schema is revision {entry.revision}, which this agora "
                 f"({agora_version()}) does not know; agora {manifest.agora_version} made it: restore with that version"
             )
-            continue
+            return
         if not await _databases.exists(store):
             refusals.append(f"{spec.name}: cannot connect to {store.target}: create the (empty) database first")
-            continue
+            return
         current = await _databases.revision(store.url, spec.name)
         now = _position(spec, current)
         if now is None:
@@ -295,12 +325,14 @@ async def _check_schemas(
             newer.append(f"{spec.name} is at {current}, the backup at {entry.revision or 'no revision'}")
         if saved < len(_lineage(spec)) - 1:
             behind.append((store, entry.revision))
+
+    await _all(check(entry, store, store.spec) for entry, store in pairs if store.spec is not None)
     if refusals:
-        raise BackupError("; ".join(refusals))
+        raise BackupError("; ".join(sorted(refusals)))
     if newer and not force:
         raise BackupError(
             "the databases have a newer schema than the backup ("
-            + "; ".join(newer)
+            + "; ".join(sorted(newer))
             + "): restoring puts back the older schema with the backup's data, and the rows written since are lost. "
             "With --force the restore goes ahead and then migrates every database to this agora's head"
         )
@@ -311,18 +343,20 @@ async def _check_stopped(stores: Sequence[Store]) -> None:
     """Restore replaces files and tables under a running service's feet: refuse while anything
     has a service database open."""
     busy = []
-    for store in stores:
-        if store.is_database or store.kind == "journal":
-            if store.kind == "journal":
-                found = await _databases.holders(Store(store.name, "sqlite", "", url=f"sqlite:///{store.target}"))
-            else:
-                found = await _databases.holders(store)
-            if found:
-                busy.append(f"{store.name} ({store.target}) is open by {', '.join(sorted(set(found))[:3])}")
+
+    async def check(store: Store) -> None:
+        if store.kind == "journal":
+            found = await _databases.holders(Store(store.name, "sqlite", "", url=f"sqlite:///{store.target}"))
+        else:
+            found = await _databases.holders(store)
+        if found:
+            busy.append(f"{store.name} ({store.target}) is open by {', '.join(sorted(set(found))[:3])}")
+
+    await _all(check(store) for store in stores if store.is_database or store.kind == "journal")
     if busy:
         raise BackupError(
             "the platform is running: "
-            + "; ".join(busy)
+            + "; ".join(sorted(busy))
             + ". Stop every agora process (agora up, agora serve; in a cluster scale the Deployments to 0) "
             "and restore again; nothing was changed"
         )
@@ -345,55 +379,32 @@ async def _load(store: Store, entry: StoreEntry, source: Path, progress: Progres
         return f"{count} objects"
     except (OSError, _databases.ToolError, ValueError) as exc:
         raise BackupError(
-            f"restoring {store.name} failed: {exc}. The stores before it are restored; "
-            "fix the cause and run the restore again (it starts over from the first store)"
+            f"restoring {store.name} failed: {exc}. Other stores may be restored already; "
+            "fix the cause and run the restore again (it starts over)"
         ) from exc
 
 
-async def _reopen_outboxes(stores: Sequence[Store], since: datetime) -> dict[str, int]:
-    """Marks the events each service published since ``since`` as unpublished: its relay sends
-    them again, and consumers that had them drop them by their inbox (docs/operations.md)."""
-    from sqlalchemy import update
+async def _events_after(store: Store, *, since: datetime, cutoff: datetime) -> tuple[int, dict[str, int]]:
+    """Reopens the store's outbox from ``since``: the events published since then are marked
+    unpublished, so its relay sends them again and the consumers that had them drop them by their
+    inbox (docs/operations.md). Returns how many, and the events written after the cut-off by type."""
+    from sqlalchemy import func, select, update
 
     from agora.platform.db import create_engine
     from agora.platform.messaging.tables import outbox
 
-    reopened = {}
-    for store in stores:
-        engine = create_engine(store.url, pool_size=1)
-        try:
-            async with engine.begin() as connection:
-                result = await connection.execute(
-                    update(outbox).where(outbox.c.published_at >= since).values(published_at=None)
-                )
-                reopened[store.name] = int(result.rowcount or 0)
-        finally:
-            await engine.dispose()
-    return reopened
-
-
-async def _beyond_cutoff(stores: Sequence[Store], cutoff: datetime) -> dict[str, dict[str, int]]:
-    from sqlalchemy import func, select
-
-    from agora.platform.db import create_engine
-    from agora.platform.messaging.tables import outbox
-
-    found: dict[str, dict[str, int]] = {}
-    for store in stores:
-        if store.name == "orders":
-            continue
-        engine = create_engine(store.url, pool_size=1)
-        try:
-            async with engine.connect() as connection:
-                rows = await connection.execute(
-                    select(outbox.c.type, func.count()).where(outbox.c.created_at > cutoff).group_by(outbox.c.type)
-                )
-                counts = {str(kind): int(count) for kind, count in rows}
-        finally:
-            await engine.dispose()
-        if counts:
-            found[store.name] = counts
-    return found
+    engine = create_engine(store.url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            result = await connection.execute(
+                update(outbox).where(outbox.c.published_at >= since).values(published_at=None)
+            )
+            rows = await connection.execute(
+                select(outbox.c.type, func.count()).where(outbox.c.created_at > cutoff).group_by(outbox.c.type)
+            )
+            return int(result.rowcount or 0), {str(kind): int(count) for kind, count in rows}
+    finally:
+        await engine.dispose()
 
 
 __all__ = ["DEFAULT_REPLAY", "BackupError", "ManifestError", "Progress", "RestoreReport", "backup", "restore"]
