@@ -857,6 +857,85 @@ def _print_restore_report(report: Any) -> None:
         )
 
 
+@app.command()
+def loadtest(
+    url: Annotated[str, typer.Option("--url", help="The shop to load: its root URL.")] = "http://127.0.0.1:8000",
+    users: Annotated[int, typer.Option("--users", "-u", help="Shoppers at once, once all have arrived.")] = 10,
+    spawn_rate: Annotated[float, typer.Option("--spawn-rate", "-r", help="New shoppers a second until --users.")] = 5.0,
+    duration: Annotated[str, typer.Option("--duration", "-d", help="How long: 30s, 5m, 1h30m.")] = "1m",
+    report_dir: Annotated[
+        Path, typer.Option("--report-dir", help="Reports go into a new <timestamp> directory under this one.")
+    ] = Path("var/reports"),
+) -> None:
+    """Shoppers walking weighted journeys (Locust, headless) against --url; writes a report.
+
+    The journeys: browse, search, product page, add to cart, register and log in, checkout with
+    test cards (some declined), order history, support chat, storefront pages. The report, under
+    --report-dir/<timestamp>/: throughput, p50/p95/p99 per endpoint and journey, errors, and plots
+    over time (summary.json, summary.md, timeline.png, report.html, Locust's locust.html). Exits 1
+    when some request failed unexpectedly. Needs the loadtest extra (locust, matplotlib).
+    """
+    from datetime import UTC, datetime
+
+    from agora.loadtest import runner
+    from agora.loadtest.report import write_report
+
+    try:
+        plan = runner.make_plan(url=url, users=users, spawn_rate=spawn_rate, duration=duration, report_root=report_dir)
+        if not runner.locust_available():
+            raise CommandError("Locust is not installed: pip install 'agora[loadtest]'")
+        runner.check_target(plan.url)
+        directory = runner.new_report_directory(plan.report_root)
+    except runner.PlanError as exc:
+        raise CommandError(str(exc)) from None
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    console = _console()
+    console.print(
+        f"Load test of {plan.url}: {plan.users} shoppers (+{plan.spawn_rate:g}/s) for {plan.duration_seconds}s; "
+        f"report in {directory}"
+    )
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, transient=False
+    ) as progress:
+        bar = progress.add_task("starting Locust", total=plan.duration_seconds)
+
+        def show(tick: runner.Tick) -> None:
+            p95 = "-" if tick.p95_ms is None else f"{tick.p95_ms:.0f} ms"
+            progress.update(
+                bar,
+                completed=min(tick.elapsed, plan.duration_seconds),
+                description=(
+                    f"{tick.users:>4} users  {tick.requests_per_second:6.1f} req/s  {tick.requests:>7} requests  "
+                    f"{tick.failures} failed  p95 {p95}"
+                ),
+            )
+
+        code = runner.run_locust(plan, directory, on_tick=show)
+    if code not in (0, 1):  # 1: some request failed, which the report tells
+        raise CommandError(f"Locust exited with {code}; see {directory / 'locust.log'}")
+    summary = write_report(directory, plan, started)
+    table = _table(
+        f"{summary.requests} requests, {summary.requests_per_second:.1f}/s, {summary.unexpected_errors} errors"
+    )
+    for column in ("journey", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "journey" else "right")
+    for journey in summary.journeys:
+        timings = (
+            "-" if value is None else f"{value:.0f}" for value in (journey.p50_ms, journey.p95_ms, journey.p99_ms)
+        )
+        table.add_row(
+            journey.name, str(journey.requests), str(journey.failures), f"{journey.requests_per_second:.1f}", *timings
+        )
+    _print_table(table)
+    console.print(f"Report: {directory / 'report.html'}")
+    if summary.requests == 0:
+        raise CommandError(f"no request was made; see {directory / 'locust.log'}")
+    if summary.unexpected_errors:
+        raise CommandError(f"{summary.unexpected_errors} requests failed; see the Errors in {directory / 'summary.md'}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=False)

@@ -11,10 +11,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -95,3 +98,55 @@ async def test_a_product_read_does_not_wait_for_logins(agora: str) -> None:
     print(f"product read p99 alone {quiet * 1000:.1f} ms, during {logins} logins {busy * 1000:.1f} ms")
     assert logins >= LOGINS * ROUNDS  # the logins did run alongside the reads
     assert busy <= 2 * quiet, f"p99 {busy * 1000:.1f} ms during logins against {quiet * 1000:.1f} ms alone"
+
+
+JOURNEYS = {"browse", "search", "product", "cart", "account", "checkout", "orders", "support", "storefront"}
+
+
+def loadtest(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(agora_command("loadtest", *args), capture_output=True, text=True, timeout=timeout)
+
+
+def test_agora_loadtest_walks_every_journey_and_writes_its_report(agora: str, tmp_path: Path) -> None:
+    done = loadtest(
+        "--url", agora, "--users", "10", "--spawn-rate", "5", "--duration", "15s", "--report-dir", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (report,) = tmp_path.iterdir()
+    for name in ("summary.json", "summary.md", "timeline.png", "report.html", "locust.html", "locust_stats.csv"):
+        assert (report / name).stat().st_size > 0, name
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["unexpected_errors"] == 0, summary["errors"]
+    walked = {journey["name"]: journey["requests"] for journey in summary["journeys"]}
+    assert set(walked) == JOURNEYS and all(walked.values()), walked
+    assert summary["requests"] == sum(walked.values()) and summary["requests_per_second"] > 0
+    assert all(endpoint["p99_ms"] is not None for endpoint in summary["endpoints"])
+    assert (report / "timeline.png").read_bytes().startswith(b"\x89PNG")
+    assert "data:image/png;base64," in (report / "report.html").read_text()
+    assert "| checkout |" in (report / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--users", "0"), "--users: must be at least 1"),
+        (("--spawn-rate", "0"), "--spawn-rate: must be more than 0"),
+        (("--duration", "5x"), "--duration: '5x' is not a duration"),
+        (("--url", "ftp://example.org"), "--url: 'ftp://example.org' is not an http(s) URL"),
+        (("--url", "http://127.0.0.1:8000/products"), "--url: give the shop's root URL"),
+        (("--users", "many"), "Invalid value for '--users'"),
+    ],
+)
+def test_bad_arguments_are_named(args: tuple[str, ...], message: str, tmp_path: Path) -> None:
+    done = loadtest(*args, "--report-dir", str(tmp_path), timeout=60)
+    assert done.returncode != 0
+    assert message in " ".join((done.stdout + done.stderr).split()), done.stderr
+    assert "Traceback" not in done.stderr
+    assert not any(tmp_path.iterdir())  # no report begun
+
+
+def test_a_url_where_nothing_answers_is_named(tmp_path: Path) -> None:
+    done = loadtest("--url", f"http://127.0.0.1:{free_port()}", "--report-dir", str(tmp_path), timeout=60)
+    assert done.returncode == 1
+    assert "--url: nothing answers at" in " ".join(done.stderr.split())
+    assert not any(tmp_path.iterdir())
