@@ -26,15 +26,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from prometheus_client import Gauge
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 
 from agora.platform import stopping
+
+if TYPE_CHECKING:  # the caller hands the client in; importing redis-py here would load it in every service
+    from prometheus_client import Gauge
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
 
 log = structlog.get_logger(__name__)
 

@@ -2,28 +2,25 @@
 
 Notifications and support each keep a small runtime (a Redis client, a fan-out, a cache or a rate
 limiter) in ``context.extras``: built lazily (a consumer or a request may need it first), closed
-by the spec's ``on_shutdown``, and the Redis it holds asked by ``/readyz``. This is that pattern
+by the spec's ``on_shutdown``; ``/readyz`` asks the platform's Redis itself. This is that pattern
 once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from redis.asyncio import Redis
-
+from agora.platform import redis_channel
 from agora.platform.service import ServiceContext
 from agora.platform.settings import PlatformSettings
+
+if TYPE_CHECKING:  # redis-py is imported on the first client built (~7 MiB): see redis_channel
+    from redis.asyncio import Redis
 
 
 class Closable(Protocol):
     async def close(self) -> None: ...
-
-
-class HasRedis(Closable, Protocol):
-    @property
-    def redis(self) -> Redis | None: ...
 
 
 T = TypeVar("T", bound=Closable)
@@ -49,20 +46,19 @@ def redis_for(platform: PlatformSettings) -> Redis | None:
     """A client of ``AGORA_REDIS_URL`` with the chassis's timeouts, or None when it is not set."""
     if not platform.redis_url:
         return None
+    from redis.asyncio import Redis
+
     return Redis.from_url(platform.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
 
 
-def redis_readiness(
-    context: ServiceContext, runtime: Callable[[], HasRedis]
-) -> Mapping[str, Callable[[], Awaitable[object]]]:
-    """``/readyz``'s ``redis`` check when the platform has a Redis; none otherwise."""
-    if not context.platform.redis_url:
+def redis_readiness(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
+    """``/readyz``'s ``redis`` check when the platform has a Redis; none otherwise. It pings on a
+    connection of its own, so answering ``/readyz`` builds no runtime and imports no redis-py."""
+    url = context.platform.redis_url
+    if not url:
         return {}
 
-    async def redis_ping() -> object:
-        redis = runtime().redis
-        if redis is None:
-            raise RuntimeError("no Redis client although AGORA_REDIS_URL is set")
-        return await redis.ping()
+    async def redis_ping() -> None:
+        await redis_channel.ping(url)
 
     return {"redis": redis_ping}

@@ -107,17 +107,14 @@ async def _replica_fanout(context: ServiceContext, stack: AsyncExitStack) -> Han
     """With Redis, the handler that also hands each revocation event to the sibling replicas."""
     if not context.platform.redis_url:
         return None
-    from agora.platform.auth.replicas import ReplicaFanout  # only with Redis: redis-py stays unimported
-    from agora.platform.kept import redis_for
+    from agora.platform.auth.replicas import ReplicaFanout  # only with Redis
 
-    redis = redis_for(context.platform)
-    assert redis is not None
-    fanout = ReplicaFanout(context.token_verifier.revocations, redis, context.name)
+    fanout = ReplicaFanout(context.token_verifier.revocations, context.platform.redis_url, context.name)
     try:
         await fanout.start()
     except Exception as exc:  # Redis away at start: replicas converge through the sync instead
         log.warning("revocation_fanout_unavailable", error=type(exc).__name__)
-        await redis.aclose()
+        await fanout.close()
         return None
     stack.push_async_callback(fanout.close)
     return fanout.handle

@@ -86,4 +86,4 @@ async def close_runtime(context: ServiceContext) -> None:
 
 
 def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
-    return redis_readiness(context, lambda: runtime_of(context))
+    return redis_readiness(context)

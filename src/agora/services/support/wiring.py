@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from redis.asyncio import Redis
 
 from agora.contracts.support import FRAME_CLOSED, FRAME_INBOX, FRAME_MESSAGE, FRAME_READ, INBOX
 from agora.platform.fanout import LocalFanout, create_fanout
@@ -31,6 +30,8 @@ from agora.services.support.service import Posted
 from agora.services.support.settings import SupportSettings
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis  # imported when the runtime is built (redis_for), not at start-up
+
     from agora.platform.service import ServiceContext
 
 log = structlog.get_logger(__name__)
@@ -165,4 +166,4 @@ async def close_runtime(context: ServiceContext) -> None:
 
 
 def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
-    return redis_readiness(context, lambda: runtime_of(context))
+    return redis_readiness(context)
