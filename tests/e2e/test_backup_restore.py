@@ -168,7 +168,7 @@ def restored_from(backup: subprocess.CompletedProcess[str]) -> Path:
 
 
 @pytest.mark.backend("sqlite")
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(200)
 def test_embedded_round_trip(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     create_admin(ADMIN[0], data_dir=str(data_dir), env={**BASE_ENV, "AGORA_ADMIN_PASSWORD": ADMIN[1]})
@@ -239,7 +239,7 @@ def postgres_databases() -> Iterator[dict[str, str]]:
 
 @pytest.mark.backend("postgresql")
 @pytest.mark.backend("redis")
-@pytest.mark.timeout(170)
+@pytest.mark.timeout(240)
 def test_postgresql_redis_and_s3_round_trip(tmp_path: Path, postgres_databases: dict[str, str]) -> None:
     data_dir = tmp_path / "var"
     with running_moto_server(tmp_path) as moto_url:
