@@ -866,6 +866,13 @@ def loadtest(
     report_dir: Annotated[
         Path, typer.Option("--report-dir", help="Reports go into a new <timestamp> directory under this one.")
     ] = Path("var/reports"),
+    service_url: Annotated[
+        str,
+        typer.Option(
+            "--service-url",
+            help="Each service's API at its own URL, e.g. http://{service}:8000 (in a cluster); default: at --url.",
+        ),
+    ] = "",
 ) -> None:
     """Shoppers walking weighted journeys (Locust, headless) against --url; writes a report.
 
@@ -881,10 +888,17 @@ def loadtest(
     from agora.loadtest.report import write_report
 
     try:
-        plan = runner.make_plan(url=url, users=users, spawn_rate=spawn_rate, duration=duration, report_root=report_dir)
+        plan = runner.make_plan(
+            url=url,
+            users=users,
+            spawn_rate=spawn_rate,
+            duration=duration,
+            report_root=report_dir,
+            service_url=service_url,
+        )
         if not runner.locust_available():
             raise CommandError("Locust is not installed: pip install 'agora[loadtest]'")
-        runner.check_target(plan.url)
+        runner.check_target(plan)
         directory = runner.new_report_directory(plan.report_root)
     except runner.PlanError as exc:
         raise CommandError(str(exc)) from None

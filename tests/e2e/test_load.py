@@ -158,6 +158,7 @@ def test_agora_loadtest_walks_every_journey_and_writes_its_report(agora: str, tm
         (("--url", "ftp://example.org"), "--url: 'ftp://example.org' is not an http(s) URL"),
         (("--url", "http://127.0.0.1:8000/products"), "--url: give the shop's root URL"),
         (("--users", "many"), "Invalid value for '--users'"),
+        (("--service-url", "http://catalog:8000"), "--service-url: 'http://catalog:8000' is not a template"),
     ],
 )
 def test_bad_arguments_are_named(args: tuple[str, ...], message: str, tmp_path: Path) -> None:

@@ -300,19 +300,35 @@ def config_map() -> dict[str, Any]:
 
 
 def traffic_cronjob() -> dict[str, Any]:
-    """A few shop pages every five minutes, so dashboards and alerts always have traffic to show."""
-    script = (
-        "import urllib.request\n"
-        "for path in ('/', '/products', '/healthz'):\n"
-        f"    urllib.request.urlopen('http://web:{HTTP_PORT}' + path, timeout=10).read()\n"
-    )
+    """``agora loadtest`` for a minute every five: the same journeys as on a laptop (browse, search,
+    cart, checkout with test cards, support...), so dashboards and alerts always have traffic to
+    show. Pages go to the web Service, each API to its own Service (``--service-url``); the report
+    lands in the pod's /tmp and the summary in its log."""
+    command = [
+        "/opt/agora/bin/agora",
+        "loadtest",
+        "--url",
+        f"http://web:{HTTP_PORT}",
+        "--service-url",
+        f"http://{{service}}:{HTTP_PORT}",
+        "--users",
+        "5",
+        "--spawn-rate",
+        "1",
+        "--duration",
+        "60s",
+        "--report-dir",
+        "/tmp/reports",  # noqa: S108 - the pod's own emptyDir (the root file system is read-only)
+    ]
     container = {
         "name": "traffic",
         "image": f"{IMAGE}:{IMAGE_TAG}",
         "imagePullPolicy": "Always",
-        "command": ["/opt/agora/bin/python", "-c", script],
-        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+        "command": command,
+        # Locust in its own process beside the command, and the report's plots at the end
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "384Mi"}},
         "securityContext": restricted_container(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir, as above
     }
     return {
         "apiVersion": "batch/v1",
@@ -324,7 +340,7 @@ def traffic_cronjob() -> dict[str, Any]:
             "jobTemplate": {
                 "spec": {
                     "backoffLimit": 0,
-                    "activeDeadlineSeconds": 120,
+                    "activeDeadlineSeconds": 240,
                     "template": {
                         "metadata": {
                             "labels": labels("traffic-generator", "traffic"),
@@ -336,6 +352,7 @@ def traffic_cronjob() -> dict[str, Any]:
                             "restartPolicy": "Never",
                             "securityContext": restricted_pod(),
                             "containers": [container],
+                            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
                         },
                     },
                 }
@@ -422,7 +439,7 @@ def network_policies() -> list[dict[str, Any]]:
         if node.public:
             ingress.append({"from": [_namespace(ns) for ns in INGRESS_NAMESPACES], "ports": http})
         ingress.append({"from": [_namespace(MONITORING_NAMESPACE)], "ports": http})  # /metrics
-        if node.name == "web":
+        if node.public:  # the traffic generator walks the shop's pages and public APIs
             ingress.append({"from": [_pod_selector("traffic-generator")], "ports": http})
         egress = [{"to": [_pod_selector(c)], "ports": http} for c in sorted(http_callees(node.name))]
         egress += [_store_egress(store) for store in sorted(node.stores)]
@@ -479,7 +496,7 @@ def network_policies() -> list[dict[str, Any]]:
             "spec": {
                 "podSelector": {"matchLabels": selector("traffic-generator")},
                 "policyTypes": ["Ingress", "Egress"],
-                "egress": [{"to": [_pod_selector("web")], "ports": http}],
+                "egress": [{"to": [_pod_selector(n.name) for n in NODES if n.public], "ports": http}],
             },
         }
     )
@@ -593,7 +610,7 @@ def istio() -> list[dict[str, Any]]:
         rules = [{"from": [{"source": {"principals": sources}}]}] if sources else []
         if node.public:
             rules.append({"from": [{"source": {"namespaces": ["istio-system"]}}]})
-        if node.name == "web":
+        if node.public:
             rules.append({"from": [{"source": {"principals": [_principal("traffic-generator")]}}]})
         # probes are rewritten by the sidecar; /metrics is scraped over plain text by Prometheus
         rules.append({"to": [{"operation": {"paths": ["/healthz", "/readyz", "/metrics"], "methods": ["GET"]}}]})

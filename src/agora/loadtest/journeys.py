@@ -30,11 +30,17 @@ Expected answers are not errors: a declined card's 402 and an out-of-stock 409 a
 the shop working as it should. Anything else outside 2xx is a failure in the report.
 
 Request names are ``<journey> <route>`` (ids as ``{id}``), so the report groups them by journey.
+
+Where requests go: everything to Locust's host (``--url``: ``agora up``, the front, an ingress),
+unless ``AGORA_LOADTEST_SERVICE_URL`` holds a template such as ``http://{service}:8000``: then
+``/api/<service>/...`` goes to that service's own URL and only the pages to the host (inside a
+cluster, where the web Service serves the pages and each service its API).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import uuid
 from collections.abc import Callable, Iterator
@@ -68,6 +74,16 @@ ADDRESS = {
     "postal_code": "10117",
     "country": "DE",
 }
+
+
+SERVICE_URL = os.environ.get("AGORA_LOADTEST_SERVICE_URL", "")
+
+
+def api(path: str) -> str:
+    """``/api/<service>/...`` at the service's own URL when a template is set, else on the host."""
+    if not SERVICE_URL:
+        return path
+    return SERVICE_URL.format(service=path.split("/", 3)[2]).rstrip("/") + path
 
 
 def smooth_round_robin(weights: dict[str, int]) -> Iterator[str]:
@@ -115,12 +131,14 @@ class Shopper(FastHttpUser):
         cursor = None
         for _ in itertools.repeat(None, 20):  # 2,000 products are plenty to pick from
             params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-            page = self.client.get("/api/catalog/products", params=params, name="browse /api/catalog/products").json()
+            page = self.client.get(
+                api("/api/catalog/products"), params=params, name="browse /api/catalog/products"
+            ).json()
             products += page["items"]
             cursor = page.get("next_cursor")
             if not cursor:
                 break
-        categories = self.client.get("/api/catalog/categories", name="browse /api/catalog/categories").json()
+        categories = self.client.get(api("/api/catalog/categories"), name="browse /api/catalog/categories").json()
         items = categories["items"] if isinstance(categories, dict) else categories
         Catalog.categories = [category["slug"] for category in items]
         Catalog.words = sorted({word for product in products for word in product["name"].split() if len(word) > 3})
@@ -158,68 +176,70 @@ class Shopper(FastHttpUser):
         journeys[next(_SCHEDULE)]()
 
     def browse(self) -> None:
-        self.client.get("/api/catalog/categories", name="browse /api/catalog/categories")
+        self.client.get(api("/api/catalog/categories"), name="browse /api/catalog/categories")
         category = random.choice(Catalog.categories)
         page = self.client.get(
-            "/api/catalog/products",
+            api("/api/catalog/products"),
             params={"category": category, "limit": 20},
             name="browse /api/catalog/products?category",
         ).json()
         if page.get("next_cursor") and random.random() < 0.5:
             self.client.get(
-                "/api/catalog/products",
+                api("/api/catalog/products"),
                 params={"category": category, "limit": 20, "cursor": page["next_cursor"]},
                 name="browse /api/catalog/products?cursor",
             )
 
     def search(self) -> None:
         word = random.choice(Catalog.words)
-        self.client.get("/api/catalog/products", params={"q": word, "limit": 20}, name="search /api/catalog/products?q")
+        self.client.get(
+            api("/api/catalog/products"), params={"q": word, "limit": 20}, name="search /api/catalog/products?q"
+        )
 
     def product(self) -> None:
         chosen = random.choice(Catalog.products)
-        self.client.get(f"/api/catalog/products/{chosen['id']}", name="product /api/catalog/products/{id}")
+        self.client.get(api(f"/api/catalog/products/{chosen['id']}"), name="product /api/catalog/products/{id}")
         self.client.get(
-            f"/api/recommendations/products/{chosen['id']}", name="product /api/recommendations/products/{id}"
+            api(f"/api/recommendations/products/{chosen['id']}"), name="product /api/recommendations/products/{id}"
         )
-        self.client.get(f"/api/inventory/stock/{chosen['sku']}", name="product /api/inventory/stock/{sku}")
+        self.client.get(api(f"/api/inventory/stock/{chosen['sku']}"), name="product /api/inventory/stock/{sku}")
 
     def cart(self) -> None:
         headers = self._auth()
         chosen = random.choice(Catalog.products)
         self.client.post(
-            "/api/cart/items",
+            api("/api/cart/items"),
             json={"product_id": chosen["id"], "quantity": 1},
             headers=headers,
             name="cart /api/cart/items",
         )
-        self.client.get("/api/cart", headers=headers, name="cart /api/cart")
+        self.client.get(api("/api/cart"), headers=headers, name="cart /api/cart")
 
     def account(self) -> None:
         email = f"load-{uuid.uuid4().hex}@example.org"
         self._expect(
             "POST",
-            "/api/identity/register",
+            api("/api/identity/register"),
             "account /api/identity/register",
             (201,),
             json={"email": email, "password": PASSWORD, "display_name": "Load Tester"},
         )
         login = self._expect(
             "POST",
-            "/api/identity/login",
+            api("/api/identity/login"),
             "account /api/identity/login",
             (200,),
             json={"email": email, "password": PASSWORD},
         )
         if login.status_code == 200:
             self.email, self.token = email, login.json()["access_token"]
-            self.client.get("/api/identity/me", headers=self._auth(), name="account /api/identity/me")
+            self.client.get(api("/api/identity/me"), headers=self._auth(), name="account /api/identity/me")
 
     def checkout(self) -> None:
         headers = self._auth()
         for chosen in random.sample(Catalog.products, k=random.randint(1, 2)):
             self.client.post(
-                "/api/cart/items",
+                api("/api/cart/items"),
                 json={"product_id": chosen["id"], "quantity": 1},
                 headers=headers,
                 name="checkout /api/cart/items",
@@ -233,7 +253,7 @@ class Shopper(FastHttpUser):
         }
         self._expect(
             "POST",
-            "/api/orders/checkout",
+            api("/api/orders/checkout"),
             "checkout /api/orders/checkout",
             # paid, or out of stock; the declined card's 402 only for that card
             (201, 402, 409) if declined else (201, 409),
@@ -243,16 +263,16 @@ class Shopper(FastHttpUser):
 
     def orders(self) -> None:
         headers = self._auth()
-        page = self.client.get("/api/orders", headers=headers, name="orders /api/orders").json()
+        page = self.client.get(api("/api/orders"), headers=headers, name="orders /api/orders").json()
         items = page.get("items", []) if isinstance(page, dict) else []
         if items:
-            self.client.get(f"/api/orders/{items[0]['id']}", headers=headers, name="orders /api/orders/{id}")
+            self.client.get(api(f"/api/orders/{items[0]['id']}"), headers=headers, name="orders /api/orders/{id}")
 
     def support(self) -> None:
         headers = self._auth()
         opened = self._expect(
             "POST",
-            "/api/support/conversations",
+            api("/api/support/conversations"),
             "support /api/support/conversations",
             (200, 201),
             json={"subject": "Where is my parcel?"},
@@ -263,14 +283,14 @@ class Shopper(FastHttpUser):
         conversation = opened.json()["id"]
         self._expect(
             "POST",
-            f"/api/support/conversations/{conversation}/messages",
+            api(f"/api/support/conversations/{conversation}/messages"),
             "support /api/support/conversations/{id}/messages (post)",
             (201,),
             json={"body": "Hello, could you tell me when my order ships?"},
             headers=headers,
         )
         self.client.get(
-            f"/api/support/conversations/{conversation}/messages",
+            api(f"/api/support/conversations/{conversation}/messages"),
             headers=headers,
             name="support /api/support/conversations/{id}/messages",
         )

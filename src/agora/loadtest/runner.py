@@ -37,6 +37,11 @@ class Plan:
     spawn_rate: float
     duration_seconds: int
     report_root: Path
+    service_url: str = ""
+    """``http://{service}:8000``: each service's API at its own URL (see :mod:`.journeys`); empty: at ``url``."""
+
+    def api_url(self, service: str) -> str:
+        return self.service_url.format(service=service).rstrip("/") if self.service_url else self.url
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,13 @@ def parse_duration(text: str) -> int:
     return total
 
 
-def make_plan(*, url: str, users: int, spawn_rate: float, duration: str, report_root: Path) -> Plan:
+def make_plan(
+    *, url: str, users: int, spawn_rate: float, duration: str, report_root: Path, service_url: str = ""
+) -> Plan:
+    if service_url:
+        template = urlsplit(service_url.replace("{service}", "service"))
+        if "{service}" not in service_url or template.scheme not in ("http", "https") or not template.hostname:
+            raise PlanError(f"--service-url: {service_url!r} is not a template like http://{{service}}:8000")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PlanError(f"--url: {url!r} is not an http(s) URL like http://127.0.0.1:8000")
@@ -79,6 +90,7 @@ def make_plan(*, url: str, users: int, spawn_rate: float, duration: str, report_
         spawn_rate=spawn_rate,
         duration_seconds=parse_duration(duration),
         report_root=report_root,
+        service_url=service_url,
     )
 
 
@@ -86,16 +98,17 @@ def locust_available() -> bool:
     return importlib.util.find_spec("locust") is not None
 
 
-def check_target(url: str, *, timeout: float = 10.0) -> None:
-    """Fails with a clear line when nothing that looks like Agora answers at ``url``."""
+def check_target(plan: Plan, *, timeout: float = 10.0) -> None:
+    """Fails with a clear line when nothing that looks like Agora answers where the plan points."""
     import httpx
 
+    option, url = ("--service-url", plan.api_url("catalog")) if plan.service_url else ("--url", plan.url)
     try:
         answer = httpx.get(f"{url}/api/catalog/categories", timeout=timeout)
     except httpx.HTTPError as exc:
-        raise PlanError(f"--url: nothing answers at {url} ({type(exc).__name__}: {exc})") from None
+        raise PlanError(f"{option}: nothing answers at {url} ({type(exc).__name__}: {exc})") from None
     if answer.status_code != 200:
-        raise PlanError(f"--url: {url}/api/catalog/categories answered {answer.status_code}; is this an Agora shop?")
+        raise PlanError(f"{option}: {url}/api/catalog/categories answered {answer.status_code}; is this an Agora shop?")
 
 
 def new_report_directory(root: Path) -> Path:
@@ -186,7 +199,7 @@ def run_locust(plan: Plan, directory: Path, *, on_tick: Callable[[Tick], None], 
             locust_command(plan, directory),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "AGORA_LOADTEST_SERVICE_URL": plan.service_url},
         )
         try:
             while True:
