@@ -204,3 +204,15 @@ def test_bad_arguments_get_one_clear_line_and_change_nothing(saved: Path, tmp_pa
     negative = agora("restore", str(saved), "--yes", "--replay-minutes", "-5")
     assert negative.returncode == 2 and "--replay-minutes" in negative.stderr, negative.stderr
     assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.backend("postgresql")
+async def test_a_backup_that_fails_names_the_store_and_leaves_nothing(tmp_path: Path) -> None:
+    platform = platform_at(tmp_path / "source")
+    await migrated(platform)
+    stores = stores_of(platform)
+    missing = POSTGRES_URL.rsplit("/", 1)[0] + "/agora_no_such_database"
+    stores.insert(1, Store("payments", "postgresql", "payments", spec=service_spec("payments"), url=missing))
+    with pytest.raises(BackupError, match=r"backing up payments \(payments\) failed: .*agora_no_such_database"):
+        await backup(stores, tmp_path / "backups", mode="embedded", progress=Quiet())
+    assert list((tmp_path / "backups").iterdir()) == []
