@@ -10,17 +10,20 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 
 from agora.backup import BackupError, ManifestError, Store, backup, plan_stores, restore
 from agora.backup._databases import holders, revision
 from agora.platform.db import create_engine
 from agora.platform.db.migrations import downgrade
+from agora.platform.messaging.tables import outbox
 from agora.platform.runtime import migrate_service
 from agora.platform.settings import PlatformSettings
 from agora.platform.testing.apps import platform_for_tests
@@ -72,13 +75,32 @@ async def migrated(platform: PlatformSettings) -> None:
 
 @pytest.fixture(scope="module")
 async def saved(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Path]:
-    """A backup of three services whose identity schema is one revision behind this build's."""
+    """A backup of three services whose identity schema is one revision behind this build's, and
+    whose media outbox holds an event published a minute ago, one published two hours ago and
+    one written after the cut-off (dated a minute ahead: as if written while orders was saved)."""
     source = platform_at(tmp_path_factory.mktemp("source"))
     await migrated(source)
     identity = service_spec("identity")
     engine = create_engine(f"sqlite+aiosqlite:///{source.data_dir / 'identity.db'}")
     try:
         await downgrade(engine, service="identity", migrations_dir=identity.migrations_dir, revision="-1")
+    finally:
+        await engine.dispose()
+    now = datetime.now(UTC)
+    engine = create_engine(f"sqlite+aiosqlite:///{source.data_dir / 'media.db'}")
+    try:
+        async with engine.begin() as connection:
+            for kind, created, published in (
+                ("media.test.recent", now - timedelta(minutes=1), now - timedelta(minutes=1)),
+                ("media.test.old", now - timedelta(hours=2), now - timedelta(hours=2)),
+                ("media.test.later", now + timedelta(minutes=1), None),
+            ):
+                await connection.execute(
+                    insert(outbox).values(
+                        event_id=str(uuid.uuid4()), source="media", topic="media", type=kind, payload="{}",
+                        created_at=created, published_at=published,
+                    )
+                )  # fmt: skip
     finally:
         await engine.dispose()
     yield await backup(stores_of(source), tmp_path_factory.mktemp("backups"), mode="embedded", progress=Quiet())
@@ -135,6 +157,21 @@ async def test_a_newer_database_is_refused_then_restored_and_migrated_with_force
     assert migrated_service == "identity" and restored_at != head and now_at == head
     assert await revision(identity_db, "identity") == head
     assert [name for name, _ in report.restored] == ["orders", "media", "media-objects", "identity", "broker"]
+
+    # the outboxes reopened from 15 minutes before the backup: the recent event goes out again
+    assert report.reopened == {"orders": 0, "media": 1, "identity": 0}
+    assert report.beyond_cutoff == {"media": {"media.test.later": 1}}
+    engine = create_engine(f"sqlite+aiosqlite:///{target.data_dir / 'media.db'}")
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(select(outbox.c.type, outbox.c.published_at.is_(None)))
+            assert {kind: unpublished for kind, unpublished in rows} == {
+                "media.test.recent": True,
+                "media.test.old": False,
+                "media.test.later": True,
+            }
+    finally:
+        await engine.dispose()
 
 
 async def test_a_backup_that_does_not_fit_the_configuration_is_refused(saved: Path, tmp_path: Path) -> None:
