@@ -809,16 +809,22 @@ def restore_command(
     platform = _platform(data_dir)
     stores = plan_stores(_specs(), platform)
 
+    progress = _progress()
+
     def confirm(manifest: Manifest) -> bool:
         if yes:
             return True
-        return typer.confirm(
-            f"Replace every store with the backup of {manifest.started_at:%Y-%m-%d %H:%M:%S} UTC "
-            f"(agora {manifest.agora_version})?"
-        )
+        progress.stop()  # the live display would draw over the question
+        try:
+            return typer.confirm(
+                f"Replace every store with the backup of {manifest.started_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"(agora {manifest.agora_version})?"
+            )
+        finally:
+            progress.start()
 
     try:
-        with _progress() as progress:
+        with progress:
             report = _run(
                 lambda: restore(
                     stores,
