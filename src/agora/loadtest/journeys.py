@@ -154,6 +154,8 @@ class Shopper(FastHttpUser):
         with self.client.request(method, path, name=name, catch_response=True, **kwargs) as response:
             if response.status_code in expected:
                 response.success()
+            elif response.status_code == 0:  # no answer: a timeout or a refused connection
+                response.failure(f"no answer: {response.error!r}")
             else:
                 response.failure(f"{response.status_code}: {(response.text or '')[:200]}")
             return response
