@@ -1,9 +1,10 @@
 """deploy/compose/compose.yaml: valid against the Compose specification, and the whole stack run
-for real with podman — every service in its own container from the image, PostgreSQL with a
+for real with podman — every service in its own container from the two images, PostgreSQL with a
 database per service, Redis, the Kafka-protocol broker, S3, an SMTP catcher — through the
 published port: a shopper registers, fills a cart and pays; the order is paid and its email
-caught; an admin's image is served with its thumbnail from object storage; payments is killed
-during checkouts and nothing is charged twice; `down -v` leaves nothing behind.
+caught; an admin's image is served with its thumbnail from object storage; similar products and
+anomaly detection answer from the ML image; payments is killed during checkouts and nothing is
+charged twice; `down -v` leaves nothing behind.
 
 The stores run as stand-ins built from Debian packages (deploy/local-images/), substituted
 through the same image variables a user would set: public registries are unreachable here.
@@ -30,11 +31,13 @@ from agora.contracts.media import image_url
 from agora.platform.testing.processes import free_port
 from agora.registry import service_specs
 from tests.containers import engine
-from tests.containers.engine import COMPOSE_FILE, IMAGE, ROOT, Stack, podman
+from tests.containers.engine import COMPOSE_FILE, IMAGE, ML_IMAGE, ROOT, Stack, podman
 from tests.support.shop import ADDRESS, GOOD_CARD, png, register_shopper
 
 SCHEMA = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
 SERVICES = [spec.name for spec in service_specs()]
+#: the services on the ML image (agora-ml); every other container, their migrations too, on agora
+ML_SERVICES = {"recommendations", "analytics"}
 ADMIN_PASSWORD = "a long enough compose admin passphrase"
 #: ${AGORA_POSTGRES_IMAGE:-postgres:16.6-bookworm}: a variable, then the official name and a pinned tag
 PINNED = re.compile(r"^\$\{AGORA_[A-Z_]+_IMAGE:-[a-z0-9./-]+:[A-Za-z0-9._-]+\}$")
@@ -64,7 +67,12 @@ def test_the_compose_file_keeps_its_promises() -> None:
     services = _compose()["services"]
     for name in SERVICES:
         for container in (name, f"{name}-migrate"):
-            assert services[container]["image"] == "${AGORA_IMAGE:-localhost/agora:dev}", container
+            image = (
+                "${AGORA_ML_IMAGE:-localhost/agora-ml:dev}"
+                if container in ML_SERVICES
+                else "${AGORA_IMAGE:-localhost/agora:dev}"
+            )
+            assert services[container]["image"] == image, container
             assert services[container]["read_only"] is True and services[container]["user"] == "10001:10001"
         assert services[name]["command"][:2] == ["serve", name]
         assert services[f"{name}-migrate"]["command"][:2] == ["migrate", name]
@@ -72,7 +80,8 @@ def test_the_compose_file_keeps_its_promises() -> None:
         assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
         secrets = {entry["target"] for entry in services[name]["secrets"]}
         assert f"AGORA_{name.upper()}_DATABASE_PASSWORD" in secrets and "AGORA_SECRET_KEY" in secrets
-    third_party = {name: s for name, s in services.items() if not s["image"].startswith("${AGORA_IMAGE")}
+    ours = ("${AGORA_IMAGE", "${AGORA_ML_IMAGE")
+    third_party = {name: s for name, s in services.items() if not s["image"].startswith(ours)}
     assert {"postgres", "redis", "kafka", "minio", "mailpit", "nats", "prometheus", "grafana", "jaeger"} <= set(
         third_party
     )
@@ -98,6 +107,7 @@ def stack(images: float, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     env = {
         **engine.stand_in_environment(),
         "AGORA_IMAGE": IMAGE,
+        "AGORA_ML_IMAGE": ML_IMAGE,
         "AGORA_SECRETS_PATH": str(folder / "secrets"),
         "AGORA_HTTP_PORT": str(http_port),
         "AGORA_MAILPIT_PORT": str(mail_port),
@@ -187,6 +197,17 @@ def test_the_shop_runs_in_containers(stack: tuple[Stack, str, str]) -> None:
         _poll(mailed, what="the order's email in the SMTP catcher")
 
         admin = _admin(compose, client)
+
+        # recommendations and analytics run from agora-ml: their models answer through the front
+        def similar() -> list[dict]:  # type: ignore[type-arg]
+            found = client.get(f"/api/recommendations/products/{product['id']}", params={"limit": 50})
+            assert found.status_code == 200, found.text
+            return [item for item in found.json()["items"] if item["reason"] == "similar"]
+
+        _poll(similar, within=120, what="similar products from the TF-IDF model")
+        analyzed = client.post("/api/analytics/ml/analyze", json={}, headers=admin)
+        assert analyzed.status_code == 200 and analyzed.json()["orders_analyzed"] >= 20, analyzed.text
+
         data = png(900, 600)
         uploaded = client.post(
             "/api/media/images", headers=admin, files={"file": ("poster.png", data)}, data={"purpose": "product"}

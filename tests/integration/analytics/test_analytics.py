@@ -3,6 +3,7 @@ once, the seeded history answering predict and analyze, the guards, and bad inpu
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -206,6 +207,27 @@ async def test_the_seeded_history_answers_analyze(analytics: Analytics) -> None:
 
     tight = await analytics.client.post(f"{API}/ml/analyze", json={"contamination": 0.01}, headers=analytics.admin)
     assert tight.status_code == 200 and len(tight.json()["flagged"]) <= round(body["orders_analyzed"] * 0.012)
+
+
+async def test_without_scikit_learn_analyze_answers_503_and_the_rest_still_works(
+    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as in the common container image, which leaves the ml extra out: importing it fails
+    for name in ("numpy", "sklearn"):
+        monkeypatch.setitem(sys.modules, name, None)
+    before = await analytics.counts()
+    refused = await analytics.client.post(f"{API}/ml/analyze", json={}, headers=analytics.admin)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["reason"] == "ml_not_installed" and "agora[ml]" in problem["detail"], problem
+    # the forecast is plain Python and the summary needs no model: both answer as usual
+    forecast = await analytics.client.post(
+        f"{API}/ml/predict", json={"product_id": product_id(PRODUCTS[1][0]), "horizon_days": 3}, headers=analytics.admin
+    )
+    assert forecast.status_code == 200, forecast.text
+    assert (await analytics.client.get(f"{API}/orders/summary", headers=analytics.admin)).status_code == 200
+    assert await analytics.counts() == before
 
 
 @pytest.mark.parametrize(

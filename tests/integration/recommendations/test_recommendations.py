@@ -4,6 +4,7 @@ cold start is popular in the category, a repeated event counts once, rebuild equ
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass, replace
 
@@ -13,6 +14,8 @@ from sqlalchemy import delete
 from agora.platform.runtime import service_context
 from agora.services.recommendations.models import CoPurchase
 from agora.services.recommendations.rebuild import rebuild
+from agora.services.recommendations.similarity import SimilarityHolder
+from agora.services.recommendations.state import EXTRA_KEY
 
 from .conftest import Item, Recommender, created, deleted, new_id, newer, paid, updated
 
@@ -89,6 +92,27 @@ async def test_similar_products_share_the_category_or_terms(recommender: Recomme
     # the tent's list goes on, after what was bought with it, with what is like it: the pad is
     tent = await recommender.for_product(camp.tent.id, limit=10)
     assert (camp.pad.id, SIMILAR) in tent or (camp.pad.id, POPULAR) in tent
+
+
+async def test_without_scikit_learn_similar_is_left_out_and_the_rest_answers(
+    recommender: Recommender, camp: Camp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as in the common container image, which leaves the ml extra out: importing it fails
+    for name in ("numpy", "sklearn"):
+        monkeypatch.setitem(sys.modules, name, None)
+    kept = recommender.context.extras[EXTRA_KEY]
+    recommender.context.extras[EXTRA_KEY] = holder = SimilarityHolder()  # a process that has built nothing
+    try:
+        await recommender.refresh()
+        assert holder.built and holder.without_ml and len(holder.model) == 0
+        tent = await recommender.for_product(camp.tent.id, limit=10)
+        assert tent[:3] == [(camp.bag.id, BT), (camp.stove.id, BT), (camp.lantern.id, BT)]
+        assert {reason for _, reason in tent[3:]} <= {POPULAR}
+        pad = await recommender.for_product(camp.pad.id, limit=10)  # never bought: popular in its category
+        assert pad and {reason for _, reason in pad} == {POPULAR}
+        assert {reason for _, reason in await recommender.for_user(camp.users["A"], limit=10)} <= {BT, POPULAR}
+    finally:
+        recommender.context.extras[EXTRA_KEY] = kept
 
 
 async def test_limit_cuts_the_list(recommender: Recommender, camp: Camp) -> None:

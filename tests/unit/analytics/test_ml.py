@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -31,6 +32,13 @@ def test_a_trend_is_followed() -> None:
     series = [5 + 0.5 * day for day in range(60)]
     fitted = holt_forecast(series, 5)
     assert [round(p.units, 1) for p in fitted.points] == [35.0, 35.5, 36.0, 36.5, 37.0]
+
+
+def test_the_forecast_needs_no_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    series = [5 + 0.5 * day for day in range(60)]
+    expected = holt_forecast(series, 5)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # as where the ml extra is not installed
+    assert holt_forecast(series, 5) == expected
 
 
 def test_units_are_never_negative_and_short_history_is_refused() -> None:

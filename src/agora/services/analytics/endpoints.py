@@ -60,7 +60,8 @@ currency) and its user's velocity (the user's orders in the 24 hours up to it).
 **Output**: the flagged orders, most anomalous first, with `score` (~0.5 ordinary, toward 1
 unusual), `amount_z` and `orders_24h`, so a person can see why.
 
-Fewer than 20 orders in the period is a 422 naming `from`.
+Fewer than 20 orders in the period is a 422 naming `from`. Where scikit-learn is not installed
+(the common container image; `agora-ml` has it), a 503 with `reason` `ml_not_installed`.
 """
 
 
@@ -118,7 +119,7 @@ def build_router() -> APIRouter:
         "/ml/analyze",
         response_model=schemas.AnalyzeResponse,
         response_model_by_alias=True,
-        responses={401: {}, 403: {}, 422: {}},
+        responses={401: {}, 403: {}, 422: {}, 503: {}},
         summary="Anomalous orders by amount and velocity (IsolationForest)",
         description=ANALYZE_DESCRIPTION,
         dependencies=[Depends(require_json)],

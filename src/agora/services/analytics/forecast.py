@@ -1,6 +1,8 @@
 """Demand forecast: Holt's linear exponential smoothing with residual-based prediction intervals.
 
-Pure numpy, no I/O. The model keeps a level and a trend, updated each day::
+Plain Python, no I/O: the recursions run one day at a time, which NumPy would not speed up, so
+the forecast needs no ``ml`` extra (see :mod:`agora.platform.ml`). The model keeps a level and a
+trend, updated each day::
 
     level_t = alpha * y_t + (1 - alpha) * (level_{t-1} + trend_{t-1})
     trend_t = beta * (level_t - level_{t-1}) + (1 - beta) * trend_{t-1}
@@ -15,13 +17,10 @@ clipped at 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: Fewer days than this and a trend cannot be told from noise.
 MIN_OBSERVATIONS = 14
@@ -51,15 +50,15 @@ class Forecast:
     points: list[ForecastPoint]
 
 
-def _smooth(y: np.ndarray, alpha: float, beta: float) -> tuple[float, float, float]:
+def _smooth(y: Sequence[float], alpha: float, beta: float) -> tuple[float, float, float]:
     """Runs the recursions; returns (sum of squared one-step errors, final level, final trend)."""
-    level = float(y[0])
+    level = y[0]
     warmup = min(7, len(y) - 1)
-    trend = float((y[warmup] - y[0]) / warmup) if warmup else 0.0
+    trend = (y[warmup] - y[0]) / warmup if warmup else 0.0
     sse = 0.0
     for value in y[1:]:
         predicted = level + trend
-        error = float(value) - predicted
+        error = value - predicted
         sse += error * error
         new_level = predicted + alpha * error
         trend = beta * (new_level - level) + (1 - beta) * trend
@@ -73,10 +72,7 @@ def holt_forecast(series: Sequence[float], horizon: int, *, confidence: float = 
         raise TooLittleHistory(f"needs at least {MIN_OBSERVATIONS} days of history, got {len(series)}")
     if horizon < 1:
         raise ValueError("horizon must be at least 1")
-    # imported on the first forecast, not with the service: most analytics processes never forecast
-    import numpy as np
-
-    y = np.asarray(series, dtype=float)
+    y = [float(value) for value in series]
     best: tuple[float, float, float, float, float] | None = None
     for alpha in ALPHAS:
         for beta in BETAS:
@@ -85,7 +81,7 @@ def holt_forecast(series: Sequence[float], horizon: int, *, confidence: float = 
                 best = (sse, float(alpha), float(beta), level, trend)
     assert best is not None
     sse, alpha, beta, level, trend = best
-    sigma = float(np.sqrt(sse / max(len(y) - 3, 1)))
+    sigma = math.sqrt(sse / max(len(y) - 3, 1))
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     points = []
     variance_sum = 0.0
@@ -93,7 +89,7 @@ def holt_forecast(series: Sequence[float], horizon: int, *, confidence: float = 
         if h > 1:
             variance_sum += (alpha * (1 + (h - 1) * beta)) ** 2
         mean = level + h * trend
-        half = z * sigma * float(np.sqrt(1 + variance_sum))
+        half = z * sigma * math.sqrt(1 + variance_sum)
         points.append(ForecastPoint(units=max(mean, 0.0), lower=max(mean - half, 0.0), upper=max(mean + half, 0.0)))
     return Forecast(alpha=alpha, beta=beta, sigma=sigma, level=level, trend=trend, confidence=confidence, points=points)
 

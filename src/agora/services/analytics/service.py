@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.orders import OrderCancelled, OrderFacts, OrderFailed
+from agora.platform import ml
 from agora.platform.db.types import iso_utc, utcnow
-from agora.platform.errors import NotFoundError, UnprocessableError
+from agora.platform.errors import NotFoundError, ServiceUnavailableError, UnprocessableError
 from agora.services.analytics import anomalies, forecast, reports
 from agora.services.analytics.models import (
     CANCELLED,
@@ -224,6 +225,14 @@ class AnalyticsService:
 
     async def analyze(self, start: date | None, end: date | None, contamination: float | None) -> dict[str, Any]:
         first, last = period(start, end, default_days=DEFAULT_ANALYZE_DAYS, fields=("from", "to"))
+        if absent := ml.missing():
+            # the common container image leaves scikit-learn out (agora-ml has it): this feature
+            # degrades, the rest of analytics (the summary, the forecast) answers as usual
+            raise ServiceUnavailableError(
+                f"Anomaly detection needs scikit-learn, which is not installed here ({', '.join(absent)} "
+                f"missing): {ml.HINT}.",
+                reason="ml_not_installed",
+            )
         facts = await self.repository.priced_orders(day_start(first), day_start(last + timedelta(days=1)))
         points = [
             anomalies.OrderPoint(

@@ -10,7 +10,9 @@ and whenever the table changed since the last build; a periodic task asks (see :
 a burst of product events costs one rebuild, not one per event. Only active products enter the
 model. Building runs in a short-lived child process (:func:`build_elsewhere`): requests keep
 being served meanwhile, and scikit-learn, SciPy and NumPy (~85 MiB resident once imported, which
-a process never gives back) live only in that worker, which exits after the build.
+a process never gives back) live only in that worker, which exits after the build. Where they are
+not installed (the common container image; ``agora-ml`` has them), there is no model: "similar"
+is left out and bought-together and popular items still answer (see :mod:`agora.platform.ml`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+
+from agora.platform import ml
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +143,8 @@ class SimilarityHolder:
         self.model = SimilarityModel()
         self.watermark: Watermark | None = None
         self.builds = 0
+        self.without_ml = False
+        """True once a build was skipped because the ``ml`` extra is missing."""
         self._lock = asyncio.Lock()
 
     @property
@@ -149,6 +155,11 @@ class SimilarityHolder:
         """Rebuilds from ``await load()`` (the active products) unless ``watermark`` is the one built from."""
         async with self._lock:
             if not force and watermark == self.watermark:
+                return False
+            if absent := ml.missing():
+                if not self.without_ml:
+                    log.warning("similar_products_off", missing=absent, hint=ml.HINT)
+                self.model, self.watermark, self.without_ml = SimilarityModel(), watermark, True
                 return False
             products = await load()
             model = await build_elsewhere(products, top_k=top_k)
