@@ -93,8 +93,9 @@ command -v prometheus-alertmanager >/dev/null 2>&1 \
   && echo "prometheus-alertmanager: $(prometheus-alertmanager --version 2>&1 | head -1)"
 
 # the container tests (tests/containers) build and run images with Debian's podman; on these VMs
-# it needs runc (crun refuses the hybrid cgroup layout) and no default ulimits (setrlimit fails)
-container_packages=(podman runc mmdebstrap fuse-overlayfs uidmap slirp4netns)
+# it needs runc (crun refuses the hybrid cgroup layout) and no default ulimits (setrlimit fails);
+# binutils' strip takes the debug information out of the wheels (deploy/docker/build-image.sh)
+container_packages=(podman runc mmdebstrap fuse-overlayfs uidmap slirp4netns binutils)
 missing_packages=()
 for package in "${container_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing_packages+=("$package")

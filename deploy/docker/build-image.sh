@@ -29,7 +29,7 @@ wheel --no-index --find-links "$wheels" 2>/dev/null || wheel
 rm -f "$wheels"/agora-*.whl  # the image installs agora from src/, not from a wheel
 
 # Several wheels ship their extension modules with debug information (uvloop's is 13.6 MB, 1.9
-# without; asyncpg, SQLAlchemy, aiohttp, PyYAML, Pillow alike): about 35 MB of the image that
+# without; asyncpg, SQLAlchemy, aiohttp, PyYAML, Pillow alike): 44 MB of the image that
 # nothing reads at run time. binutils' strip removes it and `wheel pack` (the wheel project's
 # own tool, run from its wheel above) rewrites the wheel's RECORD. Only the modules themselves:
 # the libraries vendored under *.libs/ were rewritten by auditwheel's patchelf, and strip is
