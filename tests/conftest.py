@@ -56,9 +56,9 @@ def _missing_in_ci(config: pytest.Config) -> list[str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The schemathesis run (``-m fuzz``, tests/e2e/test_api_conformance.py) runs only when asked
-    for: it is not yet at 0 failures on every service (media's multipart upload is not yet described as
-    it is parsed), so it stays out of the default run until it is, rather than failing every CI run."""
+    """The deep schemathesis run (``-m fuzz``, tests/e2e/test_api_conformance.py) runs only when
+    asked for: it takes several times the brief run's minutes, and the brief one, which covers
+    every operation of every service with fewer random cases, is in the default run."""
     if "fuzz" in (config.option.markexpr or ""):
         return
     deselected = [item for item in items if item.get_closest_marker("fuzz")]
