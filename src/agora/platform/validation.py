@@ -14,11 +14,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -76,6 +84,28 @@ OptionalLine = TextRule(optional_line, rf"^$|{ONE_LINE_PATTERN}")
 TextBlock = TextRule(text_block, TEXT_BLOCK_PATTERN)
 
 
+def _iso_text(shape: str, words: str) -> BeforeValidator:
+    """A date or time as JSON carries it: ISO 8601 text of ``shape``. Lax pydantic would also read
+    a number, or a string of digits, as seconds since 1970 (``to=0`` was 1970-01-01), which the
+    document's ``format: date`` / ``date-time`` does not allow. Values built in Python pass."""
+    form = re.compile(shape)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not form.fullmatch(value):
+            raise ValueError(f"must be {words}")
+        if not isinstance(value, str | date):  # a datetime is a date
+            raise ValueError(f"must be {words}")
+        return value
+
+    return BeforeValidator(check)
+
+
+#: ``Annotated[date, IsoDay]``: a day as ``YYYY-MM-DD``
+IsoDay = _iso_text(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "a date as YYYY-MM-DD")
+#: ``Annotated[AwareDatetime, IsoMoment]``: a moment as ISO 8601 text (``2026-12-04T10:00:00Z``)
+IsoMoment = _iso_text(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].*", "an ISO 8601 date-time like 2026-12-04T10:00:00Z")
+
+
 def omittable_not_null(schema: dict[str, Any]) -> None:
     """``json_schema_extra`` of a PATCH model whose fields may be left out but not sent as null
     (the model types them ``X | None = None`` to tell "left out" apart; the service refuses null)."""
@@ -129,6 +159,8 @@ class StrictRequest(BaseModel):
 
 
 __all__ = [
+    "IsoDay",
+    "IsoMoment",
     "OneLine",
     "OptionalLine",
     "StrictRequest",

@@ -61,6 +61,9 @@ CREATE_CASES: list[tuple[str, dict[str, Any], int, str | None]] = [
     ("active-string", {"json": {**VALID, "active": "yes"}}, 422, "body.active"),
     ("starts-naive", {"json": {**VALID, "starts_at": "2026-01-01T00:00:00"}}, 422, "body.starts_at"),
     ("starts-garbage", {"json": {**VALID, "starts_at": "soon"}}, 422, "body.starts_at"),
+    # lax pydantic read these as seconds since 1970; the document says a date-time string
+    ("starts-a-number", {"json": {**VALID, "starts_at": 0}}, 422, "body.starts_at"),
+    ("ends-digits", {"json": {**VALID, "ends_at": "1800000000"}}, 422, "body.ends_at"),
     (
         "ends-before-starts",
         {"json": {**VALID, "starts_at": "2026-02-01T00:00:00Z", "ends_at": "2026-01-01T00:00:00Z"}},

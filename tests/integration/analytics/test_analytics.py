@@ -261,6 +261,9 @@ SEEDED = product_id(PRODUCTS[0][0])
         ("POST", "/ml/predict", {"json": {"horizon_days": 7}}, 422, "body.product_id"),
         ("GET", "/orders/summary", {"params": {"from": "2025-13-01"}}, 422, "query.from"),
         ("GET", "/orders/summary", {"params": {"to": "yesterday"}}, 422, "query.to"),
+        # lax pydantic read digits as seconds since 1970 (to=0 was 1970-01-01)
+        ("GET", "/orders/summary", {"params": {"to": "0"}}, 422, "query.to"),
+        ("POST", "/ml/analyze", {"json": {"from": 0}}, 422, "body.from"),
         ("GET", "/orders/summary", {"params": {"from": "2025-03-02", "to": "2025-03-01"}}, 422, "query.from"),
         ("GET", "/orders/summary", {"params": {"from": "2020-01-01", "to": "2025-01-01"}}, 422, "query.to"),
         ("GET", "/orders/summary", {"params": {"top": 0}}, 422, "query.top"),

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
 from agora.contracts.ads import Ad, ServedAd, ServedAds
-from agora.platform.validation import OneLine, StrictRequest, TextBlock
+from agora.platform.validation import IsoMoment, OneLine, StrictRequest, TextBlock
 from agora.services.ads.models import (
     ID_LENGTH,
     KEYWORD_LENGTH,
@@ -40,7 +40,7 @@ Categories = Annotated[list[Slug], Field(max_length=MAX_CATEGORIES)]
 Keywords = Annotated[list[Keyword], Field(max_length=MAX_KEYWORDS)]
 Weight = Annotated[int, Field(ge=0, le=MAX_WEIGHT)]
 #: ISO 8601 with an offset; not strict, because FastAPI validates JSON already parsed into strings
-Moment = Annotated[AwareDatetime, Field(strict=False), AfterValidator(lambda value: value.astimezone(UTC))]
+Moment = Annotated[AwareDatetime, Field(strict=False), IsoMoment, AfterValidator(lambda value: value.astimezone(UTC))]
 AdId = Annotated[str, StringConstraints(max_length=ID_LENGTH)]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -93,8 +92,10 @@ def build_router() -> APIRouter:
     async def summary(
         session: Session,
         _staff: Staff,
-        start: Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD, UTC).")] = None,
-        end: Annotated[date | None, Query(alias="to", description="Last day, inclusive (YYYY-MM-DD, UTC).")] = None,
+        start: Annotated[schemas.Day | None, Query(alias="from", description="First day (YYYY-MM-DD, UTC).")] = None,
+        end: Annotated[
+            schemas.Day | None, Query(alias="to", description="Last day, inclusive (YYYY-MM-DD, UTC).")
+        ] = None,
         top: Annotated[int, Query(ge=1, le=MAX_TOP, description="How many top products.")] = 10,
     ) -> dict[str, Any]:
         return await AnalyticsService(session).summary(start, end, top=top)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agora.contracts.analytics import UUID_PATTERN, BehaviourEvent
 from agora.contracts.catalog import Money
+from agora.platform.validation import IsoDay
 
 MAX_HORIZON_DAYS = 90
 MAX_CONTAMINATION = 0.5
+#: a day as YYYY-MM-DD, never a number of seconds
+Day = Annotated[date, IsoDay]
 
 
 class _Request(BaseModel):
@@ -56,10 +60,10 @@ class PredictResponse(BaseModel):
 
 
 class AnalyzeRequest(_Request):
-    from_: date | None = Field(
+    from_: Day | None = Field(
         default=None, alias="from", description="First day (UTC) of orders to analyze; default: 90 days before `to`."
     )
-    to: date | None = Field(default=None, description="Last day (UTC), inclusive; default: today.")
+    to: Day | None = Field(default=None, description="Last day (UTC), inclusive; default: today.")
     contamination: float | None = Field(
         default=None,
         gt=0,
@@ -94,6 +98,7 @@ __all__ = [
     "AnalyzeRequest",
     "AnalyzeResponse",
     "BehaviourEvent",
+    "Day",
     "EventAccepted",
     "FlaggedOrder",
     "ForecastDay",
