@@ -11,8 +11,8 @@ Two depths, with the same seed, so a failure found once is found again:
 
 * the default run (``BRIEF``): every operation of every service as each caller, examples and
   the edges of each constraint, one random case per operation, no stateful phase, derandomized;
-  126 s of CPU for the tests and the servers together (2.1 min: the budget is
-  three minutes on a quiet two-core machine);
+  126-137 s of CPU for the tests and the servers together in two runs (`/usr/bin/time`; the
+  budget is three minutes of wall time on a quiet two-core machine);
 * ``pytest -m fuzz`` (``DEEP``): a few random cases per operation and phase, the stateful phase
   (links between operations) too; about 11,000 cases.
 """
