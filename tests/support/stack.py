@@ -197,10 +197,12 @@ async def running_stack(
     *,
     overrides: dict[str, dict[str, Any]] | None = None,
     stocked: int = 5,
+    platform_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """The stack on ``backend`` ("sqlite", "postgresql", "mariadb"); ``overrides`` are per-service
-    settings (``{"orders": {"lease_seconds": 2}}``); waits for stock of the first ``stocked`` products."""
-    platform = platform_for_tests(tmp_dir, jwks_file=None)
+    settings (``{"orders": {"lease_seconds": 2}}``), ``platform_overrides`` the platform's
+    (``{"environment": "production", ...}``); waits for stock of the first ``stocked`` products."""
+    platform = platform_for_tests(tmp_dir, jwks_file=None, **(platform_overrides or {}))
     overrides = overrides or {}
     if backend == "postgresql":
         # eight pools of 20 would pass PostgreSQL's default 100 connections under load

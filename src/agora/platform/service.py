@@ -17,6 +17,7 @@ from agora.platform.settings import PlatformSettings, ServiceSettings
 if TYPE_CHECKING:
     from agora.platform.auth import TokenVerifier
     from agora.platform.auth.revocations import RevocationFetcher
+    from agora.platform.faults import FaultFlags
     from agora.platform.http.clients import ServiceClient
     from agora.platform.http.pagination import CursorCodec
     from agora.platform.messaging import Consumer, Outbox, OutboxRelay, Transport
@@ -52,6 +53,8 @@ class ServiceSpec:
     "Sessions end everywhere"); unset: identity's internal route. Identity reads its own database."""
     depends_on: tuple[str, ...] = ()
     """Services this one calls over HTTP (for start-up order and network policies)."""
+    fault_flags: tuple[str, ...] = ()
+    """The fault flags it honours (:mod:`agora.platform.faults`); its migrations create ``fault_flags``."""
 
 
 @dataclass
@@ -75,6 +78,8 @@ class ServiceContext:
     extras: dict[str, Any] = field(default_factory=dict)
     catch_up: StartupCatchUp | None = None
     """Readiness of its events (set once the relay and consumers run): caught up since start-up."""
+    faults: FaultFlags | None = None
+    """Its fault flags (none for a service that declares no flag)."""
 
     @property
     def name(self) -> str:

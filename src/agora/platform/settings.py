@@ -92,6 +92,9 @@ class PlatformSettings(_Base):
     """Share of new traces kept (``AGORA_TRACE_SAMPLE_RATIO``); parent-based: a request carrying a
     ``traceparent`` follows its caller's decision, so a trace is whole or absent."""
     service_namespace: str = "agora"
+    fault_flags_enabled: bool = False
+    """Whether the fault flags (agora.platform.faults) exist outside development and test
+    (``AGORA_FAULT_FLAGS_ENABLED``): a staging stack that rehearses incidents sets it."""
 
     # auth: where the public keys that verify access tokens come from
     jwks_url: str | None = None

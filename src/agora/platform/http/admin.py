@@ -8,6 +8,10 @@ for every service; ``agora dead-letters`` / ``agora replay-dead-letter`` do the 
 * ``POST /api/<service>/admin/dead-letters/{id}/replay``: the parked event goes back to its
   topic; with the in-process broker that is this process's own consumers.
 * ``GET  /api/<service>/admin/config``: the service's and the platform's settings, secrets masked.
+* ``GET  /api/<service>/admin/faults``: the service's fault flags and their state;
+  ``PUT /api/<service>/admin/faults/{flag}`` switches one (``{"enabled": true, "rate": 0.5,
+  "delay_seconds": 2}``; :mod:`agora.platform.faults`). Both answer 404 where the flags are off
+  (outside development without ``AGORA_FAULT_FLAGS_ENABLED``) or the service has none.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import func, select
 
 from agora.platform.auth import Admin
-from agora.platform.http.problems import NotFound
+from agora.platform.faults import FLAG_NAME, FaultFlags, FaultSwitch
+from agora.platform.http.problems import NotFound, require_json
 from agora.platform.messaging import list_dead_letters, replay_dead_letter
 from agora.platform.messaging.tables import outbox
 from agora.platform.service import ServiceContext
@@ -114,5 +119,32 @@ def build_admin_router(service: str) -> APIRouter:
             "settings": settings_view(context.settings),
             "platform": settings_view(context.platform),
         }
+
+    def _faults(request: Request) -> FaultFlags:
+        faults = _context(request).faults
+        if faults is None or not faults.allowed:
+            raise NotFound(
+                f"{service} has no fault flags here: they exist in development and test, or where "
+                "AGORA_FAULT_FLAGS_ENABLED=true."
+            )
+        return faults
+
+    @router.get("/faults", summary="This service's fault flags and their state (admin)")
+    async def list_faults(request: Request, _: Admin) -> dict[str, Any]:
+        return {"service": service, "faults": await _faults(request).describe()}
+
+    @router.put("/faults/{flag}", summary="Switch one fault flag of this service on or off (admin)")
+    async def switch_fault(
+        request: Request,
+        admin: Admin,
+        flag: Annotated[str, Path(max_length=FLAG_NAME)],
+        body: FaultSwitch,
+        _content: Annotated[None, Depends(require_json)],
+    ) -> dict[str, Any]:
+        faults = _faults(request)
+        if flag not in faults.flags:
+            raise NotFound(f"{service} has no fault flag {flag!r}; it has {', '.join(faults.flags)}.")
+        await faults.switch(flag, body, by=admin.id)
+        return next(each for each in await faults.describe() if each["flag"] == flag)
 
     return router

@@ -37,6 +37,7 @@ from agora.platform.auth.verifier import JwksFetcher
 from agora.platform.cache import ResponseCache
 from agora.platform.db import create_engine, create_sessionmaker, dialect_of
 from agora.platform.db.pools import pool_size_for
+from agora.platform.faults import FaultFlags, faults_allowed
 from agora.platform.http.admin import build_admin_router
 from agora.platform.http.clients import ServiceClient, create_service_client
 from agora.platform.http.docs import add_docs_routes
@@ -227,12 +228,18 @@ async def service_runtime(
         stack.push_async_callback(close_clients)
 
         sessions = create_sessionmaker(engine)
+        faults = (
+            FaultFlags(sessions, service=spec.name, flags=spec.fault_flags, allowed=faults_allowed(platform))
+            if spec.fault_flags
+            else None
+        )
         relay = OutboxRelay(
             sessions,
             transport,
             dialect=dialect_of(url),
             batch_size=platform.relay_batch_size,
             poll_interval=platform.relay_poll_interval,
+            faults=faults,
         )
         context = ServiceContext(
             spec=spec,
@@ -253,6 +260,7 @@ async def service_runtime(
             ),
             clients=client_for,
             read_cache=ResponseCache(ttl=settings.read_cache_ttl, maxsize=settings.read_cache_size),
+            faults=faults,
         )
         if spec.on_shutdown is not None:
             shutdown = spec.on_shutdown

@@ -23,6 +23,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora.platform.db import unit_of_work
+from agora.platform.faults import BROKER_PUBLISH_FAILURES, FaultFlags
 from agora.platform.messaging.envelope import Envelope
 from agora.platform.messaging.metrics import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED, record_outbox
 from agora.platform.messaging.tables import outbox
@@ -53,6 +54,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 1.0,
         max_backoff: float = 30.0,
+        faults: FaultFlags | None = None,
     ) -> None:
         self._sessions = sessions
         self._transport = transport
@@ -61,6 +63,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._faults = faults
         self._wake = asyncio.Event()
         self._gauge_refreshed_at = float("-inf")
         self._stopping = False
@@ -110,6 +113,8 @@ class OutboxRelay:
             ids = [row.id for row in rows]
             try:
                 with sending([self._outgoing(row) for row in rows], self._system) as messages:
+                    if self._faults is not None:
+                        await self._faults.fail(BROKER_PUBLISH_FAILURES, RelayPublishError)
                     await self._transport.publish_many(messages)
             except Exception as exc:
                 await self._record_failure(session, ids, exc)

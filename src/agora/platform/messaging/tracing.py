@@ -117,9 +117,12 @@ def sending(messages: Sequence[Outgoing], system: str) -> Iterator[Sequence[Outg
     try:
         yield stamped
     except BaseException as exc:
+        flag = getattr(exc, "fault_flag", None)  # a failure a fault flag injected says which
         for span in spans:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            if flag:
+                span.set_attribute("fault.flag", flag)
         raise
     finally:
         for span in spans:

@@ -15,7 +15,7 @@ from agora.platform.settings import Environment, PlatformSettings, ServiceSettin
 
 def platform_for_tests(data_dir: Path, *, jwks_file: Path | None = None, **overrides: Any) -> PlatformSettings:
     return PlatformSettings(
-        environment=Environment.test,
+        environment=overrides.pop("environment", Environment.test),
         data_dir=data_dir,
         jwks_file=jwks_file,
         broker_url=overrides.pop("broker_url", "memory://"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agora.platform.faults import BROKER_PUBLISH_FAILURES, CATALOG_LATENCY
 from agora.platform.service import ServiceSpec
 from agora.services.catalog.endpoints import build_router
 from agora.services.catalog.handlers import consumers
@@ -25,6 +26,7 @@ spec = ServiceSpec(
     consumers=consumers,
     # product images that are media ids are checked with media on create and update
     depends_on=("media",),
+    fault_flags=(CATALOG_LATENCY, BROKER_PUBLISH_FAILURES),
 )
 
 __all__ = ["CatalogSettings", "spec"]

@@ -23,6 +23,7 @@ from agora.platform.auth.cookies import ACCESS_COOKIE
 from agora.platform.cache import ResponseCache
 from agora.platform.db import Session, after_commit
 from agora.platform.errors import PreconditionFailedError
+from agora.platform.faults import CATALOG_LATENCY, delayed_reads
 from agora.platform.http.etag import EncodedJson, conditional_json, conditional_response, etag_for
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
@@ -142,7 +143,8 @@ def placeholder_svg(category: str, kind: str) -> bytes:
 
 def build_router() -> APIRouter:
     # require_json guards the writes (through ``writer``); reads take no body
-    router = APIRouter(prefix=PREFIX, tags=["catalog"])
+    # the catalog-latency fault flag slows every read (agora.platform.faults)
+    router = APIRouter(prefix=PREFIX, tags=["catalog"], dependencies=[Depends(delayed_reads(CATALOG_LATENCY))])
 
     @router.get(
         "/products",

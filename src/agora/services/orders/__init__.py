@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agora.platform.faults import BROKER_PUBLISH_FAILURES
 from agora.platform.service import ServiceSpec
 from agora.services.orders.endpoints import build_router
 from agora.services.orders.handlers import consumers
@@ -25,6 +26,7 @@ spec = ServiceSpec(
     consumers=consumers,
     periodic=periodic,
     depends_on=("identity", "cart", "catalog", "currency", "shipping", "inventory", "payments"),
+    fault_flags=(BROKER_PUBLISH_FAILURES,),
 )
 
 __all__ = ["OrdersSettings", "spec"]

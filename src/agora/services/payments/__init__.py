@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agora.platform.faults import BROKER_PUBLISH_FAILURES, PAYMENT_FAILURES, PAYMENT_LATENCY
 from agora.platform.service import ServiceSpec
 from agora.services.payments.endpoints import build_router
 from agora.services.payments.handlers import consumers, periodic
@@ -23,6 +24,7 @@ spec = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,
     periodic=periodic,
+    fault_flags=(PAYMENT_LATENCY, PAYMENT_FAILURES, BROKER_PUBLISH_FAILURES),
 )
 
 __all__ = ["PaymentsSettings", "spec"]

@@ -26,7 +26,12 @@ from agora.platform.http.problems import TYPE_BASE, problem_body, require_json
 from agora.platform.idempotency import IdempotencyKey, IdempotentResult, idempotent
 from agora.services.payments import metrics, schemas
 from agora.services.payments.models import CAPTURED, EXTERNAL_ID_LENGTH, ID_LENGTH, Charge
-from agora.services.payments.provider import TEST_CARDS_DESCRIPTION, PaymentProvider, SimulatedProvider
+from agora.services.payments.provider import (
+    TEST_CARDS_DESCRIPTION,
+    FaultyProvider,
+    PaymentProvider,
+    SimulatedProvider,
+)
 from agora.services.payments.service import PaymentsService, ProviderUnavailableError, charge_document
 
 PREFIX = "/api/payments"
@@ -39,11 +44,16 @@ Json = Annotated[None, Depends(require_json)]
 
 
 def provider_for(request: Request) -> PaymentProvider:
-    """The service's provider, built once per service context (only the simulated one exists)."""
-    extras: dict[str, Any] = request.state.context.extras
+    """The service's provider, built once per service context (only the simulated one exists),
+    behind the service's fault flags where they are allowed."""
+    context = request.state.context
+    extras: dict[str, Any] = context.extras
     provider = extras.get("provider")
     if provider is None:
-        provider = extras["provider"] = SimulatedProvider()
+        provider = SimulatedProvider()
+        if context.faults is not None and context.faults.allowed:
+            provider = FaultyProvider(provider, context.faults)
+        extras["provider"] = provider
     return provider
 
 

@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from agora.platform.faults import PAYMENT_FAILURES, PAYMENT_LATENCY, FaultFlags
+
 TEST_CARD_SUCCEEDS = "4242424242424242"
 TEST_CARD_DECLINED = "4000000000000002"
 TEST_CARD_PROVIDER_ERROR = "4000000000000119"
@@ -73,3 +75,22 @@ class SimulatedProvider:
 
     async def refund(self, reference: str, *, amount: int, currency: str) -> None:
         return None
+
+
+class FaultyProvider:
+    """A provider made slow or failing by the service's fault flags (``payment-latency``,
+    ``payment-failures``; :mod:`agora.platform.faults`): what a struggling card network does."""
+
+    def __init__(self, inner: PaymentProvider, faults: FaultFlags) -> None:
+        self._inner = inner
+        self._faults = faults
+
+    async def charge(self, number: str, *, amount: int, currency: str) -> Authorization:
+        await self._faults.delay(PAYMENT_LATENCY)
+        await self._faults.fail(PAYMENT_FAILURES, ProviderError)
+        return await self._inner.charge(number, amount=amount, currency=currency)
+
+    async def refund(self, reference: str, *, amount: int, currency: str) -> None:
+        await self._faults.delay(PAYMENT_LATENCY)
+        await self._faults.fail(PAYMENT_FAILURES, ProviderError)
+        await self._inner.refund(reference, amount=amount, currency=currency)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agora.platform.faults import RECOMMENDATION_ERRORS
 from agora.platform.service import ServiceSpec
 from agora.services.recommendations.endpoints import build_router
 from agora.services.recommendations.handlers import consumers
@@ -26,6 +27,7 @@ spec = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,
     periodic=periodic,
+    fault_flags=(RECOMMENDATION_ERRORS,),
 )
 
 __all__ = ["RecommendationsSettings", "spec"]

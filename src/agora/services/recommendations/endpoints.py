@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
 from agora.contracts.recommendations import DEFAULT_LIMIT, MAX_LIMIT, PRODUCT_ID_LENGTH
+from agora.platform.faults import RECOMMENDATION_ERRORS, failed_requests
+from agora.platform.http.problems import ServiceUnavailable
 from agora.services.recommendations import schemas
 from agora.services.recommendations.auth import CurrentSubject
 from agora.services.recommendations.service import Item, RecommendationsService
@@ -30,6 +32,7 @@ ProductIdPath = Annotated[
         description="The catalog product's id (a UUID).",
     ),
 ]
+UNAVAILABLE = {"description": "Recommendations are unavailable (the recommendation-errors fault flag)."}
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"How many items, 1 to {MAX_LIMIT}.")]
 
 
@@ -37,13 +40,23 @@ def _document(items: list[Item]) -> Response:
     return Response(orjson.dumps({"items": [item.document() for item in items]}), media_type="application/json")
 
 
+def _unavailable(detail: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"Recommendations are unavailable: {detail}.")
+
+
 def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["recommendations"])
+    # the recommendation-errors fault flag fails reads with a 503 (agora.platform.faults); the
+    # storefront shows its pages without the row then
+    router = APIRouter(
+        prefix=PREFIX,
+        tags=["recommendations"],
+        dependencies=[Depends(failed_requests(RECOMMENDATION_ERRORS, _unavailable))],
+    )
 
     @router.get(
         "/products/{product_id}",
         response_model=None,
-        responses={200: {"model": schemas.Recommendations}, 404: {}, 422: {}},
+        responses={200: {"model": schemas.Recommendations}, 404: {}, 422: {}, 503: UNAVAILABLE},
         summary="What to show next to a product: bought together, then similar, then popular in its category",
     )
     async def for_product(request: Request, product_id: ProductIdPath, limit: LimitQuery = DEFAULT_LIMIT) -> Response:
@@ -56,7 +69,7 @@ def build_router() -> APIRouter:
     @router.get(
         "/me",
         response_model=None,
-        responses={200: {"model": schemas.Recommendations}, 401: {}, 422: {}},
+        responses={200: {"model": schemas.Recommendations}, 401: {}, 422: {}, 503: UNAVAILABLE},
         summary="For the signed-in customer, from what they bought (never what they bought); popular when new",
     )
     async def for_me(request: Request, subject: CurrentSubject, limit: LimitQuery = DEFAULT_LIMIT) -> Response:
