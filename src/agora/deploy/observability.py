@@ -19,6 +19,7 @@ resolve soon after the burn stops.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -410,8 +411,93 @@ def platform_alerts() -> list[Alert]:
     ]
 
 
+def _histogram(selector: str, counts: dict[str, str]) -> dict[str, str]:
+    """promtool series of one latency histogram: ``counts`` per bucket bound (``le``)."""
+    return {f'{DURATION}_bucket{{{selector},le="{le}"}}': values for le, values in counts.items()}
+
+
+def service_alerts() -> list[Alert]:
+    """Symptoms of one service that page before an SLO's budget is gone (each has a fault flag
+    that provokes it: agora.platform.faults, docs/observability.md "Fault flags")."""
+    charges = "agora_payments_charges_total"
+    charge_route = 'service="payments", method="POST", route="/api/payments/charges"'
+    catalog_reads = 'service="catalog", method="GET", route=~"/api/catalog/.+"'
+    charge_series = 'service="payments",method="POST",route="/api/payments/charges"'
+    read_series = 'service="catalog",method="GET",route="/api/catalog/products"'
+    return [
+        Alert(
+            # declines are the issuers' answers; a provider error is the card network not answering
+            "AgoraPaymentsFailing",
+            f'sum(rate({charges}{{outcome="provider_error"}}[5m]))\n'
+            f"  / clamp_min(sum(rate({charges}[5m])), 1e-9) > 0.1",
+            "5m",
+            "critical",
+            "More than 10% of the charges fail at the payment provider",
+            "Over the last 5 minutes more than 10% of charge attempts got no answer from the payment "
+            "provider (502 provider_error): checkouts fail and are compensated.",
+            firing=Case(
+                {f'{charges}{{outcome="provider_error"}}': "0+3x20", f'{charges}{{outcome="captured"}}': "0+10x20"},
+                "15m",
+                [{}],
+            ),
+            quiet=Case(
+                {
+                    f'{charges}{{outcome="provider_error"}}': "0+1x20",
+                    f'{charges}{{outcome="declined"}}': "0+20x20",
+                    f'{charges}{{outcome="captured"}}': "0+79x20",
+                },
+                "15m",
+            ),
+        ),
+        Alert(
+            "AgoraPaymentsSlow",
+            f"histogram_quantile(0.95, sum by (le) (rate({DURATION}_bucket{{{charge_route}}}[5m]))) > 1",
+            "5m",
+            "warning",
+            "Charges take more than a second (95th percentile)",
+            "The slowest 5% of the charges of the last 5 minutes took more than a second: the payment "
+            "provider answers late, and every checkout waits for it.",
+            firing=Case(
+                _histogram(charge_series, {"0.25": "0+1x20", "1.0": "0+2x20", "2.5": "0+10x20", "+Inf": "0+10x20"}),
+                "15m",
+                [{}],
+            ),
+            quiet=Case(
+                _histogram(charge_series, {"0.25": "0+9x20", "1.0": "0+10x20", "2.5": "0+10x20", "+Inf": "0+10x20"}),
+                "15m",
+            ),
+        ),
+        Alert(
+            # the browse SLO's latency indicator over 5 minutes: pages long before the budget burns
+            "AgoraCatalogSlow",
+            f'1 - sum(rate({DURATION}_bucket{{{catalog_reads}, le="0.25"}}[5m]))\n'
+            f"  / sum(rate({DURATION}_count{{{catalog_reads}}}[5m])) > 0.1",
+            "5m",
+            "warning",
+            "More than 10% of catalog reads take over 250 ms",
+            "Over the last 5 minutes more than 10% of the catalog's reads were slower than the browse "
+            "SLO's 0.25 s: every storefront page waits for them.",
+            firing=Case(
+                {
+                    f'{DURATION}_bucket{{{read_series},le="0.25"}}': "0+70x20",
+                    f"{DURATION}_count{{{read_series}}}": "0+100x20",
+                },
+                "15m",
+                [{}],
+            ),
+            quiet=Case(
+                {
+                    f'{DURATION}_bucket{{{read_series},le="0.25"}}': "0+98x20",
+                    f"{DURATION}_count{{{read_series}}}": "0+100x20",
+                },
+                "15m",
+            ),
+        ),
+    ]
+
+
 def alerts() -> list[Alert]:
-    return slo_alerts() + platform_alerts()
+    return slo_alerts() + platform_alerts() + service_alerts()
 
 
 def _rule(alert: Alert) -> dict[str, Any]:
@@ -442,6 +528,15 @@ def quick_rule_groups(names: Collection[str], wait: str) -> list[dict[str, Any]]
     if unknown:
         raise ValueError(f"no such alerts: {sorted(unknown)}")
     return [{"name": "agora-alerts-quick", "rules": [{**_rule(a), "for": wait} for a in alerts() if a.name in names]}]
+
+
+def quick_expr(name: str, window: str) -> str:
+    """The expression of the alert ``name`` with every range (``[5m]``, ``[1h]``) shortened to
+    ``window``: for a test that must see it turn true, then false again, within seconds."""
+    found = {alert.expr for alert in alerts() if alert.name == name}
+    if len(found) != 1:
+        raise ValueError(f"{name}: {len(found)} expressions (want one)")
+    return re.sub(r"\[\d+[smhdwy]\]", f"[{window}]", found.pop())
 
 
 # -- what Prometheus scrapes and where Alertmanager sends ---------------------------------------
