@@ -51,6 +51,8 @@ class ReceivedSpan:
     parent_id: str | None
     attributes: dict[str, Any] = field(hash=False)
     error: bool = False
+    events: tuple[str, ...] = ()
+    """The names of the span's events (``exception`` for a recorded exception)."""
 
 
 class OtlpReceiver:
@@ -79,6 +81,7 @@ class OtlpReceiver:
                             parent_id=span.parent_span_id.hex() or None,
                             attributes={a.key: _value(a.value) for a in span.attributes},
                             error=span.status.code == span.status.STATUS_CODE_ERROR,
+                            events=tuple(event.name for event in span.events),
                         )
                     )
         with self._changed:

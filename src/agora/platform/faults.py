@@ -44,11 +44,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora.platform.db import unit_of_work
-from agora.platform.messaging.tables import NAME, Timestamp
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("agora.faults")
@@ -68,6 +68,10 @@ DESCRIPTIONS = {
     RECOMMENDATION_ERRORS: "Recommendations answer 503 for rate of the reads; the storefront shows pages without them.",
 }
 FLAG_NAME = 64
+NAME = 200  # who switched it: a user or service id
+#: microseconds on MariaDB too (its plain DATETIME rounds to the second); not the messaging
+#: tables' type, which the relay (a user of these flags) would import in a circle
+Timestamp = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 fault_flags_metadata = sa.MetaData()
 fault_flags = sa.Table(
