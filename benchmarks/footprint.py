@@ -13,7 +13,10 @@ What one run does (``--parts`` picks which, in this order):
 3. **distributed**: ``agora up --distributed`` (every service its own process behind the front),
    the RSS of every process after start-up and after a load through the front;
 4. **embedded**: ``agora up`` (one process, SQLite, the in-process broker), RSS after start-up
-   and after the same load.
+   and after the same load;
+5. **idle**: the CPU (user + system time from ``/proc/PID/stat``) an idle ``agora up`` and an
+   idle ``agora serve --idle-service`` (distributed, as in part 2) use over ``--idle-seconds``,
+   once their start-up work has ended: issue 16's target is under 0.5 % of one core.
 
 The load (``--requests`` requests in all, ``--checkouts`` of them checkouts): two shoppers
 register and log in, browse the catalog (lists, search, product pages, categories), the
@@ -31,7 +34,7 @@ end), or ``--database sqlite`` for files in the data directory. Carts and thrott
 
 Usage::
 
-    .venv/bin/python benchmarks/footprint.py [--parts floor,services,distributed,embedded]
+    .venv/bin/python benchmarks/footprint.py [--parts floor,services,distributed,embedded,idle]
         [--services catalog,orders] [--requests 300] [--checkouts 10] [--baseline FILE]
 
 Exit status: 0 when every measured figure meets its target, 1 when one does not, 2 when a
@@ -77,6 +80,9 @@ MIB = 1024 * 1024
 #: The targets of issue 12 (MiB; "MB" there read as MiB, the stricter reading for 250 MB too).
 SERVICE_TARGET_MIB = 100.0
 DISTRIBUTED_TARGET_MIB = 1536.0
+#: Issue 16: a process with nothing to do uses under half a percent of one core.
+IDLE_CPU_TARGET_PERCENT = 0.5
+IDLE_SETTLE_SECONDS = 20.0  # start-up work (catch-up, first syncs, seeding's events) ends first
 EMBEDDED_TARGET_MIB = 250.0 * 1000 * 1000 / MIB
 
 #: Libraries big enough to matter, reported when a service's start-up imported them.
@@ -138,6 +144,23 @@ def pss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def idle_cpu_percent(pid: int, seconds: float) -> float:
+    """Share of one core the process tree used over ``seconds`` of doing nothing asked of it."""
+    pids = [pid, *descendants(pid)]
+    before = sum(cpu_seconds(each) for each in pids)
+    time.sleep(seconds)
+    return round(100 * (sum(cpu_seconds(each) for each in pids) - before) / seconds, 2)
 
 
 def tree_pss_mib(pid: int) -> float:
@@ -454,6 +477,31 @@ class Run:
             flush=True,
         )
 
+    def idle(self, service: str) -> None:
+        """CPU of an idle ``agora up`` (embedded) and of one idle ``agora serve SERVICE``
+        (distributed, as in the services part), over ``--idle-seconds`` each."""
+        seconds, found = self.args.idle_seconds, {}
+        port = free_port()
+        argv = agora("up", "--port", str(port), "--data-dir", str(self.work / "idle-embedded"))
+        with Process(argv, self.env(), self.work / "idle-embedded.log") as process:
+            process.wait_ready(f"http://127.0.0.1:{port}/readyz")
+            settle(process.pid, 1)
+            time.sleep(IDLE_SETTLE_SECONDS)
+            found["embedded"] = idle_cpu_percent(process.pid, seconds)
+        data_dir = self.work / f"idle-{service}"
+        with databases([service], self.args.database, self.args.postgres_url) as dbs:
+            env = self.distributed_env(data_dir, dbs)
+            log = self.work / f"idle-{service}.log"
+            run(agora("migrate", service), env, log)
+            port = free_port()
+            with Process(agora("serve", service, "--port", str(port), "--no-migrate"), env, log) as process:
+                process.wait_ready(f"http://127.0.0.1:{port}/readyz")
+                time.sleep(IDLE_SETTLE_SECONDS)
+                found[f"serve {service}"] = idle_cpu_percent(process.pid, seconds)
+        self.results["idle_cpu_percent"] = found
+        for label, percent in found.items():
+            print(f"{label:>16}: {percent:5.2f} % of a core while idle ({seconds:.0f} s)", flush=True)
+
     def embedded(self) -> None:
         port = free_port()
         argv = agora("up", "--port", str(port), "--data-dir", str(self.work / "embedded"))
@@ -531,7 +579,16 @@ def report(results: dict[str, Any], baseline: dict[str, Any]) -> bool:
     for what, mib, target, before in rows:
         was = "" if before is None else f"{before:.1f}"
         print(f"| {what} | {mib:.1f} | ≤ {target:.0f} | {'yes' if mib <= target else 'NO'} | {was} |")
-    return all(mib <= target for _, mib, target, _ in rows)
+    idle = results.get("idle_cpu_percent", {})
+    if idle:
+        print("\n| idle | % of a core | target | met | baseline % |\n|---|---:|---:|---|---:|")
+    for label, percent in idle.items():
+        before = _before(baseline, "idle_cpu_percent", label)
+        was = "" if before is None else f"{before:.2f}"
+        met = "yes" if percent <= IDLE_CPU_TARGET_PERCENT else "NO"
+        print(f"| {label} | {percent:.2f} | ≤ {IDLE_CPU_TARGET_PERCENT} | {met} | {was} |")
+    memory_met = all(mib <= target for _, mib, target, _ in rows)
+    return memory_met and all(percent <= IDLE_CPU_TARGET_PERCENT for percent in idle.values())
 
 
 def service_names() -> list[str]:
@@ -542,9 +599,11 @@ def service_names() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="floor,services,distributed,embedded")
+    parser.add_argument("--parts", default="floor,services,distributed,embedded,idle")
     parser.add_argument("--services", help="comma-separated services for the 'services' part (default: all)")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--idle-seconds", type=float, default=20.0, help="how long the 'idle' part measures CPU")
+    parser.add_argument("--idle-service", default="catalog", help="the service the 'idle' part runs alone")
     parser.add_argument("--checkouts", type=int, default=10)
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
@@ -573,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
                     run_.distributed(names)
                 elif part == "embedded":
                     run_.embedded()
+                elif part == "idle":
+                    run_.idle(args.idle_service)
                 else:
                     raise BenchError(f"unknown part {part!r}")
     except BenchError as exc:

@@ -1,7 +1,10 @@
 """The outbox relay: moves committed outbox rows to the broker.
 
-It polls (every ``poll_interval``) and can be woken at once by :meth:`OutboxRelay.notify`,
-which the request session calls after a commit that wrote events. Rows are published in id
+It polls and can be woken at once by :meth:`OutboxRelay.notify`, which the request session
+calls after a commit that wrote events. The poll finds what no notify announced (rows another
+process wrote, a batch left by a crash): every ``poll_interval`` while it finds something, the
+pause doubling while it finds nothing, up to ``IDLE_POLL_FACTOR`` intervals, so an idle service
+does not query its database every second (issue 16). Rows are published in id
 order and marked ``published_at`` only after the broker accepted them, so a crash in between
 re-publishes (consumers de-duplicate) and never loses. On PostgreSQL and MariaDB the batch is
 locked ``FOR UPDATE SKIP LOCKED``: several relays (replicas of one service) share the work and
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _LOCKING_DIALECTS = frozenset({"postgresql", "mysql"})
 _ERROR_LIMIT = 2000
+#: The longest pause between polls that find nothing, in poll intervals (5 s by default).
+IDLE_POLL_FACTOR = 5
 
 
 class RelayPublishError(RuntimeError):
@@ -175,7 +180,7 @@ class OutboxRelay:
         await session.commit()
 
     async def _run(self) -> None:
-        failures = 0
+        failures = empty_polls = 0
         while not self._stopping:
             try:
                 published = await self.run_once()
@@ -190,8 +195,14 @@ class OutboxRelay:
             failures = 0
             if published >= self._batch_size:
                 continue  # more waiting: no pause between full batches
+            empty_polls = 0 if published else empty_polls + 1
             await self._refresh_pending_gauge()
-            await self._sleep(self._poll_interval, wake_on_notify=True)
+            await self._sleep(self._idle_pause(empty_polls), wake_on_notify=True)
+
+    def _idle_pause(self, empty_polls: int) -> float:
+        """One poll interval after a poll that published, doubling with each poll that found
+        nothing, up to ``IDLE_POLL_FACTOR`` intervals; a notify cuts any of them short."""
+        return self._poll_interval * min(IDLE_POLL_FACTOR, 2 ** max(empty_polls - 1, 0))
 
     def _backoff(self, failures: int) -> float:
         # Exponential with full jitter: relays of many replicas do not retry in lockstep.
