@@ -14,9 +14,10 @@ What one run does (``--parts`` picks which, in this order):
    the RSS of every process after start-up and after a load through the front;
 4. **embedded**: ``agora up`` (one process, SQLite, the in-process broker), RSS after start-up
    and after the same load;
-5. **idle**: the CPU (user + system time from ``/proc/PID/stat``) an idle ``agora up`` and an
-   idle ``agora serve --idle-service`` (distributed, as in part 2) use over ``--idle-seconds``,
-   once their start-up work has ended: issue 16's target is under 0.5 % of one core.
+5. **idle**: the CPU (user + system time from ``/proc/PID/stat``) an idle ``agora up`` (started
+   a second time on its data, once the first start's seeding is over) and an idle ``agora serve
+   --idle-service`` (distributed, as in part 2) use over ``--idle-seconds``, once their start-up
+   work has ended: issue 16's target is under 0.5 % of one core.
 
 The load (``--requests`` requests in all, ``--checkouts`` of them checkouts): two shoppers
 register and log in, browse the catalog (lists, search, product pages, categories), the
@@ -481,13 +482,17 @@ class Run:
         """CPU of an idle ``agora up`` (embedded) and of one idle ``agora serve SERVICE``
         (distributed, as in the services part), over ``--idle-seconds`` each."""
         seconds, found = self.args.idle_seconds, {}
-        port = free_port()
-        argv = agora("up", "--port", str(port), "--data-dir", str(self.work / "idle-embedded"))
-        with Process(argv, self.env(), self.work / "idle-embedded.log") as process:
-            process.wait_ready(f"http://127.0.0.1:{port}/readyz")
-            settle(process.pid, 1)
-            time.sleep(IDLE_SETTLE_SECONDS)
-            found["embedded"] = idle_cpu_percent(process.pid, seconds)
+        argv = agora("up", "--data-dir", str(self.work / "idle-embedded"))
+        # the first start seeds the shop and its events (media draws every demo picture): the
+        # steady state is the second start on the same data, as after any restart
+        for start in ("seeding", "idle"):
+            port = free_port()
+            with Process([*argv, "--port", str(port)], self.env(), self.work / "idle-embedded.log") as process:
+                process.wait_ready(f"http://127.0.0.1:{port}/readyz")
+                settle(process.pid, 1)
+                time.sleep(IDLE_SETTLE_SECONDS)
+                if start == "idle":
+                    found["embedded"] = idle_cpu_percent(process.pid, seconds)
         data_dir = self.work / f"idle-{service}"
         with databases([service], self.args.database, self.args.postgres_url) as dbs:
             env = self.distributed_env(data_dir, dbs)

@@ -44,6 +44,17 @@ REVENUE = "agora_orders_revenue_minor_total"
 PROBE_TIMEOUT = 2.0
 EXTRAS_KEY = "monitoring"
 QUANTILES = (0.5, 0.95, 0.99)
+#: the sample lines (and their ``# HELP``/``# TYPE`` lines) the charts read
+_CHARTED = tuple(
+    prefix + name
+    for prefix in ("", "# HELP ", "# TYPE ")
+    for name in (
+        "agora_http_requests",
+        "agora_http_request_duration_seconds",
+        "agora_orders_checkouts",
+        "agora_orders_revenue",
+    )
+)
 #: latency percentiles are computed over this many seconds of samples (one interval is too noisy)
 LATENCY_SPAN = 10.0
 
@@ -72,6 +83,12 @@ class Sample:
     revenue: Mapping[str, float] = field(default_factory=dict)
 
 
+def _charted_lines(text: str) -> str:
+    """Only the lines of the metrics the charts use: a process exports hundreds of samples, and
+    parsing them all every interval was most of what an idle ``agora up`` spent (issue 16)."""
+    return "\n".join(line for line in text.splitlines() if line.startswith(_CHARTED)) + "\n"
+
+
 def parse_metrics(texts: Iterable[str], *, at: float, one_process: bool = False) -> Sample:
     """The counters the charts need, from Prometheus text expositions (one per process).
 
@@ -84,7 +101,7 @@ def parse_metrics(texts: Iterable[str], *, at: float, one_process: bool = False)
     paid: float | None = None
     revenue: dict[str, float] = {}
     for text in texts:
-        for family in text_string_to_metric_families(text):
+        for family in text_string_to_metric_families(_charted_lines(text)):
             for sample in family.samples:
                 name, labels, value = sample.name, sample.labels, float(sample.value)
                 if name == REQUESTS:
