@@ -41,6 +41,8 @@ _LOCKING_DIALECTS = frozenset({"postgresql", "mysql"})
 _ERROR_LIMIT = 2000
 #: The longest pause between polls that find nothing, in poll intervals (5 s by default).
 IDLE_POLL_FACTOR = 5
+#: How long the pending gauges may go uncounted while the outbox stays empty (they read 0).
+IDLE_GAUGE_SECONDS = 30.0
 
 
 class RelayPublishError(RuntimeError):
@@ -71,6 +73,7 @@ class OutboxRelay:
         self._faults = faults
         self._wake = asyncio.Event()
         self._gauge_refreshed_at = float("-inf")
+        self._pending_was_zero = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -196,13 +199,13 @@ class OutboxRelay:
             if published >= self._batch_size:
                 continue  # more waiting: no pause between full batches
             empty_polls = 0 if published else empty_polls + 1
-            await self._refresh_pending_gauge()
+            await self._refresh_pending_gauge(found_nothing=not published)
             await self._sleep(self._idle_pause(empty_polls), wake_on_notify=True)
 
     def _idle_pause(self, empty_polls: int) -> float:
         """One poll interval after a poll that published, doubling with each poll that found
         nothing, up to ``IDLE_POLL_FACTOR`` intervals; a notify cuts any of them short."""
-        return self._poll_interval * min(IDLE_POLL_FACTOR, 2 ** max(empty_polls - 1, 0))
+        return self._poll_interval * min(IDLE_POLL_FACTOR, 1 << max(empty_polls - 1, 0))
 
     def _backoff(self, failures: int) -> float:
         # Exponential with full jitter: relays of many replicas do not retry in lockstep.
@@ -227,16 +230,20 @@ class OutboxRelay:
             if wake_on_notify:
                 return
 
-    async def _refresh_pending_gauge(self) -> None:
+    async def _refresh_pending_gauge(self, *, found_nothing: bool = False) -> None:
         # at most once per poll interval: under load the relay runs after every commit that
-        # wrote an event, and a count per run was a second query for every batch published
+        # wrote an event, and a count per run was a second query for every batch published;
+        # idle (the last count was zero and this poll found nothing) at most every
+        # IDLE_GAUGE_SECONDS, so an idle service does not count its outbox at every poll
         now = asyncio.get_running_loop().time()
-        if now - self._gauge_refreshed_at < self._poll_interval:
+        pause = IDLE_GAUGE_SECONDS if found_nothing and self._pending_was_zero else self._poll_interval
+        if now - self._gauge_refreshed_at < pause:
             return
         self._gauge_refreshed_at = now
         try:
-            await self.pending()
+            self._pending_was_zero = not any((await self.pending()).values())
         except Exception:
+            self._pending_was_zero = False
             log.warning("outbox relay: could not count pending events", exc_info=True)
 
 
