@@ -406,3 +406,5 @@ def test_an_upload_waits_longer_the_larger_it_is() -> None:
     settings = WebSettings(upload_timeout=10, upload_seconds_per_mib=2)
     assert settings.upload_timeout_for(0) == 10
     assert settings.upload_timeout_for(10 * 1024 * 1024) == 30
+    # by default media's largest image is answered within the 30 s the distributed front waits
+    assert WebSettings().upload_timeout_for(10 * 1024 * 1024) == 25
