@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,10 +69,11 @@ def agora(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def shop(directory: Path, env: dict[str, str], *, log: str) -> Iterator[str]:
+def shop(directory: Path, env: dict[str, str], *, log: str, seed: bool = True) -> Iterator[str]:
     """``agora up`` on a free port with its data in ``directory / "var"``; stopped on exit."""
     port = free_port()
     command = agora_command("up", "--port", str(port), "--data-dir", str(directory / "var"))
+    command.append("--seed" if seed else "--no-seed")
     with running_process(command, log_path=directory / log, env={**BASE_ENV, **env}) as process:
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(f"{base}/readyz", timeout=120, process=process)
@@ -96,17 +98,36 @@ def checkout(client: httpx.Client, auth: dict[str, str]) -> str:
     return str(order["id"])
 
 
-def products(client: httpx.Client, count: int) -> list[str]:
-    items = client.get("/api/catalog/products", params={"limit": count}).json()["items"]
+def products(client: httpx.Client, *, seeded: bool) -> list[str]:
+    """Two products with stock: the demo data's, or two the admin adds (a shop started without it)."""
+    if seeded:
+        items = client.get("/api/catalog/products", params={"limit": 2}).json()["items"]
+    else:
+        admin = login(client, *ADMIN)
+        category = client.post("/api/catalog/categories", json={"slug": "lamps", "name": "Lamps"}, headers=admin)
+        assert category.status_code == 201, category.text
+        items = []
+        for number in (1, 2):
+            product = {
+                "sku": f"BACKUP-{number}",
+                "name": f"Lamp {number}",
+                "price": {"amount": 1999, "currency": "USD"},
+            }
+            created = client.post("/api/catalog/products", json={**product, "category": "lamps"}, headers=admin)
+            assert created.status_code == 201, created.text
+            items.append(created.json())
     for item in items:
         polled(lambda sku=item["sku"]: client.get(f"/api/inventory/stock/{sku}").status_code == 200, what="stock")
+        if not seeded:
+            counted = client.put(f"/api/inventory/stock/{item['sku']}", json={"on_hand": 50}, headers=admin)
+            assert counted.status_code == 200, counted.text
     return [item["id"] for item in items]
 
 
-def journey(base: str) -> Left:
+def journey(base: str, *, seeded: bool = True) -> Left:
     left = Left()
     with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as client:
-        first, second = products(client, 2)
+        first, second = products(client, seeded=seeded)
         for _ in range(2):
             email, auth = register_shopper(client)
             assert client.post("/api/cart/items", json={"product_id": first, "quantity": 1}, headers=auth).is_success
@@ -123,12 +144,11 @@ def journey(base: str) -> Left:
         )
         assert sent.status_code == 201, sent.text
 
-        admin = login(client, *ADMIN)
         uploaded = client.post(
             "/api/media/images",
             files={"file": ("poster.png", png(96, 64), "image/png")},
             data={"purpose": "product"},
-            headers=admin,
+            headers=login(client, *ADMIN),
         )
         assert uploaded.status_code == 201, uploaded.text
         left.image_id = uploaded.json()["id"]
@@ -162,6 +182,16 @@ def everything_is_back(base: str, left: Left) -> None:
         checkout(client, newcomer)
 
 
+class Clock:
+    """Prints the seconds since the test began at each step (shown with -s, and on failure)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, step: str) -> None:
+        print(f"{time.monotonic() - self.started:6.1f}s {step}")
+
+
 def restored_from(backup: subprocess.CompletedProcess[str]) -> Path:
     assert backup.returncode == 0, backup.stdout + backup.stderr
     return Path(backup.stdout.strip().splitlines()[-1])
@@ -171,21 +201,29 @@ def restored_from(backup: subprocess.CompletedProcess[str]) -> Path:
 @pytest.mark.timeout(200)
 def test_embedded_round_trip(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
+    clock = Clock()
     create_admin(ADMIN[0], data_dir=str(data_dir), env={**BASE_ENV, "AGORA_ADMIN_PASSWORD": ADMIN[1]})
     with shop(tmp_path, {}, log="before.log") as base:
+        clock("admin created, shop ready")
         left = journey(base)
+        clock("journey")
         # online: the platform keeps serving while it is saved
         backup = restored_from(agora("backup", "--to", str(tmp_path / "backups"), "--data-dir", str(data_dir), env={}))
+        clock("backed up")
         running = agora("restore", str(backup), "--yes", "--data-dir", str(data_dir), env={})
         assert running.returncode == 1 and "the platform is running" in running.stderr, running.stderr
         assert "nothing was changed" in running.stderr
+        clock("restore refused while running")
     shutil.rmtree(data_dir)
 
     restored = agora("restore", str(backup), "--yes", "--data-dir", str(data_dir), env={})
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert "media-objects" in restored.stdout and "orders" in restored.stdout
+    clock("wiped and restored")
     with shop(tmp_path, {}, log="after.log") as base:
+        clock("shop ready again")
         everything_is_back(base, left)
+    clock("all back, checkouts work")
 
 
 async def _wipe_databases(urls: dict[str, str]) -> None:
@@ -254,10 +292,15 @@ def test_postgresql_redis_and_s3_round_trip(tmp_path: Path, postgres_databases: 
             "AGORA_MEDIA_S3_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "AGORA_MEDIA_S3_PRESIGN": "false",
         }
+        clock = Clock()
         create_admin(ADMIN[0], data_dir=str(data_dir), env={**BASE_ENV, **env, "AGORA_ADMIN_PASSWORD": ADMIN[1]})
-        with shop(tmp_path, env, log="before.log") as base:
-            left = journey(base)
+        # without the demo data: on PostgreSQL its events take the most of a start-up on a busy machine
+        with shop(tmp_path, env, log="before.log", seed=False) as base:
+            clock("admin created, shop ready")
+            left = journey(base, seeded=False)
+            clock("journey")
             backup = restored_from(agora("backup", "--to", str(tmp_path / "backups"), env=env))
+            clock("backed up")
         # the embedded broker's journal is the one SQLite file left
         assert sorted(path.name for path in backup.iterdir() if path.suffix != ".pgdump") == [
             "broker.sqlite", "carts.jsonl", "manifest.json", "media-objects.tar"
@@ -266,7 +309,11 @@ def test_postgresql_redis_and_s3_round_trip(tmp_path: Path, postgres_databases: 
         asyncio.run(_wipe_bucket_and_carts(env))
         shutil.rmtree(data_dir)
 
+        clock("wiped")
         restored = agora("restore", str(backup), "--yes", env=env)
         assert restored.returncode == 0, restored.stdout + restored.stderr
-        with shop(tmp_path, env, log="after.log") as base:
+        clock("restored")
+        with shop(tmp_path, env, log="after.log", seed=False) as base:
+            clock("shop ready again")
             everything_is_back(base, left)
+        clock("all back, checkouts work")
