@@ -285,9 +285,21 @@ def slos() -> dict[str, Any]:
     return dashboard("agora-slos", "Agora SLOs", panels)
 
 
+def boards() -> tuple[dict[str, Any], ...]:
+    return (overview(), service_red(), checkout(), event_pipeline(), slos())
+
+
 def render() -> dict[Path, str]:
-    boards = (overview(), service_red(), checkout(), event_pipeline(), slos())
-    return {DASHBOARDS_DIR / f"{board['uid']}.json": json.dumps(board, indent=2) + "\n" for board in boards}
+    return {DASHBOARDS_DIR / f"{board['uid']}.json": json.dumps(board, indent=2) + "\n" for board in boards()}
+
+
+def index() -> list[tuple[str, str, bool]]:
+    """Each dashboard's uid, title and whether it has the ``service`` variable (``?var-service=``):
+    what the admin console links to."""
+    return [
+        (board["uid"], board["title"], any(v["name"] == "service" for v in board["templating"]["list"]))
+        for board in boards()
+    ]
 
 
 def prometheus_exprs() -> list[str]:

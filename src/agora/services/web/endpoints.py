@@ -17,14 +17,14 @@ from starlette.types import Scope
 
 from agora.platform.http.problems import ProblemError, problem_response
 from agora.platform.http.security import SecurityHeaders
-from agora.services.web.routes import account, admin, chat, storefront
+from agora.services.web.routes import account, admin, chat, observability, storefront
 from agora.services.web.settings import WebSettings
 from agora.services.web.templating import HTMX, STATIC, render
 
 
 def build_router() -> APIRouter:
     router = APIRouter()
-    for part in (storefront, account, admin, chat):
+    for part in (storefront, account, admin, observability, chat):
         router.routes.extend(part.router.routes)
     # pages and forms, not an API: the web's OpenAPI document lists none of them (the routes are
     # copied, so the router's own include_in_schema would not reach them)

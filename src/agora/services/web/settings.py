@@ -31,6 +31,12 @@ class WebSettings(ServiceSettings):
     """How often the admin console samples every service's /metrics for its charts."""
     metrics_window: int = Field(default=300, ge=10, le=10_000)
     """How many samples the charts keep (300 x 2 s = the last 10 minutes)."""
+    grafana_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    """Grafana's address as an admin's browser reaches it (``AGORA_WEB_GRAFANA_URL``): the admin
+    console links each service's dashboards there; unset, it lists them without links."""
+    alertmanager_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    """Alertmanager's address as the web reaches it (``AGORA_WEB_ALERTMANAGER_URL``): the admin
+    console shows the alerts firing; unset or down, the page says so."""
     image_origins: str = ""
     """Extra origins images may come from (space-separated): the S3 endpoint when media presigns."""
 

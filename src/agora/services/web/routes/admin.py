@@ -52,6 +52,8 @@ DONE = {
     "image": "The image is uploaded and attached.",
     "rate": "The rate is updated.",
     "replayed": "The event is delivered again.",
+    "fault-on": "The fault flag is on: every process of the service injects it within a second.",
+    "fault-off": "The fault flag is off.",
 }
 NAV = (
     ("/admin", "Dashboard"),
@@ -60,6 +62,7 @@ NAV = (
     ("/admin/products", "Products"),
     ("/admin/currency", "Currency"),
     ("/admin/messaging", "Messaging"),
+    ("/admin/observability", "Observability"),
     ("/admin/config", "Configuration"),
     (SUPPORT_INBOX, "Support inbox"),
 )
