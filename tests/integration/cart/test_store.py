@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import insert
 
 from agora.platform.db.types import utcnow
+from agora.platform.testing.statements import recorded_statements
 from agora.services.cart.models import CartItem
 from agora.services.cart.repository import SqlCartStore
 from agora.services.cart.service import cart_store, sweep_expired
@@ -142,3 +143,30 @@ async def test_carts_expire_after_their_ttl(cart_app: CartApp, run: Run[Any]) ->
     assert fresh_anonymous in carts and quiet_user in carts
     async with context.sessions() as session:
         assert await SqlCartStore(session).expired_owners("anon:", now - day) == []
+
+
+async def test_an_add_is_two_statements_on_sql(cart_app: CartApp) -> None:
+    """A bound that can fail: an add reads the cart once and upserts once (MariaDB, whose
+    upsert returns nothing, keeps its savepoint path). On SQLite only the upsert waits for the
+    write gate, so every statement more is a longer queue for every writer."""
+    if cart_app.redis is not None:
+        return  # one Lua script per add; no SQL
+    context = cart_app.context
+    cart, item = owner(), product()
+    async with context.sessions() as session:
+        store = SqlCartStore(session)
+        mariadb = session.get_bind().dialect.name in ("mysql", "mariadb")
+        async with recorded_statements(session) as new_line:
+            assert await store.add(cart, item, 2, LIMITS) == 2
+        async with recorded_statements(session) as existing_line:
+            assert await store.add(cart, item, 3, LIMITS) == 5
+        async with recorded_statements(session) as refused:
+            with pytest.raises(LimitExceededError):
+                await store.add(cart, item, 95, LIMITS)
+        await session.commit()
+    if mariadb:
+        assert len(new_line) <= 5 and len(existing_line) <= 4, (new_line, existing_line)
+    else:
+        assert len(new_line) == 2 and len(existing_line) == 2, (new_line, existing_line)
+        assert "RETURNING" in new_line[-1].upper()
+        assert len(refused) == 1, refused  # refused on the read: nothing written

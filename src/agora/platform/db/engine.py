@@ -22,6 +22,9 @@ def dialect_of(url: str) -> str:
     return "mysql" if name == "mariadb" else name
 
 
+#: Connections a SQLite pool may hold (each an aiosqlite thread, opened on first use).
+SQLITE_POOL_SIZE = 64
+
 #: ``?pgbouncer=true`` on a PostgreSQL URL: the URL points at PgBouncer in transaction pooling
 PGBOUNCER_PARAMETER = "pgbouncer"
 
@@ -59,9 +62,19 @@ def create_engine(
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # aiosqlite runs every connection on its own thread; a small pool avoids lock churn
-        # while WAL lets readers proceed during a write.
-        kwargs["connect_args"] = {"timeout": 30}
+        # A file database has no server to share connections with: the pool is as large as the
+        # concurrency a process sees (aiosqlite gives each connection a thread, opened only when
+        # first needed), so no read ever waits for a connection behind writers. Writers hold a
+        # connection while they queue at the write gate (WriteGatedSession); with the former
+        # 5 + 10 overflow, 15 queued writers took every connection and reads waited behind them
+        # up to the 30 s timeout (the 50-shopper load run). WAL lets readers run during a write.
+        kwargs.update(
+            poolclass=bounded_pool_class(max_waiting),
+            pool_size=max(pool_size, SQLITE_POOL_SIZE),
+            max_overflow=0,
+            pool_timeout=pool_timeout,
+            connect_args={"timeout": 30},
+        )
     else:
         # no overflow: an overflow connection is closed on check-in and opened again on the next
         # burst, and a connection handshake costs far more than waiting for a pooled one
