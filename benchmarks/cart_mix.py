@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checkout import agora  # noqa: E402  (a script beside this one)
+from checkout import agora
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -51,7 +51,12 @@ async def run(base: str, *, clients: int, duration: float) -> dict[str, Any]:
 
         async def timed(name: str, request: Any) -> None:
             start = time.perf_counter()
-            response = await request
+            try:
+                response = await request
+            except httpx.HTTPError as exc:  # counted, not fatal: the figure is what the others saw
+                key = f"{name} {type(exc).__name__}"
+                errors[key] = errors.get(key, 0) + 1
+                return
             times[name].append((time.perf_counter() - start) * 1000)
             if response.status_code >= 300:
                 key = f"{name} {response.status_code}"
@@ -98,9 +103,10 @@ def main() -> int:
     if args.url:
         result = asyncio.run(run(args.url, clients=args.clients, duration=args.duration))
     else:
-        with tempfile.TemporaryDirectory(prefix="agora-cart-mix-") as work, agora(
-            "embedded", Path(work), args.start_timeout
-        ) as (base, _pid):
+        with (
+            tempfile.TemporaryDirectory(prefix="agora-cart-mix-") as work,
+            agora("embedded", Path(work), args.start_timeout) as (base, _pid),
+        ):
             result = asyncio.run(run(base, clients=args.clients, duration=args.duration))
     print(json.dumps(result, indent=2))
     return 0
