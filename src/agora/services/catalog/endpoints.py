@@ -31,7 +31,7 @@ from agora.services.catalog import schemas
 from agora.services.catalog.auth import Admin, SeesInactive, is_admin
 from agora.services.catalog.media_refs import check_media_refs
 from agora.services.catalog.models import Product
-from agora.services.catalog.repository import SortOrder
+from agora.services.catalog.repository import ProductView, SortOrder
 from agora.services.catalog.search import terms
 from agora.services.catalog.service import (
     CatalogService,
@@ -67,7 +67,7 @@ async def writer(
 async def _cached_product(
     request: Request,
     key: tuple[str, str],
-    load: Callable[[CatalogService], Awaitable[Product]],
+    load: Callable[[CatalogService], Awaitable[ProductView]],
 ) -> Response:
     """A product read served from the read cache for visitors (admins always read the database).
 

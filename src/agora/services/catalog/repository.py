@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -52,6 +53,58 @@ class Keyset:
     id: str
 
 
+@dataclass(frozen=True, slots=True)
+class CategoryRef:
+    id: str
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """A product as one read shows it: the attributes :func:`~.service.product_document` reads,
+    without an ORM identity (nothing to track, refresh or flush)."""
+
+    id: str
+    sku: str
+    name: str
+    description: str
+    price_amount: int
+    price_currency: str
+    category: CategoryRef
+    tags_text: str
+    images: list[str]
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def tags(self) -> list[str]:
+        return self.tags_text.split() if self.tags_text else []
+
+
+_PRODUCTS = Product.__table__
+_CATEGORIES = Category.__table__
+#: The product page's one SELECT in Core: the ORM's row-to-object work (identity map, joined
+#: eager loading, instance state) was half of an uncached read's CPU (docs/performance.md).
+_VIEW = select(
+    *(_PRODUCTS.c[name] for name in ProductView.__slots__ if name != "category"),
+    _CATEGORIES.c.id.label("category_ref_id"),
+    _CATEGORIES.c.slug.label("category_ref_slug"),
+    _CATEGORIES.c.name.label("category_ref_name"),
+).join_from(_PRODUCTS, _CATEGORIES, _PRODUCTS.c.category_id == _CATEGORIES.c.id)
+
+
+def _view_of(row: Any) -> ProductView:
+    fields = row._mapping
+    category = CategoryRef(fields["category_ref_id"], fields["category_ref_slug"], fields["category_ref_name"])
+    return ProductView(
+        **{name: fields[name] for name in ProductView.__slots__ if name != "category"},
+        category=category,
+    )
+
+
 def dialect_name(session: AsyncSession) -> str:
     bind = session.bind
     if bind is None:
@@ -74,13 +127,18 @@ class CatalogRepository:
             statement = statement.where(Product.active.is_(True))
         return statement
 
-    async def get_product(self, product_id: str) -> Product | None:
-        result = await self.session.execute(self._products().where(Product.id == product_id))
-        return result.scalars().first()
+    async def _view(self, condition: Any) -> ProductView | None:
+        statement = _VIEW.where(condition)
+        if not self.include_inactive:
+            statement = statement.where(_PRODUCTS.c.active.is_(True))
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else _view_of(row)
 
-    async def get_product_by_sku(self, sku: str) -> Product | None:
-        result = await self.session.execute(self._products().where(Product.sku == sku))
-        return result.scalars().first()
+    async def get_product(self, product_id: str) -> ProductView | None:
+        return await self._view(_PRODUCTS.c.id == product_id)
+
+    async def get_product_by_sku(self, sku: str) -> ProductView | None:
+        return await self._view(_PRODUCTS.c.sku == sku)
 
     async def get_product_for_update(self, product_id: str) -> Product | None:
         """Any product, active or not (admins edit withdrawn products too)."""
@@ -241,8 +299,10 @@ class CatalogRepository:
 __all__ = [
     "MAX_SEARCH_OFFSET",
     "CatalogRepository",
+    "CategoryRef",
     "Keyset",
     "ProductFilters",
+    "ProductView",
     "SortOrder",
     "dialect_name",
 ]

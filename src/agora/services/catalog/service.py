@@ -32,8 +32,10 @@ from agora.services.catalog.models import Category, Product, utcnow
 from agora.services.catalog.repository import (
     MAX_SEARCH_OFFSET,
     CatalogRepository,
+    CategoryRef,
     Keyset,
     ProductFilters,
+    ProductView,
     SortOrder,
 )
 from agora.services.catalog.schemas import CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate
@@ -57,7 +59,7 @@ class InvalidCursorError(CatalogError):
 # -- representations -----------------------------------------------------------------------------
 
 
-def category_ref(category: Category) -> dict[str, Any]:
+def category_ref(category: Category | CategoryRef) -> dict[str, Any]:
     return {"id": category.id, "slug": category.slug, "name": category.name}
 
 
@@ -70,7 +72,7 @@ def category_document(category: Category) -> dict[str, Any]:
     }
 
 
-def product_document(product: Product) -> dict[str, Any]:
+def product_document(product: Product | ProductView) -> dict[str, Any]:
     """The product as the API returns it and events carry it (``agora.contracts.catalog.Product``)."""
     return {
         "id": product.id,
@@ -148,13 +150,13 @@ class CatalogService:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    async def get_product(self, product_id: str) -> Product:
+    async def get_product(self, product_id: str) -> ProductView:
         product = await self.repository.get_product(product_id) if _is_uuid(product_id) else None
         if product is None:
             raise NotFoundError(f"No product with id {product_id}.")
         return product
 
-    async def get_product_by_sku(self, sku: str) -> Product:
+    async def get_product_by_sku(self, sku: str) -> ProductView:
         product = await self.repository.get_product_by_sku(sku)
         if product is None:
             raise NotFoundError(f"No product with sku {sku}.")
