@@ -141,3 +141,10 @@ async def test_a_flag_is_switched_from_the_page_and_a_bad_rate_is_refused(shop: 
         off = await admin.post(target, data={"enabled": "off", "csrf_token": token})
         assert off.status_code == 303
     assert (await shop.client.get(f"/api/recommendations/products/{product['id']}")).status_code == 200
+
+
+def test_the_addresses_are_urls_and_empty_means_unset() -> None:
+    assert WebSettings(grafana_url="", alertmanager_url="").alertmanager_url is None
+    assert WebSettings(alertmanager_url="http://alertmanager:9093").alertmanager_url == "http://alertmanager:9093"
+    with pytest.raises(ValueError, match="grafana_url"):
+        WebSettings(grafana_url="grafana:3000")

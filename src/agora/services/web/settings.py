@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from agora.platform.settings import ServiceSettings
 
@@ -39,6 +39,12 @@ class WebSettings(ServiceSettings):
     console shows the alerts firing; unset or down, the page says so."""
     image_origins: str = ""
     """Extra origins images may come from (space-separated): the S3 endpoint when media presigns."""
+
+    @field_validator("grafana_url", "alertmanager_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes ``${AGORA_WEB_GRAFANA_URL:-}`` through as "" when the variable is unset
+        return None if value == "" else value
 
     def upload_timeout_for(self, size: int) -> float:
         """How long an upload of ``size`` bytes may take to be answered."""
