@@ -48,14 +48,12 @@ class CardIn(_Request):
     length depends on the brand the number gives, and the month is checked against the year."""
 
     # the document states each field's shape (schemathesis generates from it); the validators below
-    # still give each refusal its own words, and check what no schema can: the Luhn checksum, the
-    # expiry against today, the CVC's length for the number's brand
+    # still give each refusal its own words, and check what the document does not: the number's
+    # digits and Luhn checksum (a pattern counting digits among separators within 32 characters
+    # leaves a generator filtering nearly all it makes), the expiry against today, the CVC's
+    # length for the number's brand
     number: str = Field(
-        min_length=1,
-        max_length=MAX_NUMBER_LENGTH,
-        repr=False,
-        description="12-19 digits; spaces and dashes allowed.",
-        json_schema_extra={"pattern": r"^[ -]*(?:[0-9][ -]*){12,19}$"},
+        min_length=1, max_length=MAX_NUMBER_LENGTH, repr=False, description="12-19 digits; spaces and dashes allowed."
     )
     exp_year: int = Field(
         description="Four digits; the card is good through the end of the month.",
