@@ -13,10 +13,12 @@ from agora.platform.testing.processes import free_port
 
 
 @contextlib.asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """``host:port`` where ``app`` answers until the block ends."""
+async def serving(app: ASGIApp, *, lifespan: str = "auto") -> AsyncIterator[str]:
+    """``host:port`` where ``app`` answers until the block ends (``lifespan="off"``: an app whose
+    lifespan already runs, such as :func:`running_services`' embedded app)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -45,6 +45,8 @@ INBOX = "inbox"
 #: WebSocket close codes: no or bad credentials; credentials that may not use the chat.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+#: RFC 6455 "Try Again Later": a cap on open sockets (per user, or of the process) refused this one.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 #: How much of a message body ``support.message.posted`` carries (consumers need a preview, not the chat).
 EXCERPT_LENGTH = 200

@@ -21,12 +21,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import structlog
+
+from agora.platform.http.problems import ServiceUnavailable
 from agora.platform.settings import PlatformSettings
 from agora.services.media.settings import MediaSettings
+
+log = structlog.get_logger(__name__)
+
+#: Seconds an upload refused by a failing store is told to wait.
+STORE_RETRY_AFTER_SECONDS = 5
 
 _KEY = re.compile(r"^images/[0-9a-f]{2}/[0-9a-f]{64}/(?:original\.(?:jpg|png|webp)|small\.webp|large\.webp)$")
 _SHA_IN_KEY = re.compile(r"^images/[0-9a-f]{2}/([0-9a-f]{64})/")
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """503: the object store refused a write (a full or read-only disk, S3 unreachable or failing).
+
+    The image's row is written after its objects, so nothing refers to what was not stored; an
+    object written before the failure is an orphan ``agora media-gc`` removes.
+    """
+
+    def __init__(self, cause: BaseException) -> None:
+        log.warning("media_store_write_failed", error=f"{type(cause).__name__}: {cause}"[:300])
+        super().__init__(
+            "The image store cannot take new images right now; nothing was stored. Try again later.",
+            extra={"retry_after": STORE_RETRY_AFTER_SECONDS},
+            headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+        )
 
 
 def object_key(sha256: str, name: str) -> str:
@@ -102,7 +126,10 @@ class LocalObjectStore:
             raise
 
     async def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        await asyncio.to_thread(self._write, self._path(key), data)
+        try:
+            await asyncio.to_thread(self._write, self._path(key), data)
+        except OSError as exc:  # a full disk, a read-only or immutable directory, a lost mount
+            raise StoreUnavailable(exc) from exc
 
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -231,15 +258,20 @@ class S3ObjectStore:
             await client.create_bucket(Bucket=self.bucket)
 
     async def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        client = await self._open()
-        await client.put_object(
-            Bucket=self.bucket,
-            Key=_checked(key),
-            Body=data,
-            ContentType=content_type,
-            CacheControl=CACHE_CONTROL,
-            ContentDisposition="inline",
-        )
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            client = await self._open()
+            await client.put_object(
+                Bucket=self.bucket,
+                Key=_checked(key),
+                Body=data,
+                ContentType=content_type,
+                CacheControl=CACHE_CONTROL,
+                ContentDisposition="inline",
+            )
+        except (BotoCoreError, ClientError, OSError) as exc:  # unreachable, refusing, out of space
+            raise StoreUnavailable(exc) from exc
 
     async def get(self, key: str) -> bytes | None:
         from botocore.exceptions import ClientError
@@ -256,15 +288,18 @@ class S3ObjectStore:
         return data
 
     async def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+        """Asked before a write (an object is stored once): a store that does not answer refuses it."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
-        client = await self._open()
         try:
+            client = await self._open()
             await client.head_object(Bucket=self.bucket, Key=_checked(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return False
-            raise
+            raise StoreUnavailable(exc) from exc
+        except (BotoCoreError, OSError) as exc:
+            raise StoreUnavailable(exc) from exc
         return True
 
     async def delete(self, key: str) -> None:
@@ -325,6 +360,7 @@ __all__ = [
     "LocalObjectStore",
     "ObjectStore",
     "S3ObjectStore",
+    "StoreUnavailable",
     "StoredObject",
     "create_store",
     "object_key",

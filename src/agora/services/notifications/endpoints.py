@@ -17,11 +17,14 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from agora.contracts.notifications import SSE_NOTIFICATION, SSE_READY
+from agora.platform.connections import Slot, TooManyConnections
 from agora.platform.db import Session, after_commit
 from agora.platform.http.pagination import Cursor, Limit
-from agora.services.notifications import schemas
+from agora.platform.http.problems import ProblemError
+from agora.services.notifications import metrics, schemas
 from agora.services.notifications.auth import CurrentSubject
 from agora.services.notifications.service import NotificationsService
 from agora.services.notifications.wiring import Runtime, runtime_of
@@ -33,6 +36,21 @@ NotificationId = Annotated[str, Path(min_length=1, max_length=36, description="T
 
 def _json(payload: Any, *, status_code: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+class _HeldStream(StreamingResponse):
+    """A stream that gives its connection slot back when it ends, however it ends (the client
+    went away, the service stops, the generator never started)."""
+
+    def __init__(self, slot: Slot, content: AsyncIterator[bytes], **options: Any) -> None:
+        super().__init__(content, **options)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
 
 
 def _runtime(request: Request) -> Runtime:
@@ -101,13 +119,24 @@ def build_router() -> APIRouter:
     @router.get(
         "/stream",
         response_model=None,
-        responses={200: {"content": {"text/event-stream": {}}}, 401: {}},
+        responses={200: {"content": {"text/event-stream": {}}}, 401: {}, 429: {}},
         summary="New notifications of the caller as Server-Sent Events (bearer token or session cookie)",
     )
     async def stream(request: Request, caller: CurrentSubject) -> Response:
         runtime = _runtime(request)
         heartbeat = runtime.settings.stream_heartbeat_seconds
         revocations = request.state.token_verifier.revocations
+        try:
+            slot = runtime.streams.acquire(caller.id)
+        except TooManyConnections as exc:
+            metrics.streams_refused_total.labels(exc.scope).inc()
+            wait = runtime.settings.stream_retry_after_seconds
+            raise ProblemError(
+                f"Too many open notification streams ({exc}); close one or try again later.",
+                status=429,
+                extra={"limit": "streams_per_user" if exc.scope == "user" else "streams", "retry_after": wait},
+                headers={"Retry-After": str(wait), "Cache-Control": "no-store"},
+            ) from None
 
         async def events() -> AsyncIterator[bytes]:
             async with runtime.hub.subscribe(caller.id) as queue:
@@ -124,6 +153,6 @@ def build_router() -> APIRouter:
                     yield sse(SSE_NOTIFICATION, document, event_id=document["id"])
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+        return _HeldStream(slot, events(), media_type="text/event-stream", headers=headers)
 
     return router

@@ -17,4 +17,11 @@ emails_total = Counter(
     ("outcome",),
 )
 
+streams_refused_total = Counter(
+    "agora_notification_streams_refused_total",
+    "Notification streams refused by a cap on open streams: per user (user) or of the process (total).",
+    ("scope",),
+)
+
+preinitialise(streams_refused_total, "user", "total")
 preinitialise(emails_total, "sent", "written", "retried", "failed")

@@ -41,6 +41,12 @@ class NotificationsSettings(ServiceSettings):
 
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     stream_queue_size: int = Field(default=100, ge=1, le=10_000)
+    stream_max_per_user: int = Field(default=5, ge=1, le=1000)
+    """Open streams one user may hold in this process (tabs, devices); one more is a 429."""
+    stream_max_total: int = Field(default=2000, ge=1, le=1_000_000)
+    """Open streams this process holds at most, all users together; one more is a 429."""
+    stream_retry_after_seconds: int = Field(default=10, ge=1, le=3600)
+    """The ``Retry-After`` of a stream refused by a cap."""
 
     redis_prefix: str = Field(default="agora:notifications:", min_length=1, max_length=100)
     """Prefix of the Redis keys (recent lists) and of the pub/sub channel (``<prefix>push``)."""

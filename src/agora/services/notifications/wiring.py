@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
+from agora.platform.connections import ConnectionLimiter
 from agora.platform.http.clients import ServiceNotConfiguredError
 from agora.platform.kept import close_kept, kept, redis_for, redis_readiness
 from agora.platform.tasks import BackgroundWork
@@ -34,6 +35,10 @@ class Runtime:
     mailer: Mailer
     redis: Redis | None
     background: BackgroundWork = field(default_factory=BackgroundWork)
+    streams: ConnectionLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.streams = ConnectionLimiter(self.settings.stream_max_per_user, self.settings.stream_max_total)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Runs ``work`` in the background, holding a reference until it ends."""

@@ -13,5 +13,11 @@ messages_total = Counter(
 )
 open_websockets = Gauge("agora_support_websockets", "Open support chat WebSockets in this process.")
 rate_limited_total = Counter("agora_support_rate_limited_total", "Messages refused by the per-user rate limit.")
+sockets_refused_total = Counter(
+    "agora_support_websockets_refused_total",
+    "Chat WebSockets refused by a cap on open sockets: per user (user) or of the process (total).",
+    ("scope",),
+)
 
 preinitialise(messages_total, "customer", "agent")
+preinitialise(sockets_refused_total, "user", "total")

@@ -28,6 +28,10 @@ class SupportSettings(ServiceSettings):
     socket_max_frame_bytes: int = Field(default=16_384, ge=256, le=1_048_576)
     """A larger client frame is answered with an error frame and ignored."""
     socket_max_subscriptions: int = Field(default=20, ge=1, le=1000)
+    socket_max_per_user: int = Field(default=5, ge=1, le=1000)
+    """Open sockets one user may hold in this process; one more is closed with 1013 (try again later)."""
+    socket_max_total: int = Field(default=2000, ge=1, le=1_000_000)
+    """Open sockets this process holds at most, all users together; one more is closed with 1013."""
 
     redis_prefix: str = Field(default="agora:support:", min_length=1, max_length=100)
     """Prefix of the pub/sub channel (``<prefix>fanout``) and of the rate-limit keys."""

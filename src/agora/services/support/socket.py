@@ -12,6 +12,9 @@ Handshake, in this order:
    route. Missing or invalid: the socket is accepted and closed at once with code 4401 (so a page
    can tell "sign in again" from a network error); a token of neither a customer nor an agent:
    4403. When the token expires the socket is closed with 4401 too: reconnect with a fresh one.
+3. **Caps.** A user past ``AGORA_SUPPORT_SOCKET_MAX_PER_USER`` open sockets, or a process past
+   ``AGORA_SUPPORT_SOCKET_MAX_TOTAL``: accepted and closed at once with 1013 (RFC 6455 "Try Again
+   Later"), a code a page can read (a refused handshake shows a browser no status at all).
 
 Then JSON text frames both ways. A bad frame is answered with an ``error`` frame naming the field
 and the socket stays open.
@@ -35,13 +38,14 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from agora.contracts import support as protocol
 from agora.platform.auth import InvalidToken, Subject
 from agora.platform.auth.cookies import ACCESS_COOKIE
+from agora.platform.connections import TooManyConnections
 from agora.platform.db import unit_of_work
 from agora.platform.errors import ServiceError
 from agora.platform.http.problems import ProblemError
 from agora.platform.ratelimit import RateLimited
 from agora.platform.service import ServiceContext
 from agora.services.support.auth import CUSTOMER_ROLE, is_agent
-from agora.services.support.metrics import open_websockets
+from agora.services.support.metrics import open_websockets, sockets_refused_total
 from agora.services.support.schemas import MessageIn
 from agora.services.support.service import SupportService, conversation_document, for_viewer, side_of
 from agora.services.support.wiring import Runtime, conversation_topic, runtime_of
@@ -326,6 +330,12 @@ async def serve_socket(websocket: WebSocket) -> None:
     if isinstance(subject, int):
         await websocket.close(subject, "sign in again" if subject == protocol.CLOSE_UNAUTHENTICATED else "forbidden")
         return
+    try:
+        slot = runtime_of(context).sockets.acquire(subject.id)
+    except TooManyConnections as exc:
+        sockets_refused_total.labels(exc.scope).inc()
+        await websocket.close(protocol.CLOSE_TRY_AGAIN_LATER, f"too many open sockets ({exc}); try again later")
+        return
     connection = Connection(websocket, context, subject)
     open_websockets.inc()
     expires = subject.claims.get("exp")
@@ -338,6 +348,7 @@ async def serve_socket(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        slot.release()
         open_websockets.dec()
         await connection.stop()
 

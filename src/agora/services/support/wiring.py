@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from agora.contracts.support import FRAME_CLOSED, FRAME_INBOX, FRAME_MESSAGE, FRAME_READ, INBOX
+from agora.platform.connections import ConnectionLimiter
 from agora.platform.fanout import LocalFanout, create_fanout
 from agora.platform.kept import close_kept, kept, redis_for, redis_readiness
 from agora.platform.ratelimit import RateLimited, UserRateLimit, limits_storage_url
@@ -67,6 +68,10 @@ class Runtime:
     redis: Redis | None
     background: BackgroundWork = field(default_factory=BackgroundWork)
     _last: asyncio.Task[None] | None = None
+    sockets: ConnectionLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sockets = ConnectionLimiter(self.settings.socket_max_per_user, self.settings.socket_max_total)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Runs ``work`` in the background, holding a reference until it ends."""
