@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import asyncpg
 import pytest
@@ -38,7 +39,9 @@ async def test_broker_down_while_events_wait_in_the_outbox(shop: FaultShop) -> N
         waiting.append(await unpublished(shop.databases["orders"]))
         await asyncio.to_thread(shop.nats.start)
 
-    figures = await shop.under_fault("broker down", breaks, heals, down_for=10)
+    # 10 s in the suite; docs/operations.md records a run with FAULTS_BROKER_DOWN_SECONDS=60
+    down_for = float(os.environ.get("FAULTS_BROKER_DOWN_SECONDS", "10"))
+    figures = await shop.under_fault("broker down", breaks, heals, down_for=down_for)
     print(f"events waiting in the orders outbox when NATS came back: {waiting[0]}")
     assert waiting[0] > 0, "the outage had events waiting"
     assert figures.paid > 6, "checkouts went on while the broker was down"

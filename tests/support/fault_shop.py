@@ -61,6 +61,8 @@ class LoadFigures:
     attempted: int = 0
     paid: int = 0
     failed_cleanly: int = 0
+    #: adds to cart refused cleanly (the cart's store down): the shopper never got to check out
+    carts_refused: int = 0
     unclean: list[str] = field(default_factory=list)
     #: how checkouts were answered: ``{201: 40, 503: 12}``
     answers: Counter[int] = field(default_factory=Counter)
@@ -97,7 +99,7 @@ class LoadFigures:
         return (
             f"FAULT {fault}: {self.attempted} checkouts attempted, {self.paid} paid, "
             f"{self.failed_cleanly} failed cleanly, {len(self.unclean)} unclean "
-            f"(answers {dict(sorted(self.answers.items()))}); "
+            f"(answers {dict(sorted(self.answers.items()))}), {self.carts_refused} adds to cart refused; "
             f"first paid after healing: {took}"
         )
 
@@ -202,6 +204,8 @@ class FaultShop:
         if answer.status_code in CLEAN_FAILURES and problem:
             if what == "checkout":
                 figures.failed_cleanly += 1
+            else:
+                figures.carts_refused += 1
             return
         figures.unclean.append(f"{what}: {answer.status_code} {answer.text[:300]}")
 
