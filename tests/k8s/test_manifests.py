@@ -187,14 +187,50 @@ def test_services_serve_with_probes_and_a_grace_period_longer_than_the_apps() ->
         pod = deployment["spec"]["template"]["spec"]
         container = pod["containers"][0]
         assert container["args"][:3] == ["serve", name, "--no-migrate"]
-        assert container["image"].startswith("REGISTRY/agora:")
+        image = "REGISTRY/agora-ml:" if name in k8s.ML_SERVICES else "REGISTRY/agora:"
+        assert container["image"].startswith(image), (name, container["image"])
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
         pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
         assert pod["terminationGracePeriodSeconds"] > pre_stop + app_grace
-    jobs = {d["metadata"]["name"] for d in docs if d["kind"] == "Job"}
-    assert jobs == {f"{n.name}-migrate" for n in graph.NODES if n.owns_database}
+    jobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Job"}
+    assert set(jobs) == {f"{n.name}-migrate" for n in graph.NODES if n.owns_database}
+    for name, job in jobs.items():
+        image = job["spec"]["template"]["spec"]["containers"][0]["image"]
+        ml = name.removesuffix("-migrate") in k8s.ML_SERVICES
+        assert image.startswith("REGISTRY/agora-ml:" if ml else "REGISTRY/agora:"), (name, image)
+
+
+def _mebibytes(quantity: str) -> float:
+    units = {"Ki": 2**-10, "Mi": 1, "Gi": 2**10}
+    return float(quantity[:-2]) * units[quantity[-2:]] if quantity[-2:] in units else int(quantity) / 2**20
+
+
+def _millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_requests_hold_the_measured_figures_and_limits_the_requests(overlay: str) -> None:
+    measured = k8s.measured()
+    assert measured["measured_at"] and measured["command"], "where the figures come from"
+    figures = measured["services"]
+    assert set(figures) == {n.name for n in graph.NODES}
+    checked = 0
+    for doc in render(overlay):  # every service's Deployment and migration Job (dev's stores are StatefulSets)
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        service = doc["metadata"]["name"].removesuffix("-migrate").removesuffix("-v2")
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+            memory, cpu = _mebibytes(requests["memory"]), _millicores(requests["cpu"])
+            held = max(figures[service]["rss_mib"], figures[service]["working_set_mib"])
+            assert memory >= held, (doc["metadata"]["name"], requests)
+            assert _mebibytes(limits["memory"]) >= max(memory, figures[service]["peak_mib"]), (service, limits)
+            assert cpu >= figures[service]["cpu_millicores"] and _millicores(limits["cpu"]) >= cpu, (service, limits)
+            checked += 1
+    assert checked >= 2 * len(graph.NODES)
 
 
 def _app(selector: dict[str, Any]) -> str | None:

@@ -11,8 +11,12 @@ here (their ciphertext is random): :mod:`agora.deploy.seal` writes them.
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import math
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,10 @@ from agora.deploy.graph import HTTP_PORT, NODES, Node, Store, http_callees, http
 ROOT = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 NAMESPACE = "agora"
 IMAGE = "REGISTRY/agora"
+#: analytics and recommendations need NumPy and scikit-learn, which the other services never
+#: import: they run from a second image built from the same sources, ``agora-ml`` (deploy/docker)
+ML_IMAGE = "REGISTRY/agora-ml"
+ML_SERVICES = frozenset({"analytics", "recommendations"})
 #: a fixed tag, never "latest"; each deployment sets its own through kustomize ``images:``
 IMAGE_TAG = "0.1.0"
 PART_OF = {"app.kubernetes.io/part-of": "agora"}
@@ -57,6 +65,79 @@ DEV_COMPONENTS = ("ingress-nginx", "network-policies")
 PROD_COMPONENTS = ("istio", "keda", "network-policies", "observability")
 COMPONENTS = ("istio", "ingress-nginx", "keda", "network-policies", "observability")
 INJECT = "sidecar.istio.io~1inject"  # a JSON pointer: "/" is written "~1"
+
+#: what each service's container used when measured (``--measured FIGURES`` writes it): the
+#: requests and limits below are derived from it, never written by hand
+MEASURED = ROOT / "measured.json"
+#: the headroom rule (docs/deploy.md, "Requests and limits"): the memory request is the larger of
+#: the resident memory and the working set after a customer journey, plus a quarter, in steps of
+#: 16 MiB; the limit is the larger of one and a half times the request and the most the container
+#: ever held (start-up and page cache included), in steps of 64 MiB; the CPU request is twice the
+#: journey's average, at least 50m, in steps of 10m; the CPU limit is one core, so that start-up
+#: (imports, about three CPU-seconds) is not throttled past the startup probe's budget
+MEMORY_REQUEST_HEADROOM = 1.25
+MEMORY_LIMIT_HEADROOM = 1.5
+CPU_REQUEST_HEADROOM = 2.0
+CPU_REQUEST_FLOOR_MILLICORES = 50
+CPU_LIMIT = "1"
+
+
+def image_of(node: Node) -> str:
+    return f"{ML_IMAGE if node.name in ML_SERVICES else IMAGE}:{IMAGE_TAG}"
+
+
+def images() -> list[dict[str, str]]:
+    """Kustomize ``images:`` entries: set ``newName``/``newTag`` (or ``digest``) per deployment."""
+    return [{"name": name, "newName": name, "newTag": IMAGE_TAG} for name in (IMAGE, ML_IMAGE)]
+
+
+#: how measured.json is made (docs/deploy.md, "Requests and limits")
+MEASURE_COMMAND = (
+    "pytest tests/containers/test_kube_play.py (writes var/kube-play-figures.json), then "
+    "python -m agora.deploy.k8s --measured var/kube-play-figures.json"
+)
+
+
+def record_measurement(figures_file: Path) -> None:
+    """measured.json from a run's figures (every service's), then the manifests follow."""
+    figures = json.loads(figures_file.read_text())
+    missing = sorted({node.name for node in NODES} - set(figures["services"]))
+    if missing:
+        raise SystemExit(f"{figures_file} has no figures for {', '.join(missing)}")
+    recorded = {
+        "measured_at": figures["measured_at"],
+        "source": figures["source"],
+        "command": MEASURE_COMMAND,
+        "recorded_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "services": {node.name: figures["services"][node.name] for node in NODES},
+    }
+    MEASURED.write_text(json.dumps(recorded, indent=2) + "\n")
+    measured.cache_clear()
+
+
+@functools.cache
+def measured() -> dict[str, Any]:
+    figures: dict[str, Any] = json.loads(MEASURED.read_text())
+    return figures
+
+
+def _step(value: float, step: int) -> int:
+    return step * max(1, math.ceil(value / step))
+
+
+def resources(name: str) -> dict[str, dict[str, str]]:
+    """Requests and limits of a service's containers from its measured figures (headroom above)."""
+    services = measured()["services"]
+    if name not in services:
+        raise SystemExit(f"no measured figures for {name} in {MEASURED}: measure it (docs/deploy.md)")
+    figures = services[name]
+    memory = _step(max(figures["rss_mib"], figures["working_set_mib"]) * MEMORY_REQUEST_HEADROOM, 16)
+    memory_limit = _step(max(memory * MEMORY_LIMIT_HEADROOM, figures["peak_mib"]), 64)
+    cpu = _step(max(figures["cpu_millicores"] * CPU_REQUEST_HEADROOM, CPU_REQUEST_FLOOR_MILLICORES), 10)
+    return {
+        "requests": {"cpu": f"{cpu}m", "memory": f"{memory}Mi"},
+        "limits": {"cpu": CPU_LIMIT, "memory": f"{memory_limit}Mi"},
+    }
 
 
 def labels(name: str, component: str = "service") -> dict[str, str]:
@@ -123,15 +204,12 @@ def _container(node: Node, args: list[str], *, probes: bool) -> dict[str, Any]:
     _, secret_mount = _secret_volume(node)
     container: dict[str, Any] = {
         "name": "agora",
-        "image": f"{IMAGE}:{IMAGE_TAG}",
+        "image": image_of(node),
         "imagePullPolicy": "Always",
         "args": args,
         "envFrom": _env_from(node),
-        "resources": {
-            # not measured on a cluster: the figures of one process under the dev journey (docs/deploy.md)
-            "requests": {"cpu": "100m", "memory": "256Mi"},
-            "limits": {"cpu": "1", "memory": "512Mi"},
-        },
+        # a migration imports the same service and runs its own queries: the service's figures
+        "resources": resources(node.name),
         "securityContext": restricted_container(),
         "volumeMounts": [*mounts, secret_mount],
     }
@@ -385,7 +463,7 @@ def base() -> dict[str, Any]:
         [*files, "secrets"],
         namespace=NAMESPACE,
         labels=[{"pairs": PART_OF, "includeSelectors": False}],
-        images=[{"name": IMAGE, "newName": IMAGE, "newTag": IMAGE_TAG}],
+        images=images(),
     )
     return files
 
@@ -871,7 +949,7 @@ def _database_urls(host: str) -> dict[str, str]:
 
 
 def overlays() -> dict[str, dict[str, Any]]:
-    image = [{"name": IMAGE, "newName": IMAGE, "newTag": IMAGE_TAG}]
+    image = images()
     one_replica = [
         {
             "target": {"kind": "Deployment", "labelSelector": "app.kubernetes.io/component=service"},
@@ -887,6 +965,11 @@ def overlays() -> dict[str, dict[str, Any]]:
         {
             "target": {"kind": "PodDisruptionBudget"},
             "patch": "- op: replace\n  path: /spec/maxUnavailable\n  value: 1\n",
+        },
+        # a dev shop opens with the demo catalogue, stock and currencies (idempotent on every run)
+        {
+            "target": {"kind": "Job", "labelSelector": "app.kubernetes.io/component=migration"},
+            "patch": "- op: add\n  path: /spec/template/spec/containers/0/args/-\n  value: --seed\n",
         },
     ]
     dev_stores = {
@@ -948,7 +1031,16 @@ DEV_STORES: tuple[tuple[str, str, int, int, list[str], dict[str, str], str], ...
         {"PGDATA": "/var/lib/postgresql/data/pgdata", "POSTGRES_HOST_AUTH_METHOD": "trust"},
         "/var/lib/postgresql/data",
     ),
-    ("redis", "redis:7.4", 6379, UID, ["redis-server", "--appendonly", "yes", "--dir", "/data"], {}, "/data"),
+    (
+        "redis",
+        "redis:7.4",
+        6379,
+        UID,
+        # no password on a network the policies reserve to Agora's pods: protected mode would refuse them
+        ["redis-server", "--protected-mode", "no", "--appendonly", "yes", "--dir", "/data"],
+        {},
+        "/data",
+    ),
     (
         "kafka",
         "apache/kafka:3.9.0",
@@ -969,7 +1061,16 @@ DEV_STORES: tuple[tuple[str, str, int, int, list[str], dict[str, str], str], ...
         "/var/lib/kafka/data",
     ),
     ("minio", "minio/minio:RELEASE.2024-12-18T13-15-44Z", 9000, UID, ["server", "/data"], {}, "/data"),
-    ("mailpit", "axllent/mailpit:v1.21", 1025, UID, [], {"MP_DATABASE": "/data/mailpit.db"}, "/data"),
+    (
+        "mailpit",
+        "axllent/mailpit:v1.21",
+        1025,
+        UID,
+        [],
+        # notifications logs in with the agora-smtp secret's credentials: any login is accepted
+        {"MP_DATABASE": "/data/mailpit.db", "MP_SMTP_AUTH_ACCEPT_ANY": "true", "MP_SMTP_AUTH_ALLOW_INSECURE": "true"},
+        "/data",
+    ),
 )
 
 
@@ -1075,7 +1176,12 @@ def _dump(content: Any) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="Fail if a committed file is not what it would write.")
+    parser.add_argument(
+        "--measured", type=Path, metavar="FIGURES", help="Record a run's figures as measured.json first."
+    )
     args = parser.parse_args(argv)
+    if args.measured:
+        record_measurement(args.measured)
     stale = []
     for path, text in render().items():
         if path.exists() and path.read_text() == text:
