@@ -94,22 +94,27 @@ def images() -> list[dict[str, str]]:
 #: how measured.json is made (docs/deploy.md, "Requests and limits")
 MEASURE_COMMAND = (
     "pytest tests/containers/test_kube_play.py (writes var/kube-play-figures.json), then "
-    "python -m agora.deploy.k8s --measured var/kube-play-figures.json"
+    "python -m agora.deploy.k8s --measured var/kube-play-figures.json [earlier runs' copies...]"
 )
 
 
-def record_measurement(figures_file: Path) -> None:
-    """measured.json from a run's figures (every service's), then the manifests follow."""
-    figures = json.loads(figures_file.read_text())
-    missing = sorted({node.name for node in NODES} - set(figures["services"]))
-    if missing:
-        raise SystemExit(f"{figures_file} has no figures for {', '.join(missing)}")
+def record_measurement(figures_files: list[Path]) -> None:
+    """measured.json from one or more runs' figures: per service, the highest of each figure (a
+    service's memory moves between runs: a child process still running, a cache not yet filled)."""
+    runs = [json.loads(path.read_text()) for path in figures_files]
+    services: dict[str, dict[str, float]] = {}
+    for node in NODES:
+        held = [run["services"][node.name] for run in runs if node.name in run["services"]]
+        if not held:
+            raise SystemExit(f"no figures for {node.name} in {', '.join(map(str, figures_files))}")
+        services[node.name] = {key: max(figures[key] for figures in held) for key in held[0]}
     recorded = {
-        "measured_at": figures["measured_at"],
-        "source": figures["source"],
+        "measured_at": max(run["measured_at"] for run in runs),
+        "source": sorted({run["source"] for run in runs}),
+        "runs": len(runs),
         "command": MEASURE_COMMAND,
         "recorded_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "services": {node.name: figures["services"][node.name] for node in NODES},
+        "services": services,
     }
     MEASURED.write_text(json.dumps(recorded, indent=2) + "\n")
     measured.cache_clear()
@@ -1177,7 +1182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="Fail if a committed file is not what it would write.")
     parser.add_argument(
-        "--measured", type=Path, metavar="FIGURES", help="Record a run's figures as measured.json first."
+        "--measured", type=Path, nargs="+", metavar="FIGURES", help="Record runs' figures as measured.json first."
     )
     args = parser.parse_args(argv)
     if args.measured:
