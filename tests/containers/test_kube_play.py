@@ -8,8 +8,8 @@ too low is an OOM kill here. The services' memory and CPU are measured on the wa
 (var/kube-play-figures.json, the source of deploy/k8s/measured.json: docs/deploy.md).
 
 The stores are the stand-ins built from Debian packages (deploy/local-images), substituted through
-kustomize ``images:``, as a user substitutes their registry. Analytics and recommendations run
-from ``agora-ml`` where the container tests build it, else from the one image.
+kustomize ``images:``, as a user substitutes their registry; analytics and recommendations run
+from the ``agora-ml`` image the container tests build beside the other.
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ import pytest
 from agora.deploy import k8s
 from agora.deploy.graph import NODES
 from tests.containers import engine, kube
-from tests.containers.engine import IMAGE, ROOT, podman
+from tests.containers.engine import IMAGE, ML_IMAGE, ROOT, podman
 
-#: the ML services' image: the container tests' own when they build one, else the one image
-ML_IMAGE = getattr(engine, "ML_IMAGE", IMAGE)
 PASSWORD = "a long enough kube play passphrase"
 FIGURES = ROOT / "var" / "kube-play-figures.json"
 CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12/35", "cvc": "123"}
@@ -45,7 +43,7 @@ def _images() -> dict[str, str]:
     official = {store[0]: store[1].rpartition(":")[0] for store in k8s.DEV_STORES}
     return {
         k8s.IMAGE: IMAGE,
-        k8s.ML_IMAGE: ML_IMAGE,
+        k8s.ML_IMAGE: ML_IMAGE,  # analytics and recommendations (AGORA_TEST_ML_IMAGE)
         **{official[name]: stand_ins[f"AGORA_{name.upper()}_IMAGE"] for name in official},
     }
 
