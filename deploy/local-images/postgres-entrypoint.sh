@@ -23,10 +23,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   else
     password=${POSTGRES_PASSWORD:?POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE is required}
   fi
-  pwfile=()
-  [ -n "$password" ] && pwfile=(--pwfile=<(printf '%s\n' "$password"))
-  initdb --username="$user" "${pwfile[@]}" --auth-local=trust \
-    --auth-host="$method" --encoding=UTF8 -D "$PGDATA" >/dev/null
+  init() { initdb --username="$user" --auth-local=trust --auth-host="$method" --encoding=UTF8 -D "$PGDATA" "$@" >/dev/null; }
+  if [ -n "$password" ]; then init --pwfile=<(printf '%s\n' "$password"); else init; fi
   echo "host all all all $method" >> "$PGDATA/pg_hba.conf"
   pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=$sockets" -w start >/dev/null
   for script in /docker-entrypoint-initdb.d/*; do
