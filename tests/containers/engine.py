@@ -175,7 +175,9 @@ class Stack:
         self.wait_exited(migrations, within=420)
         self.compose("up", "-d", "--no-deps", *services, "front", timeout=600)
         _poll(lambda: _answers(f"{front_url}/readyz"), within=600, what="every service ready behind the front")
-        self.wait_healthy([*services, "front"], within=120)
+        # every service answers already; each healthcheck is a `podman exec` of a Python with a 5 s
+        # timeout, one container after another: on a machine at load ~50 a round takes minutes
+        self.wait_healthy([*services, "front"], within=300)
 
     def state(self, service: str) -> dict[str, object]:
         inspected = json.loads(podman("inspect", "--format", "{{json .State}}", self.container(service)).stdout)
