@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from tests.support.fault_shop import FaultShop
@@ -47,6 +46,3 @@ async def test_redis_restarted_mid_load_keeps_carts(shop: FaultShop) -> None:
         cart = await client.get(shop.url("/api/cart"), headers=keeper.headers)
         assert cart.status_code == 200, cart.text
         assert cart.json()["item_count"] == 2
-        answer = await client.get(shop.url("/api/cart"), headers={"Authorization": "Bearer nope"})
-        assert answer.status_code == 401
-        assert isinstance(answer, httpx.Response)
