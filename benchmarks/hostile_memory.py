@@ -265,7 +265,15 @@ def main() -> int:
 
     directory = Path(tempfile.mkdtemp(prefix="agora-hostile-"))
     data_dir = directory / "var"
-    env = {"AGORA_ENVIRONMENT": "development", "AGORA_LOG_LEVEL": "WARNING"}
+    env = {
+        "AGORA_ENVIRONMENT": "development",
+        "AGORA_LOG_LEVEL": "WARNING",
+        # the uploads must reach the decoder, not stop at the per-user rate (30 per 10 minutes)
+        "AGORA_MEDIA_UPLOAD_RATE": "100000",
+        # the longest access-token lifetime identity allows: the run's tokens outlive a long run
+        # less often (the fuzzing also logs the admin out now and then: those uploads are 401s)
+        "AGORA_IDENTITY_ACCESS_TOKEN_TTL_SECONDS": "900",
+    }
     create_admin(ADMIN[0], data_dir=str(data_dir), env={**env, "AGORA_ADMIN_PASSWORD": ADMIN[1]})
     port = free_port()
     command = agora_command("up", "--port", str(port), "--data-dir", str(data_dir))
