@@ -444,6 +444,85 @@ def traffic_cronjob() -> dict[str, Any]:
     }
 
 
+#: the nightly ``agora backup`` (docs/operations.md, "Backups and restore")
+BACKUP = "agora-backup"
+
+
+def backup_documents() -> list[dict[str, Any]]:
+    """A CronJob running ``agora backup --to /backups`` with every service's configuration and
+    secrets (it reads each service's database, the carts in Redis and the media bucket), into the
+    PersistentVolumeClaim ``agora-backups``."""
+    sources: list[dict[str, Any]] = []
+    for node in NODES:  # the union of every service's secret files
+        for source in _secret_volume(node)[0]["projected"]["sources"]:
+            if source not in sources:
+                sources.append(source)
+    volumes, mounts = _scratch()
+    volumes += [
+        {"name": "secrets", "projected": {"defaultMode": 0o440, "sources": sources}},
+        {"name": "backups", "persistentVolumeClaim": {"claimName": "agora-backups"}},
+    ]
+    mounts += [
+        {"name": "secrets", "mountPath": "/run/secrets/agora", "readOnly": True},
+        {"name": "backups", "mountPath": "/backups"},
+    ]
+    container = {
+        "name": "backup",
+        "image": f"{IMAGE}:{IMAGE_TAG}",
+        "imagePullPolicy": "Always",
+        "args": ["backup", "--to", "/backups"],
+        "envFrom": [{"configMapRef": {"name": "agora-config"}}],
+        # not measured: the command holds one store's rows or objects at a time
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        "securityContext": restricted_container(),
+        "volumeMounts": mounts,
+    }
+    cronjob = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": meta(BACKUP, "backup"),
+        "spec": {
+            "schedule": "15 3 * * *",
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 1,
+                    "activeDeadlineSeconds": 3600,
+                    "template": {
+                        "metadata": {
+                            "labels": labels(BACKUP, "backup"),
+                            "annotations": {"kubectl.kubernetes.io/default-container": "backup"},
+                        },
+                        "spec": {
+                            "serviceAccountName": BACKUP,
+                            "automountServiceAccountToken": False,
+                            "restartPolicy": "Never",
+                            "securityContext": restricted_pod(),
+                            "containers": [container],
+                            "volumes": volumes,
+                        },
+                    },
+                }
+            },
+        },
+    }
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta("agora-backups", "backup"),
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}},
+    }
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta(BACKUP, "backup"),
+        "automountServiceAccountToken": False,
+    }
+    return [account, claim, cronjob]
+
+
 def kustomization(resources: Iterable[str] = (), *, component: bool = False, **extra: Any) -> dict[str, Any]:
     head = (
         {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component"}
@@ -464,6 +543,7 @@ def base() -> dict[str, Any]:
         "automountServiceAccountToken": False,
     }
     files["traffic.yaml"] = [traffic_sa, traffic_cronjob()]
+    files["backup.yaml"] = backup_documents()
     files["kustomization.yaml"] = kustomization(
         [*files, "secrets"],
         namespace=NAMESPACE,
@@ -571,6 +651,18 @@ def network_policies() -> list[dict[str, Any]]:
                     },
                 }
             )
+    docs.append(  # the backup reads every store a service keeps state in
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta(BACKUP, "network-policy"),
+            "spec": {
+                "podSelector": {"matchLabels": selector(BACKUP)},
+                "policyTypes": ["Ingress", "Egress"],
+                "egress": [_store_egress(store) for store in (Store.postgres, Store.redis, Store.s3)],
+            },
+        }
+    )
     docs.append(
         {
             "apiVersion": "networking.k8s.io/v1",
