@@ -5,6 +5,11 @@ travels through ``httpx.ASGITransport`` without a socket but still through the t
 middleware stack, so auth, limits, metrics and traces behave as over the network. Distributed
 mode reads the target's base URL from ``settings.service_urls``.
 
+A caller acting for someone (the web for its visitor) sends their address as ``X-Forwarded-For``,
+so per-address limits (identity's login throttle) count the visitor, not the caller. In-process,
+only this process's own code sends requests, so the transport believes that header; over the
+network the target's server believes it from ``AGORA_TRUSTED_PROXIES`` only (see ``agora serve``).
+
 Every call gets a timeout, a client span, client metrics, the circuit breaker of its target and,
 for idempotent methods only, bounded retries; and it carries ``traceparent``, ``x-request-id``
 and the caller's ``Authorization`` (or a service token) to the next hop.
@@ -16,13 +21,14 @@ import time
 from collections.abc import Awaitable, Callable
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.request import Request as UrllibRequest
 
 import httpx
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from agora.platform.http.resilience import (
     CircuitBreaker,
@@ -37,6 +43,9 @@ from agora.platform.observability.metrics import (
 from agora.platform.settings import PlatformSettings
 
 TokenProvider = Callable[[], Awaitable[str | None]]
+
+#: The peer address of every in-process request: the only sender the forwarding header is believed from.
+IN_PROCESS_CLIENT = ("127.0.0.1", 0)
 
 
 class ServiceNotConfiguredError(LookupError):
@@ -197,7 +206,13 @@ def create_service_client(
     if app is not None:
         # raise_app_exceptions=False: an unhandled error in the target becomes the 500 a real
         # network call would see, instead of an exception leaking across the service boundary.
-        transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        # Requests on this transport come from this process's own code, never from the network,
+        # so the caller's X-Forwarded-For (the visitor's address) becomes the scope's client.
+        # (uvicorn types ASGI apps more narrowly than Starlette; it is the same protocol)
+        forwarded = cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=IN_PROCESS_CLIENT[0]))
+        transport: httpx.AsyncBaseTransport = httpx.ASGITransport(
+            app=forwarded, raise_app_exceptions=False, client=IN_PROCESS_CLIENT
+        )
         base_url = f"http://{target}.internal"
     else:
         try:
@@ -221,4 +236,4 @@ def create_service_client(
     )
 
 
-__all__ = ["ServiceClient", "ServiceNotConfiguredError", "TokenProvider", "create_service_client"]
+__all__ = ["IN_PROCESS_CLIENT", "ServiceClient", "ServiceNotConfiguredError", "TokenProvider", "create_service_client"]

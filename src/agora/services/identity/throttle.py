@@ -8,8 +8,9 @@ Policy (every number is an :class:`IdentitySettings` field, ``AGORA_IDENTITY_THR
   failure leaves the window. The slot is taken *before* the password is verified (atomically,
   so concurrent guesses cannot overshoot), and a successful login gives it back (the counter is
   cleared).
-* **Per client address** (``request.client.host``; ``X-Forwarded-For`` is not trusted here, a
-  trusted proxy must be configured in the server instead): at most
+* **Per client address** (``request.client.host``; ``X-Forwarded-For`` is not read here: the
+  server believes it from ``AGORA_TRUSTED_PROXIES`` only, and the chassis's in-process transport
+  from the web's own calls, which forward their visitor's address): at most
   ``throttle_address_failures`` (20) failed logins per window, for any accounts, then 429.
 * A throttled request never verifies the password, never succeeds and is **not counted**, so
   hammering does not extend a lockout: it ends at most one window after the last real guess.

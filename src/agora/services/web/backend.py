@@ -56,10 +56,16 @@ class Backend:
         token = request.cookies.get(ACCESS_COOKIE)
         # "" means explicitly anonymous to the chassis client (never the web's own caller's header)
         self.authorization = f"Bearer {token}" if token else ""
+        # identity throttles logins and reset requests per client address: it must count the
+        # visitor's, not the web's (the chassis believes this header in-process and from
+        # AGORA_TRUSTED_PROXIES only)
+        self.forwarded_for = request.client.host if request.client else ""
 
     async def request(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The raw response; raises what :data:`CALL_FAILURES` lists when the service is not there."""
         headers = {"authorization": self.authorization, **kwargs.pop("headers", {})}
+        if self.forwarded_for:
+            headers["x-forwarded-for"] = self.forwarded_for
         kwargs.setdefault("timeout", self.timeout)
         return await self.context.clients(service).request(method, path, headers=headers, **kwargs)
 

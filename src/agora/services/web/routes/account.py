@@ -37,6 +37,7 @@ router = APIRouter()
 Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 Text = Annotated[str, Form(max_length=300)]
 WRONG_LOGIN = "Email or password is wrong."
+TOO_MANY_LOGINS = "Too many attempts. Wait a minute and try again."
 INVALID_LINK = "This link has expired or was used already; ask for a new one."
 DONE = {
     "profile": "Your name is saved.",
@@ -73,7 +74,7 @@ async def _sign_in(request: Request, email: str, password: str, target: str) -> 
     if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
         return "Signing in is unavailable right now; try again in a moment."
     if answer.status_code == 429:
-        return "Too many attempts. Wait a minute and try again."
+        return TOO_MANY_LOGINS
     if answer.status_code != 200:
         return WRONG_LOGIN
     response = RedirectResponse(target, status_code=303)
@@ -110,7 +111,8 @@ async def login_submit(
             return outcome
         result = str(outcome)
     context = {"next": target, "email": email.strip(), "error": result, "notices": []}
-    return await page(request, "account/login.html", context, status_code=401 if result == WRONG_LOGIN else 503)
+    status = {WRONG_LOGIN: 401, TOO_MANY_LOGINS: 429}.get(result, 503)
+    return await page(request, "account/login.html", context, status_code=status)
 
 
 @router.get("/register")
