@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the two Agora images with no network inside the build: the wheels are made on the host
 # first (deploy/docker/wheels/, git-ignored), then the images install from them only.
-#   deploy/docker/build-image.sh [IMAGE [ML_IMAGE]]
+#   deploy/docker/build-image.sh [IMAGE [ML_IMAGE [LOADTEST_IMAGE]]]
 # IMAGE (default localhost/agora:dev) is the common image; ML_IMAGE (default: IMAGE's name with
 # -ml, same tag: localhost/agora-ml:dev) adds the `ml` extra for recommendations and analytics.
-# The second build reuses every layer of the first but its last.
+# The second build reuses every layer of the first but its last. LOADTEST_IMAGE, when given
+# (e.g. localhost/agora-loadtest:dev), is built too: the common image with Locust, for the
+# cluster's traffic generator (the tests do not build it).
 # Environment: BASE_IMAGE (default python:3.11-slim-bookworm; the tests use the local Debian one
 # from build-local-base.sh), CONTAINER_ENGINE (podman, else docker), PYTHON (the host's Python
 # 3.11 with pip, default .venv/bin/python).
@@ -16,6 +18,7 @@ image=${1:-localhost/agora:dev}
 # name:tag -> name-ml:tag (a colon after the last slash is the tag's)
 if [[ ${image##*/} == *:* ]]; then ml_default="${image%:*}-ml:${image##*:}"; else ml_default="$image-ml"; fi
 ml_image=${2:-$ml_default}
+loadtest_image=${3:-}
 engine=${CONTAINER_ENGINE:-$(command -v podman >/dev/null && echo podman || echo docker)}
 python=${PYTHON:-$root/.venv/bin/python}
 wheels=deploy/docker/wheels
@@ -23,8 +26,10 @@ wheels=deploy/docker/wheels
 cd "$root"
 # every wheel the images need, for their Python (3.11, glibc): already-present wheels are
 # reused, so a second build makes none
+extras=s3,container,ml
+[ -n "$loadtest_image" ] && extras=$extras,loadtest
 wheel() { "$python" -m pip wheel --quiet --disable-pip-version-check -c constraints.txt -w "$wheels" "$@" \
-  ".[s3,container,ml]" setuptools wheel; }
+  ".[$extras]" setuptools wheel; }
 wheel --no-index --find-links "$wheels" 2>/dev/null || wheel
 rm -f "$wheels"/agora-*.whl  # the image installs agora from src/, not from a wheel
 
@@ -79,3 +84,6 @@ build() {
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 build --target agora --tag "$image"
 build --target agora-ml --tag "$ml_image"
+if [ -n "$loadtest_image" ]; then
+  build --target agora-loadtest --build-arg EXTRA=loadtest --tag "$loadtest_image"
+fi
