@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, insert, select, update
+from sqlalchemy import Insert, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,14 +84,25 @@ class InventoryRepository:
         )
         return _rowcount(await self.session.execute(statement)) == 1
 
-    async def hold(self, sku: str, quantity: int) -> bool:
-        """Reserves ``quantity`` units if that many are available; False otherwise (or unknown sku)."""
+    async def hold_all(self, lines: Sequence[tuple[str, int]]) -> bool:
+        """Reserves every line's units in one UPDATE if each sku has that many available; False
+        when any is short or unknown. The rows that did have enough are updated all the same:
+        the caller must then roll the transaction back (a reservation holds all lines or none).
+
+        One statement instead of one per line: a CASE picks each row's quantity, and the row
+        count tells whether every line was held. Rows are locked in the order the scan of the
+        primary key meets them (sku order), as the one-per-line loop locked them.
+        """
+        if not lines:
+            return True
+        wanted = case(dict(lines), value=Stock.sku)
         statement = (
             update(Stock)
-            .where(Stock.sku == sku, Stock.on_hand - Stock.reserved >= quantity)
-            .values(reserved=Stock.reserved + quantity, version=Stock.version + 1, updated_at=utcnow())
+            .where(Stock.sku.in_([sku for sku, _ in lines]), Stock.on_hand - Stock.reserved >= wanted)
+            .values(reserved=Stock.reserved + wanted, version=Stock.version + 1, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
-        return _rowcount(await self.session.execute(statement)) == 1
+        return _rowcount(await self.session.execute(statement)) == len(lines)
 
     async def adjust(self, sku: str, *, on_hand: int = 0, reserved: int = 0) -> None:
         """Adds the deltas to a row a reservation holds units of (commit, release, restock, expiry).

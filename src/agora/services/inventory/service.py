@@ -248,10 +248,16 @@ class InventoryService:
                 raise
             return existing
 
-        positions = {item.sku: index for index, item in enumerate(request.items)}
-        for sku, quantity in _lines(request):  # sku order: no lock cycles between reservations
-            if not await self.repository.hold(sku, quantity):
-                raise await self._refusal(positions[sku], sku, quantity)
+        lines = _lines(request)  # sku order: no lock cycles between reservations
+        if not await self.repository.hold_all(lines):
+            # some line was short: undo the lines that were held, then name the first short one
+            await self.session.rollback()
+            positions = {item.sku: index for index, item in enumerate(request.items)}
+            for sku, quantity in lines:
+                stock = await self.repository.get_stock(sku)
+                if stock is None or stock.available < quantity:
+                    raise await self._refusal(positions[sku], sku, quantity)
+            raise ConflictError("The stock changed while reserving; retry.", field="items")
 
         view = ReservationView.of(reservation, items)
         await self._emit(
