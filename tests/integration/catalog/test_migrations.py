@@ -57,4 +57,4 @@ async def test_upgrade_downgrade_upgrade(engine: AsyncEngine) -> None:
     assert TABLES <= await tables(engine)
     async with engine.connect() as connection:
         version = await connection.scalar(text("SELECT version_num FROM alembic_version_catalog"))
-    assert version == "0001_catalog"
+    assert version == "0002_catalog_fault_flags"
