@@ -31,6 +31,9 @@ IMAGE = "REGISTRY/agora"
 #: import: they run from a second image built from the same sources, ``agora-ml`` (deploy/docker)
 ML_IMAGE = "REGISTRY/agora-ml"
 ML_SERVICES = frozenset({"analytics", "recommendations"})
+#: the traffic generator runs Locust, which no service imports: a third image, the common one plus
+#: the ``loadtest`` extra (``--target agora-loadtest`` in deploy/docker)
+LOADTEST_IMAGE = "REGISTRY/agora-loadtest"
 #: a fixed tag, never "latest"; each deployment sets its own through kustomize ``images:``
 IMAGE_TAG = "0.1.0"
 PART_OF = {"app.kubernetes.io/part-of": "agora"}
@@ -88,7 +91,7 @@ def image_of(node: Node) -> str:
 
 def images() -> list[dict[str, str]]:
     """Kustomize ``images:`` entries: set ``newName``/``newTag`` (or ``digest``) per deployment."""
-    return [{"name": name, "newName": name, "newTag": IMAGE_TAG} for name in (IMAGE, ML_IMAGE)]
+    return [{"name": name, "newName": name, "newTag": IMAGE_TAG} for name in (IMAGE, ML_IMAGE, LOADTEST_IMAGE)]
 
 
 #: how measured.json is made (docs/deploy.md, "Requests and limits")
@@ -405,7 +408,7 @@ def traffic_cronjob() -> dict[str, Any]:
     ]
     container = {
         "name": "traffic",
-        "image": f"{IMAGE}:{IMAGE_TAG}",
+        "image": f"{LOADTEST_IMAGE}:{IMAGE_TAG}",
         "imagePullPolicy": "Always",
         "command": command,
         # Locust in its own process beside the command, and the report's plots at the end
