@@ -62,6 +62,9 @@ LEFT_OUT = frozenset(
         "ClusterIssuer",
         "Certificate",
         "CronJob",
+        # the backup CronJob's claim (no CronJob is played; the stores' volumes come from their
+        # StatefulSets' volumeClaimTemplates)
+        "PersistentVolumeClaim",
     }
 )
 Doc = dict[str, Any]
