@@ -106,6 +106,25 @@ def test_credentials_in_a_librarys_url_are_redacted(stream: io.StringIO) -> None
     assert "eyJhbGciOi" not in stream.getvalue()
 
 
+def test_a_level_left_by_an_earlier_server_does_not_hide_library_lines() -> None:
+    # uvicorn's Config sets "uvicorn.error" to its log_level; a process that ran such a server
+    # (the test suite does) and then configures logging at INFO must see uvicorn's INFO lines
+    library = logging.getLogger("uvicorn.error")
+    root = logging.getLogger()
+    handlers, level, library_level = list(root.handlers), root.level, library.level
+    library.setLevel(logging.WARNING)
+    out = io.StringIO()
+    try:
+        configure_logging(level="INFO", json=True, service="support", stream=out)
+        library.info("Waiting for application startup.")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        library.setLevel(library_level)
+    [line] = lines(out)
+    assert line["event"] == "Waiting for application startup."
+
+
 def test_exceptions_are_structured_without_frame_locals(stream: io.StringIO) -> None:
     try:
         password = "in-a-local"  # noqa: F841 - must not leak through the traceback
