@@ -24,6 +24,8 @@ import httpx
 import pytest
 
 from agora.cli import main
+from agora.services.identity.passwords import Passwords
+from agora.services.identity.settings import IdentitySettings
 from agora.platform.testing.processes import agora_command, free_port, running_process, stop, wait_until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.backend("sqlite")]
@@ -46,6 +48,21 @@ def agora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
+def one_verification_seconds() -> float:
+    """What one login's argon2 verification costs on this machine, with identity's defaults."""
+    defaults = IdentitySettings.model_fields
+    passwords = Passwords(
+        memory_kib=defaults["argon2_memory_kib"].default,
+        time_cost=defaults["argon2_time_cost"].default,
+        parallelism=defaults["argon2_parallelism"].default,
+    )
+    stored = passwords.hash(PASSWORD)
+    started = time.perf_counter()
+    for _ in range(5):
+        assert passwords.verify(stored, PASSWORD)
+    return (time.perf_counter() - started) / 5
+
+
 def p99(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[98]
 
@@ -66,8 +83,10 @@ class LoginStorm:
 
     def __init__(self, base: str, emails: list[str]) -> None:
         script = Path(__file__).parents[1] / "support" / "login_storm.py"
+        # at the lowest priority: on a 2-core machine the storm's own twenty HTTP clients would
+        # otherwise take CPU from the server under test, which shoppers elsewhere never do
         self.process = subprocess.Popen(
-            [sys.executable, str(script), base, PASSWORD, *emails],
+            ["nice", "-n", "19", sys.executable, str(script), base, PASSWORD, *emails],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -119,9 +138,20 @@ async def test_a_product_read_does_not_wait_for_logins(agora: str) -> None:
         finally:
             storm.close()
     quiet, busy = p99(alone), p99(during)
-    print(f"product read p99 alone {quiet * 1000:.1f} ms, during {storm.logins} logins {busy * 1000:.1f} ms")
+    hash_seconds = one_verification_seconds()
+    print(
+        f"product read p99 alone {quiet * 1000:.1f} ms, during {storm.logins} logins {busy * 1000:.1f} ms;"
+        f" one verification {hash_seconds * 1000:.1f} ms"
+    )
     assert storm.logins >= LOGINS * ROUNDS  # every shopper logged in during every round
-    assert busy <= 2 * quiet, f"p99 {busy * 1000:.1f} ms during logins against {quiet * 1000:.1f} ms alone"
+    # Within 2x, or, where the quiet p99 is a few milliseconds (a quiet 2-core machine, where the
+    # login requests' own handling on the loop shows at the tail), less than ONE verification
+    # more: a read that waited for a hash on the loop would wait for at least one, and twenty
+    # logins on the loop cost it hundreds of milliseconds (1,039 ms against 41 before the pool).
+    assert busy <= 2 * quiet or busy - quiet < hash_seconds, (
+        f"p99 {busy * 1000:.1f} ms during logins against {quiet * 1000:.1f} ms alone"
+        f" (one verification: {hash_seconds * 1000:.1f} ms)"
+    )
 
 
 JOURNEYS = {"browse", "search", "product", "cart", "account", "checkout", "orders", "support", "storefront"}
