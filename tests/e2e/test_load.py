@@ -24,9 +24,9 @@ import httpx
 import pytest
 
 from agora.cli import main
+from agora.platform.testing.processes import agora_command, free_port, running_process, stop, wait_until_ready
 from agora.services.identity.passwords import Passwords
 from agora.services.identity.settings import IdentitySettings
-from agora.platform.testing.processes import agora_command, free_port, running_process, stop, wait_until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.backend("sqlite")]
 
