@@ -259,9 +259,12 @@ def configure_logging(
         library_logger = logging.getLogger(name)
         library_logger.handlers.clear()
         library_logger.propagate = True
-        # a server configured earlier in the process (uvicorn's Config sets its loggers' levels
-        # from its log_level) must not keep lines from the level asked for here
-        library_logger.setLevel(logging.NOTSET)
+    # a uvicorn server configured earlier in the process (its Config sets its loggers' levels from
+    # its log_level) must not keep lines from the level asked for here. Only uvicorn's: the other
+    # libraries keep their levels (SQLAlchemy's engine logger at INFO would write every statement
+    # with its parameters, password hashes included)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     # The chassis middleware writes the access log and service clients record metrics and spans;
     # uvicorn's and httpx's per-request info lines would only repeat them. aiosqlite's debug lines
     # are every statement with its parameters (an event's payload, a reset token): rows are data,
