@@ -395,16 +395,16 @@ def platform_alerts() -> list[Alert]:
             "changes(process_start_time_seconds[30m]) > 2",
             "0m",
             "warning",
-            "{{ $labels.instance }} {{ $labels.process }} restarted more than twice in 30 minutes",
-            "The process start time of {{ $labels.process }} changed more than twice in 30 minutes: it crashes "
+            "{{ $labels.job }} ({{ $labels.instance }}) restarted more than twice in 30 minutes",
+            "The process start time of {{ $labels.job }} at {{ $labels.instance }} changed more than twice in 30 minutes: it crashes "
             "or is killed (out of memory, failed liveness probes).",
             firing=Case(
-                {'process_start_time_seconds{instance="front:8000",process="orders"}': "100 100 400 700 1000 1000"},
+                {'process_start_time_seconds{instance="orders:8000",job="orders"}': "100 100 400 700 1000 1000"},
                 "5m",
-                [{"instance": "front:8000", "process": "orders"}],
+                [{"instance": "orders:8000", "job": "orders"}],
             ),
             quiet=Case(
-                {'process_start_time_seconds{instance="front:8000",process="orders"}': "100 100 400 400 400 400"},
+                {'process_start_time_seconds{instance="orders:8000",job="orders"}': "100 100 400 400 400 400"},
                 "5m",
             ),
         ),
