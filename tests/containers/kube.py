@@ -17,7 +17,8 @@ translates what podman 4.3 cannot play, and nothing else:
 - SealedSecrets: no controller decrypts them. Podman 4.3 mounts a Secret's ``data`` without
   decoding it, drops ``stringData`` and crashes on a secret volume without ``optional``, and knows
   no projected volume: so each pod's projected secrets become one ConfigMap volume at the same
-  path holding the same keys, with fresh random values (one per key, shared by every pod);
+  path holding the same keys, with fresh random values (one per key, shared by every pod), and an
+  environment variable read from a Secret's key (the dev MinIO's credentials) gets that value;
 - emptyDir: podman 4.3 names the volume after the pod's volume name, so every pod with an
   emptyDir ``tmp`` would share one; each is renamed after its pod;
 - ``imagePullPolicy: Always``: podman would try to pull the local images from a registry at
@@ -240,6 +241,9 @@ def _adapt_pod(workload: Doc, values: dict[str, dict[str, str]], plan: Plan, pre
         for variable in container.get("env", []):
             if "value" in variable:
                 variable["value"] = _point_at_pods(variable["value"], plan.hosts)
+            elif "secretKeyRef" in variable.get("valueFrom", {}):  # the same random value the pods mount
+                ref = variable.pop("valueFrom")["secretKeyRef"]
+                variable["value"] = values[ref["name"].removeprefix(prefix)][ref["key"]]
 
 
 def _unpublish(container: Doc) -> None:

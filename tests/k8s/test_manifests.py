@@ -110,6 +110,21 @@ def test_the_sealed_secrets_hold_the_keys_the_services_read() -> None:
     assert not list(ROOT.rglob("*.env")), "no plaintext secret in the repository"
 
 
+def test_the_dev_minio_takes_the_credentials_media_signs_with() -> None:
+    """MinIO's defaults (minioadmin) would refuse every upload signed with the agora-s3 secret."""
+    docs = render("dev")
+    (minio,) = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "minio"]
+    env = {
+        v["name"]: v.get("valueFrom", {}).get("secretKeyRef")
+        for v in minio["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    read_by_media = set(k8s.MINIO_CREDENTIALS.values())
+    assert {env["MINIO_ROOT_USER"]["key"], env["MINIO_ROOT_PASSWORD"]["key"]} == read_by_media
+    assert {env["MINIO_ROOT_USER"]["name"], env["MINIO_ROOT_PASSWORD"]["name"]} == {"agora-s3"}
+    sealed = next(d for d in docs if d["kind"] == "SealedSecret" and d["metadata"]["name"] == "agora-s3")
+    assert read_by_media <= set(sealed["spec"]["encryptedData"])
+
+
 @pytest.mark.parametrize(("overlay", "component"), COMBINATIONS)
 def test_renders(overlay: str, component: str | None) -> None:
     kinds = {doc["kind"] for doc in render(overlay, component)}

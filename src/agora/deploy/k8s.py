@@ -1174,6 +1174,13 @@ DEV_STORES: tuple[tuple[str, str, int, int, list[str], dict[str, str], str], ...
 )
 
 
+#: the dev MinIO's root user and password, read from the agora-s3 secret's keys that media reads
+MINIO_CREDENTIALS = {
+    "MINIO_ROOT_USER": "AGORA_MEDIA_S3_ACCESS_KEY_ID",
+    "MINIO_ROOT_PASSWORD": "AGORA_MEDIA_S3_SECRET_ACCESS_KEY",
+}
+
+
 def _store_statefulset(
     name: str, image: str, port: int, uid: int, args: list[str], env: dict[str, str], path: str
 ) -> list[dict[str, Any]]:
@@ -1195,6 +1202,11 @@ def _store_statefulset(
     }
     if args:
         container["args"] = args
+    if name == "minio":  # its root credentials are the ones media signs with: the agora-s3 secret's
+        container["env"] += [
+            {"name": variable, "valueFrom": {"secretKeyRef": {"name": "agora-s3", "key": key}}}
+            for variable, key in MINIO_CREDENTIALS.items()
+        ]
     if name == "postgres":  # one database and one role per service, as in compose
         container["volumeMounts"].append({"name": "init", "mountPath": "/docker-entrypoint-initdb.d", "readOnly": True})
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}, {"name": "run", "emptyDir": {}}]

@@ -396,8 +396,8 @@ def platform_alerts() -> list[Alert]:
             "0m",
             "warning",
             "{{ $labels.job }} ({{ $labels.instance }}) restarted more than twice in 30 minutes",
-            "The process start time of {{ $labels.job }} at {{ $labels.instance }} changed more than twice in 30 minutes: it crashes "
-            "or is killed (out of memory, failed liveness probes).",
+            "The process start time of {{ $labels.job }} at {{ $labels.instance }} changed more than twice in "
+            "30 minutes: it crashes or is killed (out of memory, failed liveness probes).",
             firing=Case(
                 {'process_start_time_seconds{instance="orders:8000",job="orders"}': "100 100 400 700 1000 1000"},
                 "5m",
