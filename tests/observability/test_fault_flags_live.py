@@ -183,62 +183,56 @@ def charge(client: httpx.Client) -> None:
     client.post("/api/payments/charges", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
 
 
-def test_payment_latency(live: Live) -> None:
-    with traffic(live, charge):
-        live.alert_is("AgoraPaymentsSlow", False)
-        live.switch("payments", "payment-latency", enabled=True, delay_seconds=1.5)
+@contextlib.contextmanager
+def fault(
+    live: Live, request: Callable[[httpx.Client], object], service: str, flag: str, alert: str, **params: float
+) -> Iterator[None]:
+    """Under traffic: ``alert`` quiet, then ``flag`` on and ``alert`` firing for the block, then the
+    flag off and ``alert`` quiet again (the flag is switched off even when the block fails)."""
+    with traffic(live, request):
+        live.alert_is(alert, False)
+        live.switch(service, flag, enabled=True, **params)
         try:
-            live.alert_is("AgoraPaymentsSlow", True)
-            span = failing_span(live, "payments", "payment-latency", exception=False)
-            assert span.attributes["fault.delay_seconds"] == 1.5
-            in_a_request_trace(live, span, "/api/payments")
+            live.alert_is(alert, True)
+            yield
         finally:
-            live.switch("payments", "payment-latency", enabled=False)
-        live.alert_is("AgoraPaymentsSlow", False)
+            live.switch(service, flag, enabled=False)
+        live.alert_is(alert, False)
+
+
+def test_payment_latency(live: Live) -> None:
+    with fault(live, charge, "payments", "payment-latency", "AgoraPaymentsSlow", delay_seconds=1.5):
+        span = failing_span(live, "payments", "payment-latency", exception=False)
+        assert span.attributes["fault.delay_seconds"] == 1.5
+        in_a_request_trace(live, span, "/api/payments")
 
 
 def test_payment_failures(live: Live) -> None:
-    with traffic(live, charge):
-        live.alert_is("AgoraPaymentsFailing", False)
-        live.switch("payments", "payment-failures", enabled=True, rate=0.5)
-        try:
-            live.alert_is("AgoraPaymentsFailing", True)
-            span = failing_span(live, "payments", "payment-failures", exception=True)
-            in_a_request_trace(live, span, "/api/payments")
-        finally:
-            live.switch("payments", "payment-failures", enabled=False)
-        live.alert_is("AgoraPaymentsFailing", False)
+    with fault(live, charge, "payments", "payment-failures", "AgoraPaymentsFailing", rate=0.5):
+        span = failing_span(live, "payments", "payment-failures", exception=True)
+        in_a_request_trace(live, span, "/api/payments")
 
 
 def test_catalog_latency(live: Live) -> None:
-    with traffic(live, lambda client: client.get("/api/catalog/products", params={"limit": 5})):
-        live.alert_is("AgoraCatalogSlow", False)
-        live.switch("catalog", "catalog-latency", enabled=True, delay_seconds=0.4)
-        try:
-            live.alert_is("AgoraCatalogSlow", True)
-            span = failing_span(live, "catalog", "catalog-latency", exception=False)
-            in_a_request_trace(live, span, "/api/catalog")
-        finally:
-            live.switch("catalog", "catalog-latency", enabled=False)
-        live.alert_is("AgoraCatalogSlow", False)
+    def products(client: httpx.Client) -> object:
+        return client.get("/api/catalog/products", params={"limit": 5})
+
+    with fault(live, products, "catalog", "catalog-latency", "AgoraCatalogSlow", delay_seconds=0.4):
+        span = failing_span(live, "catalog", "catalog-latency", exception=False)
+        in_a_request_trace(live, span, "/api/catalog")
 
 
 def test_recommendation_errors(live: Live) -> None:
     path = f"/api/recommendations/products/{live.product_id}"
-    with traffic(live, lambda client: client.get(path)):
-        live.alert_is("AgoraHighErrorRate", False)
-        live.switch("recommendations", "recommendation-errors", enabled=True, rate=1)
-        try:
-            live.alert_is("AgoraHighErrorRate", True)
-            firing = query(live.prometheus, quick_expr("AgoraHighErrorRate", WINDOW))
-            assert {series["metric"]["service"] for series in firing} == {"recommendations"}
-            span = failing_span(live, "recommendations", "recommendation-errors", exception=True)
-            in_a_request_trace(live, span, "/api/recommendations")
-            assert httpx.get(f"{live.base}{path}").status_code == 503
-        finally:
-            live.switch("recommendations", "recommendation-errors", enabled=False)
-        live.alert_is("AgoraHighErrorRate", False)
-        assert httpx.get(f"{live.base}{path}").status_code == 200
+    with fault(
+        live, lambda client: client.get(path), "recommendations", "recommendation-errors", "AgoraHighErrorRate", rate=1
+    ):
+        firing = query(live.prometheus, quick_expr("AgoraHighErrorRate", WINDOW))
+        assert {series["metric"]["service"] for series in firing} == {"recommendations"}
+        span = failing_span(live, "recommendations", "recommendation-errors", exception=True)
+        in_a_request_trace(live, span, "/api/recommendations")
+        assert httpx.get(f"{live.base}{path}").status_code == 503
+    assert httpx.get(f"{live.base}{path}").status_code == 200
 
 
 def test_broker_publish_failures(live: Live) -> None:
