@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
@@ -15,26 +16,39 @@ from agora.platform.cache import ResponseCache
 from agora.platform.settings import PlatformSettings, ServiceSettings
 
 if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
     from agora.platform.auth import TokenVerifier
     from agora.platform.auth.revocations import RevocationFetcher
     from agora.platform.faults import FaultFlags
     from agora.platform.http.clients import ServiceClient
-    from agora.platform.http.pagination import CursorCodec
+    from agora.platform.http.pagination import CursorCodec, Cursors
+    from agora.platform.idempotency.store import IdempotencyStore
     from agora.platform.messaging import Consumer, Outbox, OutboxRelay, Transport
     from agora.platform.messaging.catchup import StartupCatchUp
     from agora.platform.tasks import PeriodicTask
 
 
-@dataclass(frozen=True)
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServiceSpec:
     """Everything the chassis needs to run one service; each service's ``__init__`` exports one."""
 
     name: str
     title: str
     settings_cls: type[ServiceSettings]
-    build_router: Callable[[], APIRouter]
     metadata: MetaData
     migrations_dir: Path
+    router: APIRouter | None = None
+    """The service's module-level router (``services/<name>/endpoints.py``)."""
+    build_router: Callable[[], APIRouter] | None = None
+    """The older form of ``router``, kept while services are converted to module-level routes."""
+    start: Callable[[ServiceContext], AbstractAsyncContextManager[object]] | None = None
+    """The service's composition root: entered once the chassis built the context and before
+    consumers, periodic tasks and requests run; what it yields is ``context.runtime`` (a frozen
+    dataclass per service), and it is exited in reverse order at shutdown."""
     seed: Callable[[ServiceContext], Awaitable[int]] | None = None
     """Inserts demo data once; returns how many rows it added (0 when already seeded)."""
     consumers: Callable[[ServiceContext], Iterable[Consumer]] | None = None
@@ -56,6 +70,13 @@ class ServiceSpec:
     fault_flags: tuple[str, ...] = ()
     """The fault flags it honours (:mod:`agora.platform.faults`); its migrations create ``fault_flags``."""
 
+    def api_router(self) -> APIRouter:
+        if self.router is not None:
+            return self.router
+        if self.build_router is not None:
+            return self.build_router()
+        raise TypeError(f"service {self.name} has neither a router nor build_router")
+
 
 @dataclass
 class ServiceContext:
@@ -75,7 +96,15 @@ class ServiceContext:
     token_verifier: TokenVerifier
     clients: Callable[[str], ServiceClient]
     read_cache: ResponseCache
+    cursors: Cursors
+    """Keyset cursors signed for this service (``Cursors`` in :mod:`agora.platform.http.deps`)."""
+    idempotency: IdempotencyStore
+    """The ``Idempotency-Key`` store its endpoints and its purge task share."""
+    runtime: object = None
+    """What ``spec.start`` yielded: the service's typed runtime (``runtime_of`` checks its class)."""
     extras: dict[str, Any] = field(default_factory=dict)
+    """Deprecated: the unconverted services' lazily built objects, until they have a runtime
+    (``tests/unit/platform/test_composition_guard.py`` lists them); then this field goes."""
     catch_up: StartupCatchUp | None = None
     """Readiness of its events (set once the relay and consumers run): caught up since start-up."""
     faults: FaultFlags | None = None
@@ -84,3 +113,16 @@ class ServiceContext:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def settings_as(self, cls: type[SettingsT]) -> SettingsT:
+        """The service's settings as its own class (checked, never cast)."""
+        if not isinstance(self.settings, cls):
+            raise TypeError(f"{self.name}'s settings are a {type(self.settings).__name__}, not a {cls.__name__}")
+        return self.settings
+
+
+def context_of(connection: HTTPConnection) -> ServiceContext:
+    """The service context of a request or websocket: the only key of the lifespan state that
+    converted code reads."""
+    context: ServiceContext = connection.state.context
+    return context

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from opentelemetry import context, trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agora.contracts.base import Event
 from agora.platform.db import create_engine, create_sessionmaker
 from agora.platform.messaging import Envelope, Outbox, messaging_metadata, outbox
 
@@ -76,3 +80,25 @@ async def test_without_a_span_there_is_no_traceparent(sessions: async_sessionmak
     async with sessions() as session:
         envelope = await Outbox("s").add(session, "orders.order.placed", {})
     assert envelope.traceparent is None
+
+
+class _Shipped(Event):
+    event_type: ClassVar[str] = "shipping.parcel.shipped"
+
+    parcel_id: str
+    from_: str = Field(alias="from")
+    at: datetime
+
+
+async def test_an_event_is_added_as_its_contract_model(sessions: async_sessionmaker[AsyncSession]) -> None:
+    at = datetime(2026, 12, 5, 1, 2, 3, 456000, tzinfo=UTC)
+    async with sessions() as session:
+        shipped = _Shipped(parcel_id="p-1", from_="DE", at=at)
+        envelope = await Outbox("agora/shipping").add(session, shipped, subject="p-1")
+        await session.commit()
+    async with sessions() as session:
+        row = (await session.execute(select(outbox))).one()
+    assert (row.topic, row.type, row.key) == ("shipping", "shipping.parcel.shipped", "p-1")
+    # the same data a hand-built dict with iso_utc had: aliases, datetimes with Z
+    assert envelope.data == {"parcel_id": "p-1", "from": "DE", "at": "2026-12-05T01:02:03.456000Z"}
+    assert Envelope.from_bytes(row.payload) == envelope

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -52,8 +53,8 @@ class App:
 
         @app.middleware("http")
         async def state(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-            request.state.token_verifier = verifier
-            request.state.platform = PLATFORM
+            # what the chassis's lifespan state carries: the service context
+            request.state.context = SimpleNamespace(token_verifier=verifier, platform=PLATFORM)
             return await call_next(request)
 
         @app.get("/whoami")

@@ -1,7 +1,7 @@
 """Route guards: ``CurrentSubject``, ``OptionalSubject`` and ``require_role(...)``.
 
-The verifier lives in the app's lifespan state (``request.state.token_verifier``), so every
-service verifies the same way and tests inject their own keys.
+The verifier is the service context's (``context.token_verifier``, built by the chassis from the
+platform's JWKS settings), so every service verifies the same way and tests inject their own keys.
 
 The access token comes from ``Authorization: Bearer`` or, when that header is absent, from the
 browser's ``agora_access`` session cookie; a cookie-authenticated unsafe request must also pass
@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from agora.platform.auth.cookies import SAFE_METHODS, check_csrf, cookie_access_token
 from agora.platform.auth.verifier import InvalidToken, Subject, TokenVerifier
 from agora.platform.http.problems import Forbidden, Unauthorized, declares
+from agora.platform.service import ServiceContext
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +33,11 @@ def _bearer(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Use the Bearer authorization scheme.")
     return token.strip()
+
+
+def _context(request: Request) -> ServiceContext | None:
+    context: ServiceContext | None = getattr(request.state, "context", None)
+    return context
 
 
 async def authenticate(request: Request, verifier: TokenVerifier | None) -> Subject | None:
@@ -53,7 +59,8 @@ async def authenticate(request: Request, verifier: TokenVerifier | None) -> Subj
             raise Unauthorized("The session has expired; refresh it or log in again.") from None
         raise Unauthorized("The bearer token is invalid or expired.") from None
     if from_cookie and request.method not in SAFE_METHODS:
-        platform = getattr(request.state, "platform", None)
+        context = _context(request)
+        platform = context.platform if context is not None else None
         if platform is None:  # no secret to check a CSRF token against: refuse, never skip
             raise Forbidden("Cookie sessions are not available here; use a bearer token.")
         check_csrf(request, secret=platform.secret_key.get_secret_value(), token_id=subject.token_id)
@@ -63,8 +70,8 @@ async def authenticate(request: Request, verifier: TokenVerifier | None) -> Subj
 # a token that is sent must be valid (401); a cookie-authenticated change needs its CSRF token (403)
 @declares(401, unsafe=(403,))
 async def optional_subject(request: Request) -> Subject | None:
-    verifier: TokenVerifier | None = getattr(request.state, "token_verifier", None)
-    return await authenticate(request, verifier)
+    context = _context(request)
+    return await authenticate(request, context.token_verifier if context is not None else None)
 
 
 @declares(401, unsafe=(403,), needs_caller=True)

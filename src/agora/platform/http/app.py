@@ -2,8 +2,9 @@
 
 ``create_service_app(spec, platform)`` is the composition root for one service process. The
 lifespan builds (and on shutdown tears down, in reverse) the engine, the transport, the outbox
-relay, the consumers and the token verifier, and exposes them to requests through the lifespan
-state (``request.state.sessions`` ...). Nothing here runs at import.
+relay, the token verifier, the service's own runtime (``spec.start``) and the consumers, and
+hands requests the service context through the lifespan state (``context``; endpoints read it
+through :mod:`agora.platform.http.deps`). Nothing here runs at import.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from agora.platform.http.clients import ServiceClient, create_service_client
 from agora.platform.http.docs import add_docs_routes
 from agora.platform.http.middleware import FASTAPI_TELEMETRY, ChassisMiddleware
 from agora.platform.http.openapi import complete_document
-from agora.platform.http.pagination import CursorCodec
+from agora.platform.http.pagination import CursorCodec, Cursors
 from agora.platform.http.problems import install_problem_handlers, problem_response
+from agora.platform.idempotency.store import IdempotencyStore
 from agora.platform.messaging import Handler, Outbox, OutboxRelay, Transport, create_transport
 from agora.platform.messaging.catchup import StartupCatchUp
 from agora.platform.messaging.gauges import event_gauges_task
@@ -52,7 +54,7 @@ from agora.platform.messaging.metrics import preinitialise_outbox
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import metrics_response, watch_pool
 from agora.platform.observability.tracing import configure_tracing, flush_tracing, instrument_sqlalchemy
-from agora.platform.service import ServiceContext, ServiceSpec
+from agora.platform.service import ServiceContext, ServiceSpec, context_of
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
 from agora.platform.tasks import PeriodicTask
 
@@ -241,6 +243,7 @@ async def service_runtime(
             poll_interval=platform.relay_poll_interval,
             faults=faults,
         )
+        cursor_codec = CursorCodec(platform.secret_key.get_secret_value().encode(), purpose=spec.name)
         context = ServiceContext(
             spec=spec,
             platform=platform,
@@ -251,7 +254,9 @@ async def service_runtime(
             transport=transport,
             outbox=Outbox(source=f"agora/{spec.name}"),
             relay=relay,
-            cursor_codec=CursorCodec(platform.secret_key.get_secret_value().encode(), purpose=spec.name),
+            cursor_codec=cursor_codec,
+            cursors=Cursors(cursor_codec),
+            idempotency=IdempotencyStore(sessions),
             token_verifier=TokenVerifier(
                 _jwks_fetcher(platform, client_for),
                 issuer=platform.jwt_issuer,
@@ -265,6 +270,9 @@ async def service_runtime(
         if spec.on_shutdown is not None:
             shutdown = spec.on_shutdown
             stack.push_async_callback(lambda: shutdown(context))
+        if spec.start is not None:
+            # the service's composition root: exited (in reverse) before what the chassis built
+            context.runtime = await stack.enter_async_context(spec.start(context))
         if start_background:
             watch_pool(spec.name, engine)
             preinitialise_outbox(context.outbox.source)
@@ -304,10 +312,26 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+#: Lifespan state keys beyond ``context`` that the services not yet converted to typed
+#: dependencies still read (``tests/unit/platform/test_composition_guard.py`` lists those
+#: services); they go when that list is empty.
+LEGACY_STATE_KEYS = (
+    "sessions",
+    "read_sessions",
+    "outbox",
+    "outbox_notifier",
+    "cursor_codec",
+    "read_cache",
+    "token_verifier",
+    "settings",
+    "platform",
+)
+
+
 def request_state(context: ServiceContext) -> dict[str, Any]:
-    """What endpoints find on ``request.state``."""
-    return {
-        "context": context,
+    """The lifespan state: the service context (and, until every service is converted, the
+    :data:`LEGACY_STATE_KEYS`)."""
+    legacy = {
         "sessions": context.sessions,
         "read_sessions": context.read_sessions,
         "outbox": context.outbox,
@@ -318,6 +342,7 @@ def request_state(context: ServiceContext) -> dict[str, Any]:
         "settings": context.settings,
         "platform": context.platform,
     }
+    return {"context": context, **{key: legacy[key] for key in LEGACY_STATE_KEYS}}
 
 
 def create_service_app(
@@ -367,7 +392,7 @@ def create_service_app(
     )
     # the service router's routes join the app's own list: ``include_router`` would wrap them in a
     # lazily matched sub-router, one more matching layer on every request for nothing
-    app.router.routes.extend(spec.build_router().routes)
+    app.router.routes.extend(spec.api_router().routes)
     app.router.routes.extend(build_admin_router(spec.name).routes)
     if operations_routes:
         add_operations_routes(app)
@@ -430,7 +455,7 @@ def add_operations_routes(app: FastAPI) -> None:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
-        return readiness_response(await readiness(request.state.context))
+        return readiness_response(await readiness(context_of(request)))
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from agora.platform.http.problems import PARAMETER_STATUSES, BadRequest
+from agora.platform.http.problems import PARAMETER_STATUSES, BadRequest, ProblemError, Unprocessable
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -26,8 +28,13 @@ DEFAULT_PAGE_SIZE = 20
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size (1-100).")]
 Cursor = Annotated[
     str | None,
-    # a modified cursor is a 400 (the OpenAPI document declares it on every list that takes one)
-    Query(max_length=512, description="Opaque cursor from next_cursor.", json_schema_extra={PARAMETER_STATUSES: [400]}),
+    # a modified cursor is a 400 from CursorCodec.decode, a 422 from Cursors.decode (converted
+    # services); both are declared until every service uses Cursors
+    Query(
+        max_length=512,
+        description="Opaque cursor from next_cursor.",
+        json_schema_extra={PARAMETER_STATUSES: [400, 422]},
+    ),
 ]
 
 
@@ -80,3 +87,67 @@ class CursorCodec:
 
 def _invalid() -> BadRequest:
     return BadRequest("The cursor is invalid or was modified; start again without it.", field="cursor")
+
+
+#: What a keyset cursor may hold besides its key: the list it belongs to and the filter it was made for.
+Scope = str | int | bool | None
+
+CURSOR_FIELD = "query.cursor"
+
+
+_ADAPTERS: dict[object, TypeAdapter[Any]] = {}
+
+
+def _adapter(shape: type[Any]) -> TypeAdapter[Any]:
+    """One validator per key shape (a handful per service), built on first use."""
+    adapter = _ADAPTERS.get(shape)
+    if adapter is None:
+        adapter = _ADAPTERS[shape] = TypeAdapter(shape)
+    return adapter
+
+
+class Cursors:
+    """Keyset cursors for one service's lists: ``decode`` the request's, ``page`` the next one.
+
+    A cursor names its list (``of``) and the filter it was made for (``scope``), so a cursor from
+    another list or filter is refused; its key is validated against ``shape`` (e.g.
+    ``tuple[datetime, str]``). Every refusal is a 422 naming ``query.cursor``.
+    """
+
+    def __init__(self, codec: CursorCodec) -> None:
+        self.codec = codec
+
+    def encode(self, key: Sequence[Any], *, of: str, **scope: Scope) -> str:
+        position: dict[str, Any] = {"l": of, "k": list(key)}
+        if scope:
+            position["s"] = scope
+        return self.codec.encode(position)
+
+    def decode(self, raw: str | None, shape: type[K], *, of: str, **scope: Scope) -> K | None:
+        """The key ``raw`` carries, as ``shape``; None without a cursor (the first page)."""
+        if raw is None:
+            return None
+        try:
+            position = self.codec.decode(raw)
+        except ProblemError:
+            raise _refused("The cursor is invalid or was modified; start again without it.") from None
+        if position.get("l") != of or position.get("s", {}) != scope:
+            raise _refused("This cursor belongs to a different list; start again without it.")
+        try:
+            key: K = _adapter(shape).validate_python(position.get("k"))
+        except ValidationError:
+            raise _refused("The cursor is invalid; start again without it.") from None
+        return key
+
+    def page(
+        self, rows: Sequence[T], limit: int, key: Callable[[T], Sequence[Any]], *, of: str, **scope: Scope
+    ) -> tuple[list[T], str | None]:
+        """The first ``limit`` rows (fetch ``limit + 1``) and the cursor of the next page, if any."""
+        items = list(rows[:limit])
+        if len(rows) <= limit or not items:
+            return items, None
+        return items, self.encode(key(items[-1]), of=of, **scope)
+
+
+def _refused(detail: str) -> Unprocessable:
+    return Unprocessable(detail, field=CURSOR_FIELD)

@@ -36,7 +36,7 @@ from agora.platform.http.problems import (
 )
 from agora.platform.idempotency.store import HEADER, Begun, IdempotencyStore, Replay, fingerprint
 from agora.platform.idempotency.tables import KEY
-from agora.platform.service import ServiceContext
+from agora.platform.service import ServiceContext, context_of
 from agora.platform.tasks import PeriodicTask
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -79,16 +79,12 @@ PURGE_INTERVAL_SECONDS = 3600.0
 
 
 def context_store(context: ServiceContext) -> IdempotencyStore:
-    """The service's store, built once per service context (endpoints and the purge share it)."""
-    store = context.extras.get("idempotency")
-    if store is None:
-        store = context.extras["idempotency"] = IdempotencyStore(context.sessions)
-    assert isinstance(store, IdempotencyStore)
-    return store
+    """The service's store, built by the chassis with its context (endpoints and the purge share it)."""
+    return context.idempotency
 
 
 def store_for(request: Request) -> IdempotencyStore:
-    return context_store(request.state.context)
+    return context_of(request).idempotency
 
 
 def purge_task(context: ServiceContext) -> PeriodicTask:
@@ -111,23 +107,25 @@ async def idempotent(
     payload: Any,
     run: Callable[[AsyncSession], Awaitable[IdempotentResult]],
 ) -> Response:
-    store = store_for(request)
-    secret = request.state.platform.secret_key.get_secret_value().encode()
+    context = context_of(request)
+    store = context.idempotency
+    secret = context.platform.secret_key.get_secret_value().encode()
     outcome = await store.begin(scope, key, fingerprint(payload, secret))
     if isinstance(outcome, Replay):
         return replay_response(outcome)
-    return await _run_owned(request, store, outcome, run)
+    return await _run_owned(request, context, store, outcome, run)
 
 
 async def _run_owned(
     request: Request,
+    context: ServiceContext,
     store: IdempotencyStore,
     begun: Begun,
     run: Callable[[AsyncSession], Awaitable[IdempotentResult]],
 ) -> Response:
     completed = False
     try:
-        async with unit_of_work(request.state.context.sessions) as session:
+        async with unit_of_work(context.sessions) as session:
             try:
                 result = await run(session)
                 content_type = "application/json" if result.status_code < 400 else PROBLEM_JSON
@@ -151,7 +149,7 @@ async def _run_owned(
             )
             await session.commit()
             completed = True
-            committed(request, session)
+            committed(context, session)
         return Response(body, status_code=status, media_type=content_type, headers=headers)
     finally:
         if not completed:

@@ -9,7 +9,7 @@ business transaction.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, overload
 
 from opentelemetry import propagate
 from sqlalchemy import insert
@@ -28,6 +28,14 @@ def current_trace_context() -> tuple[str | None, str | None]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+class ContractEvent(Protocol):
+    """An event as its contract model (``agora.contracts.base.Event``): the class names its type."""
+
+    event_type: ClassVar[str]
+
+    def model_dump(self, *, mode: str = ..., by_alias: bool | None = ...) -> dict[str, Any]: ...
 
 
 class EventWriter(Protocol):
@@ -50,20 +58,44 @@ class Outbox:
     def __init__(self, source: str) -> None:
         self.source = source
 
+    @overload
+    async def add(
+        self, session: AsyncSession, event: ContractEvent, /, *, subject: str | None = None, key: str | None = None
+    ) -> Envelope: ...
+    @overload
     async def add(
         self,
         session: AsyncSession,
-        event_type: str,
+        event: str,
         data: dict[str, Any],
+        /,
+        *,
+        subject: str | None = None,
+        key: str | None = None,
+    ) -> Envelope: ...
+    async def add(
+        self,
+        session: AsyncSession,
+        event: ContractEvent | str,
+        data: dict[str, Any] | None = None,
+        /,
         *,
         subject: str | None = None,
         key: str | None = None,
     ) -> Envelope:
-        """Record ``event_type`` in the caller's transaction; the caller commits (or not).
+        """Record ``event`` (its contract model; or, the older form, a type and a dict) in the
+        caller's transaction; the caller commits (or not).
 
         ``key`` orders events on partitioned brokers (Kafka); it defaults to ``subject`` so all
         events about one order, say, keep their order.
         """
+        if isinstance(event, str):
+            event_type = event
+            if data is None:
+                raise TypeError("Outbox.add(session, event_type, data): the data is missing")
+        else:
+            event_type = type(event).event_type
+            data = event.model_dump(mode="json", by_alias=True)
         with creating(event_type, self.source) as span:
             traceparent, tracestate = current_trace_context()  # the create span's, when there is one
             envelope = Envelope(
