@@ -2,7 +2,7 @@
 
 What is observed, per service: the consumers its ``consumers()`` really builds (group and topics),
 the ``depends_on`` of its spec, the services its package names as the first argument of a call
-(``clients("catalog")``, ``backend.get("catalog", ...)``, the orders gateways' ``_Http("cart", ...)``)
+(``clients("catalog")``, ``backend.get("catalog", ...)``, a port's ``port_of(context, "cart", ...)``)
 and the event types it hands to an outbox's ``add``. A call whose target is computed at run time
 (the web's health page asks every service) is invisible to that scan; docs/deploy.md says so.
 """
@@ -21,7 +21,9 @@ from agora.registry import service_specs
 from agora.topology import SERVICE_NAMES
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "agora"
-SERVICE_CALLS = {"clients", "_Http"}
+SERVICE_CALLS = {"clients"}
+#: ``port_of(context, "cart", CartPort, HttpCart)``: the callee is the second argument
+PORT_CALLS = {"port_of"}
 EVENT_TYPE = re.compile(r"^[a-z]+\.[a-z_]+\.[a-z_]+$")
 
 
@@ -46,27 +48,33 @@ def _calls(name: str) -> list[ast.Call]:
     return [n for m in _modules(SRC / "services" / name) for n in ast.walk(m) if isinstance(n, ast.Call)]
 
 
+def _callee_argument(call: ast.Call) -> ast.expr | None:
+    """The argument naming the callee: the second of ``port_of``, else the first."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    index = 1 if name in PORT_CALLS else 0
+    return call.args[index] if len(call.args) > index else None
+
+
 def _is_service_call(call: ast.Call) -> bool:
-    """``clients("x")``, ``_Http("x", ...)`` (orders' gateways), ``backend.get("x", ...)`` (the web)."""
+    """``clients("x")``, ``port_of(context, "x", ...)`` (ports), ``backend.get("x", ...)`` (the web)."""
     func = call.func
     if isinstance(func, ast.Name):
-        return func.id in SERVICE_CALLS
+        return func.id in SERVICE_CALLS | PORT_CALLS
     if isinstance(func, ast.Attribute):
         receiver = func.value
         receiver_name = receiver.id if isinstance(receiver, ast.Name) else getattr(receiver, "attr", "")
-        return func.attr in SERVICE_CALLS or receiver_name == "backend"
+        return func.attr in SERVICE_CALLS | PORT_CALLS or receiver_name == "backend"
     return False
 
 
 def _named_callees(name: str) -> set[str]:
-    return {
-        call.args[0].value
-        for call in _calls(name)
-        if _is_service_call(call)
-        and call.args
-        and isinstance(call.args[0], ast.Constant)
-        and call.args[0].value in SERVICE_NAMES
-    } - {name}
+    named = set()
+    for call in _calls(name):
+        argument = _callee_argument(call) if _is_service_call(call) else None
+        if isinstance(argument, ast.Constant) and argument.value in SERVICE_NAMES:
+            named.add(argument.value)
+    return named - {name}
 
 
 def _published_topics(name: str) -> set[str]:

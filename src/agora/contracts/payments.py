@@ -1,8 +1,9 @@
 """What payments publishes and answers: event payloads and the charge shape clients may rely on.
 
 Orders (the checkout saga), notifications and analytics import these models, never the payments
-tables. No model here carries a card number or a CVC: payments never stores them, so it cannot
-publish them either; a card is only ever its brand and last four digits.
+tables. No event or answer here carries a card number or a CVC: payments never stores them, so it
+cannot publish them either; a card is only ever its brand and last four digits. Only the charge
+request (:class:`ChargeRequest`, what the saga sends) holds a whole card, in memory, for one call.
 
 Compatibility rule (as for every contract): fields are only added, with defaults; consumers
 ignore fields they do not know.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from agora.contracts.catalog import Money
 
@@ -93,6 +94,24 @@ class ChargePage(_Contract):
     next_cursor: str | None = None
 
 
+class CardDetails(_Contract):
+    """A card as the customer typed it: in memory for one charge, never stored, never in a repr."""
+
+    number: str = Field(repr=False)
+    exp_month: int
+    exp_year: int
+    cvc: str = Field(repr=False)
+
+
+class ChargeRequest(_Contract):
+    """``POST /api/payments/charges`` (with an ``Idempotency-Key``); payments validates it strictly."""
+
+    order_id: str
+    user_id: str
+    amount: Money
+    card: CardDetails
+
+
 class PaymentCaptured(_Contract):
     """``payments.payment.captured``: the money was taken."""
 
@@ -133,9 +152,11 @@ __all__ = [
     "REASON_PROVIDER_ERROR",
     "SOURCE",
     "CardBrand",
+    "CardDetails",
     "CardSummary",
     "Charge",
     "ChargePage",
+    "ChargeRequest",
     "ChargeStatus",
     "PaymentCaptured",
     "PaymentDeclined",

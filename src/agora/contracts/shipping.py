@@ -107,6 +107,39 @@ class Shipment(_Contract):
     delivered_at: datetime | None = None
 
 
+class Destination(_Contract):
+    """Where a parcel goes, as a caller sends it; shipping validates it strictly (422 naming the field)."""
+
+    country: str
+    postal_code: str
+    city: str | None = None
+    region: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    name: str | None = None
+
+
+class ParcelItem(_Contract):
+    sku: str
+    quantity: int
+
+
+class QuoteRequest(_Contract):
+    """``POST /api/shipping/quote``."""
+
+    address: Destination
+    items: list[ParcelItem]
+    currency: str | None = None
+
+
+class ShipmentRequest(_Contract):
+    """``POST /api/shipping/shipments`` (a label needs ``city`` and ``line1``)."""
+
+    order_id: str
+    address: Destination
+    items: list[ParcelItem]
+
+
 class ShipmentCreated(_Contract):
     """``shipping.shipment.created``: a paid order was handed to a carrier."""
 
@@ -135,10 +168,14 @@ __all__ = [
     "SHIPMENT_DELIVERED",
     "SOURCE",
     "CountryCode",
+    "Destination",
+    "ParcelItem",
     "Quote",
+    "QuoteRequest",
     "Shipment",
     "ShipmentCreated",
     "ShipmentDelivered",
+    "ShipmentRequest",
     "ShipmentStatus",
     "Zone",
 ]

@@ -24,6 +24,18 @@ class ServiceError(Exception):
         """More members for the problem body (``reason``, ``order_id``...): facts a client acts on."""
 
 
+class UnauthorizedError(ServiceError):
+    """The call carries no identity the operation accepts (a route's 401)."""
+
+    status = 401
+
+
+class ForbiddenError(ServiceError):
+    """The caller is known but lacks the role the operation needs (a route's 403)."""
+
+    status = 403
+
+
 class NotFoundError(ServiceError):
     status = 404
 

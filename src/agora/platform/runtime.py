@@ -39,6 +39,7 @@ from agora.platform.messaging.catchup import publish_outbox
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import merge_metrics, metrics_response
 from agora.platform.observability.tracing import configure_tracing, flush_tracing
+from agora.platform.peers import Peers
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
 
@@ -91,6 +92,8 @@ class EmbeddedApp:
         # the in-process broker journals to the data directory, so an event the relay marked
         # published is still delivered after a crash (docs/architecture.md, "Events")
         self._shared_transport = create_transport(platform.broker_url, data_dir=platform.data_dir)
+        # direct calls between the services (agora.platform.peers): a peer is reachable once started
+        self.peers = Peers(self.specs, self.contexts)
         for spec in specs:
             self.apps[spec.name] = create_service_app(
                 spec,
@@ -98,6 +101,7 @@ class EmbeddedApp:
                 self.settings[spec.name],
                 transport=self._shared_transport,
                 client_app=self,
+                peers=self.peers,
                 operations_routes=False,
             )
         self.root = Starlette(
@@ -153,6 +157,7 @@ class EmbeddedApp:
                 state = await stack.enter_async_context(app.router.lifespan_context(app))
                 self.states[name] = dict(state or {})
                 self.contexts[name] = self.states[name]["context"]
+                stack.callback(self.contexts.pop, name, None)  # unreachable to peers once it stops
             log.info("embedded_started", services=sorted(self.apps))
             freeze_startup_objects()
             yield self

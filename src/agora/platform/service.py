@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from agora.platform.idempotency.store import IdempotencyStore
     from agora.platform.messaging import Consumer, Outbox, OutboxRelay, Transport
     from agora.platform.messaging.catchup import StartupCatchUp
+    from agora.platform.peers import Peer, Peers
     from agora.platform.tasks import PeriodicTask
 
 
@@ -69,6 +70,9 @@ class ServiceSpec:
     """Services this one calls over HTTP (for start-up order and network policies)."""
     fault_flags: tuple[str, ...] = ()
     """The fault flags it honours (:mod:`agora.platform.faults`); its migrations create ``fault_flags``."""
+    port: Callable[[Peer], object] | None = None
+    """The direct adapter of the port it offers other services (a Protocol of
+    :mod:`agora.contracts.ports`), used in embedded mode instead of HTTP (:mod:`agora.platform.peers`)."""
 
     def api_router(self) -> APIRouter:
         if self.router is not None:
@@ -109,6 +113,8 @@ class ServiceContext:
     """Readiness of its events (set once the relay and consumers run): caught up since start-up."""
     faults: FaultFlags | None = None
     """Its fault flags (none for a service that declares no flag)."""
+    peers: Peers | None = None
+    """Embedded mode: the other services of this process, for direct calls (None when distributed)."""
 
     @property
     def name(self) -> str:

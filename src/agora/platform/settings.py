@@ -111,6 +111,10 @@ class PlatformSettings(_Base):
     service_urls: dict[str, str] = Field(default_factory=dict)
     """``AGORA_SERVICE_URLS__CATALOG=http://127.0.0.1:8101``; unset means in-process (embedded)."""
     http_timeout: float = Field(default=5.0, gt=0, le=120)
+    direct_calls: bool = True
+    """Embedded mode: a call to another service goes straight to its application layer (its port's
+    direct adapter) instead of through its HTTP chassis; ``AGORA_DIRECT_CALLS=false`` sends every
+    call over the in-process ASGI transport (for comparing the two; distributed mode is always HTTP)."""
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
     trusted_proxies: str = "127.0.0.1"
     """Addresses whose X-Forwarded-For a service process believes (the front proxy, the ingress)."""

@@ -54,6 +54,7 @@ from agora.platform.messaging.metrics import preinitialise_outbox
 from agora.platform.observability.logging import configure_logging
 from agora.platform.observability.metrics import metrics_response, watch_pool
 from agora.platform.observability.tracing import configure_tracing, flush_tracing, instrument_sqlalchemy
+from agora.platform.peers import Peers
 from agora.platform.service import ServiceContext, ServiceSpec, context_of
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
 from agora.platform.tasks import PeriodicTask
@@ -186,6 +187,7 @@ async def service_runtime(
     *,
     transport: Transport | None = None,
     client_app: ASGIApp | None = None,
+    peers: Peers | None = None,
     start_background: bool = True,
 ) -> AsyncIterator[ServiceContext]:
     """Builds a service's objects, starts its relay and consumers, and tears them down in reverse."""
@@ -266,6 +268,7 @@ async def service_runtime(
             clients=client_for,
             read_cache=ResponseCache(ttl=settings.read_cache_ttl, maxsize=settings.read_cache_size),
             faults=faults,
+            peers=peers,
         )
         if spec.on_shutdown is not None:
             shutdown = spec.on_shutdown
@@ -352,9 +355,10 @@ def create_service_app(
     *,
     transport: Transport | None = None,
     client_app: ASGIApp | None = None,
+    peers: Peers | None = None,
     operations_routes: bool = True,
 ) -> FastAPI:
-    """One service's ASGI app. ``transport`` and ``client_app`` are shared in embedded mode."""
+    """One service's ASGI app. ``transport``, ``client_app`` and ``peers`` are shared in embedded mode."""
     service_settings = settings if settings is not None else load_settings(spec.settings_cls)
 
     @asynccontextmanager
@@ -367,7 +371,7 @@ def create_service_app(
             sample_ratio=platform.trace_sample_ratio,
         )
         async with service_runtime(
-            spec, platform, service_settings, transport=transport, client_app=client_app
+            spec, platform, service_settings, transport=transport, client_app=client_app, peers=peers
         ) as context:
             app.state.context = context
             freeze_startup_objects()

@@ -107,22 +107,39 @@ async def idempotent(
     payload: Any,
     run: Callable[[AsyncSession], Awaitable[IdempotentResult]],
 ) -> Response:
-    context = context_of(request)
+    answer, replayed = await answer_once(
+        context_of(request), scope=scope, key=key, payload=payload, run=run, instance=request.url.path
+    )
+    return replay_response(answer, replayed=replayed)
+
+
+async def answer_once(
+    context: ServiceContext,
+    *,
+    scope: str,
+    key: str,
+    payload: Any,
+    run: Callable[[AsyncSession], Awaitable[IdempotentResult]],
+    instance: str,
+) -> tuple[Replay, bool]:
+    """The answer for ``key`` in ``scope`` and whether it is a replay: ``run``'s (stored with its
+    effect, unless a 5xx), or what the key's first request answered. HTTP routes (:func:`idempotent`)
+    and direct calls between services (:mod:`agora.platform.peers`) share the stored answers."""
     store = context.idempotency
     secret = context.platform.secret_key.get_secret_value().encode()
     outcome = await store.begin(scope, key, fingerprint(payload, secret))
     if isinstance(outcome, Replay):
-        return replay_response(outcome)
-    return await _run_owned(request, context, store, outcome, run)
+        return outcome, True
+    return await _run_owned(context, store, outcome, run, instance), False
 
 
 async def _run_owned(
-    request: Request,
     context: ServiceContext,
     store: IdempotencyStore,
     begun: Begun,
     run: Callable[[AsyncSession], Awaitable[IdempotentResult]],
-) -> Response:
+    instance: str,
+) -> Replay:
     completed = False
     try:
         async with unit_of_work(context.sessions) as session:
@@ -134,10 +151,10 @@ async def _run_owned(
                 if exc.status >= 500:
                     raise
                 await session.rollback()  # the refusal is the answer; its partial effect is not
-                status, document, headers = error_document(exc, request.url.path)
+                status, document, headers = error_document(exc, instance)
                 body, content_type = orjson.dumps(document), PROBLEM_JSON
             if status >= 500:
-                return Response(body, status_code=status, media_type=content_type, headers=headers)
+                return Replay(status, body, content_type, headers)
             await store.complete(
                 session,
                 begun.scope,
@@ -150,7 +167,7 @@ async def _run_owned(
             await session.commit()
             completed = True
             committed(context, session)
-        return Response(body, status_code=status, media_type=content_type, headers=headers)
+        return Replay(status, body, content_type, headers)
     finally:
         if not completed:
             await store.abandon(begun.scope, begun.key)
@@ -161,6 +178,7 @@ __all__ = [
     "REPLAYED_HEADER",
     "IdempotencyKey",
     "IdempotentResult",
+    "answer_once",
     "context_store",
     "idempotent",
     "purge_task",

@@ -28,7 +28,7 @@ from agora.platform.errors import NotFoundError
 from agora.platform.http.problems import require_json
 from agora.services.cart import schemas
 from agora.services.cart.auth import CartOwner, Owner, ServiceCaller
-from agora.services.cart.pricing import CatalogPrices
+from agora.services.cart.pricing import catalog_prices
 from agora.services.cart.service import CartService, anonymous_owner, cart_store, settings_of, user_owner
 
 PREFIX = "/api/cart"
@@ -38,7 +38,7 @@ async def cart_service(request: Request, session: Session) -> CartService:
     context = request.state.context
     return CartService(
         cart_store(context, session),
-        CatalogPrices(context.clients("catalog")),
+        catalog_prices(context),
         settings_of(context),
         session=session,
         events=request.state.outbox,

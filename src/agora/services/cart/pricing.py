@@ -1,11 +1,12 @@
 """The catalog, as the cart sees it: products by id, fetched concurrently, as a visitor.
 
-Calls go out explicitly anonymous (an empty ``Authorization``): the cart shows what any
-visitor may buy, so an admin's cart does not price withdrawn products, and the catalog can
-answer from its read cache (prices may lag a catalog change by its cache TTL, five seconds by
-default; checkout re-prices anyway).
+Through the catalog's port (:mod:`agora.contracts.ports`; HTTP when distributed, the catalog's
+application layer when embedded), called anonymously: the cart shows what any visitor may buy,
+so an admin's cart does not price withdrawn products, and the catalog can answer from its read
+cache (prices may lag a catalog change by its cache TTL, five seconds by default; checkout
+re-prices anyway).
 
-A product the catalog does not know (404) is ``None``; any other failure (transport error,
+A product the catalog does not show (404) is ``None``; any other failure (transport error,
 timeout, open circuit, a 5xx, an answer that is not a product) means the catalog is
 unavailable: :class:`CatalogUnavailable`, a retryable 503 for a write that needs to check a
 product, and "pricing unavailable" for a cart read, which degrades instead of failing.
@@ -16,18 +17,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-import httpx
 import structlog
-from pydantic import ValidationError
 
+from agora.contracts import http
 from agora.contracts.catalog import Product
-from agora.platform.http.clients import ServiceClient
+from agora.contracts.ports import CatalogPort
+from agora.platform.errors import NotFoundError, ServiceError
 from agora.platform.http.problems import ServiceUnavailable
-from agora.platform.http.resilience import CircuitOpenError
+from agora.platform.kept import kept
+from agora.platform.peers import port_of
+from agora.platform.service import ServiceContext
 
 log = structlog.get_logger(__name__)
 
-PRODUCT_PATH = "/api/catalog/products/{id}"
+_PRICES = "cart.catalog_prices"
 
 
 class CatalogUnavailable(ServiceUnavailable):
@@ -41,25 +44,20 @@ class CatalogUnavailable(ServiceUnavailable):
 
 
 class CatalogPrices:
-    def __init__(self, client: ServiceClient) -> None:
-        self.client = client
+    def __init__(self, catalog: CatalogPort) -> None:
+        self.catalog = catalog
 
     async def product(self, product_id: str) -> Product | None:
         try:
-            response = await self.client.get(PRODUCT_PATH.format(id=product_id), headers={"authorization": ""})
-        except (httpx.HTTPError, CircuitOpenError) as exc:
-            log.warning("catalog_unavailable", error=type(exc).__name__)
-            raise CatalogUnavailable from None
-        if response.status_code == 404:
+            return await self.catalog.product(product_id)
+        except NotFoundError:
             return None
-        if response.status_code != 200:
-            log.warning("catalog_unavailable", status=response.status_code)
-            raise CatalogUnavailable
-        try:
-            return Product.model_validate_json(response.content)
-        except ValidationError:
-            log.warning("catalog_unexpected_answer", product_id=product_id)
+        except ServiceError as exc:
+            log.warning("catalog_unavailable", error=type(exc).__name__, status=exc.status)
             raise CatalogUnavailable from None
+
+    async def close(self) -> None:
+        """Nothing to close (the port's client belongs to the chassis); kept on the context."""
 
     async def products(self, product_ids: Iterable[str]) -> dict[str, Product | None]:
         """Every product at once (concurrently); raises :class:`CatalogUnavailable` if any failed."""
@@ -73,4 +71,13 @@ class CatalogPrices:
         return {product_id: result for product_id, result in zip(ids, results, strict=True)}  # type: ignore[misc]
 
 
-__all__ = ["CatalogPrices", "CatalogUnavailable"]
+def catalog_prices(context: ServiceContext) -> CatalogPrices:
+    """The cart's view of the catalog, built once per running cart (the adapter chosen by mode)."""
+
+    def build() -> CatalogPrices:
+        return CatalogPrices(port_of(context, "catalog", CatalogPort, http.HttpCatalog, as_service=False))
+
+    return kept(context, _PRICES, build)
+
+
+__all__ = ["CatalogPrices", "CatalogUnavailable", "catalog_prices"]

@@ -1,9 +1,10 @@
-"""The services the checkout saga calls, as ports (one Protocol each) and their HTTP adapters.
+"""The services the checkout saga calls, as the saga sees them (one Protocol each), over the ports.
 
-The saga (``saga.py``) sees only these methods and the outcomes below, never HTTP; the adapters
-speak the contracts of docs/architecture.md over ``context.clients(<service>)`` with the orders
-service's own token (``as_service=True``), because a resumed saga has no customer token. Unit
-tests drive the saga through fakes of these ports; integration tests run the real services.
+The saga (``saga.py``) sees only these methods and the outcomes below, never HTTP nor another
+service's code; the gateways adapt the services' ports (:mod:`agora.contracts.ports`, called as
+the orders service itself, because a resumed saga has no customer token), whichever adapter
+the mode gave them (``wiring.py``). Unit tests drive the saga through fakes of these Protocols;
+integration tests run the real services.
 
 What a failed call means matters more than usual here, because it decides whether money may
 have moved:
@@ -16,16 +17,21 @@ have moved:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-import httpx
-import orjson
+from pydantic import ValidationError
 
-from agora.platform.auth.service_tokens import ServiceTokenError
-from agora.platform.http.clients import ServiceClient, ServiceNotConfiguredError
-from agora.platform.http.resilience import CircuitOpenError
+from agora.contracts import ports
+from agora.contracts.catalog import Money
+from agora.contracts.inventory import ReservationRequest
+from agora.contracts.payments import REASON_PROVIDER_ERROR, CardDetails, ChargeRequest
+from agora.contracts.payments import Charge as ChargeContract
+from agora.contracts.shipping import Destination, ParcelItem, QuoteRequest, ShipmentRequest
+from agora.platform.errors import PaymentRequiredError, ServiceError
+from agora.platform.peers import PeerOutcomeUnknown, PeerUnavailable
 
 # -- what the ports exchange ---------------------------------------------------------------------
 
@@ -178,245 +184,215 @@ class Gateways:
     payments: PaymentsPort
 
 
-# -- HTTP adapters -------------------------------------------------------------------------------
+# -- the saga's ports over the services' ports -----------------------------------------------
+#
+# Each class below adapts one contract port (agora.contracts.ports: HTTP in distributed mode, the
+# callee's application layer in embedded mode) to what the saga asks, and sorts the port's
+# exceptions into the outcomes above. Both adapters raise the same exceptions, so the saga
+# behaves the same whichever mode runs it.
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+@contextmanager
+def _outcomes(service: str) -> Iterator[None]:
+    """The port's failures as outcomes: unknown, unavailable (incl. a 5xx), refused (a 4xx)."""
     try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        yield
+    except PeerOutcomeUnknown as exc:
+        raise Unknown(service, exc.detail) from exc
+    except PeerUnavailable as exc:
+        raise Unavailable(service, exc.detail) from exc
+    except ServiceError as exc:
+        if exc.status >= 500:
+            raise Unavailable(service, f"answered {exc.status}") from exc
+        raise Refused(service, exc.status, exc.detail, exc.field) from exc
 
 
-def _first_field(problem: dict[str, Any]) -> str | None:
-    errors = problem.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        field = errors[0].get("field")
-        return str(field) if field else None
-    field = problem.get("field")
-    return str(field) if field else None
+def _invalid(service: str, exc: ValidationError) -> Refused:
+    """A request the callee's contract refuses, as the 422 it would have answered, naming the field."""
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in ("body", *error.get("loc", ())))
+    return Refused(service, 422, error.get("msg", "invalid"), field)
 
 
-class _Http:
-    """Calls one service with the orders service's token and sorts failures into outcomes."""
-
-    def __init__(self, service: str, clients: Callable[[str], ServiceClient]) -> None:
-        self.service = service
-        self._clients = clients
-
-    async def call(self, method: str, url: str, *, answers: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
-        """The response; a 5xx raises :class:`Unavailable` unless listed in ``answers``."""
-        try:
-            client = self._clients(self.service)
-            response = await client.request(method, url, as_service=True, **kwargs)
-        except (
-            ServiceNotConfiguredError,
-            ServiceTokenError,
-            CircuitOpenError,
-            httpx.ConnectError,
-            httpx.ConnectTimeout,
-        ) as exc:
-            raise Unavailable(self.service, type(exc).__name__) from exc
-        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            if method.upper() in ("GET", "PUT", "DELETE"):
-                raise Unavailable(self.service, type(exc).__name__) from exc
-            raise Unknown(self.service, type(exc).__name__) from exc
-        except httpx.TransportError as exc:
-            raise Unavailable(self.service, type(exc).__name__) from exc
-        if response.status_code >= 500 and response.status_code not in answers:
-            raise Unavailable(self.service, f"answered {response.status_code}")
-        return response
-
-    def refused(self, response: httpx.Response) -> Refused:
-        problem = _problem(response)
-        return Refused(self.service, response.status_code, str(problem.get("detail", "")), _first_field(problem))
-
-
-class HttpCart:
-    def __init__(self, clients: Callable[[str], ServiceClient]) -> None:
-        self._http = _Http("cart", clients)
+class CartGateway:
+    def __init__(self, port: ports.CartPort) -> None:
+        self._port = port
 
     async def lines(self, user_id: str) -> list[CartLine]:
-        response = await self._http.call("GET", f"/api/cart/users/{user_id}")
-        if response.status_code == 404:
-            return []
-        if response.status_code != 200:
-            raise self._http.refused(response)
-        body = orjson.loads(response.content)
+        try:
+            with _outcomes("cart"):
+                cart = await self._port.user_cart(user_id)
+        except Refused as exc:
+            if exc.status == 404:
+                return []
+            raise
         # sku and name are missing when the cart could not price a line; the saga re-prices anyway
         return [
             CartLine(
-                product_id=item["product_id"],
-                sku=item.get("sku") or "",
-                name=item.get("name") or "A product in your cart",
-                quantity=item["quantity"],
+                product_id=item.product_id,
+                sku=item.sku or "",
+                name=item.name or "A product in your cart",
+                quantity=item.quantity,
             )
-            for item in body.get("items", [])
+            for item in cart.items
         ]
 
     async def clear(self, user_id: str) -> None:
-        response = await self._http.call("DELETE", f"/api/cart/users/{user_id}")
-        if response.status_code not in (200, 204, 404):
-            raise self._http.refused(response)
+        try:
+            with _outcomes("cart"):
+                await self._port.clear_user_cart(user_id)
+        except Refused as exc:
+            if exc.status != 404:
+                raise
 
 
-class HttpCatalog:
-    def __init__(self, clients: Callable[[str], ServiceClient]) -> None:
-        self._http = _Http("catalog", clients)
+class CatalogGateway:
+    def __init__(self, port: ports.CatalogPort) -> None:
+        self._port = port
 
     async def product(self, product_id: str) -> ProductInfo | None:
-        response = await self._http.call("GET", f"/api/catalog/products/{product_id}")
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise self._http.refused(response)
-        body = orjson.loads(response.content)
+        try:
+            with _outcomes("catalog"):
+                product = await self._port.product(product_id)
+        except Refused as exc:
+            if exc.status == 404:
+                return None
+            raise
         return ProductInfo(
-            id=body["id"],
-            sku=body["sku"],
-            name=body["name"],
-            price_amount=body["price"]["amount"],
-            price_currency=body["price"]["currency"],
-            active=bool(body.get("active", True)),
+            id=product.id,
+            sku=product.sku,
+            name=product.name,
+            price_amount=product.price.amount,
+            price_currency=product.price.currency,
+            active=product.active,
         )
 
 
-class HttpCurrency:
-    def __init__(self, clients: Callable[[str], ServiceClient]) -> None:
-        self._http = _Http("currency", clients)
+class CurrencyGateway:
+    def __init__(self, port: ports.CurrencyPort) -> None:
+        self._port = port
 
     async def convert(self, amount: int, source: str, target: str) -> int:
         if source == target:
             return amount
-        params = {"amount": str(amount), "from": source, "to": target}
-        response = await self._http.call("GET", "/api/currency/convert", params=params)
-        if response.status_code != 200:
-            raise self._http.refused(response)
-        converted = orjson.loads(response.content)["to"]
-        if converted["currency"] != target:
-            raise Refused("currency", 200, f"converted to {converted['currency']}, not {target}")
-        return int(converted["amount"])
+        with _outcomes("currency"):
+            converted = (await self._port.convert(Money(amount=amount, currency=source), target)).to
+        if converted.currency != target:
+            raise Refused("currency", 200, f"converted to {converted.currency}, not {target}")
+        return converted.amount
 
 
-class HttpShipping:
-    def __init__(self, clients: Callable[[str], ServiceClient]) -> None:
-        self._http = _Http("shipping", clients)
+def _parcel(items: Sequence[StockLine]) -> list[ParcelItem]:
+    return [ParcelItem(sku=item.sku, quantity=item.quantity) for item in items]
+
+
+class ShippingGateway:
+    def __init__(self, port: ports.ShippingPort) -> None:
+        self._port = port
 
     async def quote(self, address: dict[str, str], items: Sequence[StockLine], currency: str) -> tuple[int, str]:
-        body = {
-            "address": {key: address[key] for key in ("country", "postal_code", "city", "line1")},
-            "items": [{"sku": item.sku, "quantity": item.quantity} for item in items],
-            "currency": currency,
-        }
-        response = await self._http.call("POST", "/api/shipping/quote", json=body)
-        if response.status_code != 200:
-            raise self._http.refused(response)
-        cost = orjson.loads(response.content)["cost"]
-        return int(cost["amount"]), str(cost["currency"])
+        where = Destination(**{key: address[key] for key in ("country", "postal_code", "city", "line1")})
+        with _outcomes("shipping"):
+            quote = await self._port.quote(QuoteRequest(address=where, items=_parcel(items), currency=currency))
+        return quote.cost.amount, quote.cost.currency
 
     async def ship(self, order_id: str, address: dict[str, str], items: Sequence[StockLine]) -> Shipment:
-        body = {
-            "order_id": order_id,
-            "address": address,
-            "items": [{"sku": item.sku, "quantity": item.quantity} for item in items],
-        }
-        response = await self._http.call("POST", "/api/shipping/shipments", json=body)
-        if response.status_code not in (200, 201):
-            raise self._http.refused(response)
-        shipment = orjson.loads(response.content)
-        return Shipment(id=str(shipment["id"]), tracking_id=str(shipment["tracking_id"]))
+        request = ShipmentRequest(order_id=order_id, address=Destination(**address), items=_parcel(items))
+        with _outcomes("shipping"):
+            shipment = await self._port.ship(request)
+        return Shipment(id=shipment.id, tracking_id=shipment.tracking_id)
 
 
-class HttpInventory:
-    def __init__(self, clients: Callable[[str], ServiceClient]) -> None:
-        self._http = _Http("inventory", clients)
+class InventoryGateway:
+    def __init__(self, port: ports.InventoryPort) -> None:
+        self._port = port
 
     async def reserve(self, reservation_id: str, items: Sequence[StockLine], ttl_seconds: int) -> None:
-        body = {
-            "reservation_id": reservation_id,
-            "items": [{"sku": item.sku, "quantity": item.quantity} for item in items],
-            "ttl_seconds": ttl_seconds,
-        }
-        response = await self._http.call("POST", "/api/inventory/reservations", json=body)
-        if response.status_code in (200, 201):
-            return
-        if response.status_code == 409:
-            problem = _problem(response)
-            raise OutOfStock(
-                _line_index(_first_field(problem)), problem.get("sku"), _int_or_none(problem.get("available"))
+        lines = [{"sku": item.sku, "quantity": item.quantity} for item in items]
+        try:
+            request = ReservationRequest.model_validate(
+                {"reservation_id": reservation_id, "items": lines, "ttl_seconds": ttl_seconds}
             )
-        raise self._http.refused(response)
+        except ValidationError as exc:
+            raise _invalid("inventory", exc) from None
+        try:
+            with _outcomes("inventory"):
+                await self._port.reserve(request)
+        except Refused as exc:
+            conflict = exc.__cause__
+            if exc.status == 409 and isinstance(conflict, ServiceError):
+                sku = conflict.extra.get("sku", getattr(conflict, "sku", None))
+                available = conflict.extra.get("available", getattr(conflict, "available", None))
+                raise OutOfStock(_line_index(exc.field), sku, _int_or_none(available)) from conflict
+            raise
 
     async def commit(self, reservation_id: str) -> None:
-        response = await self._http.call("POST", f"/api/inventory/reservations/{reservation_id}/commit")
-        if response.status_code == 200:
-            return
-        if response.status_code in (404, 409):
-            raise ReservationLost("inventory", str(_problem(response).get("detail", "")))
-        raise self._http.refused(response)
+        try:
+            with _outcomes("inventory"):
+                await self._port.commit(reservation_id)
+        except Refused as exc:
+            if exc.status in (404, 409):
+                raise ReservationLost("inventory", exc.detail) from exc
+            raise
 
     async def release(self, reservation_id: str) -> None:
-        response = await self._http.call("POST", f"/api/inventory/reservations/{reservation_id}/release")
-        # 404: the reservation never came to exist (the saga stopped before inventory stored it)
-        if response.status_code not in (200, 404):
-            raise self._http.refused(response)
+        try:
+            with _outcomes("inventory"):
+                await self._port.release(reservation_id)
+        except Refused as exc:
+            # 404: the reservation never came to exist (the saga stopped before inventory stored it)
+            if exc.status != 404:
+                raise
 
     async def available(self, sku: str) -> int | None:
-        response = await self._http.call("GET", f"/api/inventory/stock/{sku}")
-        if response.status_code != 200:
+        try:
+            with _outcomes("inventory"):
+                return (await self._port.stock(sku)).available
+        except Refused:
             return None
-        return _int_or_none(orjson.loads(response.content).get("available"))
 
 
-class HttpPayments:
-    def __init__(self, clients: Callable[[str], ServiceClient]) -> None:
-        self._http = _Http("payments", clients)
+class PaymentsGateway:
+    def __init__(self, port: ports.PaymentsPort) -> None:
+        self._port = port
 
     async def charge(self, *, order_id: str, user_id: str, amount: int, currency: str, card: Card) -> Charge:
-        body = {
-            "order_id": order_id,
-            "user_id": user_id,
-            "amount": {"amount": amount, "currency": currency},
-            "card": {"number": card.number, "exp_month": card.exp_month, "exp_year": card.exp_year, "cvc": card.cvc},
-        }
-        # one key per order: a retried charge (a resumed saga, a replayed request) cannot charge twice
-        headers = {"Idempotency-Key": f"order-{order_id}"}
-        response = await self._http.call("POST", "/api/payments/charges", json=body, headers=headers, answers=(502,))
-        if response.status_code in (200, 201):
-            return _charge(orjson.loads(response.content))
-        problem = _problem(response)
-        if response.status_code == 402:
-            raise Declined("payments", str(problem.get("detail", "")))
-        if response.status_code == 502:
-            if problem.get("reason") == "provider_error":
-                raise ProviderFailed("payments", str(problem.get("detail", "")))
-            raise Unavailable("payments", "answered 502")
-        raise self._http.refused(response)
+        request = ChargeRequest(
+            order_id=order_id,
+            user_id=user_id,
+            amount=Money(amount=amount, currency=currency),
+            card=CardDetails(number=card.number, exp_month=card.exp_month, exp_year=card.exp_year, cvc=card.cvc),
+        )
+        try:
+            # one key per order: a retried charge (a resumed saga, a replayed request) cannot charge twice
+            with _outcomes("payments"):
+                return _charge(await self._port.charge(request, idempotency_key=f"order-{order_id}"))
+        except (Refused, Unavailable) as exc:
+            refusal = exc.__cause__
+            if isinstance(refusal, PaymentRequiredError):
+                raise Declined("payments", refusal.detail) from refusal
+            if isinstance(refusal, ServiceError) and refusal.extra.get("reason") == REASON_PROVIDER_ERROR:
+                raise ProviderFailed("payments", refusal.detail) from refusal
+            raise
 
     async def captured(self, order_id: str) -> Charge | None:
-        response = await self._http.call("GET", "/api/payments/charges", params={"order_id": order_id})
-        if response.status_code != 200:
-            raise self._http.refused(response)
-        body = orjson.loads(response.content)
-        items = body.get("items", []) if isinstance(body, dict) else body
-        for item in items:
-            if item.get("status") == "captured":
+        with _outcomes("payments"):
+            page = await self._port.charges(order_id)
+        for item in page.items:
+            if item.status == "captured":
                 return _charge(item)
         return None
 
     async def refund(self, charge_id: str) -> None:
-        response = await self._http.call("POST", f"/api/payments/charges/{charge_id}/refund")
-        if response.status_code not in (200, 201):
-            raise self._http.refused(response)
+        with _outcomes("payments"):
+            await self._port.refund(charge_id)
 
 
-def _charge(body: dict[str, Any]) -> Charge:
-    card = body.get("card") or {}
-    return Charge(id=str(body["id"]), brand=card.get("brand"), last4=card.get("last4"))
+def _charge(charge: ChargeContract) -> Charge:
+    return Charge(id=charge.id, brand=charge.card.brand, last4=charge.card.last4)
 
 
-def _int_or_none(value: Any) -> int | None:
+def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -428,14 +404,23 @@ def _line_index(field: str | None) -> int | None:
     return int(digits[0]) if digits else None
 
 
-def http_gateways(clients: Callable[[str], ServiceClient]) -> Gateways:
+def gateways_over(
+    *,
+    cart: ports.CartPort,
+    catalog: ports.CatalogPort,
+    currency: ports.CurrencyPort,
+    shipping: ports.ShippingPort,
+    inventory: ports.InventoryPort,
+    payments: ports.PaymentsPort,
+) -> Gateways:
+    """The saga's gateways over the services' ports (whichever adapters they are)."""
     return Gateways(
-        cart=HttpCart(clients),
-        catalog=HttpCatalog(clients),
-        currency=HttpCurrency(clients),
-        shipping=HttpShipping(clients),
-        inventory=HttpInventory(clients),
-        payments=HttpPayments(clients),
+        cart=CartGateway(cart),
+        catalog=CatalogGateway(catalog),
+        currency=CurrencyGateway(currency),
+        shipping=ShippingGateway(shipping),
+        inventory=InventoryGateway(inventory),
+        payments=PaymentsGateway(payments),
     )
 
 
@@ -461,5 +446,5 @@ __all__ = [
     "StockLine",
     "Unavailable",
     "Unknown",
-    "http_gateways",
+    "gateways_over",
 ]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from agora.contracts import http, ports
 from agora.platform.idempotency import IdempotencyStore, context_store, purge_task
+from agora.platform.peers import port_of
 from agora.platform.service import ServiceContext
 from agora.platform.tasks import PeriodicTask
-from agora.services.orders.gateways import Gateways, http_gateways
+from agora.services.orders.gateways import Gateways, gateways_over
 from agora.services.orders.saga import CheckoutSaga
 from agora.services.orders.settings import OrdersSettings
 
@@ -25,10 +27,23 @@ def settings_of(context: ServiceContext) -> OrdersSettings:
     return settings
 
 
+def build_gateways(context: ServiceContext) -> Gateways:
+    """The saga's gateways over each service's port, as the orders service (its service identity):
+    direct adapters when embedded, HTTP when distributed (``port_of`` chooses)."""
+    return gateways_over(
+        cart=port_of(context, "cart", ports.CartPort, http.HttpCart),
+        catalog=port_of(context, "catalog", ports.CatalogPort, http.HttpCatalog),
+        currency=port_of(context, "currency", ports.CurrencyPort, http.HttpCurrency),
+        shipping=port_of(context, "shipping", ports.ShippingPort, http.HttpShipping),
+        inventory=port_of(context, "inventory", ports.InventoryPort, http.HttpInventory),
+        payments=port_of(context, "payments", ports.PaymentsPort, http.HttpPayments),
+    )
+
+
 def gateways_for(context: ServiceContext) -> Gateways:
     gateways: Gateways | None = context.extras.get(GATEWAYS)
     if gateways is None:
-        gateways = context.extras[GATEWAYS] = http_gateways(context.clients)
+        gateways = context.extras[GATEWAYS] = build_gateways(context)
     return gateways
 
 
