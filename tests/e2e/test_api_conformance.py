@@ -131,10 +131,11 @@ REFUSALS_NO_SCHEMA_STATES = {
 OPERATION_SETTINGS = [{"include-name": "GET /api/notifications/stream", "max-stream-events": 1}]
 
 
-#: Parameters whose valid values only the service's state defines: a made-up cursor is a 400 (a
-#: cursor is valid only when this service signed it), a made-up If-Match a 412 (it must be the
-#: resource's current ETag).
-STATEFUL_PARAMETERS = {("query", "cursor"): 400, ("header", "if-match"): 412}
+#: Parameters whose valid values only the service's state defines: a made-up cursor is refused (a
+#: cursor is valid only when this service signed it: a 422 naming query.cursor from the chassis's
+#: Cursors, a 400 from services not converted to them yet), a made-up If-Match a 412 (it must be
+#: the resource's current ETag).
+STATEFUL_PARAMETERS = {("query", "cursor"): (400, 422), ("header", "if-match"): (412,)}
 
 
 def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,9 +144,9 @@ def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
     for path, item in document["paths"].items():
         for method, operation in item.items():
             for parameter in operation.get("parameters", ()):
-                status = STATEFUL_PARAMETERS.get((parameter["in"], parameter["name"].lower()))
-                if status is not None:
-                    extra.setdefault((method.upper(), path), set()).add(status)
+                statuses = STATEFUL_PARAMETERS.get((parameter["in"], parameter["name"].lower()))
+                if statuses is not None:
+                    extra.setdefault((method.upper(), path), set()).update(statuses)
     return OPERATION_SETTINGS + [
         {
             # one filter naming both: an include-method and an include-path would be two filters

@@ -32,15 +32,30 @@ def _modules(package: Path) -> list[ast.Module]:
 
 
 def _event_constants() -> dict[str, str]:
-    """``ORDER_PLACED -> "orders.order.placed"`` for every event type the contracts declare."""
-    found = {}
+    """``ORDER_PLACED -> "orders.order.placed"`` for every event type the contracts declare, and
+    ``OrderPlaced -> "orders.order.placed"`` for every event model (``event_type: ClassVar[str]``)."""
+    found: dict[str, str] = {}
+    classes: list[ast.ClassDef] = []
     for module in _modules(SRC / "contracts"):
         for node in module.body:
+            if isinstance(node, ast.ClassDef):
+                classes.append(node)
             if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Constant):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 value = node.value.value
                 if isinstance(value, str) and EVENT_TYPE.match(value):
                     found.update({t.id: value for t in targets if isinstance(t, ast.Name)})
+    for cls in classes:
+        for statement in cls.body:
+            if (
+                isinstance(statement, ast.AnnAssign)
+                and isinstance(statement.target, ast.Name)
+                and statement.target.id == "event_type"
+            ):
+                value = statement.value
+                event_type = found.get(value.id) if isinstance(value, ast.Name) else getattr(value, "value", None)
+                if isinstance(event_type, str):
+                    found[cls.name] = event_type
     return found
 
 
@@ -86,8 +101,8 @@ def _published_topics(name: str) -> set[str]:
     constants = _event_constants()
     calls = _calls(name)
     writes = any(
-        isinstance(c.func, ast.Attribute) and c.func.attr == "add" and len(c.args) >= 3 for c in calls
-    )  # outbox.add(session, type, data): the repositories' add(row) take one argument
+        isinstance(c.func, ast.Attribute) and c.func.attr == "add" and len(c.args) >= 2 for c in calls
+    )  # outbox.add(session, event) or (session, type, data): the repositories' add(row) take one
     named = set()
     for module in _modules(SRC / "services" / name):
         for node in ast.walk(module):

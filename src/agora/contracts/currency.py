@@ -12,9 +12,11 @@ not know (``extra="ignore"``).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from agora.contracts.base import Contract, Event
 from agora.contracts.catalog import Money
 
 #: Event types, stable strings (topic ``currency``).
@@ -27,11 +29,7 @@ SOURCE = "agora/currency"
 REFERENCE_CURRENCY = "USD"
 
 
-class _Contract(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class Currency(_Contract):
+class Currency(Contract):
     """One row of ``GET /api/currency/currencies``."""
 
     code: str = Field(description="ISO 4217 code.")
@@ -39,12 +37,12 @@ class Currency(_Contract):
     rate_per_usd: str = Field(description="Units of this currency per US dollar, an exact decimal string.")
 
 
-class CurrencyList(_Contract):
+class CurrencyList(Contract):
     items: list[Currency]
     next_cursor: str | None = None
 
 
-class Conversion(_Contract):
+class Conversion(Contract):
     """``GET /api/currency/convert``: the amount in both currencies and the rate between them.
 
     ``to`` is computed from the two stored rates exactly and rounded once (half to even);
@@ -56,8 +54,10 @@ class Conversion(_Contract):
     rate: str
 
 
-class RateUpdated(_Contract):
+class RateUpdated(Event):
     """``currency.rate.updated``: an admin (or the seed) set a currency's rate."""
+
+    event_type: ClassVar[str] = RATE_UPDATED
 
     code: str
     exponent: int

@@ -12,10 +12,11 @@ not know (``extra="ignore"``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
+from pydantic import AfterValidator, WithJsonSchema
 
+from agora.contracts.base import Contract, Event
 from agora.contracts.catalog import Money
 
 #: Event types, stable strings (topic ``shipping``).
@@ -78,11 +79,7 @@ CountryCode = Annotated[
 ]
 
 
-class _Contract(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Quote(_Contract):
+class Quote(Contract):
     """``POST /api/shipping/quote``: the cost is always in US dollars (convert with the currency service)."""
 
     cost: Money
@@ -92,7 +89,7 @@ class Quote(_Contract):
     item_count: int
 
 
-class Shipment(_Contract):
+class Shipment(Contract):
     """A shipment as ``POST/GET /api/shipping/shipments`` return it (address and items omitted here)."""
 
     id: str
@@ -107,7 +104,7 @@ class Shipment(_Contract):
     delivered_at: datetime | None = None
 
 
-class Destination(_Contract):
+class Destination(Contract):
     """Where a parcel goes, as a caller sends it; shipping validates it strictly (422 naming the field)."""
 
     country: str
@@ -119,12 +116,12 @@ class Destination(_Contract):
     name: str | None = None
 
 
-class ParcelItem(_Contract):
+class ParcelItem(Contract):
     sku: str
     quantity: int
 
 
-class QuoteRequest(_Contract):
+class QuoteRequest(Contract):
     """``POST /api/shipping/quote``."""
 
     address: Destination
@@ -132,7 +129,7 @@ class QuoteRequest(_Contract):
     currency: str | None = None
 
 
-class ShipmentRequest(_Contract):
+class ShipmentRequest(Contract):
     """``POST /api/shipping/shipments`` (a label needs ``city`` and ``line1``)."""
 
     order_id: str
@@ -140,8 +137,10 @@ class ShipmentRequest(_Contract):
     items: list[ParcelItem]
 
 
-class ShipmentCreated(_Contract):
+class ShipmentCreated(Event):
     """``shipping.shipment.created``: a paid order was handed to a carrier."""
+
+    event_type: ClassVar[str] = SHIPMENT_CREATED
 
     shipment_id: str
     order_id: str
@@ -152,8 +151,10 @@ class ShipmentCreated(_Contract):
     created_at: datetime
 
 
-class ShipmentDelivered(_Contract):
+class ShipmentDelivered(Event):
     """``shipping.shipment.delivered``: the carrier delivered it (an admin confirmed it)."""
+
+    event_type: ClassVar[str] = SHIPMENT_DELIVERED
 
     shipment_id: str
     order_id: str

@@ -147,7 +147,7 @@ async def test_bad_shipment_is_refused_and_writes_nothing(
         ({"order_id": "a b"}, "query.order_id"),
         ({"limit": 0}, "query.limit"),
         ({"limit": 101}, "query.limit"),
-        ({"cursor": "forged.cursor"}, "cursor"),
+        ({"cursor": "forged.cursor"}, "query.cursor"),
     ],
 )
 async def test_bad_list_parameters_are_refused(shipping: Shipping, params: dict[str, Any], field: str) -> None:

@@ -28,7 +28,6 @@ NOT_YET_CONVERTED = frozenset(
         "analytics",
         "cart",
         "catalog",
-        "currency",
         "identity",
         "inventory",
         "media",
@@ -36,7 +35,6 @@ NOT_YET_CONVERTED = frozenset(
         "orders",
         "payments",
         "recommendations",
-        "shipping",
         "support",
         "web",
     }

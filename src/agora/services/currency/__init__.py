@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora.platform.service import ServiceSpec
-from agora.services.currency.endpoints import build_router
+from agora.services.currency.endpoints import router
 from agora.services.currency.models import metadata
+from agora.services.currency.runtime import start
 from agora.services.currency.seed import seed
 from agora.services.currency.settings import CurrencySettings
 
@@ -18,7 +19,8 @@ spec = ServiceSpec(
     name="currency",
     title="Agora currency",
     settings_cls=CurrencySettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     seed=seed,

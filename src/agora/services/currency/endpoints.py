@@ -12,18 +12,19 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
 from agora.contracts.catalog import CurrencyCode
 from agora.platform.auth import Admin
-from agora.platform.cache import ResponseCache
 from agora.platform.db import Session, after_commit
+from agora.platform.http.deps import ReadCache, ReadSessions
 from agora.platform.http.etag import EncodedJson, conditional_response
 from agora.platform.http.problems import require_json
+from agora.platform.http.responses import json_response
 from agora.services.currency import schemas
 from agora.services.currency.conversion import MAX_AMOUNT
 from agora.services.currency.metrics import conversions_total
+from agora.services.currency.runtime import Runtime
 from agora.services.currency.service import CurrencyService, RateTable, currencies_document, currency_document
 
 PREFIX = "/api/currency"
@@ -42,73 +43,78 @@ An unsupported currency is a 422 naming `query.from` or `query.to`; an amount ou
 0..10^15, or one whose conversion would exceed 10^18 - 1, is a 422 naming `query.amount`.
 """
 
+router = APIRouter(prefix=PREFIX, tags=["currency"])
 
-async def _currencies(request: Request) -> EncodedJson:
+
+async def currencies(runtime: Runtime, sessions: ReadSessions, cache: ReadCache) -> EncodedJson:
+    """The currencies document, from the read cache (loaded on a miss)."""
+
     async def load() -> EncodedJson:
-        sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
         async with sessions() as session:
-            rates = await CurrencyService(session, events=request.state.outbox).list_rates()
+            rates = await runtime.service(session).list_rates()
         return EncodedJson.of(currencies_document(rates))
 
-    cache: ResponseCache = request.state.read_cache
     return await cache.get_or_load(CURRENCIES_KEY, load)
 
 
 async def writer(
-    request: Request, session: Session, _admin: Admin, _json: Annotated[None, Depends(require_json)]
+    runtime: Runtime,
+    session: Session,
+    cache: ReadCache,
+    _admin: Admin,
+    _json: Annotated[None, Depends(require_json)],
 ) -> CurrencyService:
     # cleared after the commit, never before: see agora.platform.cache
-    after_commit(session, request.state.read_cache.clear)
-    return CurrencyService(session, events=request.state.outbox)
+    after_commit(session, cache.clear)
+    return runtime.service(session)
 
 
 Writer = Annotated[CurrencyService, Depends(writer)]
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["currency"])
+@router.get(
+    "/currencies",
+    response_model=None,
+    responses={200: {"model": schemas.CurrencyPage}},
+    summary="Supported currencies with their ISO 4217 exponent and rate per US dollar",
+)
+async def list_currencies(request: Request, runtime: Runtime, sessions: ReadSessions, cache: ReadCache) -> Response:
+    return conditional_response(request, await currencies(runtime, sessions, cache))
 
-    @router.get(
-        "/currencies",
-        response_model=None,
-        responses={200: {"model": schemas.CurrencyPage}},
-        summary="Supported currencies with their ISO 4217 exponent and rate per US dollar",
-    )
-    async def list_currencies(request: Request) -> Response:
-        return conditional_response(request, await _currencies(request))
 
-    @router.get(
-        "/convert",
-        response_model=None,
-        responses={200: {"model": schemas.ConversionOut}, 422: {}},
-        summary="Convert an amount between currencies (half-to-even rounding)",
-        description=CONVERT_DESCRIPTION,
-    )
-    async def convert(
-        request: Request,
-        amount: Annotated[int, Query(ge=0, le=MAX_AMOUNT, description="Minor units of `from`, 0 to 10^15.")],
-        source: Annotated[CurrencyCode, Query(alias="from", description="ISO 4217 code.")],
-        target: Annotated[CurrencyCode, Query(alias="to", description="ISO 4217 code.")],
-    ) -> Response:
-        table = RateTable.from_document(orjson.loads((await _currencies(request)).body))
-        payload = table.convert(amount, source, target)
-        conversions_total.labels(source, target).inc()
-        return Response(orjson.dumps(payload), media_type="application/json")
+@router.get(
+    "/convert",
+    response_model=None,
+    responses={200: {"model": schemas.ConversionOut}, 422: {}},
+    summary="Convert an amount between currencies (half-to-even rounding)",
+    description=CONVERT_DESCRIPTION,
+)
+async def convert(
+    runtime: Runtime,
+    sessions: ReadSessions,
+    cache: ReadCache,
+    amount: Annotated[int, Query(ge=0, le=MAX_AMOUNT, description="Minor units of `from`, 0 to 10^15.")],
+    source: Annotated[CurrencyCode, Query(alias="from", description="ISO 4217 code.")],
+    target: Annotated[CurrencyCode, Query(alias="to", description="ISO 4217 code.")],
+) -> Response:
+    document = await currencies(runtime, sessions, cache)
+    table = RateTable.from_document(orjson.loads(document.body))
+    payload = table.convert(amount, source, target)
+    conversions_total.labels(source, target).inc()
+    return json_response(payload)
 
-    @router.put(
-        "/rates/{code}",
-        response_model=None,
-        responses={200: {"model": schemas.CurrencyOut}, 404: {}, 409: {}, 422: {}},
-        summary="Set a currency's rate per US dollar (admin); USD is fixed at 1",
-    )
-    async def set_rate(
-        request: Request,
-        service: Writer,
-        admin: Admin,
-        code: Annotated[CurrencyCode, Path(description="ISO 4217 code.")],
-        body: schemas.RateUpdate,
-    ) -> Response:
-        rate = await service.set_rate(code, body.rate_per_usd, actor=admin.id)
-        return Response(orjson.dumps(currency_document(rate)), media_type="application/json")
 
-    return router
+@router.put(
+    "/rates/{code}",
+    response_model=None,
+    responses={200: {"model": schemas.CurrencyOut}, 404: {}, 409: {}, 422: {}},
+    summary="Set a currency's rate per US dollar (admin); USD is fixed at 1",
+)
+async def set_rate(
+    service: Writer,
+    admin: Admin,
+    code: Annotated[CurrencyCode, Path(description="ISO 4217 code.")],
+    body: schemas.RateUpdate,
+) -> Response:
+    rate = await service.set_rate(code, body.rate_per_usd, actor=admin.id)
+    return json_response(currency_document(rate))

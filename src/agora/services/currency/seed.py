@@ -61,7 +61,5 @@ async def seed_rates(session: AsyncSession, events: Outbox) -> int:
 
 async def seed(context: ServiceContext) -> int:
     """The spec's seed hook: one transaction, committed only if every rate was inserted."""
-    async with unit_of_work(context.sessions) as session:
-        inserted = await seed_rates(session, context.outbox)
-        await session.commit()
-    return inserted
+    async with unit_of_work(context) as session:
+        return await seed_rates(session, context.outbox)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.currency import RATE_UPDATED, REFERENCE_CURRENCY
+from agora.contracts.currency import REFERENCE_CURRENCY, RateUpdated
 from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, UnprocessableError
 from agora.platform.messaging import Outbox
@@ -131,12 +131,12 @@ class CurrencyService:
 
     @staticmethod
     async def publish(session: AsyncSession, events: Outbox, rate: Rate, *, previous: Decimal | None) -> None:
-        data = {
-            "code": rate.code,
-            "exponent": rate.exponent,
-            "rate_per_usd": canonical(rate.rate_per_usd),
-            "previous_rate_per_usd": None if previous is None else canonical(previous),
-            "updated_by": rate.updated_by,
-            "updated_at": iso_utc(rate.updated_at),
-        }
-        await events.add(session, RATE_UPDATED, data, subject=rate.code, key=rate.code)
+        event = RateUpdated(
+            code=rate.code,
+            exponent=rate.exponent,
+            rate_per_usd=canonical(rate.rate_per_usd),
+            previous_rate_per_usd=None if previous is None else canonical(previous),
+            updated_by=rate.updated_by,
+            updated_at=rate.updated_at,
+        )
+        await events.add(session, event, subject=rate.code, key=rate.code)

@@ -9,15 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora.platform.service import ServiceSpec
-from agora.services.shipping.endpoints import build_router
+from agora.services.shipping.endpoints import router
 from agora.services.shipping.models import metadata
+from agora.services.shipping.runtime import start
 from agora.services.shipping.settings import ShippingSettings
 
 spec = ServiceSpec(
     name="shipping",
     title="Agora shipping",
     settings_cls=ShippingSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
 )

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.shipping import SHIPMENT_CREATED, SHIPMENT_DELIVERED
+from agora.contracts.shipping import ShipmentCreated, ShipmentDelivered
 from agora.platform.db.types import iso_utc, utcnow
-from agora.platform.errors import ConflictError, NotFoundError, ServiceError
-from agora.platform.http.pagination import CursorCodec
+from agora.platform.errors import ConflictError, NotFoundError
+from agora.platform.http.pagination import Cursors
 from agora.platform.messaging import Outbox
 from agora.services.shipping.models import Shipment
 from agora.services.shipping.pricing import SERVICE_LEVEL, price
@@ -33,9 +33,8 @@ TRACKING_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32: no 0/
 TRACKING_LENGTH = 12
 
 
-class InvalidCursorError(ServiceError):
-    status = 400
-    field = "cursor"
+#: The list a shipments cursor belongs to.
+CURSOR_LIST = "shipments"
 
 
 def new_tracking_id() -> str:
@@ -84,21 +83,11 @@ class ShippingService:
     async def by_order(self, order_id: str) -> Shipment | None:
         return await self.repository.by_order(order_id)
 
-    async def page(self, *, limit: int, cursor: str | None, codec: CursorCodec) -> tuple[list[Shipment], str | None]:
-        after: tuple[datetime, str] | None = None
-        if cursor is not None:
-            position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
-            try:
-                after = (datetime.fromisoformat(position["c"]), str(position["i"]))
-            except (KeyError, TypeError, ValueError):
-                raise InvalidCursorError("The cursor is invalid; start again without it.") from None
-        rows = list(await self.repository.page(limit=limit + 1, after=after))
-        items = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            last = items[-1]
-            next_cursor = codec.encode({"c": last.created_at.isoformat(), "i": last.id})
-        return items, next_cursor
+    async def page(self, *, limit: int, cursor: str | None, cursors: Cursors) -> tuple[list[Shipment], str | None]:
+        """Newest first; a refused cursor is the chassis's 422 naming ``query.cursor``."""
+        after = cursors.decode(cursor, tuple[datetime, str], of=CURSOR_LIST)
+        rows = await self.repository.page(limit=limit + 1, after=after)
+        return cursors.page(rows, limit, lambda shipment: (shipment.created_at, shipment.id), of=CURSOR_LIST)
 
     async def create(self, data: ShipmentCreate, *, actor: str) -> Created:
         """The order's shipment, created once: the same order again returns the same shipment.
@@ -153,21 +142,16 @@ class ShippingService:
             if winner is None:  # the clash was the tracking id (60 random bits): a retry is safe
                 raise ConflictError("Please retry: a tracking id clashed.", field="order_id") from None
             return Created(winner, created=False)
-        await self.events.add(
-            self.session,
-            SHIPMENT_CREATED,
-            {
-                "shipment_id": shipment.id,
-                "order_id": shipment.order_id,
-                "tracking_id": shipment.tracking_id,
-                "carrier": shipment.carrier,
-                "zone": shipment.zone,
-                "estimated_days": shipment.estimated_days,
-                "created_at": iso_utc(shipment.created_at),
-            },
-            subject=shipment.id,
-            key=shipment.order_id,
+        created = ShipmentCreated(
+            shipment_id=shipment.id,
+            order_id=shipment.order_id,
+            tracking_id=shipment.tracking_id,
+            carrier=shipment.carrier,
+            zone=quote.zone,
+            estimated_days=shipment.estimated_days,
+            created_at=shipment.created_at,
         )
+        await self.events.add(self.session, created, subject=shipment.id, key=shipment.order_id)
         return Created(shipment, created=True)
 
     async def deliver(self, shipment_id: str) -> tuple[Shipment, bool]:
@@ -182,19 +166,14 @@ class ShippingService:
         shipment.delivered_at = now
         shipment.updated_at = now
         await self.repository.flush()
-        await self.events.add(
-            self.session,
-            SHIPMENT_DELIVERED,
-            {
-                "shipment_id": shipment.id,
-                "order_id": shipment.order_id,
-                "tracking_id": shipment.tracking_id,
-                "carrier": shipment.carrier,
-                "delivered_at": iso_utc(now),
-            },
-            subject=shipment.id,
-            key=shipment.order_id,
+        delivered = ShipmentDelivered(
+            shipment_id=shipment.id,
+            order_id=shipment.order_id,
+            tracking_id=shipment.tracking_id,
+            carrier=shipment.carrier,
+            delivered_at=now,
         )
+        await self.events.add(self.session, delivered, subject=shipment.id, key=shipment.order_id)
         return shipment, True
 
 
