@@ -21,6 +21,7 @@ test-fast: $(VENV)/.test-installed  ## the suite without provisioning (servers a
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

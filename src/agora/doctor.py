@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import text
@@ -62,7 +63,7 @@ async def run_checks(specs: Sequence[ServiceSpec], platform: PlatformSettings) -
     for spec in specs:
         url = load_settings(spec.settings_cls).resolved_database_url(platform)
         shown = make_url(url).render_as_string(hide_password=True)
-        checks.append((f"{spec.name} database", shown, lambda url=url: _database(url)))
+        checks.append((f"{spec.name} database", shown, partial(_database, url)))
     checks.append(("broker", platform.broker_url, lambda: _broker(platform.broker_url)))
     if platform.redis_url:
         checks.append(("redis", platform.redis_url, lambda: _redis(platform.redis_url or "")))

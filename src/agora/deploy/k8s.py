@@ -1015,7 +1015,7 @@ def components() -> dict[str, dict[str, Any]]:
         "ingress-nginx": ingress_nginx(),
         "observability": observability(),
     }
-    result = {
+    result: dict[str, dict[str, Any]] = {
         name: {"resources.yaml": docs, "kustomization.yaml": kustomization(["resources.yaml"], component=True)}
         for name, docs in made.items()
     }

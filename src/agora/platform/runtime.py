@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,6 +42,9 @@ from agora.platform.observability.tracing import configure_tracing, flush_tracin
 from agora.platform.peers import Peers
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 log = structlog.get_logger(__name__)
 
@@ -289,76 +292,23 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
                 "url.scheme": request.url.scheme,
             },
         ) as span:
-            response = await _forward_upstream(request, name, base)
+            response = await _forward_upstream(client_holder["client"], request, name, base)
             span.set_attribute("http.response.status_code", response.status_code)
             if response.status_code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
         if not isinstance(response, httpx.Response):
             return response  # the service is unreachable: our problem document
-        streamed = StreamingResponse(
-            response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
-        )
-        # multi_items: repeated headers stay repeated (identity's login sets three cookies)
-        for key, value in response.headers.multi_items():
-            if key.lower() not in _HOP_BY_HOP:
-                streamed.headers.append(key, value)
-        return streamed
-
-    async def _forward_upstream(request: Request, name: str, base: str) -> httpx.Response | Response:
-        client = client_holder["client"]
-        # the front is the edge: a client's own X-Forwarded-For is dropped, never passed on, and
-        # the trace context the services see is the front's span, not what the client sent
-        headers = [
-            (k, v)
-            for k, v in request.headers.items()
-            if k.lower() not in _HOP_BY_HOP and k.lower() not in _REPLACED_HEADERS
-        ]
-        headers.append(("x-forwarded-for", request.client.host if request.client else ""))
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        headers.extend(carrier.items())
-        upstream = client.build_request(
-            request.method,
-            base.rstrip("/") + request.url.path,
-            params=request.url.query,
-            headers=headers,
-            content=request.stream(),
-        )
-        try:
-            return await client.send(upstream, stream=True)
-        except httpx.HTTPError as exc:
-            return problem_response(
-                502, detail=f"The {name} service is unreachable ({type(exc).__name__}).", instance=request.url.path
-            )
+        return _streamed_back(response)
 
     async def readyz(request: Request) -> Response:
         client = client_holder["client"]
-
-        async def probe(name: str, base: str) -> tuple[str, str]:
-            try:
-                response = await client.get(base.rstrip("/") + "/readyz", timeout=3.0)
-            except httpx.HTTPError as exc:
-                return name, f"unreachable: {type(exc).__name__}"
-            if response.status_code == 200:
-                return name, "ok"
-            detail = orjson.loads(response.content).get("detail", "") if response.content else ""
-            return name, f"not ready: {detail}".strip()
-
-        results = dict(await asyncio.gather(*(probe(n, u) for n, u in sorted(service_urls.items()))))
+        results = dict(await asyncio.gather(*(_probe(client, n, u) for n, u in sorted(service_urls.items()))))
         return readiness_response(results, instance=request.url.path)
 
     async def metrics(_: Request) -> Response:
         """Every service process's metrics in one scrape, each sample labelled with its process."""
         client = client_holder["client"]
-
-        async def scrape(name: str, base: str) -> tuple[str, str]:
-            try:
-                response = await client.get(base.rstrip("/") + "/metrics", timeout=5.0)
-            except httpx.HTTPError:
-                return name, ""  # a process that is down has no metrics; /readyz says why
-            return name, response.text if response.status_code == 200 else ""
-
-        scraped = await asyncio.gather(*(scrape(n, u) for n, u in sorted(service_urls.items())))
+        scraped = await asyncio.gather(*(_scrape(client, n, u) for n, u in sorted(service_urls.items())))
         body, content_type = merge_metrics({"front": metrics_response()[0].decode(), **dict(scraped)})
         return Response(body, media_type=content_type)
 
@@ -383,6 +333,69 @@ def create_front_app(service_urls: dict[str, str], *, timeout: float = 30.0) -> 
     )
 
 
+def _streamed_back(response: httpx.Response) -> StreamingResponse:
+    """The upstream's answer as the front's, its body streamed, hop-by-hop headers dropped."""
+    streamed = StreamingResponse(
+        response.aiter_raw(), status_code=response.status_code, background=BackgroundTask(response.aclose)
+    )
+    # multi_items: repeated headers stay repeated (identity's login sets three cookies)
+    for key, value in response.headers.multi_items():
+        if key.lower() not in _HOP_BY_HOP:
+            streamed.headers.append(key, value)
+    return streamed
+
+
+async def _forward_upstream(
+    client: httpx.AsyncClient, request: Request, name: str, base: str
+) -> httpx.Response | Response:
+    """Sends the request on to the service process (a 502 problem when it is unreachable)."""
+    # the front is the edge: a client's own X-Forwarded-For is dropped, never passed on, and
+    # the trace context the services see is the front's span, not what the client sent
+    headers = [
+        (k, v)
+        for k, v in request.headers.items()
+        if k.lower() not in _HOP_BY_HOP and k.lower() not in _REPLACED_HEADERS
+    ]
+    headers.append(("x-forwarded-for", request.client.host if request.client else ""))
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    headers.extend(carrier.items())
+    upstream = client.build_request(
+        request.method,
+        base.rstrip("/") + request.url.path,
+        params=request.url.query,
+        headers=headers,
+        content=request.stream(),
+    )
+    try:
+        return await client.send(upstream, stream=True)
+    except httpx.HTTPError as exc:
+        return problem_response(
+            502, detail=f"The {name} service is unreachable ({type(exc).__name__}).", instance=request.url.path
+        )
+
+
+async def _probe(client: httpx.AsyncClient, name: str, base: str) -> tuple[str, str]:
+    """One service process's readiness as the front's /readyz reports it."""
+    try:
+        response = await client.get(base.rstrip("/") + "/readyz", timeout=3.0)
+    except httpx.HTTPError as exc:
+        return name, f"unreachable: {type(exc).__name__}"
+    if response.status_code == 200:
+        return name, "ok"
+    detail = orjson.loads(response.content).get("detail", "") if response.content else ""
+    return name, f"not ready: {detail}".strip()
+
+
+async def _scrape(client: httpx.AsyncClient, name: str, base: str) -> tuple[str, str]:
+    """One service process's metrics text ("" when it is down: /readyz says why)."""
+    try:
+        response = await client.get(base.rstrip("/") + "/metrics", timeout=5.0)
+    except httpx.HTTPError:
+        return name, ""
+    return name, response.text if response.status_code == 200 else ""
+
+
 #: request headers a proxied WebSocket handshake carries on (the session cookie, a bearer, the
 #: origin the service checks against cross-site hijacking, the trace)
 _WEBSOCKET_HEADERS = ("cookie", "authorization", "origin", "traceparent", "x-request-id", "user-agent")
@@ -395,7 +408,7 @@ async def _relay_websocket(websocket: WebSocket, base: str) -> None:
     ``websockets`` library's client (installed with uvicorn's standard extras).
     """
     from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.exceptions import InvalidStatus
 
     # the handshake names the public host (the service checks Origin against Host, as it would
     # behind an ingress) while the connection goes to the service's own address
@@ -426,31 +439,10 @@ async def _relay_websocket(websocket: WebSocket, base: str) -> None:
         await websocket.close(code=1011)
         return
     await websocket.accept()
-
-    async def client_to_upstream() -> None:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                await upstream.close()
-                return
-            if message.get("text") is not None:
-                await upstream.send(message["text"])
-            elif message.get("bytes") is not None:
-                await upstream.send(message["bytes"])
-
-    async def upstream_to_client() -> None:
-        try:
-            async for data in upstream:
-                if isinstance(data, str):
-                    await websocket.send_text(data)
-                else:
-                    await websocket.send_bytes(data)
-        except ConnectionClosed:
-            pass
-        code = upstream.close_code or 1000
-        await websocket.close(code=code if code != 1006 else 1011)
-
-    tasks = [asyncio.create_task(client_to_upstream()), asyncio.create_task(upstream_to_client())]
+    tasks = [
+        asyncio.create_task(_client_to_upstream(websocket, upstream)),
+        asyncio.create_task(_upstream_to_client(upstream, websocket)),
+    ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -458,3 +450,30 @@ async def _relay_websocket(websocket: WebSocket, base: str) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await upstream.close()
+
+
+async def _client_to_upstream(websocket: WebSocket, upstream: ClientConnection) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            await upstream.close()
+            return
+        if message.get("text") is not None:
+            await upstream.send(message["text"])
+        elif message.get("bytes") is not None:
+            await upstream.send(message["bytes"])
+
+
+async def _upstream_to_client(upstream: ClientConnection, websocket: WebSocket) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        async for data in upstream:
+            if isinstance(data, str):
+                await websocket.send_text(data)
+            else:
+                await websocket.send_bytes(data)
+    except ConnectionClosed:
+        pass
+    code = upstream.close_code or 1000
+    await websocket.close(code=code if code != 1006 else 1011)

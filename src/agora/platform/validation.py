@@ -106,17 +106,42 @@ IsoDay = _iso_text(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "a date as YYYY-MM-DD")
 IsoMoment = _iso_text(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].*", "an ISO 8601 date-time like 2026-12-04T10:00:00Z")
 
 
+def _not_nullable(field: dict[str, Any]) -> None:
+    options = [option for option in field.pop("anyOf", ()) if option.get("type") != "null"]
+    if len(options) == 1:
+        field.update(options[0])
+    elif options:
+        field["anyOf"] = options
+    if field.get("default", "") is None:
+        del field["default"]
+
+
 def omittable_not_null(schema: dict[str, Any]) -> None:
     """``json_schema_extra`` of a PATCH model whose fields may be left out but not sent as null
-    (the model types them ``X | None = None`` to tell "left out" apart; the service refuses null)."""
+    (the model types them ``X | None = None`` to tell "left out" apart; :func:`refuse_null` or the
+    service refuses null)."""
     for field in schema.get("properties", {}).values():
-        options = [option for option in field.pop("anyOf", ()) if option.get("type") != "null"]
-        if len(options) == 1:
-            field.update(options[0])
-        elif options:
-            field["anyOf"] = options
-        if field.get("default", "") is None:
-            del field["default"]
+        _not_nullable(field)
+
+
+def omittable_not_null_fields(*names: str) -> Callable[[dict[str, Any]], None]:
+    """:func:`omittable_not_null` for the fields ``names`` only (the others may be sent as null)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        properties = schema.get("properties", {})
+        for name in names:
+            if name in properties:
+                _not_nullable(properties[name])
+
+    return extra
+
+
+def refuse_null(value: Any) -> Any:
+    """A ``mode="before"`` field validator for a partial update whose fields may be left out but
+    not sent as null: the model types them ``X | SkipJsonSchema[None] = None`` (None: left out)."""
+    if value is None:
+        raise ValueError("must not be null; leave the field out to keep its value")
+    return value
 
 
 def _is_int(annotation: Any) -> bool:
@@ -167,7 +192,9 @@ __all__ = [
     "TextBlock",
     "TextRule",
     "omittable_not_null",
+    "omittable_not_null_fields",
     "one_line",
     "optional_line",
+    "refuse_null",
     "text_block",
 ]

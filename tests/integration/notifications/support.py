@@ -75,7 +75,8 @@ class StreamingASGITransport(httpx.AsyncBaseTransport):
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    # C901 waived: a minimal ASGI server (receive, send, run) in one frame, as httpx's own transport
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:  # noqa: C901
         body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
         scope = {
             "type": "http",

@@ -55,7 +55,8 @@ GATES: dict[str, asyncio.Event] = {}
 ENTERED: dict[str, asyncio.Event] = {}
 
 
-def build_router() -> APIRouter:
+# C901 waived: the probe service declares its endpoints as closures, like the services' build_router
+def build_router() -> APIRouter:  # noqa: C901
     router = APIRouter(prefix="/api/probe", dependencies=[Depends(require_json)])
 
     @router.post("/notes", status_code=201)

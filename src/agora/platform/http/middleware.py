@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterable
+from contextvars import Token
 from typing import Any
 
 import orjson
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agora.platform.observability.context import (
@@ -89,6 +92,115 @@ def problem_body(*, status: int, title: str, detail: str, instance: str) -> byte
     )
 
 
+def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, int | None, str | None, dict[str, str] | None]:
+    """The request id (the caller's when well-formed, else a fresh one), the declared body length,
+    the Authorization header and the trace context headers (None when there are none)."""
+    request_id: str | None = None
+    content_length: int | None = None
+    authorization: str | None = None
+    carrier: dict[str, str] | None = None
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _REQUEST_ID_PATTERN.fullmatch(candidate):
+                request_id = candidate
+        elif name == b"content-length":
+            try:
+                content_length = int(value)
+            except ValueError:
+                content_length = None  # the server rejects a malformed length before us
+        elif name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"traceparent" or name == b"tracestate":
+            if carrier is None:
+                carrier = {}
+            carrier[name.decode("latin-1")] = value.decode("latin-1")
+    return request_id or new_request_id(), content_length, authorization, carrier
+
+
+class _Exchange:
+    """One request's traffic between server and app: counts the body against the limit (a 413
+    past it), tags the response with the request id, and remembers the status sent.
+
+    Its two bound methods replace the closures ``__call__`` used to create per request: one
+    object instead of three function objects and their cells (measured no slower, see the commit)."""
+
+    __slots__ = (
+        "answered",
+        "drain_limit",
+        "max_body",
+        "path",
+        "receive",
+        "received",
+        "request_id_header",
+        "send",
+        "started",
+        "status",
+    )
+
+    # positional parameters: keyword arguments cost a little on every request
+    def __init__(
+        self,
+        receive: Receive,
+        send: Send,
+        path: str,
+        max_body: int,
+        drain_limit: int,
+        request_id_header: tuple[bytes, bytes],
+    ) -> None:
+        self.receive = receive
+        self.send = send
+        self.path = path
+        self.max_body = max_body
+        self.drain_limit = drain_limit
+        self.request_id_header = request_id_header
+        self.status = 0
+        self.started = False
+        self.answered = False  # we sent a 413 ourselves; whatever the app sends after is dropped
+        self.received = 0
+
+    async def send_413(self, *, drain: bool) -> None:
+        self.answered = self.started = True
+        self.status = 413
+        body = problem_body(
+            status=413,
+            title="Payload Too Large",
+            detail=f"The request body is larger than the limit of {self.max_body} bytes.",
+            instance=self.path,
+        )
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode("ascii")),
+            self.request_id_header,
+        ]
+        if not drain:
+            # The rest of the body stays unread, so the connection cannot be reused.
+            headers.append((b"connection", b"close"))
+        await self.send({"type": "http.response.start", "status": 413, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+        if drain:
+            await _drain(self.receive, self.drain_limit)
+
+    async def counting_receive(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_body:
+                if not self.started:
+                    await self.send_413(drain=bool(message.get("more_body")))
+                raise _PayloadTooLargeError
+        return message
+
+    async def tagging_send(self, message: Message) -> None:
+        if self.answered:
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            message = {**message, "headers": [*message.get("headers", ()), self.request_id_header]}
+        await self.send(message)
+
+
 class ChassisMiddleware:
     """Wraps one service app; in embedded mode each service app gets its own instance."""
 
@@ -113,140 +225,46 @@ class ChassisMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id: str | None = None
-        content_length: int | None = None
-        authorization: str | None = None
-        carrier: dict[str, str] | None = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if _REQUEST_ID_PATTERN.fullmatch(candidate):
-                    request_id = candidate
-            elif name == b"content-length":
-                try:
-                    content_length = int(value)
-                except ValueError:
-                    content_length = None  # the server rejects a malformed length before us
-            elif name == b"authorization":
-                authorization = value.decode("latin-1")
-            elif name == b"traceparent" or name == b"tracestate":
-                if carrier is None:
-                    carrier = {}
-                carrier[name.decode("latin-1")] = value.decode("latin-1")
-        if request_id is None:
-            request_id = new_request_id()
-        request_id_header = (b"x-request-id", request_id.encode("ascii"))
-
+        request_id, content_length, authorization, carrier = _read_headers(scope["headers"])
         method: str = scope["method"]
         path: str = scope["path"]
-        outer = trace.get_current_span()
-        if outer.is_recording() and getattr(outer, "kind", None) is SpanKind.SERVER:
-            # An outer layer (FastAPI >= 0.160's native telemetry, or opentelemetry-instrumentation-
-            # asgi) already opened the server span for this request: use it rather than nest a
-            # second one. Passing FASTAPI_TELEMETRY to FastAPI() turns that layer off, which is
-            # cheaper (it also records three internal spans and OTel metrics per request).
-            span = outer
-            own_span = False
-            context_token = None
-        else:
-            # attributes are set once, at the end: each set takes the span's lock
-            span = self._tracer.start_span(
-                method,
-                context=propagate.extract(carrier) if carrier is not None else None,
-                kind=SpanKind.SERVER,
-            )
-            own_span = True
-            context_token = otel_context.attach(trace.set_span_in_context(span))
+        # context_token is None when the span is not ours (an outer layer opened it)
+        span, context_token = self._server_span(method, carrier)
         request_id_token = request_id_var.set(request_id)
         authorization_token = authorization_var.set(authorization)
         service_token = service_var.set(self.service)
-
-        status = 0
-        started = False
-        answered = False  # we sent a 413 ourselves; whatever the app sends after is dropped
-        received = 0
-        max_body = self.max_body_bytes
-
-        async def send_413(*, drain: bool) -> None:
-            nonlocal status, started, answered
-            answered = started = True
-            status = 413
-            body = problem_body(
-                status=413,
-                title="Payload Too Large",
-                detail=f"The request body is larger than the limit of {max_body} bytes.",
-                instance=path,
-            )
-            headers = [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode("ascii")),
-                request_id_header,
-            ]
-            if not drain:
-                # The rest of the body stays unread, so the connection cannot be reused.
-                headers.append((b"connection", b"close"))
-            await send({"type": "http.response.start", "status": 413, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            if drain:
-                await _drain(receive, self._drain_limit)
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > max_body:
-                    if not started:
-                        await send_413(drain=bool(message.get("more_body")))
-                    raise _PayloadTooLargeError
-            return message
-
-        async def tagging_send(message: Message) -> None:
-            nonlocal status, started
-            if answered:
-                return
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), request_id_header]}
-            await send(message)
+        exchange = _Exchange(
+            receive,
+            send,
+            path,
+            self.max_body_bytes,
+            self._drain_limit,
+            (b"x-request-id", request_id.encode("ascii")),
+        )
 
         self._in_progress.inc()
         start = time.perf_counter()
         try:
-            if content_length is not None and content_length > max_body:
-                await send_413(drain=content_length <= self._drain_limit)
+            if content_length is not None and content_length > exchange.max_body:
+                await exchange.send_413(drain=content_length <= self._drain_limit)
             else:
-                await self.app(scope, counting_receive, tagging_send)
+                await self.app(scope, exchange.counting_receive, exchange.tagging_send)
         except Exception as exc:
-            if not answered:
-                if not started:
-                    status = 500
-                if own_span:
+            if not exchange.answered:
+                if not exchange.started:
+                    exchange.status = 500
+                if context_token is not None:
                     span.record_exception(exc)
                 raise
             # Otherwise the app only failed because we cut its body short; the client has its 413.
         finally:
             duration = time.perf_counter() - start
             self._in_progress.dec()
-            if status == 0:  # cancelled (client went away) before any response
-                status = 499
+            status = exchange.status or 499  # 0: cancelled (client went away) before any response
             route = route_template(scope)
             self._observe(method, route, status, duration)
-
-            if own_span:
-                attributes: dict[str, str | int] = {
-                    "http.request.method": method,
-                    "url.path": path,
-                    "url.scheme": scope.get("scheme", "http"),
-                    "http.response.status_code": status,
-                }
-                if route != UNMATCHED_ROUTE:
-                    span.update_name(f"{method} {route}")
-                    attributes["http.route"] = route
-                span.set_attributes(attributes)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+            if context_token is not None:
+                _describe_span(span, method, route, path, scope.get("scheme", "http"), status)
             if self.access_log:
                 self._log_access(method, route, path, status, duration, request_id)
             service_var.reset(service_token)
@@ -255,6 +273,24 @@ class ChassisMiddleware:
             if context_token is not None:  # the span is ours
                 span.end()
                 otel_context.detach(context_token)
+
+    def _server_span(self, method: str, carrier: dict[str, str] | None) -> tuple[Span, Token[Context] | None]:
+        """The request's server span, and the context token when this middleware opened it (None
+        when an outer layer did: that layer describes and ends it)."""
+        outer = trace.get_current_span()
+        if outer.is_recording() and getattr(outer, "kind", None) is SpanKind.SERVER:
+            # An outer layer (FastAPI >= 0.160's native telemetry, or opentelemetry-instrumentation-
+            # asgi) already opened the server span for this request: use it rather than nest a
+            # second one. Passing FASTAPI_TELEMETRY to FastAPI() turns that layer off, which is
+            # cheaper (it also records three internal spans and OTel metrics per request).
+            return outer, None
+        # attributes are set once, at the end: each set takes the span's lock
+        span = self._tracer.start_span(
+            method,
+            context=propagate.extract(carrier) if carrier is not None else None,
+            kind=SpanKind.SERVER,
+        )
+        return span, otel_context.attach(trace.set_span_in_context(span))
 
     def _observe(self, method: str, route: str, status: int, duration: float) -> None:
         if method not in KNOWN_METHODS:
@@ -288,6 +324,22 @@ class ChassisMiddleware:
             # probes and scrapes would drown the access log: debug level for them
             level=logging.DEBUG if path.endswith(_QUIET_SUFFIXES) else logging.INFO,
         )
+
+
+def _describe_span(span: Span, method: str, route: str, path: str, scheme: str, status: int) -> None:
+    """Name the span after its route and set its attributes, in one call (each takes the span's lock)."""
+    attributes: dict[str, str | int] = {
+        "http.request.method": method,
+        "url.path": path,
+        "url.scheme": scheme,
+        "http.response.status_code": status,
+    }
+    if route != UNMATCHED_ROUTE:
+        span.update_name(f"{method} {route}")
+        attributes["http.route"] = route
+    span.set_attributes(attributes)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 __all__ = ["FASTAPI_TELEMETRY", "ChassisMiddleware", "problem_body", "route_template"]

@@ -11,10 +11,17 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from agora.contracts.ads import Ad, ServedAd, ServedAds
-from agora.platform.validation import IsoMoment, OneLine, StrictRequest, TextBlock
+from agora.platform.validation import (
+    IsoMoment,
+    OneLine,
+    StrictRequest,
+    TextBlock,
+    omittable_not_null_fields,
+    refuse_null,
+)
 from agora.services.ads.models import (
     ID_LENGTH,
     KEYWORD_LENGTH,
@@ -71,33 +78,36 @@ class AdCreate(_Request):
         return as_set(values)
 
 
+#: the fields of :class:`AdUpdate` that may be left out but not sent as null
+_NOT_NULL = ("title", "text", "url", "categories", "keywords", "active", "weight", "version")
+
+
 class AdUpdate(_Request):
     """A partial update: only the fields sent change. ``image``, ``starts_at`` and ``ends_at`` may
     be ``null`` (removed); ``version``, when sent, must be the ad's current version (else 412)."""
 
-    title: Title = Field(default=None)
-    text: Text = Field(default=None)
-    url: Link = Field(default=None)
+    # the other fields are None on the model when left out, refused when sent as null
+
+    model_config = ConfigDict(json_schema_extra=omittable_not_null_fields(*_NOT_NULL))
+
+    title: Title | None = None
+    text: Text | None = None
+    url: Link | None = None
     image: Link | None = None
-    categories: Categories = Field(default=None)
-    keywords: Keywords = Field(default=None)
-    active: bool = Field(default=None)
-    weight: Weight = Field(default=None)
+    categories: Categories | None = None
+    keywords: Keywords | None = None
+    active: bool | None = None
+    weight: Weight | None = None
     starts_at: Moment | None = None
     ends_at: Moment | None = None
-    version: int = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1)
 
     @field_validator("categories", "keywords")
     @classmethod
     def _as_set(cls, values: list[str]) -> list[str]:
         return as_set(values)
 
-    @field_validator("title", "text", "url", "categories", "keywords", "active", "weight", "version", mode="wrap")
-    @classmethod
-    def _not_null(cls, value: Any, handler: Any) -> Any:
-        if value is None:
-            raise ValueError("must not be null")
-        return handler(value)
+    _not_null = field_validator(*_NOT_NULL, mode="before")(refuse_null)
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set if name != "version"}

@@ -121,7 +121,7 @@ class CatalogRepository:
 
     # -- products -------------------------------------------------------------------------------
 
-    def _products(self) -> Select[tuple[Product]]:
+    def _products(self) -> Select[Product]:
         statement = select(Product)
         if not self.include_inactive:
             statement = statement.where(Product.active.is_(True))
@@ -159,7 +159,7 @@ class CatalogRepository:
                 found.update(result.scalars())
         return found
 
-    def _filtered(self, filters: ProductFilters) -> Select[tuple[Product]]:
+    def _filtered(self, filters: ProductFilters) -> Select[Product]:
         statement = self._products()
         if filters.active is not None:
             statement = statement.where(Product.active.is_(filters.active))
@@ -207,7 +207,7 @@ class CatalogRepository:
         return list(result.scalars().unique())
 
     @staticmethod
-    def _keyset(statement: Select[tuple[Product]], sort: SortOrder, after: Keyset | None) -> Select[Any]:
+    def _keyset(statement: Select[Product], sort: SortOrder, after: Keyset | None) -> Select[Any]:
         key: Any
         descending = sort in (SortOrder.newest, SortOrder.price_desc)
         if sort is SortOrder.newest:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from agora.contracts.catalog import CategoryRef, CurrencyCode, Money, Product
-from agora.platform.validation import OneLine, StrictRequest, TextBlock
+from agora.platform.validation import OneLine, StrictRequest, TextBlock, omittable_not_null, refuse_null
 from agora.services.catalog.models import (
     CATEGORY_NAME_LENGTH,
     CATEGORY_SLUG_LENGTH,
@@ -81,14 +81,19 @@ class ProductCreate(_Request):
 class ProductUpdate(_Request):
     """A partial update: only the fields sent change; ``null`` is refused (no field is nullable)."""
 
-    sku: Sku = Field(default=None)
-    name: ProductName = Field(default=None)
-    description: Description = Field(default=None)
-    price: MoneyIn = Field(default=None)
-    category: Slug = Field(default=None)
-    tags: Tags = Field(default=None)
-    images: Images = Field(default=None)
-    active: bool = Field(default=None)
+    # a field left out is None on the model; the document shows none as nullable
+    model_config = ConfigDict(json_schema_extra=omittable_not_null)
+
+    sku: Sku | None = None
+    name: ProductName | None = None
+    description: Description | None = None
+    price: MoneyIn | None = None
+    category: Slug | None = None
+    tags: Tags | None = None
+    images: Images | None = None
+    active: bool | None = None
+
+    _not_null = field_validator("*", mode="before")(refuse_null)
 
     @field_validator("tags")
     @classmethod
@@ -106,9 +111,14 @@ class CategoryCreate(_Request):
 
 
 class CategoryUpdate(_Request):
-    slug: Slug = Field(default=None)
-    name: CategoryName = Field(default=None)
-    description: CategoryDescription = Field(default=None)
+    # like ProductUpdate: fields left out keep their value, null is refused
+    model_config = ConfigDict(json_schema_extra=omittable_not_null)
+
+    slug: Slug | None = None
+    name: CategoryName | None = None
+    description: CategoryDescription | None = None
+
+    _not_null = field_validator("*", mode="before")(refuse_null)
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}

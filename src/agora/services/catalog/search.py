@@ -24,8 +24,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, func, literal_column, or_, select, table
+from sqlalchemy import ColumnClause, ColumnElement, FromClause, and_, func, literal_column, or_, select, table
 from sqlalchemy import column as sql_column
 from sqlalchemy.dialects import mysql
 
@@ -97,7 +98,8 @@ class SearchClause:
 
 def _sqlite(words: list[str]) -> SearchClause:
     fts = table("products_fts", sql_column("product_id"))
-    fts_name = literal_column("products_fts")
+    # the FTS5 table's own name as a column: what bm25() and MATCH take (no SQL type)
+    fts_name: ColumnClause[Any] = literal_column("products_fts")
     # bm25 weights per column: product_id (unindexed), name, description, tags
     rank = func.bm25(fts_name, 0.0, 10.0, 1.0, 4.0)
     matches = (
@@ -116,7 +118,7 @@ def _sqlite(words: list[str]) -> SearchClause:
 
 def _postgresql(words: list[str]) -> SearchClause:
     query = func.to_tsquery(literal_column("'english'::regconfig"), tsquery(words))
-    vector = literal_column("products.search_vector")
+    vector: ColumnClause[Any] = literal_column("products.search_vector")
     return SearchClause(condition=vector.op("@@")(query), rank=-func.ts_rank_cd(vector, query))
 
 
@@ -125,10 +127,10 @@ def _mysql(words: list[str]) -> SearchClause:
     conditions: list[ColumnElement[bool]] = []
     rank: ColumnElement[float] | None = None
     if expression:
-        document = mysql.match(
-            Product.name, Product.description, Product.tags_text, against=expression
-        ).in_boolean_mode()
-        name_only = mysql.match(Product.name, against=expression).in_boolean_mode()
+        # match() takes column expressions, not the mapped attributes
+        name, description, tags = Product.name.expression, Product.description.expression, Product.tags_text.expression
+        document = mysql.match(name, description, tags, against=expression).in_boolean_mode()
+        name_only = mysql.match(name, against=expression).in_boolean_mode()
         conditions.append(document)
         rank = -(name_only * 3 + document)
     for word in leftover:

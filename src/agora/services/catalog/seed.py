@@ -147,7 +147,7 @@ async def seed_catalog(session: AsyncSession, events: EventWriter) -> int:
         if item.slug in existing or item.id in taken_ids:
             # kept as the admin left it (an admin may have renamed a seeded category's slug)
             continue
-        category = Category(
+        new_category = Category(
             id=item.id,
             slug=item.slug,
             name=item.name,
@@ -155,33 +155,33 @@ async def seed_catalog(session: AsyncSession, events: EventWriter) -> int:
             created_at=datetime.fromisoformat(SEED_EPOCH_ISO),
             updated_at=datetime.fromisoformat(SEED_EPOCH_ISO),
         )
-        await repository.add_category(category)
-        existing[item.slug] = category
+        await repository.add_category(new_category)
+        existing[item.slug] = new_category
         inserted += 1
 
     by_id = {category.id: category for category in existing.values()}
     present = await repository.existing_keys([item.sku for item in seed_products], [item.id for item in seed_products])
     new_products: list[Product] = []
-    for item in seed_products:
-        if item.sku in present or item.id in present:
+    for seeded in seed_products:
+        if seeded.sku in present or seeded.id in present:
             # keyed by sku; the id check covers a seeded product whose sku an admin changed
             continue
-        category = existing.get(item.category_slug) or by_id.get(seed_id("category", item.category_slug))
+        category = existing.get(seeded.category_slug) or by_id.get(seed_id("category", seeded.category_slug))
         if category is None:
             continue
         product = Product(
-            id=item.id,
-            sku=item.sku,
-            name=item.name,
-            description=item.description,
-            price_amount=item.price_amount,
-            price_currency=item.currency,
+            id=seeded.id,
+            sku=seeded.sku,
+            name=seeded.name,
+            description=seeded.description,
+            price_amount=seeded.price_amount,
+            price_currency=seeded.currency,
             category_id=category.id,
-            tags_text=" ".join(item.tags),
-            images=list(item.images),
+            tags_text=" ".join(seeded.tags),
+            images=list(seeded.images),
             active=True,
-            created_at=item.created_at,
-            updated_at=item.created_at,
+            created_at=seeded.created_at,
+            updated_at=seeded.created_at,
         )
         product.category = category
         new_products.append(product)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from agora.contracts.catalog import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
-from agora.platform.db.types import iso_utc
+from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import (
     ConflictError,
     NotFoundError,
@@ -28,7 +28,7 @@ from agora.platform.errors import (
 )
 from agora.platform.http.pagination import CursorCodec
 from agora.platform.messaging import EventWriter
-from agora.services.catalog.models import Category, Product, utcnow
+from agora.services.catalog.models import Category, Product
 from agora.services.catalog.repository import (
     MAX_SEARCH_OFFSET,
     CatalogRepository,
@@ -38,7 +38,7 @@ from agora.services.catalog.repository import (
     ProductView,
     SortOrder,
 )
-from agora.services.catalog.schemas import CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate
+from agora.services.catalog.schemas import CategoryCreate, CategoryUpdate, MoneyIn, ProductCreate, ProductUpdate
 
 # -- errors --------------------------------------------------------------------------------------
 
@@ -302,34 +302,17 @@ class CatalogService:
                 raise ConflictError(f"A product with sku {changes['sku']} already exists.", field="sku")
             product.sku = changes["sku"]
             changed.append("sku")
-        for name in ("name", "description", "active"):
-            if name in changes and changes[name] != getattr(product, name):
-                setattr(product, name, changes[name])
-                changed.append(name)
-        if "price" in changes:
-            price = data.price
-            if (price.amount, price.currency) != (product.price_amount, product.price_currency):
-                product.price_amount = price.amount
-                product.price_currency = price.currency
-                changed.append("price")
         if "category" in changes and changes["category"] != product.category.slug:
             category = await self._category_for(changes["category"])
             product.category_id = category.id
             product.category = category
             changed.append("category")
-        tags_changed = False
-        if "tags" in changes and changes["tags"] != product.tags:
-            product.tags_text = " ".join(changes["tags"])
-            tags_changed = True
-            changed.append("tags")
-        if "images" in changes and list(changes["images"]) != list(product.images):
-            product.images = list(changes["images"])
-            changed.append("images")
+        changed += _apply_plain_changes(product, changes, data.price)
         if not changed:
             return product
         product.updated_at = utcnow()
         await self._flush_product(product, sku=changes.get("sku"))
-        if tags_changed:
+        if "tags" in changed:
             await self.repository.replace_tags(product)
         payload: dict[str, Any] = {"product": product_document(product), "changed": sorted(changed)}
         if "sku" in changed:
@@ -412,3 +395,23 @@ def _is_uuid(value: str) -> bool:
         return str(uuid.UUID(value)) == value
     except ValueError:
         return False
+
+
+def _apply_plain_changes(product: Product, changes: dict[str, Any], price: MoneyIn | None) -> list[str]:
+    """Apply the changes that need no lookup (all but sku and category); returns the names that differed."""
+    changed: list[str] = []
+    for name in ("name", "description", "active"):
+        if name in changes and changes[name] != getattr(product, name):
+            setattr(product, name, changes[name])
+            changed.append(name)
+    if price is not None and (price.amount, price.currency) != (product.price_amount, product.price_currency):
+        product.price_amount = price.amount
+        product.price_currency = price.currency
+        changed.append("price")
+    if "tags" in changes and changes["tags"] != product.tags:
+        product.tags_text = " ".join(changes["tags"])
+        changed.append("tags")
+    if "images" in changes and list(changes["images"]) != list(product.images):
+        product.images = list(changes["images"])
+        changed.append("images")
+    return changed

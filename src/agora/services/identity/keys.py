@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.auth.keys import generate_private_key, jwks_document, load_private_pem, private_pem, public_jwk
-from agora.services.identity.models import SigningKey, utcnow
+from agora.platform.db.types import utcnow
+from agora.services.identity.models import SigningKey
 from agora.services.identity.repository import IdentityRepository
 
 #: Extra time a retired key stays published, for verifiers' clock skew.

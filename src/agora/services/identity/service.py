@@ -36,11 +36,11 @@ from agora.contracts.identity import (
 from agora.platform.auth.keys import mint_access_token
 from agora.platform.auth.revocations import RevocationList
 from agora.platform.db.session import after_commit
-from agora.platform.db.types import iso_utc
+from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
 from agora.platform.messaging import EventWriter
 from agora.services.identity.keys import active_signing_key
-from agora.services.identity.models import Address, PasswordReset, RefreshToken, Revocation, User, utcnow
+from agora.services.identity.models import Address, PasswordReset, RefreshToken, Revocation, User
 from agora.services.identity.passwords import Passwords
 from agora.services.identity.repository import IdentityRepository
 from agora.services.identity.schemas import AddressIn, AddressUpdate, RegisterIn, UserAdminUpdate, normalise_email

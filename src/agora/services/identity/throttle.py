@@ -169,7 +169,7 @@ class LoginThrottle:
 
     async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         stats = await self.limiter.get_window_stats(item, *identifiers)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        return max(1, math.ceil(float(stats.reset_time) - time.time()))
 
     @asynccontextmanager
     async def attempt(self, email: str, address: str) -> AsyncIterator[None]:

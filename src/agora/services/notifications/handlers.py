@@ -13,8 +13,8 @@ open streams and the email happen only after that transaction committed (SQLAlch
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 import structlog
@@ -43,61 +43,94 @@ def _lines(items: Iterable[orders.OrderLine]) -> tuple[tuple[str, int], ...]:
     return tuple((line.name, line.quantity) for line in items)
 
 
-def what_happened(envelope: Envelope) -> tuple[str, str | None, Facts, bool] | None:
+#: (kind, user id or None, facts, whether it is emailed)
+Happening = tuple[str, str | None, Facts, bool]
+
+
+def _order_placed(data: dict[str, Any]) -> Happening:
+    placed = orders.OrderPlaced.model_validate(data)
+    return "order_placed", placed.user_id, Facts(placed.order_id, placed.total, _lines(placed.items)), True
+
+
+def _order_paid(data: dict[str, Any]) -> Happening:
+    paid = orders.OrderPaid.model_validate(data)
+    return "order_paid", paid.user_id, Facts(paid.order_id, paid.total, _lines(paid.items)), True
+
+
+def _order_failed(data: dict[str, Any]) -> Happening | None:
+    failed = orders.OrderFailed.model_validate(data)
+    if failed.code == payments.REASON_CARD_DECLINED:
+        return None  # the checkout page told the shopper at once; no order exists to tell about
+    return "order_failed", failed.user_id, Facts(failed.order_id, reason=failed.reason), True
+
+
+def _order_cancelled(data: dict[str, Any]) -> Happening:
+    cancelled = orders.OrderCancelled.model_validate(data)
+    return "order_cancelled", cancelled.user_id, Facts(cancelled.order_id, cancelled.total), True
+
+
+def _order_shipped(data: dict[str, Any]) -> Happening:
+    shipped = orders.OrderShipped.model_validate(data)
+    return "order_shipped", shipped.user_id, Facts(shipped.order_id, tracking_id=shipped.tracking_id), True
+
+
+def _order_delivered(data: dict[str, Any]) -> Happening:
+    delivered = orders.OrderDelivered.model_validate(data)
+    return "order_delivered", delivered.user_id, Facts(delivered.order_id), True
+
+
+def _payment_captured(data: dict[str, Any]) -> Happening:
+    captured = payments.PaymentCaptured.model_validate(data)
+    return "order_paid", captured.user_id, Facts(captured.order_id, captured.amount), False
+
+
+def _payment_declined(data: dict[str, Any]) -> None:
+    return None  # told at checkout (see _order_failed)
+
+
+def _payment_refunded(data: dict[str, Any]) -> Happening:
+    refunded = payments.PaymentRefunded.model_validate(data)
+    return "order_cancelled", refunded.user_id, Facts(refunded.order_id, refunded.amount), False
+
+
+def _shipment_created(data: dict[str, Any]) -> Happening:
+    created = shipping.ShipmentCreated.model_validate(data)
+    return (
+        "order_shipped",
+        None,
+        Facts(created.order_id, tracking_id=created.tracking_id, carrier=created.carrier),
+        False,
+    )
+
+
+def _shipment_delivered(data: dict[str, Any]) -> Happening:
+    delivered = shipping.ShipmentDelivered.model_validate(data)
+    return "order_delivered", None, Facts(delivered.order_id), False
+
+
+#: what each event type tells, read from its data (None: nothing to tell)
+_READERS: dict[str, Callable[[dict[str, Any]], Happening | None]] = {
+    orders.ORDER_PLACED: _order_placed,
+    orders.ORDER_PAID: _order_paid,
+    orders.ORDER_FAILED: _order_failed,
+    orders.ORDER_CANCELLED: _order_cancelled,
+    orders.ORDER_SHIPPED: _order_shipped,
+    orders.ORDER_DELIVERED: _order_delivered,
+    payments.PAYMENT_CAPTURED: _payment_captured,
+    payments.PAYMENT_DECLINED: _payment_declined,
+    payments.PAYMENT_REFUNDED: _payment_refunded,
+    shipping.SHIPMENT_CREATED: _shipment_created,
+    shipping.SHIPMENT_DELIVERED: _shipment_delivered,
+}
+
+
+def what_happened(envelope: Envelope) -> Happening | None:
     """(kind, user id or None, facts, whether it is emailed) for an event; None if it tells nothing."""
-    data = envelope.data
-    match envelope.type:
-        case orders.ORDER_PLACED:
-            placed = orders.OrderPlaced.model_validate(data)
-            return "order_placed", placed.user_id, Facts(placed.order_id, placed.total, _lines(placed.items)), True
-        case orders.ORDER_PAID:
-            paid = orders.OrderPaid.model_validate(data)
-            return "order_paid", paid.user_id, Facts(paid.order_id, paid.total, _lines(paid.items)), True
-        case orders.ORDER_FAILED:
-            failed = orders.OrderFailed.model_validate(data)
-            if failed.code == payments.REASON_CARD_DECLINED:
-                return None  # the checkout page told the shopper at once; no order exists to tell about
-            return "order_failed", failed.user_id, Facts(failed.order_id, reason=failed.reason), True
-        case orders.ORDER_CANCELLED:
-            cancelled = orders.OrderCancelled.model_validate(data)
-            return "order_cancelled", cancelled.user_id, Facts(cancelled.order_id, cancelled.total), True
-        case orders.ORDER_SHIPPED:
-            shipped = orders.OrderShipped.model_validate(data)
-            return "order_shipped", shipped.user_id, Facts(shipped.order_id, tracking_id=shipped.tracking_id), True
-        case orders.ORDER_DELIVERED:
-            delivered = orders.OrderDelivered.model_validate(data)
-            return "order_delivered", delivered.user_id, Facts(delivered.order_id), True
-        case payments.PAYMENT_CAPTURED:
-            captured = payments.PaymentCaptured.model_validate(data)
-            return "order_paid", captured.user_id, Facts(captured.order_id, captured.amount), False
-        case payments.PAYMENT_DECLINED:
-            return None  # told at checkout (see orders.ORDER_FAILED above)
-        case payments.PAYMENT_REFUNDED:
-            refunded = payments.PaymentRefunded.model_validate(data)
-            return "order_cancelled", refunded.user_id, Facts(refunded.order_id, refunded.amount), False
-        case shipping.SHIPMENT_CREATED:
-            created = shipping.ShipmentCreated.model_validate(data)
-            facts = Facts(created.order_id, tracking_id=created.tracking_id, carrier=created.carrier)
-            return "order_shipped", None, facts, False
-        case shipping.SHIPMENT_DELIVERED:
-            delivered_shipment = shipping.ShipmentDelivered.model_validate(data)
-            return "order_delivered", None, Facts(delivered_shipment.order_id), False
-    return None
+    reader = _READERS.get(envelope.type)
+    return reader(envelope.data) if reader is not None else None
 
 
-EVENT_TYPES = (
-    orders.ORDER_PLACED,
-    orders.ORDER_PAID,
-    orders.ORDER_FAILED,
-    orders.ORDER_CANCELLED,
-    orders.ORDER_SHIPPED,
-    orders.ORDER_DELIVERED,
-    payments.PAYMENT_CAPTURED,
-    payments.PAYMENT_DECLINED,
-    payments.PAYMENT_REFUNDED,
-    shipping.SHIPMENT_CREATED,
-    shipping.SHIPMENT_DELIVERED,
-)
+EVENT_TYPES = tuple(_READERS)
 
 
 def after_commit(session: AsyncSession, runtime: Runtime, created: Created) -> None:

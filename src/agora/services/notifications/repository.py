@@ -15,7 +15,7 @@ class NotificationsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _of(self, user_id: str) -> Select[tuple[Notification]]:
+    def _of(self, user_id: str) -> Select[Notification]:
         return select(Notification).where(Notification.user_id == user_id)
 
     async def page(self, user_id: str, *, after: tuple[datetime, str] | None, limit: int) -> list[Notification]:

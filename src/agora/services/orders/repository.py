@@ -13,7 +13,7 @@ overwrite what someone else already moved on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ class OrdersRepository:
         self.session = session
         self.visible_to = visible_to
 
-    def _orders(self) -> Select[tuple[Order]]:
+    def _orders(self) -> Select[Order]:
         statement = select(Order)
         if self.visible_to is not None:
             statement = statement.where(Order.user_id == self.visible_to)
@@ -94,7 +94,7 @@ class OrdersRepository:
         order_id: str,
         *,
         version: int,
-        statuses: Sequence[str] | None = None,
+        statuses: Collection[str] | None = None,
         **values: Any,
     ) -> bool:
         """Set ``values`` if the row still has ``version`` (and one of ``statuses``); True if it did."""

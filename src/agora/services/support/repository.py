@@ -16,7 +16,7 @@ class SupportRepository:
         self.session = session
 
     @staticmethod
-    def visible(viewer_id: str, *, agent: bool) -> Select[tuple[Conversation]]:
+    def visible(viewer_id: str, *, agent: bool) -> Select[Conversation]:
         statement = select(Conversation)
         return statement if agent else statement.where(Conversation.customer_id == viewer_id)
 

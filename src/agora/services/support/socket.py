@@ -161,7 +161,8 @@ class Connection:
                 await self.send(error_frame(None, "A frame is a JSON object with a type."))
                 continue
             ref = frame.get("ref") if isinstance(frame.get("ref"), str | int) else None
-            handler = handlers.get(frame.get("type")) if isinstance(frame.get("type"), str) else None
+            kind = frame.get("type")
+            handler = handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 await self.send(error_frame("type", f"type is one of {', '.join(sorted(handlers))}.", ref=ref))
                 continue

@@ -6,6 +6,8 @@ account, admin, chat); this module only joins them and gives the app its browser
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -55,7 +57,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
         title, detail = None, getattr(exc, "detail", None)
     if not _wants_html(request):
-        extra = {}
+        extra: dict[str, Any] = {}
         if isinstance(exc, ProblemError) and exc.field:
             extra["errors"] = [{"field": exc.field, "message": detail or title}]
         return problem_response(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -428,7 +428,7 @@ class SagaSteps:
         step: str,
         *,
         items: Sequence[OrderItem] = (),
-        statuses: Sequence[str] | None = None,
+        statuses: Collection[str] | None = None,
         terminal: bool = False,
         then: Callable[[AsyncSession, Order], Any] | None = None,
         **values: Any,

@@ -462,8 +462,8 @@ async def product_page(request: Request, product_id: str) -> Response:
         backend.get("catalog", f"/api/catalog/products/{product_id}"), cart_count(request, visitor)
     )
     if product is None:
-        context = {**_not_found("No such product."), "cart_count": count}
-        return await render(request, "error.html", context, status_code=404)
+        missing = {**_not_found("No such product."), "cart_count": count}
+        return await render(request, "error.html", missing, status_code=404)
     context: dict[str, Any] = {"product": product, "cart_count": count, "added": request.query_params.get("added")}
     if not isinstance(product, dict):
         context.update(stock=UNAVAILABLE, recommendations=UNAVAILABLE, ads=UNAVAILABLE)
@@ -644,6 +644,12 @@ async def _quote(backend: Backend, cart: Any, country: str, postal_code: str, cu
     return {**quote, "shown_cost": shown(quote["cost"], converted)}
 
 
+def _chosen_currency(form: dict[str, str], visitor: Visitor) -> str:
+    """The currency the checkout form asks for if the shop supports it, else the visitor's."""
+    chosen = form.get("currency", "")
+    return chosen if chosen in SUPPORTED_CURRENCIES else visitor.currency
+
+
 def _address_from(form: dict[str, str], addresses: Any) -> dict[str, str]:
     chosen = form.get("address_id", "new")
     if chosen != "new" and isinstance(addresses, dict):
@@ -673,7 +679,7 @@ async def _checkout_page(
     cart, addresses = await asyncio.gather(
         load_cart(request, visitor), backend.get("identity", "/api/identity/me/addresses")
     )
-    currency = form.get("currency") if form.get("currency") in SUPPORTED_CURRENCIES else visitor.currency
+    currency = _chosen_currency(form, visitor)
     if "address_id" not in form and isinstance(addresses, dict) and addresses.get("items"):
         form = {**form, "address_id": addresses["items"][0]["id"]}
     address = _address_from(form, addresses)
@@ -701,7 +707,7 @@ async def checkout_page(request: Request) -> Response:
     visitor = await load_visitor(request)
     if not visitor.signed_in:
         # a guest checks out with an email alone (routes/account.py: /checkout/guest); or logs in
-        context = {"email": "", "name": "", "errors": {}, "error": None}
+        context: dict[str, Any] = {"email": "", "name": "", "errors": {}, "error": None}
         return await page(request, "store/checkout_start.html", context)
     chosen = request.query_params.get("address_id")
     return await _checkout_page(request, visitor, {"address_id": chosen[:40]} if chosen else {})
@@ -718,7 +724,7 @@ async def checkout_quote(request: Request) -> Response:
         load_cart(request, visitor), backend.get("identity", "/api/identity/me/addresses")
     )
     form = {key: value[:100] for key, value in request.query_params.items()}
-    currency = form.get("currency") if form.get("currency") in SUPPORTED_CURRENCIES else visitor.currency
+    currency = _chosen_currency(form, visitor)
     address = _address_from(form, addresses)
     quote = await _quote(backend, cart, address["country"].upper(), address["postal_code"], currency)
     body = templates.get_template("store/_quote.html").render({"quote": quote})
@@ -735,23 +741,11 @@ async def checkout_submit(request: Request) -> Response:
     backend = Backend(request)
     addresses = await backend.get("identity", "/api/identity/me/addresses")
     address = _address_from(form, addresses)
-    errors: dict[str, str] = {}
-    for name in _ADDRESS_FIELDS:
-        if not address[name]:
-            errors[name] = "Fill this in."
-    address["country"] = address["country"].upper()
     expiry = card_expiry(form.get("expiry", ""))
-    if expiry is None:
-        errors["expiry"] = "Enter the expiry date as on the card, month and year: MM/YY, like 08/29."
-    for name in ("card_number", "cvc"):
-        if not form.get(name, "").strip():
-            errors[name] = "Fill this in."
+    errors = _checkout_errors(form, address, expiry)
+    address["country"] = address["country"].upper()
     key = form.get("idempotency_key", "")
-    if not is_uuid(key):
-        errors["idempotency_key"] = "The form has expired; check the details and place the order again."
     currency = form.get("currency", "")
-    if currency not in SUPPORTED_CURRENCIES:
-        errors["currency"] = "Pick a currency from the list."
     safe_form = {k: v for k, v in form.items() if k not in ("card_number", "cvc", CSRF_FIELD)}
     if errors:
         message = "Check the fields marked below."
@@ -771,15 +765,35 @@ async def checkout_submit(request: Request) -> Response:
             await _save_address(backend, address)
         return RedirectResponse(f"/account/orders/{order['id']}?placed=1", status_code=303)
     message, fields = problem_detail(answer)
-    if answer.status_code == 402:
+    errors = {_FIELD_OF.get(name, name): text for name, text in fields.items()}
+    message, status = _refusal_message(answer.status_code, message), answer.status_code
+    return await _checkout_page(request, visitor, safe_form, errors=errors, error=message, status_code=status)
+
+
+def _checkout_errors(form: dict[str, str], address: dict[str, str], expiry: dict[str, int] | None) -> dict[str, str]:
+    """What the checkout form left out or got wrong, by field (empty when it can be sent)."""
+    errors = {name: "Fill this in." for name in _ADDRESS_FIELDS if not address[name]}
+    if expiry is None:
+        errors["expiry"] = "Enter the expiry date as on the card, month and year: MM/YY, like 08/29."
+    for name in ("card_number", "cvc"):
+        if not form.get(name, "").strip():
+            errors[name] = "Fill this in."
+    if not is_uuid(form.get("idempotency_key", "")):
+        errors["idempotency_key"] = "The form has expired; check the details and place the order again."
+    if form.get("currency", "") not in SUPPORTED_CURRENCIES:
+        errors["currency"] = "Pick a currency from the list."
+    return errors
+
+
+def _refusal_message(status: int, message: str) -> str:
+    """The checkout page's words for an order the payment refused (402) or could not take (502)."""
+    if status == 402:
         declined = message.lower().startswith("your card was declined")
         reason = message if declined else f"Your card was declined: {message.rstrip('.')}."
-        message = f"{reason} No payment was taken; try another card."
-    elif answer.status_code == 502:
-        message = f"The payment provider failed: {message.rstrip('.')}. No payment was taken; try again."
-    errors = {_FIELD_OF.get(name, name): text for name, text in fields.items()}
-    status = answer.status_code
-    return await _checkout_page(request, visitor, safe_form, errors=errors, error=message, status_code=status)
+        return f"{reason} No payment was taken; try another card."
+    if status == 502:
+        return f"The payment provider failed: {message.rstrip('.')}. No payment was taken; try again."
+    return message
 
 
 async def _save_address(backend: Backend, address: dict[str, str]) -> None:
