@@ -34,7 +34,7 @@ from agora.platform.peers import Caller, Peer, ServiceClientSource
 from tests.support.stack import ADDRESS, DECLINED_CARD, GOOD_CARD, Stack, running_stack
 
 P = TypeVar("P")
-ADAPTERS = ("http",)
+ADAPTERS = ("http", "direct")
 HttpFactory = Callable[[ServiceClientSource, Caller], Any]
 
 
@@ -93,6 +93,15 @@ async def test_catalog_unknown_product_is_not_found(stack: Stack, adapter: str) 
     await _refused(catalog.product(str(uuid.uuid4())), NotFoundError)
 
 
+async def test_catalog_answers_the_same_product_through_both_adapters(stack: Stack) -> None:
+    listed = (await stack.products(2))[1]
+    answers = [
+        await port(stack, adapter, "catalog", http.HttpCatalog, caller="cart", as_service=False).product(listed["id"])
+        for adapter in ADAPTERS
+    ]
+    assert answers[0] == answers[1]
+
+
 # -- currency ----------------------------------------------------------------------------------
 
 
@@ -101,6 +110,12 @@ async def test_currency_converts_half_to_even_into_the_target(stack: Stack, adap
     conversion = await currency.convert(Money(amount=1000, currency="USD"), "EUR")
     assert conversion.from_ == Money(amount=1000, currency="USD")
     assert conversion.to.currency == "EUR" and conversion.to.amount > 0
+
+
+async def test_currency_answers_the_same_conversion_through_both_adapters(stack: Stack) -> None:
+    amount = Money(amount=12345, currency="JPY")
+    answers = [await port(stack, adapter, "currency", http.HttpCurrency).convert(amount, "GBP") for adapter in ADAPTERS]
+    assert answers[0] == answers[1]
 
 
 async def test_currency_unsupported_target_names_the_field(stack: Stack, adapter: str) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 import structlog
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db.session import unit_of_work
@@ -57,6 +58,8 @@ tracer = trace.get_tracer("agora.peers")
 
 T = TypeVar("T")
 P = TypeVar("P")
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 
 #: The token id of an in-process caller's subject (no token exists: the process is the caller).
 IN_PROCESS = "in-process"
@@ -194,6 +197,37 @@ ServiceClientSource = Callable[[str], "ServiceClient"]
 """``context.clients``: the HTTP adapters' way to the target's :class:`ServiceClient`."""
 
 
+def runtime_in(context: ServiceContext, cls: type[R]) -> R:
+    """The callee's runtime (what its ``spec.start`` built), checked to be a ``cls``."""
+    runtime = context.runtime
+    if not isinstance(runtime, cls):
+        raise TypeError(f"{context.name}'s runtime is a {type(runtime).__name__}, not a {cls.__name__}")
+    return runtime
+
+
+def invalid(exc: ValidationError, where: str) -> UnprocessableError:
+    """A validation failure as the route's 422 names it (``body.address.country``, ``query.to``)."""
+    fields = [".".join((where, *(str(part) for part in error["loc"]))) for error in exc.errors()]
+    return UnprocessableError(f"Check these fields: {', '.join(fields[:5])}.", field=fields[0] if fields else where)
+
+
+def parsed(model: type[M], data: BaseModel, where: str = "body") -> M:
+    """``data`` (a contract model) as the callee's own request model, validated as its route
+    validates a body: the same rules, a 422 naming the same field (no JSON in between)."""
+    try:
+        return model.model_validate(data.model_dump(exclude_none=True, by_alias=True))
+    except ValidationError as exc:
+        raise invalid(exc, where) from None
+
+
+def checked(adapter: TypeAdapter[T], value: object, field: str) -> T:
+    """A path or query value validated as the route's parameter (``field``: ``path.user_id``)."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        raise UnprocessableError(f"Check these fields: {field}.", field=field) from exc
+
+
 class DirectFactory(Protocol):
     def __call__(self, peer: Peer) -> object: ...
 
@@ -246,8 +280,12 @@ __all__ = [
     "PeerUnavailable",
     "Peers",
     "ServiceClientSource",
+    "checked",
     "error_for",
+    "invalid",
+    "parsed",
     "port_of",
     "reading",
+    "runtime_in",
     "transaction",
 ]

@@ -61,6 +61,11 @@ async def _idempotency_key(
         ),
     ] = None,
 ) -> str:
+    return check_key(value)
+
+
+def check_key(value: str | None) -> str:
+    """The key an ``Idempotency-Key`` value names (a 400 naming the header when it is none)."""
     if value is None or not value.strip():
         raise BadRequest(f"This operation needs an {HEADER} header.", field=HEADER)
     key = value.strip()
@@ -179,6 +184,7 @@ __all__ = [
     "IdempotencyKey",
     "IdempotentResult",
     "answer_once",
+    "check_key",
     "context_store",
     "idempotent",
     "purge_task",

@@ -14,6 +14,7 @@ from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.tasks import PeriodicTask
 from agora.services.cart.endpoints import build_router
 from agora.services.cart.models import metadata
+from agora.services.cart.port import DirectCart
 from agora.services.cart.service import close_store, readiness_checks, settings_of, sweep_expired
 from agora.services.cart.settings import CartSettings
 
@@ -34,6 +35,7 @@ spec = ServiceSpec(
     readiness_checks=readiness_checks,
     on_shutdown=close_store,
     depends_on=("catalog",),
+    port=DirectCart,
 )
 
 __all__ = ["CartSettings", "spec"]

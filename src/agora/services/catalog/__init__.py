@@ -12,6 +12,7 @@ from agora.platform.service import ServiceSpec
 from agora.services.catalog.endpoints import build_router
 from agora.services.catalog.handlers import consumers
 from agora.services.catalog.models import metadata
+from agora.services.catalog.port import DirectCatalog
 from agora.services.catalog.seed import seed
 from agora.services.catalog.settings import CatalogSettings
 
@@ -27,6 +28,7 @@ spec = ServiceSpec(
     # product images that are media ids are checked with media on create and update
     depends_on=("media",),
     fault_flags=(CATALOG_LATENCY, BROKER_PUBLISH_FAILURES),
+    port=DirectCatalog,
 )
 
 __all__ = ["CatalogSettings", "spec"]

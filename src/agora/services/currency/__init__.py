@@ -11,6 +11,7 @@ from pathlib import Path
 from agora.platform.service import ServiceSpec
 from agora.services.currency.endpoints import router
 from agora.services.currency.models import metadata
+from agora.services.currency.port import DirectCurrency
 from agora.services.currency.runtime import start
 from agora.services.currency.seed import seed
 from agora.services.currency.settings import CurrencySettings
@@ -24,6 +25,7 @@ spec = ServiceSpec(
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     seed=seed,
+    port=DirectCurrency,
 )
 
 __all__ = ["CurrencySettings", "spec"]

@@ -13,6 +13,7 @@ from agora.platform.service import ServiceSpec
 from agora.services.inventory.endpoints import build_router
 from agora.services.inventory.handlers import consumers
 from agora.services.inventory.models import metadata
+from agora.services.inventory.port import DirectInventory
 from agora.services.inventory.settings import InventorySettings
 from agora.services.inventory.tasks import periodic
 
@@ -25,6 +26,7 @@ spec = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,
     periodic=periodic,
+    port=DirectInventory,
 )
 
 __all__ = ["InventorySettings", "spec"]

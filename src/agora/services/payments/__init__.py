@@ -13,6 +13,7 @@ from agora.platform.service import ServiceSpec
 from agora.services.payments.endpoints import build_router
 from agora.services.payments.handlers import consumers, periodic
 from agora.services.payments.models import metadata
+from agora.services.payments.port import DirectPayments
 from agora.services.payments.settings import PaymentsSettings
 
 spec = ServiceSpec(
@@ -25,6 +26,7 @@ spec = ServiceSpec(
     consumers=consumers,
     periodic=periodic,
     fault_flags=(PAYMENT_LATENCY, PAYMENT_FAILURES, BROKER_PUBLISH_FAILURES),
+    port=DirectPayments,
 )
 
 __all__ = ["PaymentsSettings", "spec"]

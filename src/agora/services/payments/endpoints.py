@@ -26,12 +26,7 @@ from agora.platform.http.problems import TYPE_BASE, problem_body, require_json
 from agora.platform.idempotency import IdempotencyKey, IdempotentResult, idempotent
 from agora.services.payments import metrics, schemas
 from agora.services.payments.models import CAPTURED, EXTERNAL_ID_LENGTH, ID_LENGTH, Charge
-from agora.services.payments.provider import (
-    TEST_CARDS_DESCRIPTION,
-    FaultyProvider,
-    PaymentProvider,
-    SimulatedProvider,
-)
+from agora.services.payments.provider import TEST_CARDS_DESCRIPTION, PaymentProvider, provider_of
 from agora.services.payments.service import PaymentsService, ProviderUnavailableError, charge_document
 
 PREFIX = "/api/payments"
@@ -44,17 +39,7 @@ Json = Annotated[None, Depends(require_json)]
 
 
 def provider_for(request: Request) -> PaymentProvider:
-    """The service's provider, built once per service context (only the simulated one exists),
-    behind the service's fault flags where they are allowed."""
-    context = request.state.context
-    extras: dict[str, Any] = context.extras
-    provider = extras.get("provider")
-    if provider is None:
-        provider = SimulatedProvider()
-        if context.faults is not None and context.faults.allowed:
-            provider = FaultyProvider(provider, context.faults)
-        extras["provider"] = provider
-    return provider
+    return provider_of(request.state.context)
 
 
 def _service(request: Request, session: AsyncSession) -> PaymentsService:
@@ -75,7 +60,7 @@ def _json(payload: Any, *, status_code: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
 
 
-def _declined_problem(charge: Charge, instance: str) -> dict[str, Any]:
+def declined_problem(charge: Charge, instance: str) -> dict[str, Any]:
     """The 402 a declined card answers, stored with the key and replayed as it was."""
     return problem_body(
         402,
@@ -89,7 +74,7 @@ def _declined_problem(charge: Charge, instance: str) -> dict[str, Any]:
     )
 
 
-def _count_charge(charge: Charge) -> None:
+def count_charge(charge: Charge) -> None:
     metrics.charges_total.labels(charge.status).inc()
     if charge.status == CAPTURED:
         metrics.amount_minor_total.labels(charge.currency).inc(charge.amount)
@@ -118,9 +103,9 @@ def build_router() -> APIRouter:
     ) -> Response:
         async def run(session: AsyncSession) -> IdempotentResult:
             charge = await _service(request, session).charge(body)
-            after_commit(session, lambda: _count_charge(charge))
+            after_commit(session, lambda: count_charge(charge))
             if charge.status != CAPTURED:
-                return IdempotentResult(402, _declined_problem(charge, request.url.path))
+                return IdempotentResult(402, declined_problem(charge, request.url.path))
             return IdempotentResult(201, charge_document(charge), {"Location": f"{PREFIX}/charges/{charge.id}"})
 
         try:

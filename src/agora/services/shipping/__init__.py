@@ -11,6 +11,7 @@ from pathlib import Path
 from agora.platform.service import ServiceSpec
 from agora.services.shipping.endpoints import router
 from agora.services.shipping.models import metadata
+from agora.services.shipping.port import DirectShipping
 from agora.services.shipping.runtime import start
 from agora.services.shipping.settings import ShippingSettings
 
@@ -22,6 +23,7 @@ spec = ServiceSpec(
     start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
+    port=DirectShipping,
 )
 
 __all__ = ["ShippingSettings", "spec"]
