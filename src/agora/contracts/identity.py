@@ -8,9 +8,9 @@ added, with defaults; consumers ignore fields they do not know.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from agora.contracts.base import Event
 
 # Ending sessions is the chassis's protocol (every service's verifier applies these events), so
 # its events are defined there and re-exported here with identity's other contracts.
@@ -33,11 +33,9 @@ SOURCE = "agora/identity"
 Role = Literal["customer", "support", "admin"]
 
 
-class _Contract(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class UserRegistered(Event):
+    event_type: ClassVar[str] = USER_REGISTERED
 
-
-class UserRegistered(_Contract):
     user_id: str
     email: str
     display_name: str
@@ -45,17 +43,21 @@ class UserRegistered(_Contract):
     registered_at: datetime
 
 
-class UserUpdated(_Contract):
+class UserUpdated(Event):
+    event_type: ClassVar[str] = USER_UPDATED
+
     user_id: str
     role: Role
     is_active: bool
     changed_by: str
 
 
-class PasswordResetRequested(_Contract):
+class PasswordResetRequested(Event):
     """``identity.password_reset.requested``: email ``token`` (single use, until ``expires_at``) to
     the user as a link to ``/reset-password``. Identity keeps only the token's hash; the event is
     the one way the secret reaches the mailbox, and it is worthless once used or expired."""
+
+    event_type: ClassVar[str] = PASSWORD_RESET_REQUESTED
 
     reset_id: str
     user_id: str

@@ -96,7 +96,7 @@ async def test_admin_searches_pages_and_disables_users(identity: Identity) -> No
     assert seen == sorted(emails)
 
     tampered = await identity.client.get(f"{API}/users", params={"cursor": "abc.def"}, headers=admin)
-    assert tampered.status_code == 400 and tampered.json()["errors"][0]["field"] == "cursor"
+    assert tampered.status_code == 422 and tampered.json()["errors"][0]["field"] == "query.cursor"
 
     target = await identity.user(emails[0])
     tokens = await identity.login(emails[0])

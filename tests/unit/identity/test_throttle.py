@@ -7,7 +7,6 @@ import gc
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,8 +21,8 @@ from agora.services.identity.throttle import (
     Throttled,
     ThrottlePolicy,
     account_key,
+    build_throttle,
     digest,
-    throttle_for,
 )
 
 POLICY = ThrottlePolicy(account_failures=3, address_failures=5, window_seconds=600, known_address_days=30)
@@ -160,14 +159,9 @@ def test_the_counters_live_where_the_chassis_puts_rate_limits(
     configured: str | None, redis_url: str | None, storage: type
 ) -> None:
     """The setting, else the platform's Redis, else memory: the chassis's ``limits_storage_url``."""
-    context: Any = SimpleNamespace(
-        settings=IdentitySettings(throttle_storage_url=configured),
-        platform=PlatformSettings(redis_url=redis_url),
-        extras={},
-    )
-    throttle = throttle_for(context)
+    throttle = build_throttle(IdentitySettings(throttle_storage_url=configured), PlatformSettings(redis_url=redis_url))
+    assert "storage" not in vars(throttle), "the storage (redis-py with Redis) opens on first use"
     assert isinstance(throttle.storage, storage)
-    assert throttle_for(context) is throttle
 
 
 async def test_password_reset_requests_are_counted_per_account_and_per_address() -> None:

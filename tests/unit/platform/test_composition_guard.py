@@ -28,7 +28,6 @@ NOT_YET_CONVERTED = frozenset(
         "analytics",
         "cart",
         "catalog",
-        "identity",
         "inventory",
         "media",
         "notifications",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -47,6 +47,9 @@ class _Payload(BaseModel):
 
 
 class SessionRevoked(_Payload):
+    event_type: ClassVar[str] = SESSION_REVOKED
+    """Its type in the outbox (``Outbox.add(session, SessionRevoked(...))``)."""
+
     session_id: str
     user_id: str
     revoked_at: datetime
@@ -55,6 +58,8 @@ class SessionRevoked(_Payload):
 
 
 class UserDisabled(_Payload):
+    event_type: ClassVar[str] = USER_DISABLED
+
     user_id: str
     not_before: datetime
     expires_at: datetime

@@ -9,21 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora.platform.service import ServiceSpec
-from agora.services.identity.auth import close_passwords, revocations_source
-from agora.services.identity.endpoints import build_router
+from agora.services.identity.auth import revocations_source
+from agora.services.identity.endpoints import router
 from agora.services.identity.keys import rotate_signing_key
 from agora.services.identity.models import metadata
+from agora.services.identity.runtime import start
 from agora.services.identity.settings import IdentitySettings
 
 spec = ServiceSpec(
     name="identity",
     title="Agora identity",
     settings_cls=IdentitySettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     revocations_source=revocations_source,
-    on_shutdown=close_passwords,
 )
 
 __all__ = ["IdentitySettings", "rotate_signing_key", "spec"]

@@ -11,7 +11,7 @@ at once here, not only once their access token expires.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -21,44 +21,11 @@ from agora.platform.auth.revocations import RevocationFetcher, Revocations
 from agora.platform.db import Session
 from agora.platform.db.types import utcnow
 from agora.platform.http.problems import Forbidden, Unauthorized, declares
-from agora.platform.kept import close_kept, kept
 from agora.platform.service import ServiceContext
-from agora.platform.workers import WorkerPool
-from agora.services.identity.keys import jwks
 from agora.services.identity.models import User
-from agora.services.identity.passwords import Passwords, default_hash_threads
 from agora.services.identity.repository import IdentityRepository
+from agora.services.identity.runtime import Runtime
 from agora.services.identity.service import revocations_document
-from agora.services.identity.settings import IdentitySettings
-
-_VERIFIER = "identity.verifier"
-_PASSWORDS = "identity.passwords"
-
-
-def verifier_for(context: ServiceContext) -> TokenVerifier:
-    """The context's verifier of identity-minted tokens (built once per running service)."""
-    verifier: TokenVerifier | None = context.extras.get(_VERIFIER)
-    if verifier is None:
-        settings = context.settings
-        assert isinstance(settings, IdentitySettings)
-
-        async def fetch() -> dict[str, Any]:
-            async with context.read_sessions() as session:
-                return await jwks(session, access_token_ttl_seconds=settings.access_token_ttl_seconds)
-
-        # An unknown kid is looked up again in our own database every time (no rate limit): it
-        # is one indexed query, and right after a rotation (by another replica, or the CLI) a
-        # freshly minted token must not be refused while a fetch interval runs out.
-        verifier = TokenVerifier(
-            fetch,
-            issuer=context.platform.jwt_issuer,
-            audience=context.platform.jwt_audience,
-            leeway_seconds=context.platform.jwt_leeway_seconds,
-            min_refresh_interval=0.0,
-            revocations=context.token_verifier.revocations,
-        )
-        context.extras[_VERIFIER] = verifier
-    return verifier
 
 
 def revocations_source(context: ServiceContext) -> RevocationFetcher:
@@ -72,38 +39,15 @@ def revocations_source(context: ServiceContext) -> RevocationFetcher:
     return fetch
 
 
-def passwords_for(context: ServiceContext) -> Passwords:
-    """The running service's hasher, with its thread pool (built once, closed at shutdown)."""
-
-    def build() -> Passwords:
-        settings = context.settings
-        assert isinstance(settings, IdentitySettings)
-        threads = settings.password_hash_threads or default_hash_threads()
-        pool = WorkerPool(
-            threads=threads,
-            budget=threads,
-            queue=settings.password_hash_queue,
-            wait_seconds=settings.password_hash_wait_seconds,
-            name="identity-hash",
-        )
-        return Passwords(
-            memory_kib=settings.argon2_memory_kib,
-            time_cost=settings.argon2_time_cost,
-            parallelism=settings.argon2_parallelism,
-            pool=pool,
-        )
-
-    return kept(context, _PASSWORDS, build)
-
-
-async def close_passwords(context: ServiceContext) -> None:
-    await close_kept(context, _PASSWORDS)
-
-
 @declares(401, unsafe=(403,), needs_caller=True)
-async def token_subject(request: Request) -> Subject:
-    # the chassis rules (bearer, else the session cookie with its CSRF check), our own verifier
-    subject = await authenticate(request, verifier_for(request.state.context))
+async def token_subject(request: Request, runtime: Runtime) -> Subject:
+    return await subject_of(request, runtime.verifier)
+
+
+async def subject_of(request: Request, verifier: TokenVerifier) -> Subject:
+    """The caller by the chassis rules (bearer, else the session cookie with its CSRF check),
+    verified by identity's own verifier; 401 without a credential."""
+    subject = await authenticate(request, verifier)
     if subject is None:
         raise Unauthorized()
     return subject

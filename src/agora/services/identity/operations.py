@@ -9,31 +9,17 @@ from __future__ import annotations
 
 from agora.platform.db import unit_of_work
 from agora.platform.service import ServiceContext
-from agora.services.identity.auth import passwords_for
 from agora.services.identity.keys import rotate_signing_key
+from agora.services.identity.runtime import identity_runtime
 from agora.services.identity.schemas import RegisterIn
-from agora.services.identity.service import IdentityService, TokenConfig
-from agora.services.identity.settings import IdentitySettings
 
 
 async def create_admin(context: ServiceContext, *, email: str, password: str) -> str:
     """Creates an admin account; returns its id. Raises ``pydantic.ValidationError`` for a bad
     email or password and ``ServiceError`` when the email is taken."""
-    settings = context.settings
-    assert isinstance(settings, IdentitySettings)
     body = RegisterIn(email=email, password=password)
     async with unit_of_work(context.sessions) as session:
-        service = IdentityService(
-            session,
-            events=context.outbox,
-            passwords=passwords_for(context),
-            tokens=TokenConfig(
-                issuer=context.platform.jwt_issuer,
-                audience=context.platform.jwt_audience,
-                access_ttl_seconds=settings.access_token_ttl_seconds,
-                refresh_ttl_seconds=settings.refresh_token_ttl_seconds,
-            ),
-        )
+        service = identity_runtime(context).service(session)
         user = await service.register(body, role="admin")
         await session.commit()
         return user.id

@@ -20,11 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.identity import (
-    PASSWORD_RESET_REQUESTED,
-    SESSION_REVOKED,
-    USER_DISABLED,
-    USER_REGISTERED,
-    USER_UPDATED,
     PasswordResetRequested,
     Revocations,
     Role,
@@ -38,7 +33,7 @@ from agora.platform.auth.revocations import RevocationList
 from agora.platform.db.session import after_commit
 from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
-from agora.platform.messaging import EventWriter
+from agora.platform.messaging import Outbox
 from agora.services.identity.keys import active_signing_key
 from agora.services.identity.models import Address, PasswordReset, RefreshToken, Revocation, User
 from agora.services.identity.passwords import Passwords
@@ -116,7 +111,7 @@ class IdentityService:
         self,
         session: AsyncSession,
         *,
-        events: EventWriter,
+        events: Outbox,
         passwords: Passwords,
         tokens: TokenConfig,
         revocations: RevocationList | None = None,
@@ -157,7 +152,7 @@ class IdentityService:
         event = UserRegistered(
             user_id=user.id, email=user.email, display_name=user.display_name, role=role, registered_at=now
         )
-        await self.events.add(self.session, USER_REGISTERED, event.model_dump(mode="json"), subject=user.id)
+        await self.events.add(self.session, event, subject=user.id)
         return user
 
     async def login(self, email: str, password: str) -> IssuedTokens:
@@ -271,7 +266,7 @@ class IdentityService:
         expires = self.tokens.last_token_expiry(now)
         await self.repository.revoke("session", row.family_id, user_id=row.user_id, not_before=now, expires=expires)
         event = SessionRevoked(session_id=row.family_id, user_id=row.user_id, revoked_at=now, expires_at=expires)
-        await self.events.add(self.session, SESSION_REVOKED, event.model_dump(mode="json"), subject=row.user_id)
+        await self.events.add(self.session, event, subject=row.user_id)
         if self.revocations is not None:
             after_commit(self.session, partial(self.revocations.revoke_session, event))
 
@@ -281,7 +276,7 @@ class IdentityService:
         expires = self.tokens.last_token_expiry(now)
         await self.repository.revoke("user", user_id, user_id=user_id, not_before=now, expires=expires)
         event = UserDisabled(user_id=user_id, not_before=now, expires_at=expires)
-        await self.events.add(self.session, USER_DISABLED, event.model_dump(mode="json"), subject=user_id)
+        await self.events.add(self.session, event, subject=user_id)
         if self.revocations is not None:
             after_commit(self.session, partial(self.revocations.disable_user, event))
 
@@ -309,7 +304,7 @@ class IdentityService:
         self.session.add(reset)
         await self.session.flush()
         event = PasswordResetRequested(reset_id=reset.id, user_id=user.id, token=token, expires_at=reset.expires_at)
-        await self.events.add(self.session, PASSWORD_RESET_REQUESTED, event.model_dump(mode="json"), subject=user.id)
+        await self.events.add(self.session, event, subject=user.id)
 
     async def reset_password(self, token: str, password: str) -> None:
         """The new password, once per link and before it expires; every session of the account ends
@@ -377,15 +372,10 @@ class IdentityService:
 
     # -- administration -------------------------------------------------------------------------
 
-    async def list_users(
-        self, *, email_prefix: str | None, after: tuple[str, str] | None, limit: int
-    ) -> tuple[list[User], tuple[str, str] | None]:
-        prefix = email_prefix.strip().lower() if email_prefix else None
-        rows = await self.repository.list_users(email_prefix=prefix, after=after, limit=limit + 1)
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            return rows[:limit], (last.email, last.id)
-        return rows, None
+    async def list_users(self, *, email_prefix: str | None, after: tuple[str, str] | None, limit: int) -> list[User]:
+        """Up to ``limit`` users by email then id, after the (email, id) ``after``; ``email_prefix``
+        as :func:`email_prefix_filter` made it."""
+        return await self.repository.list_users(email_prefix=email_prefix, after=after, limit=limit)
 
     async def update_user(self, admin_id: str, user_id: str, body: UserAdminUpdate) -> User:
         user = await self.repository.user_by_id(user_id)
@@ -413,8 +403,13 @@ class IdentityService:
             event = UserUpdated(
                 user_id=user.id, role=cast(Role, user.role), is_active=user.is_active, changed_by=admin_id
             )
-            await self.events.add(self.session, USER_UPDATED, event.model_dump(mode="json"), subject=user.id)
+            await self.events.add(self.session, event, subject=user.id)
         return user
+
+
+def email_prefix_filter(raw: str | None) -> str | None:
+    """The admin list's email filter as the query compares it (emails are stored lower-case)."""
+    return raw.strip().lower() if raw else None
 
 
 def _required(name: str) -> IdentityError:

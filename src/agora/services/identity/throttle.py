@@ -40,8 +40,9 @@ import hashlib
 import math
 import time
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -53,7 +54,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from agora.platform.http.problems import ProblemError, ServiceUnavailable
 from agora.platform.limits_storage import limits_storage
 from agora.platform.ratelimit import MEMORY, limits_storage_url
-from agora.platform.service import ServiceContext
+from agora.platform.settings import PlatformSettings
 from agora.services.identity.schemas import normalise_email
 from agora.services.identity.service import AuthenticationError
 from agora.services.identity.settings import IdentitySettings
@@ -155,9 +156,12 @@ def _storage(url: str, key_prefix: str) -> Any:
 
 
 class LoginThrottle:
+    """The counters of the module's policy. Its storage is opened on first use: with Redis, that
+    imports redis-py (~7 MiB), which a replica that has served no login yet does without."""
+
     def __init__(self, url: str, policy: ThrottlePolicy, *, key_prefix: str = "agora-identity-throttle") -> None:
-        self.storage = _storage(url, key_prefix)
-        self.limiter = _Guarded(MovingWindowRateLimiter(self.storage))
+        self.url = url
+        self.key_prefix = key_prefix
         self.policy = policy
         window = policy.window_seconds
         self.account = RateLimitItemPerSecond(policy.account_failures, window, namespace="login-account")
@@ -166,6 +170,14 @@ class LoginThrottle:
         self.known = RateLimitItemPerSecond(1, max(policy.known_address_days, 1) * 86_400, namespace="login-known")
         self.reset_account = RateLimitItemPerSecond(policy.reset_account_requests, window, namespace="reset-account")
         self.reset_address = RateLimitItemPerSecond(policy.reset_address_requests, window, namespace="reset-address")
+
+    @cached_property
+    def storage(self) -> Any:
+        return _storage(self.url, self.key_prefix)
+
+    @cached_property
+    def limiter(self) -> _Guarded:
+        return _Guarded(MovingWindowRateLimiter(self.storage))
 
     async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         stats = await self.limiter.get_window_stats(item, *identifiers)
@@ -205,31 +217,16 @@ class LoginThrottle:
             raise Throttled(await self._retry_after(self.reset_account, account), RESETS_THROTTLED)
 
 
-_THROTTLE = "identity.throttle"
+def build_throttle(settings: IdentitySettings, platform: PlatformSettings) -> LoginThrottle:
+    """The running service's throttle: its counters where the chassis keeps rate limits (the
+    setting, else the platform's Redis, else memory)."""
+    return LoginThrottle(
+        limits_storage_url(settings.throttle_storage_url, platform.redis_url),
+        ThrottlePolicy.from_settings(settings),
+        key_prefix=settings.throttle_key_prefix,
+    )
 
 
-def throttle_for(context: ServiceContext) -> LoginThrottle:
-    """The running service's throttle (built once per context, like its password hasher)."""
-    throttle: LoginThrottle | None = context.extras.get(_THROTTLE)
-    if throttle is None:
-        settings = context.settings
-        assert isinstance(settings, IdentitySettings)
-        throttle = LoginThrottle(
-            limits_storage_url(settings.throttle_storage_url, context.platform.redis_url),
-            ThrottlePolicy.from_settings(settings),
-            key_prefix=settings.throttle_key_prefix,
-        )
-        context.extras[_THROTTLE] = throttle
-    return throttle
-
-
-def login_attempt(request: Request, email: str) -> AbstractAsyncContextManager[None]:
-    """``async with login_attempt(request, email):`` around the password check (see module doc)."""
-    address = request.client.host if request.client else "unknown"
-    return throttle_for(request.state.context).attempt(email, address)
-
-
-async def reset_requested(request: Request, email: str) -> None:
-    """Counts a password reset request for ``email`` from the caller; 429 past a limit (module doc)."""
-    address = request.client.host if request.client else "unknown"
-    await throttle_for(request.state.context).reset_requested(email, address)
+def client_address(request: Request) -> str:
+    """What the address counters count (``request.client``, see the module doc)."""
+    return request.client.host if request.client else "unknown"
