@@ -18,6 +18,7 @@ What one run does, for each mode in turn (embedded first, then distributed):
 Usage::
 
     .venv/bin/python benchmarks/checkout.py [--duration 20] [--clients 16] [--modes embedded,distributed]
+        [--calls direct|http]
 
 Needs PostgreSQL (``AGORA_TEST_POSTGRES_URL``, default the loopback server) and Redis
 (``AGORA_TEST_REDIS_URL``, default redis://127.0.0.1:6379/0) for the distributed mode. Results also
@@ -65,21 +66,44 @@ def free_port() -> int:
 
 def rss_mib(pid: int) -> float:
     """Resident memory of ``pid`` and all its descendants, in MiB (Linux /proc)."""
-    total_kib, todo, seen = 0, [pid], set()
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
+    total_kib = 0
+    for current in tree_pids(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total_kib += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total_kib / 1024, 1)
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    pids: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        if current in pids:
+            continue
+        pids.append(current)
+        try:
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo.extend(int(child) for child in (task / "children").read_text().split())
         except OSError:
             continue
-    return round(total_kib / 1024, 1)
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) of ``pid`` and its descendants so far (Linux /proc)."""
+    ticks = 0
+    for current in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def service_names() -> list[str]:
@@ -89,10 +113,13 @@ def service_names() -> list[str]:
 
 
 @contextmanager
-def agora(mode: str, work: Path, start_timeout: float = 300):  # type: ignore[no-untyped-def]
-    """Starts agora in ``mode``; yields its base URL; stops it and drops its databases."""
+def agora(mode: str, work: Path, start_timeout: float = 300, calls: str = "direct"):  # type: ignore[no-untyped-def]
+    """Starts agora in ``mode``; yields its base URL; stops it and drops its databases.
+
+    ``calls``: how embedded services call each other, ``direct`` (their ports' direct adapters,
+    the default) or ``http`` (the in-process ASGI transport, through the callee's chassis)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "OTEL_"))}
-    env.update(PYTHONUNBUFFERED="1", AGORA_ACCESS_LOG="false")
+    env.update(PYTHONUNBUFFERED="1", AGORA_ACCESS_LOG="false", AGORA_DIRECT_CALLS=str(calls == "direct").lower())
     port = free_port()
     argv = [sys.executable, "-m", "agora", "up", "--port", str(port), "--data-dir", str(work / mode)]
     databases: list[str] = []
@@ -175,7 +202,9 @@ async def stocked_products(client: httpx.AsyncClient, deadline_seconds: float = 
     raise RuntimeError("inventory never got the seeded stock")
 
 
-async def load(base: str, *, clients: int, duration: float, stock_timeout: float = 120) -> dict[str, Any]:
+async def load(
+    base: str, *, clients: int, duration: float, stock_timeout: float = 120, pid: int | None = None
+) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         users = await shoppers(client, clients)
@@ -208,9 +237,9 @@ async def load(base: str, *, clients: int, duration: float, stock_timeout: float
                 if response.status_code == 201:
                     latencies.append(elapsed)
 
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(pid) if pid else 0.0
         await asyncio.gather(*(shop(user) for user in users))
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, (cpu_seconds(pid) - cpu_before) if pid else None
     latencies.sort()
 
     def pct(p: float) -> float | None:
@@ -225,6 +254,8 @@ async def load(base: str, *, clients: int, duration: float, stock_timeout: float
         "outcomes": outcomes,
         "examples": examples,
         "seconds": round(wall, 1),
+        # the servers' CPU per paid checkout (with its add-to-cart): robust where wall time is not
+        "server_cpu_ms_per_checkout": round(cpu / len(latencies) * 1000, 1) if cpu and latencies else None,
     }
 
 
@@ -234,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--modes", default="embedded,distributed")
     parser.add_argument("--url", help="measure an agora that is already running at this base URL instead")
+    parser.add_argument(
+        "--calls",
+        choices=("direct", "http"),
+        default="direct",
+        help="embedded: service calls through the ports' direct adapters, or over the in-process ASGI transport",
+    )
     parser.add_argument(
         "--work-dir", help="keep the data and the logs (<mode>.log) here instead of a temporary directory"
     )
@@ -252,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp = args.work_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="agora-bench-checkout-"))
         Path(tmp).mkdir(parents=True, exist_ok=True)
         for mode in args.modes.split(","):
-            with agora(mode, Path(tmp), args.start_timeout) as (base, pid):
+            with agora(mode, Path(tmp), args.start_timeout, args.calls) as (base, pid):
                 started_mib = rss_mib(pid)
                 results[mode] = asyncio.run(
-                    load(base, clients=args.clients, duration=args.duration, stock_timeout=args.start_timeout)
+                    load(base, clients=args.clients, duration=args.duration, stock_timeout=args.start_timeout, pid=pid)
                 )
                 results[mode]["rss_mib_after_start"] = started_mib
                 results[mode]["rss_mib_after_load"] = rss_mib(pid)
