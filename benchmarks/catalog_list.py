@@ -11,8 +11,10 @@ ORM and events, far too slow for 100k rows); then ``agora serve catalog`` alone,
 * ``search common``: one word found in 1/40 of the products (2,500 matches at 100k, ranked);
 * ``search rare``: one word found in 20 products, whatever the size.
 
-It prints req/s and p50/p99 per size and query and each query's p50 at the largest size over
-its p50 at the smallest (issue 16's target: within 2x), and writes the result to
+It prints req/s, p50/p99 and the server's CPU per request (its user + system time during the run
+over the requests: on a shared machine the figure other load moves least) per size and query, and
+each query's p50 (issue 16's target: within 2x) and CPU per request at the largest size over the
+smallest, and writes the result to
 ``benchmarks/results/catalog-list-<timestamp>.json``.
 
     .venv/bin/python benchmarks/catalog_list.py                       # 1000,10000,100000 on SQLite
@@ -36,7 +38,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from catalog_by_id import BenchError, Server, agora_env, free_port, http_get, run_wrk  # noqa: E402
+from catalog_by_id import BenchError, Server, agora_env, cpu_seconds, free_port, http_get, run_wrk  # noqa: E402
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 ADJECTIVES = (
@@ -170,10 +172,17 @@ def measure(size: int, args: argparse.Namespace, databases: list[str]) -> dict[s
                 if status != 200 or items == 0:
                     raise BenchError(f"{name} answered {status} with {items} items: {body[:200]!r}")
                 run_wrk(url, connections=args.connections, duration=1)  # warm-up, discarded
-                results[name] = run_wrk(url, connections=args.connections, duration=args.duration)
+                assert server.process is not None
+                cpu_before = cpu_seconds(server.process.pid)
+                result = run_wrk(url, connections=args.connections, duration=args.duration)
+                cpu_after = cpu_seconds(server.process.pid)
+                if cpu_before is not None and cpu_after is not None and result["requests"]:
+                    # the server's own CPU per request: what a shared machine's load changes least
+                    result["cpu_ms_per_request"] = round((cpu_after - cpu_before) * 1000 / result["requests"], 3)
+                results[name] = result
                 print(
-                    f"  {name:14} {results[name]['requests_per_s']:8.0f} req/s  p50 {results[name]['p50_ms']:7.2f} ms"
-                    f"  p99 {results[name]['p99_ms']:7.2f} ms",
+                    f"  {name:14} {result['requests_per_s']:8.0f} req/s  p50 {result['p50_ms']:7.2f} ms"
+                    f"  p99 {result['p99_ms']:7.2f} ms  CPU/request {result.get('cpu_ms_per_request', 'n/a')} ms",
                     flush=True,
                 )
             return results
@@ -212,9 +221,19 @@ def main(argv: list[str] | None = None) -> int:
         for name in by_size[smallest]
     }
     print(f"p50 at {largest} / p50 at {smallest}: " + ", ".join(f"{k} {v}" for k, v in ratios.items()))
+    cpu_ratios = {
+        name: round(by_size[largest][name]["cpu_ms_per_request"] / by_size[smallest][name]["cpu_ms_per_request"], 2)
+        for name in by_size[smallest]
+        if by_size[largest][name].get("cpu_ms_per_request") and by_size[smallest][name].get("cpu_ms_per_request")
+    }
+    print(f"CPU per request at {largest} / at {smallest}: " + ", ".join(f"{k} {v}" for k, v in cpu_ratios.items()))
     out = HERE / "results" / f"catalog-list-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"database": args.database, "by_size": by_size, "ratios": ratios}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"database": args.database, "by_size": by_size, "ratios": ratios, "cpu_ratios": cpu_ratios}, indent=2
+        )
+    )
     print(f"written to {out}")
     return 0
 

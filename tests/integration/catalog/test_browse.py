@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from agora.contracts.media import demo_image_id
+from agora.services.catalog import repository
 from agora.services.catalog.seed import build_catalog
 
 from .conftest import Catalog
@@ -139,6 +140,22 @@ async def test_search_results_page_without_repeats(catalog: Catalog) -> None:
     assert full["next_cursor"] is None and len(full["items"]) > 6
     items = await all_pages(catalog, {"q": "cotton", "limit": 2})
     assert skus(items) == skus(full["items"])
+
+
+async def test_search_pages_are_the_same_when_the_ranking_stops_early(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite ranks the best few matches first and joins only those; with a window as small as the
+    # page, every page either ends inside it or needs the fallback to all matches
+    full = (await catalog.client.get(f"{API}/products", params={"q": "cotton", "limit": 100})).json()["items"]
+    slugs = Counter(item["category"]["slug"] for item in full)
+    slug, count = slugs.most_common()[-1]
+    assert 0 < count < len(full)
+    monkeypatch.setattr(repository, "SEARCH_WINDOW_MIN", 1)
+    monkeypatch.setattr(repository, "SEARCH_WINDOW_FACTOR", 1)
+    assert skus(await all_pages(catalog, {"q": "cotton", "limit": 2})) == skus(full)
+    filtered = await all_pages(catalog, {"q": "cotton", "category": slug, "limit": 2})
+    assert skus(filtered) == [item["sku"] for item in full if item["category"]["slug"] == slug]
 
 
 @pytest.mark.parametrize(

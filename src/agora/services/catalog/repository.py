@@ -17,13 +17,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.services.catalog.models import Category, Product, ProductTag
-from agora.services.catalog.search import search_clause
+from agora.services.catalog.search import fts5_best_matches, search_clause
 
 MAX_SEARCH_OFFSET = 10_000
+#: How many of the best-ranked matches a relevance page looks at first on SQLite, per row it
+#: needs (all of them only when filters or visibility leave too few): ``_search_best_matches``.
+SEARCH_WINDOW_FACTOR = 2
+SEARCH_WINDOW_MIN = 20
 
 
 class SortOrder(StrEnum):
@@ -121,16 +125,11 @@ class CatalogRepository:
 
     # -- products -------------------------------------------------------------------------------
 
-    def _products(self) -> Select[Product]:
-        statement = select(Product)
-        if not self.include_inactive:
-            statement = statement.where(Product.active.is_(True))
-        return statement
+    def _visible(self) -> list[ColumnElement[bool]]:
+        return [] if self.include_inactive else [Product.active.is_(True)]
 
     async def _view(self, condition: Any) -> ProductView | None:
-        statement = _VIEW.where(condition)
-        if not self.include_inactive:
-            statement = statement.where(_PRODUCTS.c.active.is_(True))
+        statement = _VIEW.where(condition, *self._visible())
         row = (await self.session.execute(statement)).first()
         return None if row is None else _view_of(row)
 
@@ -159,21 +158,25 @@ class CatalogRepository:
                 found.update(result.scalars())
         return found
 
-    def _filtered(self, filters: ProductFilters) -> Select[Product]:
-        statement = self._products()
+    def _conditions(self, filters: ProductFilters) -> list[ColumnElement[bool]]:
+        """The caller's visibility and the list's filters (not the search words)."""
+        conditions = self._visible()
         if filters.active is not None:
-            statement = statement.where(Product.active.is_(filters.active))
+            conditions.append(Product.active.is_(filters.active))
         if filters.category_id is not None:
-            statement = statement.where(Product.category_id == filters.category_id)
+            conditions.append(Product.category_id == filters.category_id)
         if filters.min_price is not None:
-            statement = statement.where(Product.price_amount >= filters.min_price)
+            conditions.append(Product.price_amount >= filters.min_price)
         if filters.max_price is not None:
-            statement = statement.where(Product.price_amount <= filters.max_price)
+            conditions.append(Product.price_amount <= filters.max_price)
         if filters.currency is not None:
-            statement = statement.where(Product.price_currency == filters.currency)
+            conditions.append(Product.price_currency == filters.currency)
         for tag in filters.tags:
-            statement = statement.where(exists().where(ProductTag.product_id == Product.id, ProductTag.tag == tag))
-        return statement
+            conditions.append(exists().where(ProductTag.product_id == Product.id, ProductTag.tag == tag))
+        return conditions
+
+    def _filtered(self, filters: ProductFilters) -> Select[Product]:
+        return select(Product).where(*self._conditions(filters))
 
     async def list_products(
         self,
@@ -185,26 +188,60 @@ class CatalogRepository:
         offset: int = 0,
     ) -> list[Product]:
         """Up to ``limit`` products after ``after`` (keyset sorts) or ``offset`` (relevance)."""
-        statement = self._filtered(filters)
         if sort is SortOrder.relevance:
             if not filters.words:
                 raise ValueError("relevance order needs search words")
+            offset = min(offset, MAX_SEARCH_OFFSET)
+            if self.dialect == "sqlite":
+                page = await self._search_best_matches(filters, limit=limit, offset=offset)
+                if page is not None:
+                    return page
+            return await self._search_page(filters, limit=limit, offset=offset)
+        statement = self._filtered(filters)
+        if filters.words:
             search = search_clause(self.dialect, list(filters.words))
             if search.join is not None and search.join_on is not None:
                 statement = statement.join(search.join, search.join_on)
             statement = statement.where(search.condition)
-            if search.rank is not None:
-                statement = statement.order_by(search.rank)
-            statement = statement.order_by(Product.id).offset(min(offset, MAX_SEARCH_OFFSET))
-        else:
-            if filters.words:
-                search = search_clause(self.dialect, list(filters.words))
-                if search.join is not None and search.join_on is not None:
-                    statement = statement.join(search.join, search.join_on)
-                statement = statement.where(search.condition)
-            statement = self._keyset(statement, sort, after)
+        statement = self._keyset(statement, sort, after)
         result = await self.session.execute(statement.limit(limit))
         return list(result.scalars().unique())
+
+    async def _search_page(self, filters: ProductFilters, *, limit: int, offset: int) -> list[Product]:
+        """A relevance-ordered page over every match: (rank, tiebreak, id), ``offset`` rows skipped."""
+        statement = self._filtered(filters)
+        search = search_clause(self.dialect, list(filters.words))
+        if search.join is not None and search.join_on is not None:
+            statement = statement.join(search.join, search.join_on)
+        statement = statement.where(search.condition)
+        if search.rank is not None:
+            statement = statement.order_by(search.rank)
+        if search.tiebreak is not None:
+            statement = statement.order_by(search.tiebreak)
+        result = await self.session.execute(statement.order_by(Product.id).offset(offset).limit(limit))
+        return list(result.scalars().unique())
+
+    async def _search_best_matches(self, filters: ProductFilters, *, limit: int, offset: int) -> list[Product] | None:
+        """SQLite: the page from the best-ranked matches only, or None when they cannot fill it.
+
+        Two short statements instead of one long one: the FTS table's best ``window`` ids, then
+        those products through the caller's filters, put in rank order here. The page is right
+        when the window's visible products fill it (everything outside ranks after them) or
+        the window held every match.
+        """
+        window = max(SEARCH_WINDOW_MIN, SEARCH_WINDOW_FACTOR * (offset + limit))
+        hits = (await self.session.execute(fts5_best_matches(list(filters.words), window))).all()
+        if not hits:
+            return []
+        position = {hit.product_id: index for index, hit in enumerate(hits)}
+        # likely(): the filters are checked on the rows the ids find; left bare, SQLite (no
+        # statistics) walked an (active, ...) index over the whole catalog instead
+        conditions = [func.likely(condition) for condition in self._conditions(filters)]
+        result = await self.session.execute(select(Product).where(Product.id.in_(position), *conditions))
+        products = sorted(result.scalars().unique(), key=lambda product: position[product.id])
+        if len(products) >= offset + limit or len(hits) < window:
+            return products[offset : offset + limit]
+        return None
 
     @staticmethod
     def _keyset(statement: Select[Product], sort: SortOrder, after: Keyset | None) -> Select[Any]:

@@ -17,6 +17,13 @@ Every dialect requires all terms (AND) and treats the last as a prefix (search-a
 Results come ranked: FTS5's ``bm25`` with name weighted over tags over description, PostgreSQL's
 ``ts_rank_cd`` over a vector weighted the same way, and on MariaDB the name index's score
 counted three times plus the whole document's.
+
+On SQLite a relevance page can stop ranking early (:func:`fts5_best_matches`): the FTS table
+ranks its matches by itself (ties by its own row id) and only its best few ids are looked up in
+``products``, so a common word costs the same page on a catalog of any size instead of one
+product lookup per match; the repository goes to the whole match set when those rows do not
+fill the page (filters or visibility dropped too many). PostgreSQL ranks from the stored ``search_vector``
+column that its GIN index serves, in the products table itself, so there is no join to narrow.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnClause, ColumnElement, FromClause, and_, func, literal_column, or_, select, table
+from sqlalchemy import ColumnClause, ColumnElement, FromClause, Select, and_, func, literal_column, or_, select, table
 from sqlalchemy import column as sql_column
 from sqlalchemy.dialects import mysql
 
@@ -94,25 +101,44 @@ class SearchClause:
     rank: ColumnElement[float] | None
     join: FromClause | None = None
     join_on: ColumnElement[bool] | None = None
+    #: ordered after ``rank``, before the product id (SQLite: as :func:`fts5_best_matches` does)
+    tiebreak: ColumnElement[Any] | None = None
+
+
+_FTS = table("products_fts", sql_column("product_id"), sql_column("rowid"))
+#: the FTS5 table's own name as a column: what bm25() and MATCH take (no SQL type)
+_FTS_NAME: ColumnClause[Any] = literal_column("products_fts")
+
+
+def _fts5_hits(words: list[str]) -> Select[Any]:
+    # bm25 weights per column: product_id (unindexed), name, description, tags
+    rank = func.bm25(_FTS_NAME, 0.0, 10.0, 1.0, 4.0)
+    return (
+        select(_FTS.c.product_id.label("product_id"), _FTS.c.rowid.label("fts_rowid"), rank.label("fts_rank"))
+        .select_from(_FTS)
+        .where(_FTS_NAME.op("MATCH")(fts5_query(words)))
+    )
+
+
+def fts5_best_matches(words: list[str], window: int) -> Select[Any]:
+    """SQLite: the best ``window`` matches as (product_id, fts_rowid, fts_rank), best first.
+
+    Ranked in the FTS table alone, in the order a relevance page uses (rank, then the FTS row's
+    id, which the index holds: ordering by product_id, an unindexed column kept in the FTS
+    table's content, read it for every match, ~4x the ranking's own cost for a common word).
+    Any match left out ranks after every one returned.
+    """
+    return _fts5_hits(words).order_by(literal_column("fts_rank"), literal_column("fts_rowid")).limit(window)
 
 
 def _sqlite(words: list[str]) -> SearchClause:
-    fts = table("products_fts", sql_column("product_id"))
-    # the FTS5 table's own name as a column: what bm25() and MATCH take (no SQL type)
-    fts_name: ColumnClause[Any] = literal_column("products_fts")
-    # bm25 weights per column: product_id (unindexed), name, description, tags
-    rank = func.bm25(fts_name, 0.0, 10.0, 1.0, 4.0)
-    matches = (
-        select(fts.c.product_id.label("product_id"), rank.label("rank"))
-        .select_from(fts)
-        .where(fts_name.op("MATCH")(fts5_query(words)))
-        .subquery("fts_hits")
-    )
+    matches = _fts5_hits(words).subquery("fts_hits")
     return SearchClause(
         condition=literal_column("1") == 1,
-        rank=matches.c.rank,
+        rank=matches.c.fts_rank,
         join=matches,
         join_on=matches.c.product_id == Product.id,
+        tiebreak=matches.c.fts_rowid,
     )
 
 
