@@ -12,6 +12,7 @@ import pytest
 
 from agora.contracts.media import demo_image_id
 from agora.services.catalog import repository
+from agora.services.catalog.repository import CatalogRepository
 from agora.services.catalog.seed import build_catalog
 
 from .conftest import Catalog
@@ -156,6 +157,47 @@ async def test_search_pages_are_the_same_when_the_ranking_stops_early(
     assert skus(await all_pages(catalog, {"q": "cotton", "limit": 2})) == skus(full)
     filtered = await all_pages(catalog, {"q": "cotton", "category": slug, "limit": 2})
     assert skus(filtered) == [item["sku"] for item in full if item["category"]["slug"] == slug]
+
+
+async def test_a_product_reads_the_same_through_the_driver_as_through_sqlalchemy(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL's by-id and by-sku reads go to asyncpg itself; the other databases (and sampled
+    # traces) keep SQLAlchemy's path: both must give the same ProductView
+    seeded = SEED_PRODUCTS[3]
+
+    async def reads() -> tuple[Any, ...]:
+        async with catalog.context.read_sessions() as session:
+            repo = CatalogRepository(session)
+            by_sku = await repo.get_product_by_sku(seeded.sku)
+            assert by_sku is not None
+            return (
+                by_sku,
+                await repo.get_product(by_sku.id),
+                await repo.get_product("00000000-0000-0000-0000-000000000000"),
+                await repo.get_product_by_sku("NO-SUCH-SKU"),
+                await CatalogRepository(session, include_inactive=True).get_product(by_sku.id),
+            )
+
+    driver_used: list[bool] = []
+    real = CatalogRepository._driver_connection
+
+    async def spying(self: CatalogRepository) -> Any:
+        driver = await real(self)
+        driver_used.append(driver is not None)
+        return driver
+
+    monkeypatch.setattr(CatalogRepository, "_driver_connection", spying)
+    direct = await reads()
+    assert any(driver_used) == (catalog.context.engine.dialect.name == "postgresql")
+
+    async def none(_: CatalogRepository) -> None:
+        return None
+
+    monkeypatch.setattr(CatalogRepository, "_driver_connection", none)
+    assert direct == await reads()
+    assert direct[0].sku == seeded.sku and direct[0].created_at.tzinfo is not None
+    assert direct[2] is None and direct[3] is None
 
 
 @pytest.mark.parametrize(
