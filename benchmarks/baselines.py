@@ -9,12 +9,20 @@ Two apps answer ``GET /api/catalog/products/{product_id}`` with a body fetched o
   start, and every request returns that instance, so FastAPI serializes it through the response
   model as an ordinary handler would.
 * :func:`starlette_app`: a bare Starlette endpoint returning the pre-encoded bytes.
+* :func:`fastapi_asyncpg_app`: a bare FastAPI endpoint with the same response model that reads
+  the product row (joined to its category, active products only) from the PostgreSQL database
+  the catalog uses (``--database-url``) on every request: an asyncpg pool
+  (``--pool-size`` connections, opened at start), one prepared ``fetchrow`` per request, the
+  row turned into the document as the catalog writes it. This is issue 16's "bare FastAPI +
+  asyncpg endpoint reading the same row".
 
-Both look the id up in a dict and answer 404 for an unknown id, like a by-id endpoint.
+The memory ones look the id up in a dict; all answer 404 for an unknown id, like a by-id endpoint.
 
 Run one (the benchmark does this, one subprocess per baseline)::
 
     .venv/bin/python benchmarks/baselines.py fastapi --port 8201 --body-file product.json
+    .venv/bin/python benchmarks/baselines.py fastapi-asyncpg --port 8202 --body-file product.json \
+        --database-url postgresql://postgres@127.0.0.1:5432/DB --pool-size 10
 
 The server stack matches what ``agora up`` runs: uvicorn, uvloop, httptools, one worker,
 no access log, no ``server`` header, bound to 127.0.0.1.
@@ -122,7 +130,74 @@ def starlette_app(body: bytes) -> Any:
     return Starlette(routes=[Route("/api/catalog/products/{product_id}", get_product), Route("/readyz", readyz)])
 
 
-APPS = {"fastapi": fastapi_app, "starlette": starlette_app}
+#: The catalog's product page, as one statement (agora.services.catalog.repository._VIEW).
+PRODUCT_ROW_SQL = (
+    "SELECT p.id, p.sku, p.name, p.description, p.price_amount, p.price_currency, p.tags_text, p.images,"
+    " p.active, p.version, p.created_at, p.updated_at, c.id AS category_id, c.slug, c.name AS category_name"
+    " FROM products p JOIN categories c ON c.id = p.category_id WHERE p.id = $1 AND p.active"
+)
+
+
+def _iso(value: datetime) -> str:
+    # naive UTC in the database, written as the API writes it (ISO 8601 with Z)
+    return value.isoformat() + "Z"
+
+
+def product_of_row(row: Any) -> dict[str, Any]:
+    images = row["images"]
+    return {
+        "id": row["id"],
+        "sku": row["sku"],
+        "name": row["name"],
+        "description": row["description"],
+        "price": {"amount": row["price_amount"], "currency": row["price_currency"]},
+        "category": {"id": row["category_id"], "slug": row["slug"], "name": row["category_name"]},
+        "tags": row["tags_text"].split() if row["tags_text"] else [],
+        "images": json.loads(images) if isinstance(images, str) else list(images or ()),
+        "active": row["active"],
+        "version": row["version"],
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
+    }
+
+
+def fastapi_asyncpg_app(body: bytes, database_url: str, pool_size: int) -> Any:
+    """Bare FastAPI with an asyncpg pool: the product row read from PostgreSQL on every request."""
+    from contextlib import asynccontextmanager
+
+    import asyncpg
+    from fastapi import FastAPI, HTTPException
+
+    _, product = _products(body)
+    product_model = model_for("Product", product)
+    pools: list[Any] = []
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        pools.append(await asyncpg.create_pool(database_url, min_size=pool_size, max_size=pool_size))
+        try:
+            yield
+        finally:
+            await pools.pop().close()
+
+    app = FastAPI(title="baseline-fastapi-asyncpg", lifespan=lifespan)
+
+    @app.get("/api/catalog/products/{product_id}", response_model=product_model)
+    async def get_product(product_id: str) -> Any:
+        async with pools[0].acquire() as connection:
+            row = await connection.fetchrow(PRODUCT_ROW_SQL, product_id)
+        if row is None:
+            raise HTTPException(status_code=404, detail="not found")
+        return product_of_row(row)
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
+
+    return app
+
+
+APPS = {"fastapi": fastapi_app, "starlette": starlette_app, "fastapi-asyncpg": fastapi_asyncpg_app}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,11 +205,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("app", choices=sorted(APPS))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--body-file", type=Path, required=True)
+    parser.add_argument("--database-url", help="fastapi-asyncpg: the catalog's PostgreSQL database (postgresql://...)")
+    parser.add_argument("--pool-size", type=int, default=10, help="fastapi-asyncpg: connections in the pool")
     args = parser.parse_args(argv)
+    if args.app == "fastapi-asyncpg" and not args.database_url:
+        parser.error("fastapi-asyncpg needs --database-url")
 
     import uvicorn
 
-    asgi = APPS[args.app](args.body_file.read_bytes())
+    body = args.body_file.read_bytes()
+    if args.app == "fastapi-asyncpg":
+        asgi = fastapi_asyncpg_app(
+            body, args.database_url.replace("postgresql+asyncpg://", "postgresql://"), args.pool_size
+        )
+    else:
+        asgi = APPS[args.app](body)
     # the same stack and switches as agora's own server (agora.cli._serve)
     uvicorn.run(
         asgi,

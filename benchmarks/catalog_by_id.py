@@ -38,6 +38,20 @@ Usage::
     .venv/bin/python benchmarks/catalog_by_id.py [--duration 10] [--connections 32]
         [--data-dir DIR] [--repeat 2] [--min-ratio 0.5] [--agora-url URL [--agora-pid PID]]
 
+``--database postgresql`` measures issue 16's two by-id targets in one run instead, on a scratch
+PostgreSQL database (``--postgres-url``'s server; created, migrated and seeded with the catalog's
+demo data by ``agora migrate/seed catalog``, dropped at the end), each server alone in turn,
+the same wrk settings for all:
+
+* ``fastapi-asyncpg``: ``baselines.py fastapi-asyncpg``, a bare FastAPI endpoint reading the
+  same row from the same database through an asyncpg pool of ``--pool-size`` connections;
+* ``agora-nocache``: ``agora serve catalog`` on that database, read cache off
+  (``AGORA_CATALOG_READ_CACHE_TTL=0``: every request reads the row), pool of ``--pool-size``;
+* ``agora-cache``: the same server with the read cache on (the default 5 s);
+* ``fastapi``: the bare FastAPI endpoint serving the body from memory.
+
+It prints agora-nocache / fastapi-asyncpg (target 0.5) and agora-cache / fastapi (target 0.8).
+
 ``--agora-url`` measures an agora that is already running (then no RSS is reported unless
 ``--agora-pid`` names its process). Exit status: 0 on success, 1 when ``--min-ratio`` is given
 and agora/fastapi is below it, 2 when a server or wrk could not be run.
@@ -383,6 +397,159 @@ def same_body(url: str, body: bytes) -> str:
 # --- the whole run --------------------------------------------------------------------------
 
 
+POSTGRES_MODE_TARGETS = ("fastapi-asyncpg", "agora-nocache", "agora-cache", "fastapi")
+POSTGRES_RATIOS = {"agora-nocache": ("fastapi-asyncpg", 0.5), "agora-cache": ("fastapi", 0.8)}
+
+
+def _cli(*argv: str, env: dict[str, str], work: Path) -> None:
+    head = [sys.executable, "-m", "agora"]
+    done = subprocess.run(
+        [*head, *argv, "--data-dir", str(work)], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    if done.returncode != 0:
+        raise BenchError(f"agora {' '.join(argv)} failed: {(done.stderr or done.stdout)[-500:]}")
+
+
+def benchmark_postgresql(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Issue 16's by-id targets on PostgreSQL: agora's catalog (cache off, on) against bare FastAPI
+    reading the same row through asyncpg, and serving it from memory, in one run."""
+    import asyncio
+
+    sys.path.insert(0, str(REPO / "src"))
+    from agora.platform.testing.scratch import create_database, drop_database
+
+    url = asyncio.run(create_database(args.postgres_url, "postgresql"))
+    runs: list[Run] = []
+    servers: list[Server] = []
+    notes: dict[str, Any] = {"database": url.rsplit("/", 1)[-1], "pool_size": args.pool_size}
+    env = agora_env(AGORA_ENV_OVERRIDES)
+    env.update(
+        AGORA_CATALOG_DATABASE_URL=url,
+        AGORA_CATALOG_DATABASE_POOL_SIZE=str(args.pool_size),
+    )
+
+    def server_for(target: str, body_file: Path | None) -> Server:
+        port = free_port()
+        if target.startswith("agora"):
+            target_env = dict(env)
+            if target == "agora-nocache":
+                target_env["AGORA_CATALOG_READ_CACHE_TTL"] = "0"
+            argv = [sys.executable, "-m", "agora", "serve", "catalog", "--host", "127.0.0.1", "--port", str(port)]
+            argv += ["--data-dir", str(work), "--no-migrate"]
+            return Server(target, argv, port, work / f"{target}.log", env=target_env)
+        assert body_file is not None
+        argv = [sys.executable, str(HERE / "baselines.py"), target, "--port", str(port), "--body-file", str(body_file)]
+        if target == "fastapi-asyncpg":
+            argv += ["--database-url", url, "--pool-size", str(args.pool_size)]
+        return Server(target, argv, port, work / f"{target}.log")
+
+    def start(target: str, body_file: Path | None) -> Server:
+        server = server_for(target, body_file)
+        servers.append(server)
+        server.start()
+        server.wait_ready(START_TIMEOUT)
+        return server
+
+    def stop(server: Server) -> None:
+        server.stop()
+        servers.remove(server)
+
+    try:
+        print(f"migrating and seeding catalog on {notes['database']} ...", flush=True)
+        _cli("migrate", "catalog", env=env, work=work)
+        _cli("seed", "catalog", env=env, work=work)
+        server = start("agora-nocache", None)
+        product_id, body = pick_product(server.base_url)
+        stop(server)
+        body_file = work / "product.json"
+        body_file.write_bytes(body)
+        path = PRODUCT_PATH.format(id=product_id)
+        notes.update(product_id=product_id, body_bytes=len(body))
+        print(f"product {product_id} ({len(body)} bytes)", flush=True)
+        for round_ in range(1, args.repeat + 1):
+            for target in POSTGRES_MODE_TARGETS:
+                server = start(target, body_file)
+                if not target.startswith("agora"):
+                    notes.setdefault(f"{target}_body", same_body(server.base_url + path, body))
+                assert server.process is not None
+                runs.append(measure(target, round_, server.base_url + path, args, server.process.pid))
+                stop(server)
+    finally:
+        for server in list(servers):
+            server.stop()
+        asyncio.run(drop_database(args.postgres_url, "postgresql", url))
+    return summarize_postgresql(runs, notes, args)
+
+
+def summarize_postgresql(runs: list[Run], notes: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    best: dict[str, Run] = {}
+    for run in runs:
+        if run.target not in best or run.requests_per_s > best[run.target].requests_per_s:
+            best[run.target] = run
+    ratios = {
+        f"{target}_over_{base}": best[target].requests_per_s / best[base].requests_per_s
+        for target, (base, _) in POSTGRES_RATIOS.items()
+    }
+    # the same ratios by the servers' own CPU: less sensitive to other load on a shared machine
+    for target, (base, _) in POSTGRES_RATIOS.items():
+        mine, theirs = best[target].extra.get("requests_per_cpu_s"), best[base].extra.get("requests_per_cpu_s")
+        if mine and theirs:
+            ratios[f"{target}_over_{base}_by_cpu"] = mine / theirs
+    return {
+        "benchmark": "catalog_by_id_postgresql",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "git": git_state(),
+        "settings": {
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "warmup_s": args.warmup,
+            "repeat": args.repeat,
+            "wrk_threads": 1,
+            "pool_size": args.pool_size,
+        },
+        "best": {name: asdict(run) for name, run in best.items()},
+        "ratios": ratios,
+        "notes": notes,
+        "runs": [asdict(run) for run in runs],
+    }
+
+
+def print_postgresql_table(result: dict[str, Any]) -> None:
+    best, ratios, settings = result["best"], result["ratios"], result["settings"]
+    print()
+    print(
+        f"GET /api/catalog/products/{{id}} on PostgreSQL  wrk -t1 -c{settings['connections']} "
+        f"-d{settings['duration_s']:g}s (best of {settings['repeat']}, pool {settings['pool_size']}, "
+        f"{result['machine']['cpus']} CPUs)"
+    )
+    print(f"{'server':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'req/CPU-s':>11}{'errors':>8}")
+    labels = {
+        "fastapi-asyncpg": "FastAPI + asyncpg (reads the row)",
+        "agora-nocache": "agora serve catalog, read cache off",
+        "agora-cache": "agora serve catalog, read cache on",
+        "fastapi": "FastAPI + response model (memory)",
+    }
+    for name in POSTGRES_MODE_TARGETS:
+        run = best[name]
+        per_cpu = run["extra"].get("requests_per_cpu_s", "n/a")
+        print(
+            f"{labels[name]:<40}{run['requests_per_s']:>10.0f}{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}"
+            f"{per_cpu:>11}{run['non_2xx'] + run['socket_errors']:>8}"
+        )
+    for target, (base, goal) in POSTGRES_RATIOS.items():
+        key = f"{target}_over_{base}"
+        by_cpu = ratios.get(f"{key}_by_cpu")
+        cpu_text = f", by CPU {by_cpu:.2f}" if by_cpu else ""
+        print(f"{target} / {base} = {ratios[key]:.2f}{cpu_text}  (target {goal})")
+    print(f"agora code: commit {(result['git']['commit'] or 'unknown')[:12]}", end="")
+    dirty = result["git"]["src_uncommitted_changes"]
+    print(f" + {len(dirty)} uncommitted file(s) under src/" if dirty else " (clean src/)")
+    notes = result["notes"]
+    bodies = f"fastapi-asyncpg {notes.get('fastapi-asyncpg_body')}, fastapi {notes.get('fastapi_body')}"
+    print(f"baseline bodies vs agora's: {bodies}")
+
+
 def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     runs: list[Run] = []
     servers: list[Server] = []
@@ -545,6 +712,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="environment for agora (repeatable), e.g. AGORA_CATALOG_READ_CACHE_TTL=0 (no read cache)",
     )
     parser.add_argument("--min-ratio", type=float, help="exit 1 when agora/fastapi is below this")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: issue 16's targets (agora serve catalog, cache off and on, against FastAPI + asyncpg "
+        "and FastAPI from memory) on a scratch database",
+    )
+    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pool-size", type=int, default=10, help="--database postgresql: each server's pool")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON result goes")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.connections < 1 or args.repeat < 1 or args.warmup < 0:
@@ -566,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="agora-bench-"))
     keep_work = False
     try:
-        result = benchmark(args, work)
+        result = benchmark_postgresql(args, work) if args.database == "postgresql" else benchmark(args, work)
     except BenchError as exc:
         keep_work = True
         print(f"error: {exc}\n(logs kept in {work})", file=sys.stderr)
@@ -577,11 +753,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
-    print_table(result)
+    if args.database == "postgresql":
+        print_postgresql_table(result)
+    else:
+        print_table(result)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     out = args.results_dir / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"results: {out}")
+    if args.database == "postgresql":
+        return 0
     if args.min_ratio is not None and result["ratios"]["agora_over_fastapi"] < args.min_ratio:
         print(
             f"agora/fastapi {result['ratios']['agora_over_fastapi']:.2f} is below --min-ratio {args.min_ratio}",
