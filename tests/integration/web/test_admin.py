@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import random
 import re
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agora.platform.http.clients import create_service_client
-from agora.services.web.monitoring import sampler_of
+from agora.services.web.runtime import web_runtime
 from agora.services.web.settings import WebSettings
 from tests.integration.web.conftest import PASSWORD, Shop, csrf_of
 from tests.support.servers import serving
@@ -196,7 +197,7 @@ async def test_a_product_is_created_with_its_name_shown_as_text_and_stock_is_set
 
 
 async def test_the_sampler_turns_real_requests_into_rates_and_charts(shop: Shop) -> None:
-    sampler = sampler_of(shop.embedded.contexts["web"])
+    sampler = web_runtime(shop.embedded.contexts["web"]).sampler
     await sampler.sample()
     for _ in range(25):
         assert (await shop.client.get("/api/catalog/categories")).status_code == 200
@@ -351,15 +352,18 @@ def web_reaches_media_at(shop: Shop, address: str, **settings: float) -> Iterato
     """The web calls media over HTTP at ``address`` (as in the distributed mode: an in-process call
     has no timeout), with ``settings`` changed, until the block ends."""
     context = shop.embedded.contexts["web"]
-    original_settings, original_clients = context.settings, context.clients
+    original = web_runtime(context)
     platform = context.platform.model_copy(update={"service_urls": {"media": f"http://{address}"}})
     media = create_service_client("media", settings=platform)
-    context.settings = original_settings.model_copy(update=settings)
-    context.clients = lambda name: media if name == "media" else original_clients(name)
+    context.runtime = dataclasses.replace(
+        original,
+        settings=original.settings.model_copy(update=settings),
+        clients=lambda name: media if name == "media" else original.clients(name),
+    )
     try:
         yield
     finally:
-        context.settings, context.clients = original_settings, original_clients
+        context.runtime = original
 
 
 async def test_an_image_upload_waits_for_media_as_long_as_its_size_needs(shop: Shop) -> None:

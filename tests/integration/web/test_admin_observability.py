@@ -5,6 +5,7 @@ Alertmanager unset or down, the page says so and draws the rest."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import re
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import yaml
 
 from agora.deploy.observability import alertmanager_config
 from agora.platform.testing.processes import free_port, running_process, wait_until_ready
+from agora.services.web.runtime import web_runtime
 from agora.services.web.settings import WebSettings
 from tests.integration.web.conftest import Shop, csrf_of
 from tests.integration.web.test_admin import admin_of, new_customer
@@ -49,13 +51,12 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
 def web_settings(shop: Shop, **changes: object) -> Iterator[None]:
     """The web runs with ``changes`` to its settings until the block ends."""
     context = shop.embedded.contexts["web"]
-    original = context.settings
-    assert isinstance(original, WebSettings)
-    context.settings = original.model_copy(update=changes)
+    original = web_runtime(context)
+    context.runtime = dataclasses.replace(original, settings=original.settings.model_copy(update=changes))
     try:
         yield
     finally:
-        context.settings = original
+        context.runtime = original
 
 
 def fire(url: str, name: str, severity: str, **labels: str) -> None:

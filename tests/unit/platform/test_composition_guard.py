@@ -35,7 +35,6 @@ NOT_YET_CONVERTED = frozenset(
         "payments",
         "recommendations",
         "support",
-        "web",
     }
 )
 

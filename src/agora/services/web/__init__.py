@@ -11,16 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora.platform.service import ServiceSpec
-from agora.services.web.endpoints import build_router, configure_app
+from agora.services.web.endpoints import configure_app, router
 from agora.services.web.models import metadata
-from agora.services.web.monitoring import periodic
+from agora.services.web.runtime import periodic, start
 from agora.services.web.settings import WebSettings
 
 spec = ServiceSpec(
     name="web",
     title="Agora web",
     settings_cls=WebSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     configure_app=configure_app,

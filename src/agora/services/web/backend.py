@@ -8,6 +8,7 @@ test it with ``is unavailable``) instead of raising, and the reason is logged on
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 import httpx
@@ -15,10 +16,8 @@ import structlog
 from starlette.requests import Request
 
 from agora.platform.auth.cookies import ACCESS_COOKIE
-from agora.platform.http.clients import ServiceNotConfiguredError
+from agora.platform.http.clients import ServiceClient, ServiceNotConfiguredError
 from agora.platform.http.resilience import CircuitOpenError
-from agora.platform.service import ServiceContext
-from agora.services.web.settings import WebSettings
 
 log = structlog.get_logger(__name__)
 
@@ -49,10 +48,9 @@ CALL_FAILURES = (httpx.HTTPError, CircuitOpenError, ServiceNotConfiguredError, T
 class Backend:
     """One request's view of the services: the visitor's session token goes along as a bearer."""
 
-    def __init__(self, request: Request) -> None:
-        self.context: ServiceContext = request.state.context
-        settings = self.context.settings
-        self.timeout = settings.backend_timeout if isinstance(settings, WebSettings) else 3.0
+    def __init__(self, request: Request, clients: Callable[[str], ServiceClient], *, timeout: float) -> None:
+        self.clients = clients
+        self.timeout = timeout
         token = request.cookies.get(ACCESS_COOKIE)
         # "" means explicitly anonymous to the chassis client (never the web's own caller's header)
         self.authorization = f"Bearer {token}" if token else ""
@@ -67,7 +65,7 @@ class Backend:
         if self.forwarded_for:
             headers["x-forwarded-for"] = self.forwarded_for
         kwargs.setdefault("timeout", self.timeout)
-        return await self.context.clients(service).request(method, path, headers=headers, **kwargs)
+        return await self.clients(service).request(method, path, headers=headers, **kwargs)
 
     async def get(self, service: str, path: str, *, params: Any = None, missing: Any = None) -> Any:
         """The JSON document at ``path``; ``missing`` for a 404, :data:`UNAVAILABLE` when it failed."""

@@ -1,7 +1,8 @@
 """The web's routes: pages from ``routes/*``, static files, and HTML error pages.
 
-Each part of the site is one module under ``routes`` with its own ``APIRouter`` (storefront,
-account, admin, chat); this module only joins them and gives the app its browser-facing pieces.
+Each part of the site is one module under ``routes`` with its own module-level ``APIRouter``
+(storefront, account, admin, observability, chat); this module only joins them into the web's
+``router`` and gives the app its browser-facing pieces.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Mount
@@ -19,21 +19,15 @@ from starlette.types import Scope
 
 from agora.platform.http.problems import ProblemError, problem_response
 from agora.platform.http.security import SecurityHeaders
+from agora.services.web.pages import visit_of
 from agora.services.web.routes import account, admin, chat, observability, storefront
 from agora.services.web.settings import WebSettings
-from agora.services.web.templating import HTMX, STATIC, render
+from agora.services.web.templating import HTMX, STATIC
 
-
-def build_router() -> APIRouter:
-    router = APIRouter()
-    for part in (storefront, account, admin, observability, chat):
-        router.routes.extend(part.router.routes)
-    # pages and forms, not an API: the web's OpenAPI document lists none of them (the routes are
-    # copied, so the router's own include_in_schema would not reach them)
-    for route in router.routes:
-        if isinstance(route, APIRoute):
-            route.include_in_schema = False
-    return router
+# pages and forms, not an API: the web's OpenAPI document lists none of them
+router = APIRouter(include_in_schema=False)
+for _part in (storefront, account, admin, observability, chat):
+    router.include_router(_part.router)
 
 
 class _CachedStatic(StaticFiles):
@@ -64,8 +58,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             status, title=title, detail=str(detail) if detail else None, instance=request.url.path, **extra
         )
     titles = {403: "Not allowed", 404: "Page not found", 405: "Not allowed"}
-    return await render(
-        request,
+    return await visit_of(request).render(
         "error.html",
         {"status": status, "title": titles.get(status, title or "Something went wrong"), "detail": detail},
         status_code=status,
@@ -76,8 +69,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     if not _wants_html(request):
         fields = [".".join(str(p) for p in e.get("loc", ())) for e in getattr(exc, "errors", list)()]
         return problem_response(422, detail=f"Check these fields: {', '.join(fields)}.", instance=request.url.path)
-    return await render(
-        request,
+    return await visit_of(request).render(
         "error.html",
         {"status": 422, "title": "Check the form", "detail": "Some fields are not valid."},
         status_code=422,

@@ -1,6 +1,6 @@
 """The admin console's live view: every service's health and a short memory of its metrics.
 
-The web keeps no data of its own except this cache. A periodic task (:func:`periodic`) reads every
+The web keeps no data of its own except this cache. A periodic task (``runtime.periodic``) reads every
 service's Prometheus metrics each ``WebSettings.metrics_interval`` seconds and keeps the last
 ``metrics_window`` samples in a ring buffer; the charts are the differences between samples
 (request rate, 5xx share, latency percentiles from histogram buckets, paid orders and revenue).
@@ -22,7 +22,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +31,8 @@ import structlog
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agora.platform.service import ServiceContext
-from agora.platform.tasks import PeriodicTask
-from agora.services.web.settings import WebSettings
+from agora.platform.http.clients import ServiceClient
+from agora.platform.settings import PlatformSettings
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +41,6 @@ DURATION_BUCKET = "agora_http_request_duration_seconds_bucket"
 CHECKOUTS = "agora_orders_checkouts_total"
 REVENUE = "agora_orders_revenue_minor_total"
 PROBE_TIMEOUT = 2.0
-EXTRAS_KEY = "monitoring"
 QUANTILES = (0.5, 0.95, 0.99)
 #: the sample lines (and their ``# HELP``/``# TYPE`` lines) the charts read
 _CHARTED = tuple(
@@ -187,10 +185,11 @@ class Series:
 
 
 class Sampler:
-    """A ring buffer of samples and the series the charts draw from it."""
+    """A ring buffer of samples and the series the charts draw from it (one per web process, on
+    its runtime: the periodic task fills it, the admin console's charts read it)."""
 
-    def __init__(self, context: ServiceContext, *, window: int, interval: float) -> None:
-        self.context = context
+    def __init__(self, platform: PlatformSettings, *, window: int, interval: float) -> None:
+        self.platform = platform
         self.interval = interval
         self.samples: deque[Sample] = deque(maxlen=window)
         self.taken = 0
@@ -199,8 +198,8 @@ class Sampler:
     async def sample(self) -> Sample:
         """Reads every service's metrics now and appends the sample."""
         async with self._lock:
-            texts = await scrape(self.context)
-            taken = parse_metrics(texts, at=time.time(), one_process=not self.context.platform.service_urls)
+            texts = await scrape(self.platform)
+            taken = parse_metrics(texts, at=time.time(), one_process=not self.platform.service_urls)
             self.samples.append(taken)
             self.taken += 1
             return taken
@@ -236,7 +235,9 @@ class Sampler:
 
         return [self._per_service(name, share) for name in self.service_names()]
 
-    def _per_service(self, name: str, value: Any) -> Series:
+    def _per_service(
+        self, name: str, value: Callable[[ServiceCounters, ServiceCounters, float], float | None]
+    ) -> Series:
         points: list[Point] = []
         for before, after in self._pairs():
             dt = after.at - before.at
@@ -295,9 +296,9 @@ def _exponent(currency: str) -> int:
     return 0 if currency.upper() in ("JPY", "KRW", "VND", "CLP", "ISK", "HUF") else 2
 
 
-async def scrape(context: ServiceContext) -> list[str]:
+async def scrape(platform: PlatformSettings) -> list[str]:
     """Every service's metrics as exposition text (embedded: this process's registry)."""
-    urls = context.platform.service_urls
+    urls = platform.service_urls
     if not urls:  # only the charted metrics: rendering the whole registry every interval cost more
         return [generate_latest(REGISTRY.restricted_registry((REQUESTS, DURATION_BUCKET, CHECKOUTS, REVENUE))).decode()]
     async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
@@ -310,23 +311,6 @@ async def scrape(context: ServiceContext) -> list[str]:
             return response.text if response.status_code == 200 else ""
 
         return list(await asyncio.gather(*(one(url) for url in sorted(set(urls.values())))))
-
-
-def sampler_of(context: ServiceContext) -> Sampler:
-    """The web process's sampler (made on first use, so pages work before the task ran)."""
-    sampler = context.extras.get(EXTRAS_KEY)
-    if not isinstance(sampler, Sampler):
-        settings = context.settings
-        web = settings if isinstance(settings, WebSettings) else WebSettings()
-        sampler = Sampler(context, window=web.metrics_window, interval=web.metrics_interval)
-        context.extras[EXTRAS_KEY] = sampler
-    return sampler
-
-
-def periodic(context: ServiceContext) -> list[PeriodicTask]:
-    """The metrics sampler, every ``WebSettings.metrics_interval`` seconds."""
-    sampler = sampler_of(context)
-    return [PeriodicTask("web.metrics", sampler.interval, sampler.sample, jitter=0.0)]
 
 
 # -- health -----------------------------------------------------------------------------------
@@ -351,19 +335,20 @@ def _health(service: str, checks: Mapping[str, Any], fallback: str = "") -> Heal
     return Health(service, states, problem)
 
 
-async def service_health(context: ServiceContext) -> list[Health]:
+async def service_health(platform: PlatformSettings, identity: ServiceClient) -> list[Health]:
     """Every service's readiness, by name; one that does not answer is unhealthy.
 
     The services are the configured URLs (distributed) or those the embedded app's ``/readyz``
-    reports (the web may not import the registry: it would import every service's package).
+    reports (the web may not import the registry: it would import every service's package), asked
+    through ``identity``'s client (any service's would do: they share the embedded app).
     """
-    urls = context.platform.service_urls
+    urls = platform.service_urls
     if urls:
         async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
             return list(await asyncio.gather(*(_probe(client, name, url) for name, url in sorted(urls.items()))))
     try:
         # the client's raw httpx side: a 503 here must not count against identity's circuit breaker
-        response = await context.clients("identity").http.get("/readyz", timeout=PROBE_TIMEOUT * 2)
+        response = await identity.http.get("/readyz", timeout=PROBE_TIMEOUT * 2)
         flat = _checks(response)
     except (httpx.HTTPError, ValueError) as exc:
         return [Health("agora", {}, f"unreachable: {type(exc).__name__}")]
@@ -374,11 +359,11 @@ async def service_health(context: ServiceContext) -> list[Health]:
     return [_health(name, checks) for name, checks in sorted(grouped.items())]
 
 
-async def service_names(context: ServiceContext) -> list[str]:
+async def service_names(platform: PlatformSettings, identity: ServiceClient) -> list[str]:
     """The services of this deployment (for the per-service admin pages)."""
-    if context.platform.service_urls:
-        return sorted(context.platform.service_urls)
-    return [health.service for health in await service_health(context) if health.service != "agora"]
+    if platform.service_urls:
+        return sorted(platform.service_urls)
+    return [health.service for health in await service_health(platform, identity) if health.service != "agora"]
 
 
 def _checks(response: httpx.Response) -> dict[str, Any]:
@@ -545,8 +530,6 @@ __all__ = [
     "Series",
     "line_chart",
     "parse_metrics",
-    "periodic",
     "quantile",
-    "sampler_of",
     "service_health",
 ]

@@ -25,8 +25,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from agora.platform.auth.cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, cookies_secure, csrf_token_for
-from agora.platform.auth.verifier import InvalidToken
+from agora.platform.auth.cookies import ACCESS_COOKIE, CSRF_COOKIE, csrf_token_for
+from agora.platform.auth.verifier import InvalidToken, TokenVerifier
 from agora.platform.http.problems import Forbidden
 from agora.services.web.backend import Backend
 
@@ -66,15 +66,13 @@ class Visitor:
         return self.role in ("admin", "support")
 
 
-async def load_visitor(request: Request) -> Visitor:
-    """The visitor of this request (cached on ``request.state``)."""
-    cached = getattr(request.state, "visitor", None)
-    if isinstance(cached, Visitor):
-        return cached
+async def identify(request: Request, verifier: TokenVerifier, backend: Backend, secret: str) -> Visitor:
+    """The visitor of this request: identity's ``/me`` for a session that works, else anonymous
+    (with the form token of their cookie, or a fresh one: :attr:`Visitor.new_form_token`)."""
     currency = request.cookies.get(CURRENCY_COOKIE, DEFAULT_CURRENCY)
     if currency not in SUPPORTED_CURRENCIES:
         currency = DEFAULT_CURRENCY
-    visitor = await _signed_in(request, currency)
+    visitor = await _signed_in(request, currency, verifier, backend, secret)
     if visitor is None:
         had_session = ACCESS_COOKIE in request.cookies or CSRF_COOKIE in request.cookies
         token = request.cookies.get(FORM_CSRF_COOKIE)
@@ -84,34 +82,31 @@ async def load_visitor(request: Request) -> Visitor:
         visitor = Visitor(
             user=None, csrf_token=token, currency=currency, session_expired=had_session, new_form_token=fresh
         )
-    request.state.visitor = visitor
     return visitor
 
 
-async def _signed_in(request: Request, currency: str) -> Visitor | None:
+async def _signed_in(
+    request: Request, currency: str, verifier: TokenVerifier, backend: Backend, secret: str
+) -> Visitor | None:
     token = request.cookies.get(ACCESS_COOKIE)
     if not token:
         return None
-    context = request.state.context
     try:
-        subject = await context.token_verifier.verify(token)
+        subject = await verifier.verify(token)
     except InvalidToken:
         return None
-    me = await Backend(request).get("identity", "/api/identity/me")
+    me = await backend.get("identity", "/api/identity/me")
     if not isinstance(me, dict):
         # disabled, revoked, or identity unreachable: nothing a page can do as this user
         return None
-    secret = context.platform.secret_key.get_secret_value()
     return Visitor(
         user=me, csrf_token=csrf_token_for(secret, subject.token_id), currency=currency, token_id=subject.token_id
     )
 
 
-def remember_form_token(request: Request, response: Response) -> None:
+def remember_form_token(visitor: Visitor, response: Response, *, secure: bool) -> None:
     """Sets the anonymous CSRF cookie when this request minted one (called on every page)."""
-    visitor = getattr(request.state, "visitor", None)
-    if isinstance(visitor, Visitor) and visitor.new_form_token:
-        context = request.state.context
+    if visitor.new_form_token:
         response.set_cookie(
             FORM_CSRF_COOKIE,
             visitor.new_form_token,
@@ -119,14 +114,12 @@ def remember_form_token(request: Request, response: Response) -> None:
             path="/",
             httponly=True,
             samesite="strict",
-            secure=cookies_secure(request, context.platform),
+            secure=secure,
         )
 
 
-async def require_csrf(request: Request, submitted: str | None = None) -> Visitor:
-    """403 unless the form (or htmx header) carries this visitor's CSRF token."""
-    visitor = await load_visitor(request)
-    token = submitted if submitted is not None else request.headers.get(CSRF_HEADER, "")
+def check_csrf(visitor: Visitor, token: str) -> None:
+    """403 unless ``token`` (the form's field or the htmx header) is this visitor's CSRF token."""
     if visitor.new_form_token is not None:
         # no form cookie arrived with this request: whatever was submitted cannot match it
         raise Forbidden(
@@ -136,7 +129,6 @@ async def require_csrf(request: Request, submitted: str | None = None) -> Visito
         raise Forbidden(
             "The form has expired; reload the page and try again.", title="CSRF check failed", field=CSRF_FIELD
         )
-    return visitor
 
 
 def this_page(request: Request) -> str:

@@ -1,4 +1,5 @@
-"""Jinja2 for the pages: autoescaping everywhere, a few filters, one ``render`` for every route.
+"""Jinja2 for the pages: autoescaping everywhere, a few filters; the web's runtime holds the one
+environment (:func:`environment`, built at start-up) and ``Visit.render`` draws every page with it.
 
 Escaping is on for every template (``select_autoescape`` would leave ``.txt`` alone; every file
 here is HTML), so a product called ``<script>alert(1)</script>`` is drawn as text. Nothing in the
@@ -12,17 +13,14 @@ import hashlib
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import jinja2
-from starlette.requests import Request
-from starlette.responses import HTMLResponse
 
 from agora.contracts.catalog import format_money
 from agora.contracts.media import image_url
 from agora.contracts.orders import order_number
 from agora.services.web.backend import UNAVAILABLE
-from agora.services.web.session import CSRF_FIELD, SUPPORTED_CURRENCIES, load_visitor, remember_form_token
+from agora.services.web.session import CSRF_FIELD, SUPPORTED_CURRENCIES
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -60,7 +58,12 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_fingerprint(path)}"
 
 
-def _environment() -> jinja2.Environment:
+def _unavailable(value: object) -> bool:
+    return value is UNAVAILABLE
+
+
+def environment() -> jinja2.Environment:
+    """The pages' environment: templates are loaded (and compiled) on first use, then kept."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -73,35 +76,8 @@ def _environment() -> jinja2.Environment:
     env.filters["when"] = when
     env.filters["order_number"] = order_number
     env.filters["image"] = image_url
-    env.tests["unavailable"] = lambda value: value is UNAVAILABLE
+    env.tests["unavailable"] = _unavailable
     env.globals["static"] = static_url
     env.globals["currencies"] = SUPPORTED_CURRENCIES
     env.globals["csrf_field"] = CSRF_FIELD
     return env
-
-
-templates = _environment()
-
-
-async def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
-) -> HTMLResponse:
-    """The page ``name`` for this request's visitor.
-
-    Always there: ``request``, ``visitor``, ``path``, ``flashes`` (a list of ``{kind, text}``) and
-    ``cart_count`` (None when unknown).
-    """
-    visitor = await load_visitor(request)
-    values = {
-        "request": request,
-        "visitor": visitor,
-        "path": request.url.path,
-        "flashes": [],
-        "cart_count": None,
-        **(context or {}),
-    }
-    body = templates.get_template(name).render(values)
-    response = HTMLResponse(body, status_code=status_code)
-    response.headers["cache-control"] = "no-store" if visitor.signed_in else "no-cache"
-    remember_form_token(request, response)
-    return response

@@ -19,23 +19,14 @@ from typing import Annotated, Any, cast
 from urllib.parse import quote, urlencode
 
 import httpx
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
 from agora.services.web import monitoring
 from agora.services.web.backend import UNAVAILABLE, Backend, problem_detail
-from agora.services.web.session import (
-    CSRF_FIELD,
-    SUPPORTED_CURRENCIES,
-    Visitor,
-    load_visitor,
-    login_redirect,
-    require_csrf,
-    this_page,
-)
-from agora.services.web.settings import WebSettings
-from agora.services.web.templating import render
+from agora.services.web.pages import ThisVisit, Visit
+from agora.services.web.session import CSRF_FIELD, SUPPORTED_CURRENCIES, Visitor, login_redirect, this_page
 
 router = APIRouter()
 
@@ -77,10 +68,10 @@ class _Leave(Exception):
         self.response = response
 
 
-async def _admin(request: Request) -> Visitor:
-    visitor = await load_visitor(request)
+async def _admin(visit: Visit) -> Visitor:
+    visitor = await visit.visitor()
     if not visitor.signed_in:
-        raise _Leave(login_redirect(this_page(request), safe=""))
+        raise _Leave(login_redirect(this_page(visit.request), safe=""))
     if visitor.role == "support":
         raise _Leave(RedirectResponse(SUPPORT_INBOX, status_code=303))
     if not visitor.is_admin:
@@ -88,22 +79,22 @@ async def _admin(request: Request) -> Visitor:
     return visitor
 
 
-async def _page(request: Request, name: str, values: dict[str, Any], *, status_code: int = 200) -> Response:
+async def _page(visit: Visit, name: str, values: dict[str, Any], *, status_code: int = 200) -> Response:
     flashes = list(values.pop("flashes", []))
-    done = DONE.get(request.query_params.get("done", ""))
+    done = DONE.get(visit.request.query_params.get("done", ""))
     if done:
         flashes.insert(0, {"kind": "success", "text": done})
-    return await render(request, name, {"nav": NAV, "flashes": flashes, **values}, status_code=status_code)
+    return await visit.render(name, {"nav": NAV, "flashes": flashes, **values}, status_code=status_code)
 
 
 def _guarded(handler: Any) -> Any:
     """The route runs only for admins (a redirect or 403 page otherwise)."""
 
     @functools.wraps(handler)
-    async def run(request: Request, *args: Any, **kwargs: Any) -> Response:
+    async def run(visit: Visit, *args: Any, **kwargs: Any) -> Response:
         try:
-            await _admin(request)
-            result: Response = await handler(request, *args, **kwargs)
+            await _admin(visit)
+            result: Response = await handler(visit, *args, **kwargs)
         except _Leave as leave:
             return leave.response
         return result
@@ -148,28 +139,26 @@ def _refusal(response: Any, what: str) -> Refusal | None:
 
 @router.get("/admin")
 @_guarded
-async def dashboard(request: Request) -> Response:
-    context = request.state.context
-    health = await monitoring.service_health(context)
-    charts = _charts(context)
-    return await _page(request, "admin/dashboard.html", {"health": health, **charts})
+async def dashboard(visit: ThisVisit) -> Response:
+    health = await visit.runtime.service_health()
+    charts = _charts(visit.runtime.sampler)
+    return await _page(visit, "admin/dashboard.html", {"health": health, **charts})
 
 
 @router.get("/admin/partials/health")
 @_guarded
-async def health_partial(request: Request) -> Response:
-    health = await monitoring.service_health(request.state.context)
-    return await render(request, "admin/partials/health.html", {"health": health})
+async def health_partial(visit: ThisVisit) -> Response:
+    health = await visit.runtime.service_health()
+    return await visit.render("admin/partials/health.html", {"health": health})
 
 
 @router.get("/admin/partials/charts")
 @_guarded
-async def charts_partial(request: Request) -> Response:
-    return await render(request, "admin/partials/charts.html", _charts(request.state.context))
+async def charts_partial(visit: ThisVisit) -> Response:
+    return await visit.render("admin/partials/charts.html", _charts(visit.runtime.sampler))
 
 
-def _charts(context: Any) -> dict[str, Any]:
-    sampler = monitoring.sampler_of(context)
+def _charts(sampler: monitoring.Sampler) -> dict[str, Any]:
     rates = monitoring.line_chart(
         "chart-requests", "Request rate per service", sampler.request_rates(), y_label="requests/s"
     )
@@ -227,11 +216,11 @@ def _day_label(x: float) -> str:
 @router.get("/admin/analytics")
 @_guarded
 async def analytics(
-    request: Request,
+    visit: ThisVisit,
     product_id: Annotated[str | None, Query(max_length=36)] = None,
     days: Annotated[int, Query(ge=7, le=366)] = 30,
 ) -> Response:
-    backend = Backend(request)
+    backend = visit.backend
     today = datetime.now(UTC).date()
     summary = await backend.get(
         "analytics",
@@ -265,7 +254,7 @@ async def analytics(
             forecast_chart = _forecast_chart(forecast)
     anomalies, anomalies_error = await _analytics_post(backend, "/api/analytics/ml/analyze", {}, "Anomaly detection")
     return await _page(
-        request,
+        visit,
         "admin/analytics.html",
         {
             "summary": summary,
@@ -312,16 +301,16 @@ def _forecast_chart(forecast: dict[str, Any]) -> monitoring.Chart:
 
 
 async def _users_page(
-    request: Request, q: str, cursor: str | None, *, flashes: list[dict[str, str]] | None = None, status_code: int = 200
+    visit: Visit, q: str, cursor: str | None, *, flashes: list[dict[str, str]] | None = None, status_code: int = 200
 ) -> Response:
     params: dict[str, Any] = {"limit": 25}
     if q:
         params["email"] = q
     if cursor:
         params["cursor"] = cursor
-    users = await Backend(request).get("identity", "/api/identity/users", params=params)
+    users = await visit.backend.get("identity", "/api/identity/users", params=params)
     return await _page(
-        request,
+        visit,
         "admin/users.html",
         {"users": users, "q": q, "roles": ROLES, "flashes": flashes or []},
         status_code=status_code,
@@ -331,24 +320,24 @@ async def _users_page(
 @router.get("/admin/users")
 @_guarded
 async def users(
-    request: Request,
+    visit: ThisVisit,
     q: Annotated[str, Query(max_length=254)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    return await _users_page(request, q.strip(), cursor)
+    return await _users_page(visit, q.strip(), cursor)
 
 
 @router.post("/admin/users/{user_id}")
 @_guarded
 async def update_user(
-    request: Request,
+    visit: ThisVisit,
     user_id: Annotated[str, Path(max_length=64)],
     csrf_token: CsrfField = "",
     role: Annotated[str | None, Form(max_length=20)] = None,
     active: Annotated[str | None, Form(max_length=5)] = None,
     q: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
-    await require_csrf(request, csrf_token)
+    await visit.require_csrf(csrf_token)
     change: dict[str, Any] = {}
     if role is not None:
         change["role"] = role
@@ -356,13 +345,13 @@ async def update_user(
         change["is_active"] = active == "true"
     if not change:
         return await _users_page(
-            request, q, None, flashes=[{"kind": "error", "text": "Choose a role or an action."}], status_code=422
+            visit, q, None, flashes=[{"kind": "error", "text": "Choose a role or an action."}], status_code=422
         )
-    response = await Backend(request).send("identity", "PATCH", f"/api/identity/users/{quote(user_id)}", json=change)
+    response = await visit.backend.send("identity", "PATCH", f"/api/identity/users/{quote(user_id)}", json=change)
     refused = _refusal(response, "identity")
     if refused is not None:
         flashes = refused.flashes(beside_fields=False)
-        return await _users_page(request, q, None, flashes=flashes, status_code=refused.status)
+        return await _users_page(visit, q, None, flashes=flashes, status_code=refused.status)
     done = "role" if "role" in change else ("enabled" if change["is_active"] else "disabled")
     return _back("/admin/users", done, q=q)
 
@@ -399,11 +388,11 @@ async def _stock(backend: Backend, skus: list[str]) -> Any:
 @router.get("/admin/products")
 @_guarded
 async def products(
-    request: Request,
+    visit: ThisVisit,
     q: Annotated[str, Query(max_length=200)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    backend = Backend(request)
+    backend = visit.backend
     params: dict[str, Any] = {"limit": 25}
     if q.strip():
         params["q"] = q.strip()
@@ -411,11 +400,11 @@ async def products(
         params["cursor"] = cursor
     page = await backend.get("catalog", "/api/catalog/products", params=params)
     stock = await _stock(backend, [p["sku"] for p in page.get("items", [])]) if page else {}
-    return await _page(request, "admin/products.html", {"page": page, "stock": stock, "q": q})
+    return await _page(visit, "admin/products.html", {"page": page, "stock": stock, "q": q})
 
 
 async def _form_page(
-    request: Request,
+    visit: Visit,
     product: dict[str, Any] | None,
     form: dict[str, Any],
     *,
@@ -423,13 +412,13 @@ async def _form_page(
     flashes: list[dict[str, str]] | None = None,
     status_code: int = 200,
 ) -> Response:
-    backend = Backend(request)
+    backend = visit.backend
     categories = await backend.get("catalog", "/api/catalog/categories", params={"limit": 100})
     stock: Any = None
     if product is not None:
         stock = await backend.get("inventory", f"/api/inventory/stock/{quote(product['sku'])}", missing={})
     return await _page(
-        request,
+        visit,
         "admin/product_form.html",
         {
             "product": product,
@@ -460,26 +449,26 @@ def _form_of(product: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/admin/products/new")
 @_guarded
-async def new_product(request: Request) -> Response:
+async def new_product(visit: ThisVisit) -> Response:
     form = {"sku": "", "name": "", "description": "", "price": "", "currency": "USD", "category": "", "tags": ""}
-    return await _form_page(request, None, {**form, "active": True})
+    return await _form_page(visit, None, {**form, "active": True})
 
 
-async def _load_product(request: Request, product_id: str) -> dict[str, Any]:
+async def _load_product(visit: Visit, product_id: str) -> dict[str, Any]:
     """The product; a 404 page when there is none, the unavailable page when the catalog is down."""
-    product = await Backend(request).get("catalog", f"/api/catalog/products/{quote(product_id)}")
+    product = await visit.backend.get("catalog", f"/api/catalog/products/{quote(product_id)}")
     if product is None:
         raise HTTPException(404, "No such product.")
     if not product:
-        raise _Leave(await _page(request, "admin/unavailable.html", {"what": "The catalog"}, status_code=503))
+        raise _Leave(await _page(visit, "admin/unavailable.html", {"what": "The catalog"}, status_code=503))
     return dict(product)
 
 
 @router.get("/admin/products/{product_id}")
 @_guarded
-async def edit_product(request: Request, product_id: ProductId) -> Response:
-    product = await _load_product(request, product_id)
-    return await _form_page(request, product, _form_of(product))
+async def edit_product(visit: ThisVisit, product_id: ProductId) -> Response:
+    product = await _load_product(visit, product_id)
+    return await _form_page(visit, product, _form_of(product))
 
 
 def _product_body(form: dict[str, Any], *, creating: bool) -> tuple[dict[str, Any], dict[str, str]]:
@@ -531,17 +520,15 @@ def _product_fields(
 ProductForm = Annotated[dict[str, Any], Depends(_product_fields)]
 
 
-async def _save(
-    request: Request, product: dict[str, Any] | None, form: dict[str, Any], method: str, path: str
-) -> Response:
+async def _save(visit: Visit, product: dict[str, Any] | None, form: dict[str, Any], method: str, path: str) -> Response:
     body, errors = _product_body(form, creating=product is None)
     if errors:
-        return await _form_page(request, product, form, errors=errors, status_code=422)
-    response = await Backend(request).send("catalog", method, path, json=body)
+        return await _form_page(visit, product, form, errors=errors, status_code=422)
+    response = await visit.backend.send("catalog", method, path, json=body)
     refused = _refusal(response, "catalog")
     if refused is not None:
         return await _form_page(
-            request, product, form, errors=refused.fields, flashes=refused.flashes(), status_code=refused.status
+            visit, product, form, errors=refused.fields, flashes=refused.flashes(), status_code=refused.status
         )
     saved = cast(httpx.Response, response).json()
     return _back(f"/admin/products/{saved['id']}", "created" if product is None else "saved")
@@ -549,26 +536,26 @@ async def _save(
 
 @router.post("/admin/products")
 @_guarded
-async def create_product(request: Request, form: ProductForm, csrf_token: CsrfField = "") -> Response:
-    await require_csrf(request, csrf_token)
-    return await _save(request, None, form, "POST", "/api/catalog/products")
+async def create_product(visit: ThisVisit, form: ProductForm, csrf_token: CsrfField = "") -> Response:
+    await visit.require_csrf(csrf_token)
+    return await _save(visit, None, form, "POST", "/api/catalog/products")
 
 
 @router.post("/admin/products/{product_id}")
 @_guarded
 async def update_product(
-    request: Request, product_id: ProductId, form: ProductForm, csrf_token: CsrfField = ""
+    visit: ThisVisit, product_id: ProductId, form: ProductForm, csrf_token: CsrfField = ""
 ) -> Response:
-    await require_csrf(request, csrf_token)
-    product = await _load_product(request, product_id)
+    await visit.require_csrf(csrf_token)
+    product = await _load_product(visit, product_id)
     return await _save(
-        request, product, {**form, "sku": product["sku"]}, "PATCH", f"/api/catalog/products/{quote(product_id)}"
+        visit, product, {**form, "sku": product["sku"]}, "PATCH", f"/api/catalog/products/{quote(product_id)}"
     )
 
 
-async def _product_refused(request: Request, product: dict[str, Any], refused: Refusal, prefix: str = "") -> Response:
+async def _product_refused(visit: Visit, product: dict[str, Any], refused: Refusal, prefix: str = "") -> Response:
     return await _form_page(
-        request,
+        visit,
         product,
         _form_of(product),
         errors=refused.fields,
@@ -580,47 +567,47 @@ async def _product_refused(request: Request, product: dict[str, Any], refused: R
 @router.post("/admin/products/{product_id}/stock")
 @_guarded
 async def set_stock(
-    request: Request,
+    visit: ThisVisit,
     product_id: ProductId,
     on_hand: Annotated[str, Form(max_length=12)],
     csrf_token: CsrfField = "",
 ) -> Response:
-    await require_csrf(request, csrf_token)
-    product = await _load_product(request, product_id)
+    await visit.require_csrf(csrf_token)
+    product = await _load_product(visit, product_id)
     if not on_hand.strip().isdigit():
         return await _form_page(
-            request, product, _form_of(product), errors={"on_hand": "Enter a whole number of units."}, status_code=422
+            visit, product, _form_of(product), errors={"on_hand": "Enter a whole number of units."}, status_code=422
         )
-    response = await Backend(request).send(
+    response = await visit.backend.send(
         "inventory", "PUT", f"/api/inventory/stock/{quote(product['sku'])}", json={"on_hand": int(on_hand)}
     )
     refused = _refusal(response, "inventory")
     if refused is not None:
-        return await _product_refused(request, product, refused)
+        return await _product_refused(visit, product, refused)
     return _back(f"/admin/products/{product_id}", "stock")
 
 
 @router.post("/admin/products/{product_id}/images")
 @_guarded
 async def upload_image(
-    request: Request,
+    visit: ThisVisit,
     product_id: ProductId,
     file: Annotated[UploadFile, File()],
     csrf_token: CsrfField = "",
 ) -> Response:
-    await require_csrf(request, csrf_token)
-    product = await _load_product(request, product_id)
-    backend = Backend(request)
+    await visit.require_csrf(csrf_token)
+    product = await _load_product(visit, product_id)
+    backend = visit.backend
     data = await file.read()
     files = {"file": (file.filename or "image", data, file.content_type or "application/octet-stream")}
     # a page's usual wait would cut a large image off while media still decodes it
-    timeout = cast(WebSettings, request.state.context.settings).upload_timeout_for(len(data))
+    timeout = visit.settings.upload_timeout_for(len(data))
     response = await backend.send(
         "media", "POST", "/api/media/images", files=files, data={"purpose": "product"}, timeout=timeout
     )
     refused = _refusal(response, "media")
     if refused is not None:
-        return await _product_refused(request, product, refused, "The image was not uploaded: ")
+        return await _product_refused(visit, product, refused, "The image was not uploaded: ")
     image_id = cast(httpx.Response, response).json()["id"]
     images = [*product.get("images", []), image_id]
     patched = await backend.send(
@@ -628,16 +615,16 @@ async def upload_image(
     )
     refused = _refusal(patched, "catalog")
     if refused is not None:
-        return await _product_refused(request, product, refused, "The image was uploaded but not attached: ")
+        return await _product_refused(visit, product, refused, "The image was uploaded but not attached: ")
     return _back(f"/admin/products/{product_id}", "image")
 
 
 # -- currency ---------------------------------------------------------------------------------
 
 
-async def _currency_page(request: Request, *, refused: tuple[str, str, Refusal] | None = None) -> Response:
+async def _currency_page(visit: Visit, *, refused: tuple[str, str, Refusal] | None = None) -> Response:
     """The rates; after a refused change, its message next to that currency's field, as typed."""
-    rates = await Backend(request).get("currency", "/api/currency/currencies")
+    rates = await visit.backend.get("currency", "/api/currency/currencies")
     context: dict[str, Any] = {"rates": rates, "flashes": [], "failed": None, "typed": "", "field_error": ""}
     status_code = 200
     if refused is not None:
@@ -645,66 +632,66 @@ async def _currency_page(request: Request, *, refused: tuple[str, str, Refusal] 
         field_error = refusal.fields.get("rate_per_usd", "")
         context.update(flashes=refusal.flashes(), failed=code, typed=typed, field_error=field_error)
         status_code = refusal.status
-    return await _page(request, "admin/currency.html", context, status_code=status_code)
+    return await _page(visit, "admin/currency.html", context, status_code=status_code)
 
 
 @router.get("/admin/currency")
 @_guarded
-async def currency(request: Request) -> Response:
-    return await _currency_page(request)
+async def currency(visit: ThisVisit) -> Response:
+    return await _currency_page(visit)
 
 
 @router.post("/admin/currency/{code}")
 @_guarded
 async def set_rate(
-    request: Request,
+    visit: ThisVisit,
     code: Annotated[str, Path(max_length=3)],
     rate_per_usd: Annotated[str, Form(max_length=40)],
     csrf_token: CsrfField = "",
 ) -> Response:
-    await require_csrf(request, csrf_token)
-    response = await Backend(request).send(
+    await visit.require_csrf(csrf_token)
+    response = await visit.backend.send(
         "currency", "PUT", f"/api/currency/rates/{quote(code)}", json={"rate_per_usd": rate_per_usd.strip()}
     )
     refused = _refusal(response, "currency")
     if refused is not None:
-        return await _currency_page(request, refused=(code, rate_per_usd.strip(), refused))
+        return await _currency_page(visit, refused=(code, rate_per_usd.strip(), refused))
     return _back("/admin/currency", "rate")
 
 
 # -- messaging and configuration --------------------------------------------------------------
 
 
-async def _per_service(request: Request, suffix: str) -> list[tuple[str, Any]]:
-    backend = Backend(request)
-    names = await monitoring.service_names(request.state.context)
+async def _per_service(visit: Visit, suffix: str) -> list[tuple[str, Any]]:
+    backend = visit.backend
+    names = await visit.runtime.service_names()
     answers = await asyncio.gather(*(backend.get(name, f"/api/{name}/admin/{suffix}") for name in names))
     return list(zip(names, answers, strict=True))
 
 
 @router.get("/admin/messaging")
 @_guarded
-async def messaging(request: Request) -> Response:
-    return await _page(request, "admin/messaging.html", {"services": await _per_service(request, "messaging")})
+async def messaging(visit: ThisVisit) -> Response:
+    return await _page(visit, "admin/messaging.html", {"services": await _per_service(visit, "messaging")})
 
 
 @router.post("/admin/messaging/{service}/{letter_id}/replay")
 @_guarded
 async def replay(
-    request: Request,
+    visit: ThisVisit,
     service: Annotated[str, Path(max_length=40, pattern=r"^[a-z]+$")],
     letter_id: Annotated[int, Path(ge=1)],
     csrf_token: CsrfField = "",
 ) -> Response:
-    await require_csrf(request, csrf_token)
-    if service not in await monitoring.service_names(request.state.context):
+    await visit.require_csrf(csrf_token)
+    if service not in await visit.runtime.service_names():
         raise HTTPException(404, "No such service.")
-    response = await Backend(request).send(service, "POST", f"/api/{service}/admin/dead-letters/{letter_id}/replay")
+    response = await visit.backend.send(service, "POST", f"/api/{service}/admin/dead-letters/{letter_id}/replay")
     refused = _refusal(response, service)
     if refused is not None:
-        services = await _per_service(request, "messaging")
+        services = await _per_service(visit, "messaging")
         return await _page(
-            request,
+            visit,
             "admin/messaging.html",
             {"services": services, "flashes": refused.flashes(beside_fields=False)},
             status_code=refused.status,
@@ -714,8 +701,8 @@ async def replay(
 
 @router.get("/admin/config")
 @_guarded
-async def config(request: Request) -> Response:
-    return await _page(request, "admin/config.html", {"services": await _per_service(request, "config")})
+async def config(visit: ThisVisit) -> Response:
+    return await _page(visit, "admin/config.html", {"services": await _per_service(visit, "config")})
 
 
 __all__ = ["router"]

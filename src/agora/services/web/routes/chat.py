@@ -19,13 +19,13 @@ from typing import Annotated, Any, TypeGuard
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query
 from starlette.responses import RedirectResponse, Response
 
 from agora.services.web.backend import UNAVAILABLE, Backend, problem_detail
+from agora.services.web.pages import ThisVisit, Visit
 from agora.services.web.routes.admin import NAV
-from agora.services.web.session import CSRF_FIELD, Visitor, load_visitor, login_redirect, require_csrf
-from agora.services.web.templating import render
+from agora.services.web.session import CSRF_FIELD, Visitor, login_redirect
 
 router = APIRouter()
 
@@ -58,11 +58,11 @@ def _to_login(next_path: str) -> Response:
     return login_redirect(next_path)
 
 
-async def _staff(request: Request) -> Visitor | Response:
+async def _staff(visit: Visit) -> Visitor | Response:
     """The agent looking at the inbox; a redirect to log in; 403 for anybody else."""
-    visitor = await load_visitor(request)
+    visitor = await visit.visitor()
     if not visitor.signed_in:
-        return _to_login(request.url.path)
+        return _to_login(visit.request.url.path)
     if not visitor.is_staff:
         raise HTTPException(403, "The support inbox is for the support team.")
     return visitor
@@ -120,16 +120,14 @@ class Refused:
     status_code: int = 200
 
 
-async def _customer_page(
-    request: Request, conversation_id: str | None = None, refused: Refused = Refused()
-) -> Response:
-    visitor = await load_visitor(request)
+async def _customer_page(visit: Visit, conversation_id: str | None = None, refused: Refused = Refused()) -> Response:
+    visitor = await visit.visitor()
     if not visitor.signed_in:
-        return _to_login(request.url.path)
+        return _to_login(visit.request.url.path)
     if visitor.is_staff:  # agents answer in the inbox
         target = f"/admin/support/{quote(conversation_id, safe='')}" if conversation_id else "/admin/support"
         return RedirectResponse(target, status_code=303)
-    backend = Backend(request)
+    backend = visit.backend
     listed = await backend.get("support", f"{API}/conversations", params={"limit": 20})
     conversations = listed["items"] if isinstance(listed, dict) else []
     current: Any = None
@@ -152,17 +150,17 @@ async def _customer_page(
         "draft": refused.draft,
         "max_length": MESSAGE_MAX_LENGTH,
     }
-    return await render(request, "chat/page.html", context, status_code=refused.status_code)
+    return await visit.render("chat/page.html", context, status_code=refused.status_code)
 
 
 @router.get("/support")
-async def customer_chat(request: Request) -> Response:
-    return await _customer_page(request)
+async def customer_chat(visit: ThisVisit) -> Response:
+    return await _customer_page(visit)
 
 
 @router.get("/support/{conversation_id}")
-async def customer_conversation(request: Request, conversation_id: str) -> Response:
-    return await _customer_page(request, conversation_id)
+async def customer_conversation(visit: ThisVisit, conversation_id: str) -> Response:
+    return await _customer_page(visit, conversation_id)
 
 
 def _unfit(body: str) -> str | None:
@@ -188,24 +186,24 @@ async def _post_message(backend: Backend, conversation_id: str, body: str) -> tu
 
 
 @router.post("/support/messages")
-async def customer_send(request: Request, body: Body = "", csrf_token: CsrfToken = "") -> Response:
+async def customer_send(visit: ThisVisit, body: Body = "", csrf_token: CsrfToken = "") -> Response:
     """The no-JavaScript form: opens the visitor's conversation (or reuses the open one) and writes."""
-    visitor = await require_csrf(request, csrf_token)
+    visitor = await visit.require_csrf(csrf_token)
     if not visitor.signed_in:
         return _to_login("/support")
     problem = _unfit(body)
     if problem is not None:
-        return await _customer_page(request, None, Refused(problem, body, 422))
-    backend = Backend(request)
+        return await _customer_page(visit, None, Refused(problem, body, 422))
+    backend = visit.backend
     opened = await backend.send("support", "POST", f"{API}/conversations", json={"subject": "From: Support chat"})
     if not _answered(opened):
-        return await _customer_page(request, None, Refused(UNAVAILABLE_TEXT, body, 503))
+        return await _customer_page(visit, None, Refused(UNAVAILABLE_TEXT, body, 503))
     if opened.status_code not in (200, 201):
         message, _ = problem_detail(opened)
-        return await _customer_page(request, None, Refused(message, body, opened.status_code))
+        return await _customer_page(visit, None, Refused(message, body, opened.status_code))
     error, status = await _post_message(backend, opened.json()["id"], body.strip())
     if error is not None:
-        return await _customer_page(request, None, Refused(error, body, status))
+        return await _customer_page(visit, None, Refused(error, body, status))
     return RedirectResponse("/support#latest", status_code=303)
 
 
@@ -213,17 +211,17 @@ async def customer_send(request: Request, body: Body = "", csrf_token: CsrfToken
 
 
 async def _inbox_page(
-    request: Request,
+    visit: Visit,
     conversation_id: str | None,
     refused: Refused = Refused(),
     *,
     status: str = "open",
     cursor: str | None = None,
 ) -> Response:
-    visitor = await _staff(request)
+    visitor = await _staff(visit)
     if isinstance(visitor, Response):
         return visitor
-    backend = Backend(request)
+    backend = visit.backend
     conversation: Any = None
     messages: Any = []
     if conversation_id is not None:
@@ -257,7 +255,7 @@ async def _inbox_page(
         "draft": refused.draft,
         "max_length": MESSAGE_MAX_LENGTH,
     }
-    return await render(request, "admin/support.html", context, status_code=refused.status_code)
+    return await visit.render("admin/support.html", context, status_code=refused.status_code)
 
 
 Status = Annotated[str, Query(pattern="^(open|closed|all)$")]
@@ -265,44 +263,44 @@ Cursor = Annotated[str | None, Query(max_length=2000)]
 
 
 @router.get("/admin/support")
-async def inbox(request: Request, status: Status = "open", cursor: Cursor = None) -> Response:
-    return await _inbox_page(request, None, status=status, cursor=cursor)
+async def inbox(visit: ThisVisit, status: Status = "open", cursor: Cursor = None) -> Response:
+    return await _inbox_page(visit, None, status=status, cursor=cursor)
 
 
 @router.get("/admin/support/{conversation_id}")
-async def inbox_conversation(request: Request, conversation_id: str, status: Status = "open") -> Response:
-    return await _inbox_page(request, conversation_id, status=status)
+async def inbox_conversation(visit: ThisVisit, conversation_id: str, status: Status = "open") -> Response:
+    return await _inbox_page(visit, conversation_id, status=status)
 
 
 @router.post("/admin/support/{conversation_id}/messages")
-async def agent_send(request: Request, conversation_id: str, body: Body = "", csrf_token: CsrfToken = "") -> Response:
-    await require_csrf(request, csrf_token)
-    visitor = await _staff(request)
+async def agent_send(visit: ThisVisit, conversation_id: str, body: Body = "", csrf_token: CsrfToken = "") -> Response:
+    await visit.require_csrf(csrf_token)
+    visitor = await _staff(visit)
     if isinstance(visitor, Response):
         return visitor
     problem = _unfit(body)
     if problem is None:
         if len(conversation_id) > ID_LENGTH:
             raise HTTPException(404, "There is no such conversation.")
-        problem, status = await _post_message(Backend(request), conversation_id, body.strip())
+        problem, status = await _post_message(visit.backend, conversation_id, body.strip())
     else:
         status = 422
     if problem is not None:
-        return await _inbox_page(request, conversation_id, Refused(problem, body, status))
+        return await _inbox_page(visit, conversation_id, Refused(problem, body, status))
     return RedirectResponse(f"/admin/support/{quote(conversation_id, safe='')}#latest", status_code=303)
 
 
 @router.post("/admin/support/{conversation_id}/close")
-async def agent_close(request: Request, conversation_id: str, csrf_token: CsrfToken = "") -> Response:
-    await require_csrf(request, csrf_token)
-    visitor = await _staff(request)
+async def agent_close(visit: ThisVisit, conversation_id: str, csrf_token: CsrfToken = "") -> Response:
+    await visit.require_csrf(csrf_token)
+    visitor = await _staff(visit)
     if isinstance(visitor, Response):
         return visitor
     if len(conversation_id) > ID_LENGTH:
         raise HTTPException(404, "There is no such conversation.")
-    closed = await Backend(request).send("support", "POST", _path(conversation_id, "/close"))
+    closed = await visit.backend.send("support", "POST", _path(conversation_id, "/close"))
     if not _answered(closed):
-        return await _inbox_page(request, conversation_id, Refused(UNAVAILABLE_TEXT, "", 503))
+        return await _inbox_page(visit, conversation_id, Refused(UNAVAILABLE_TEXT, "", 503))
     if closed.status_code == 404:
         raise HTTPException(404, "There is no such conversation.")
     return RedirectResponse(f"/admin/support/{quote(conversation_id, safe='')}", status_code=303)

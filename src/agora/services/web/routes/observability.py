@@ -18,15 +18,12 @@ from urllib.parse import quote
 
 import httpx
 import structlog
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from agora.services.web import monitoring
-from agora.services.web.backend import Backend
+from agora.services.web.pages import ThisVisit, Visit
 from agora.services.web.routes.admin import CsrfField, _back, _guarded, _page, _refusal
-from agora.services.web.session import require_csrf
-from agora.services.web.settings import WebSettings
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -107,21 +104,20 @@ async def firing_alerts(alertmanager: str | None, *, wait: float) -> Alerts:
     return Alerts(firing)
 
 
-async def fault_flags(request: Request, services: list[str]) -> list[tuple[str, Any]]:
+async def fault_flags(visit: Visit, services: list[str]) -> list[tuple[str, Any]]:
     """Each service's flags (services without flags, or where they are off, are left out)."""
-    backend = Backend(request)
+    backend = visit.backend
     answers = await asyncio.gather(*(backend.get(name, f"/api/{name}/admin/faults", missing=None) for name in services))
     return [(name, answer) for name, answer in zip(services, answers, strict=True) if answer is not None]
 
 
-async def _values(request: Request, flashes: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    settings = request.state.context.settings
-    assert isinstance(settings, WebSettings)
-    services = await monitoring.service_names(request.state.context)
+async def _values(visit: Visit, flashes: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    settings = visit.settings
+    services = await visit.runtime.service_names()
     shared, per_service = dashboards(settings.grafana_url, services)
     alerts, faults = await asyncio.gather(
         firing_alerts(settings.alertmanager_url, wait=settings.backend_timeout),
-        fault_flags(request, services),
+        fault_flags(visit, services),
     )
     return {
         "grafana": settings.grafana_url,
@@ -135,14 +131,14 @@ async def _values(request: Request, flashes: list[dict[str, str]] | None = None)
 
 @router.get(PAGE)
 @_guarded
-async def observability(request: Request) -> Response:
-    return await _page(request, "admin/observability.html", await _values(request))
+async def observability(visit: ThisVisit) -> Response:
+    return await _page(visit, "admin/observability.html", await _values(visit))
 
 
 @router.post(PAGE + "/faults/{service}/{flag}")
 @_guarded
 async def switch_fault(
-    request: Request,
+    visit: ThisVisit,
     service: Annotated[str, Path(max_length=40, pattern=r"^[a-z]+$")],
     flag: Annotated[str, Path(max_length=64, pattern=r"^[a-z-]+$")],
     enabled: Annotated[str, Form(pattern=r"^(on|off)$")],
@@ -150,8 +146,8 @@ async def switch_fault(
     delay_seconds: FormNumber = "",
     csrf_token: CsrfField = "",
 ) -> Response:
-    await require_csrf(request, csrf_token)
-    if service not in await monitoring.service_names(request.state.context):
+    await visit.require_csrf(csrf_token)
+    if service not in await visit.runtime.service_names():
         raise HTTPException(404, "No such service.")
     # the numbers go as typed: the service validates them and names the field it refuses
     body: dict[str, Any] = {"enabled": enabled == "on"}
@@ -159,13 +155,11 @@ async def switch_fault(
         body["rate"] = rate.strip()
     if delay_seconds.strip():
         body["delay_seconds"] = delay_seconds.strip()
-    response = await Backend(request).send(service, "PUT", f"/api/{service}/admin/faults/{flag}", json=body)
+    response = await visit.backend.send(service, "PUT", f"/api/{service}/admin/faults/{flag}", json=body)
     refused = _refusal(response, service)
     if refused is not None:
         flashes = refused.flashes(f"{service} {flag}: ", beside_fields=False)
-        return await _page(
-            request, "admin/observability.html", await _values(request, flashes), status_code=refused.status
-        )
+        return await _page(visit, "admin/observability.html", await _values(visit, flashes), status_code=refused.status)
     return _back(PAGE, "fault-on" if enabled == "on" else "fault-off")
 
 

@@ -26,19 +26,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from agora.contracts.cart import CART_COOKIE, CART_ID_HEADER
 from agora.contracts.shipping import COUNTRY_CODES
-from agora.platform.auth.cookies import cookies_secure
 from agora.services.web.backend import CALL_FAILURES, UNAVAILABLE, Backend, problem_detail
-from agora.services.web.session import (
-    CSRF_FIELD,
-    CURRENCY_COOKIE,
-    SUPPORTED_CURRENCIES,
-    Visitor,
-    load_visitor,
-    login_redirect,
-    require_csrf,
-)
-from agora.services.web.settings import WebSettings
-from agora.services.web.templating import render, templates
+from agora.services.web.pages import ThisVisit, Visit
+from agora.services.web.session import CSRF_FIELD, CURRENCY_COOKIE, SUPPORTED_CURRENCIES, Visitor, login_redirect
 
 router = APIRouter()
 log = structlog.get_logger(__name__)
@@ -93,8 +83,8 @@ def cart_headers(request: Request, visitor: Visitor) -> dict[str, str]:
     return {CART_ID_HEADER: cart_id} if cart_id else {}
 
 
-def remember_cart(request: Request, response: Response, cart_id: str | None) -> None:
-    if cart_id and is_uuid(cart_id) and cart_id != anonymous_cart_id(request):
+def remember_cart(visit: Visit, response: Response, cart_id: str | None) -> None:
+    if cart_id and is_uuid(cart_id) and cart_id != anonymous_cart_id(visit.request):
         response.set_cookie(
             CART_COOKIE,
             cart_id,
@@ -102,26 +92,26 @@ def remember_cart(request: Request, response: Response, cart_id: str | None) -> 
             path="/",
             httponly=True,
             samesite="lax",
-            secure=cookies_secure(request, request.state.context.platform),
+            secure=visit.secure_cookies,
         )
 
 
-def forget_cart(request: Request, response: Response) -> None:
+def forget_cart(visit: Visit, response: Response) -> None:
     response.delete_cookie(
         CART_COOKIE,
         path="/",
         httponly=True,
         samesite="lax",
-        secure=cookies_secure(request, request.state.context.platform),
+        secure=visit.secure_cookies,
     )
 
 
-async def merge_anonymous_cart(request: Request, access_token: str | None, response: Response) -> None:
+async def merge_anonymous_cart(visit: Visit, access_token: str | None, response: Response) -> None:
     """After a login: the anonymous cart's lines go into the user's cart, and the cookie goes."""
-    cart_id = anonymous_cart_id(request)
+    cart_id = anonymous_cart_id(visit.request)
     if cart_id is None or not access_token:
         return
-    merged = await Backend(request).send(
+    merged = await visit.backend.send(
         "cart",
         "POST",
         "/api/cart/merge",
@@ -130,16 +120,16 @@ async def merge_anonymous_cart(request: Request, access_token: str | None, respo
     )
     # merged (or the anonymous cart expired meanwhile): the cookie has done its job
     if merged is not UNAVAILABLE and isinstance(merged, httpx.Response) and merged.status_code < 500:
-        forget_cart(request, response)
+        forget_cart(visit, response)
 
 
-async def load_cart(request: Request, visitor: Visitor) -> Any:
+async def load_cart(visit: Visit, visitor: Visitor) -> Any:
     """The visitor's cart (a ``Cart`` document), an empty one, or UNAVAILABLE."""
-    headers = cart_headers(request, visitor)
+    headers = cart_headers(visit.request, visitor)
     if not visitor.signed_in and not headers:
         return {"id": None, "items": [], "subtotal": None, "item_count": 0, "pricing": "ok"}
     try:
-        response = await Backend(request).request("cart", "GET", "/api/cart", headers=headers)
+        response = await visit.backend.request("cart", "GET", "/api/cart", headers=headers)
     except CALL_FAILURES:
         return UNAVAILABLE
     if response.status_code == 400:  # a cart id the cart no longer accepts: start afresh
@@ -149,16 +139,16 @@ async def load_cart(request: Request, visitor: Visitor) -> Any:
     return response.json()
 
 
-async def cart_count(request: Request, visitor: Visitor | None = None) -> int | None:
-    cart = await load_cart(request, visitor or await load_visitor(request))
+async def cart_count(visit: Visit, visitor: Visitor | None = None) -> int | None:
+    cart = await load_cart(visit, visitor or await visit.visitor())
     return cart.get("item_count") if isinstance(cart, dict) else None
 
 
-async def page(request: Request, name: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
+async def page(visit: Visit, name: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
     """``render`` with the header's cart count (unless the page already knows it)."""
     if "cart_count" not in context:
-        context = {**context, "cart_count": await cart_count(request)}
-    return await render(request, name, context, status_code=status_code)
+        context = {**context, "cart_count": await cart_count(visit)}
+    return await visit.render(name, context, status_code=status_code)
 
 
 # -- prices in the visitor's currency ----------------------------------------------------------
@@ -208,14 +198,14 @@ SUGGESTED = 4
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
-    backend = Backend(request)
-    visitor = await load_visitor(request)
+async def home(visit: ThisVisit) -> Response:
+    backend = visit.backend
+    visitor = await visit.visitor()
     categories, bestsellers, suggested, count = await asyncio.gather(
         backend.get("catalog", "/api/catalog/categories", params={"limit": 50}),
         backend.get("catalog", "/api/catalog/products", params={"limit": 100, "tag": "bestseller"}),
         _suggested(backend, visitor),
-        cart_count(request, visitor),
+        cart_count(visit, visitor),
     )
     featured: Any = bestsellers
     pictures: dict[str, str] = {}
@@ -236,7 +226,7 @@ async def home(request: Request) -> Response:
         "ads": _safe_ads(ads),
         "cart_count": count,
     }
-    return await render(request, "store/home.html", context)
+    return await visit.render("store/home.html", context)
 
 
 def _across_categories(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -323,11 +313,11 @@ def _page_links(request: Request, next_cursor: str | None) -> tuple[str | None, 
     return previous, following
 
 
-async def _listing(request: Request, *, template: str, extra: dict[str, Any], category: str | None = None) -> Response:
-    backend = Backend(request)
-    visitor = await load_visitor(request)
-    params, typed, errors = _filters(request)
-    cursor = request.query_params.get("cursor") or None
+async def _listing(visit: Visit, *, template: str, extra: dict[str, Any], category: str | None = None) -> Response:
+    backend = visit.backend
+    visitor = await visit.visitor()
+    params, typed, errors = _filters(visit.request)
+    cursor = visit.request.query_params.get("cursor") or None
     if cursor and not _CURSOR.match(cursor):
         errors["cursor"] = "That page link is not valid; here is the first page."
         cursor = None
@@ -335,7 +325,7 @@ async def _listing(request: Request, *, template: str, extra: dict[str, Any], ca
         params["category"] = category
     listing: Any = UNAVAILABLE
     message = None
-    call = {**{k: v for k, v in params.items() if k not in errors}, "limit": _page_size(request)}
+    call = {**{k: v for k, v in params.items() if k not in errors}, "limit": _page_size(visit)}
     if cursor:
         call["cursor"] = cursor
     answer = await backend.send("catalog", "GET", "/api/catalog/products", params=call)
@@ -345,13 +335,13 @@ async def _listing(request: Request, *, template: str, extra: dict[str, Any], ca
         elif 400 <= answer.status_code < 500:
             message, fields = problem_detail(answer)
             errors.update({key: value for key, value in fields.items() if key in typed or key == "cursor"})
-            retry = await backend.get("catalog", "/api/catalog/products", params={"limit": _page_size(request)})
+            retry = await backend.get("catalog", "/api/catalog/products", params={"limit": _page_size(visit)})
             listing = retry
-    count_task = cart_count(request, visitor)
+    count_task = cart_count(visit, visitor)
     if isinstance(listing, dict):
         await price_products(backend, listing["items"], visitor.currency)
     tags = sorted({tag for p in (listing or {}).get("items", ()) for tag in p.get("tags", ())} | {typed["tag"]} - {""})
-    previous, following = _page_links(request, listing.get("next_cursor") if isinstance(listing, dict) else None)
+    previous, following = _page_links(visit.request, listing.get("next_cursor") if isinstance(listing, dict) else None)
     context = {
         **extra,
         "listing": listing,
@@ -365,29 +355,28 @@ async def _listing(request: Request, *, template: str, extra: dict[str, Any], ca
         "catalog_currency": CATALOG_CURRENCY,
         "cart_count": await count_task,
     }
-    return await render(request, template, context, status_code=400 if errors else 200)
+    return await visit.render(template, context, status_code=400 if errors else 200)
 
 
-def _page_size(request: Request) -> int:
-    settings = request.state.context.settings
-    return settings.page_size if isinstance(settings, WebSettings) else 12
+def _page_size(visit: Visit) -> int:
+    return visit.settings.page_size
 
 
 @router.get("/c/{slug}")
-async def category_page(request: Request, slug: str) -> Response:
+async def category_page(visit: ThisVisit, slug: str) -> Response:
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", slug):
-        return await page(request, "error.html", _not_found("No such category."), status_code=404)
-    category = await Backend(request).get("catalog", f"/api/catalog/categories/{slug}")
+        return await page(visit, "error.html", _not_found("No such category."), status_code=404)
+    category = await visit.backend.get("catalog", f"/api/catalog/categories/{slug}")
     if category is None:
-        return await page(request, "error.html", _not_found("No such category."), status_code=404)
+        return await page(visit, "error.html", _not_found("No such category."), status_code=404)
     extra = {"category": category, "slug": slug, "action": f"/c/{slug}"}
-    return await _listing(request, template="store/listing.html", extra=extra, category=slug)
+    return await _listing(visit, template="store/listing.html", extra=extra, category=slug)
 
 
 @router.get("/search")
-async def search_page(request: Request) -> Response:
+async def search_page(visit: ThisVisit) -> Response:
     extra = {"category": None, "slug": None, "action": "/search"}
-    return await _listing(request, template="store/listing.html", extra=extra)
+    return await _listing(visit, template="store/listing.html", extra=extra)
 
 
 @router.get("/products")
@@ -453,21 +442,25 @@ async def _recommended(backend: Backend, product_id: str, currency: str) -> Any:
 
 
 @router.get("/p/{product_id}")
-async def product_page(request: Request, product_id: str) -> Response:
+async def product_page(visit: ThisVisit, product_id: str) -> Response:
     if not is_uuid(product_id):
-        return await page(request, "error.html", _not_found("No such product."), status_code=404)
-    backend = Backend(request)
-    visitor = await load_visitor(request)
+        return await page(visit, "error.html", _not_found("No such product."), status_code=404)
+    backend = visit.backend
+    visitor = await visit.visitor()
     product, count = await asyncio.gather(
-        backend.get("catalog", f"/api/catalog/products/{product_id}"), cart_count(request, visitor)
+        backend.get("catalog", f"/api/catalog/products/{product_id}"), cart_count(visit, visitor)
     )
     if product is None:
         missing = {**_not_found("No such product."), "cart_count": count}
-        return await render(request, "error.html", missing, status_code=404)
-    context: dict[str, Any] = {"product": product, "cart_count": count, "added": request.query_params.get("added")}
+        return await visit.render("error.html", missing, status_code=404)
+    context: dict[str, Any] = {
+        "product": product,
+        "cart_count": count,
+        "added": visit.request.query_params.get("added"),
+    }
     if not isinstance(product, dict):
         context.update(stock=UNAVAILABLE, recommendations=UNAVAILABLE, ads=UNAVAILABLE)
-        return await render(request, "store/product.html", context)
+        return await visit.render("store/product.html", context)
     keywords = " ".join(re.findall(r"[A-Za-z0-9]+", product["name"])[:6])
     stock, recommendations, ads, converted = await asyncio.gather(
         _stock(backend, product["sku"]),
@@ -477,14 +470,14 @@ async def product_page(request: Request, product_id: str) -> Response:
     )
     product["shown_price"] = shown(product["price"], converted)
     context.update(stock=stock, recommendations=recommendations, ads=_safe_ads(ads))
-    return await render(request, "store/product.html", context)
+    return await visit.render("store/product.html", context)
 
 
 # -- the cart ----------------------------------------------------------------------------------
 
 
-async def _cart_context(request: Request, visitor: Visitor, cart: Any) -> dict[str, Any]:
-    backend = Backend(request)
+async def _cart_context(visit: Visit, visitor: Visitor, cart: Any) -> dict[str, Any]:
+    backend = visit.backend
     total = None
     lines = cart.get("items", ()) if isinstance(cart, dict) else ()
     converted, pictures = await asyncio.gather(
@@ -510,56 +503,56 @@ async def _pictures(backend: Backend, product_ids: list[str]) -> dict[str, str]:
 
 
 @router.get("/cart")
-async def cart_page(request: Request) -> Response:
-    visitor = await load_visitor(request)
-    cart = await load_cart(request, visitor)
-    return await render(request, "store/cart.html", {**await _cart_context(request, visitor, cart), "error": None})
+async def cart_page(visit: ThisVisit) -> Response:
+    visitor = await visit.visitor()
+    cart = await load_cart(visit, visitor)
+    return await visit.render("store/cart.html", {**await _cart_context(visit, visitor, cart), "error": None})
 
 
 async def _cart_change(
-    request: Request, csrf_token: str, method: str, path: str, body: dict[str, Any] | None, back: str
+    visit: Visit, csrf_token: str, method: str, path: str, body: dict[str, Any] | None, back: str
 ) -> Response:
-    visitor = await require_csrf(request, csrf_token)
-    headers = cart_headers(request, visitor)
-    answer = await Backend(request).send("cart", method, path, json=body, headers=headers)
+    visitor = await visit.require_csrf(csrf_token)
+    headers = cart_headers(visit.request, visitor)
+    answer = await visit.backend.send("cart", method, path, json=body, headers=headers)
     error = None
     cart: Any = UNAVAILABLE
     if not isinstance(answer, httpx.Response) or answer.status_code >= 500:
         error = "The cart is unavailable right now; try again in a moment."
     elif answer.status_code >= 400:
         error = problem_detail(answer)[0]
-        cart = await load_cart(request, visitor)
+        cart = await load_cart(visit, visitor)
     else:
         cart = answer.json()
-    if is_htmx(request):
-        response: Response = await _cart_fragment(request, visitor, cart, error, back)
+    if is_htmx(visit.request):
+        response: Response = await _cart_fragment(visit, visitor, cart, error, back)
     elif error is not None:
-        context = {**await _cart_context(request, visitor, cart), "error": error}
-        response = await render(request, "store/cart.html", context, status_code=400 if cart else 503)
+        context = {**await _cart_context(visit, visitor, cart), "error": error}
+        response = await visit.render("store/cart.html", context, status_code=400 if cart else 503)
     else:
         response = RedirectResponse(back, status_code=303)
     if isinstance(cart, dict) and not visitor.signed_in:
-        remember_cart(request, response, cart.get("id"))
+        remember_cart(visit, response, cart.get("id"))
     return response
 
 
-async def _cart_fragment(request: Request, visitor: Visitor, cart: Any, error: str | None, back: str) -> Response:
+async def _cart_fragment(visit: Visit, visitor: Visitor, cart: Any, error: str | None, back: str) -> Response:
     """The htmx answer: the cart's body (on /cart) or a status line, and the header's count (out of band)."""
     context = {
-        **await _cart_context(request, visitor, cart),
+        **await _cart_context(visit, visitor, cart),
         "error": error,
         "visitor": visitor,
-        "request": request,
+        "request": visit.request,
         "oob": True,
     }
     name = "store/_cart_body.html" if back == "/cart" else "store/_added.html"
-    body = templates.get_template(name).render(context)
+    body = visit.fragment(name, context)
     return HTMLResponse(body, status_code=200, headers={"cache-control": "no-store"})
 
 
 @router.post("/cart/add")
 async def cart_add(
-    request: Request,
+    visit: ThisVisit,
     product_id: Annotated[str, Form(max_length=36)],
     quantity: Annotated[int, Form(ge=1, le=99)] = 1,
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
@@ -567,33 +560,33 @@ async def cart_add(
 ) -> Response:
     back = safe_next(next, "/cart")
     body = {"product_id": product_id.lower(), "quantity": quantity}
-    return await _cart_change(request, csrf_token, "POST", "/api/cart/items", body, back)
+    return await _cart_change(visit, csrf_token, "POST", "/api/cart/items", body, back)
 
 
 @router.post("/cart/items/{product_id}")
 async def cart_update(
-    request: Request,
+    visit: ThisVisit,
     product_id: str,
     quantity: Annotated[int, Form(ge=0, le=99)],
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
     if not is_uuid(product_id):
-        await require_csrf(request, csrf_token)
-        return await page(request, "error.html", _not_found("No such product in the cart."), status_code=404)
+        await visit.require_csrf(csrf_token)
+        return await page(visit, "error.html", _not_found("No such product in the cart."), status_code=404)
     if quantity == 0:
-        return await _cart_change(request, csrf_token, "DELETE", f"/api/cart/items/{product_id}", None, "/cart")
+        return await _cart_change(visit, csrf_token, "DELETE", f"/api/cart/items/{product_id}", None, "/cart")
     body = {"quantity": quantity}
-    return await _cart_change(request, csrf_token, "PUT", f"/api/cart/items/{product_id}", body, "/cart")
+    return await _cart_change(visit, csrf_token, "PUT", f"/api/cart/items/{product_id}", body, "/cart")
 
 
 @router.post("/cart/items/{product_id}/remove")
 async def cart_remove(
-    request: Request, product_id: str, csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = ""
+    visit: ThisVisit, product_id: str, csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = ""
 ) -> Response:
     if not is_uuid(product_id):
-        await require_csrf(request, csrf_token)
-        return await page(request, "error.html", _not_found("No such product in the cart."), status_code=404)
-    return await _cart_change(request, csrf_token, "DELETE", f"/api/cart/items/{product_id}", None, "/cart")
+        await visit.require_csrf(csrf_token)
+        return await page(visit, "error.html", _not_found("No such product in the cart."), status_code=404)
+    return await _cart_change(visit, csrf_token, "DELETE", f"/api/cart/items/{product_id}", None, "/cart")
 
 
 # -- checkout ----------------------------------------------------------------------------------
@@ -667,7 +660,7 @@ def _address_from(form: dict[str, str], addresses: Any) -> dict[str, str]:
 
 
 async def _checkout_page(
-    request: Request,
+    visit: Visit,
     visitor: Visitor,
     form: dict[str, str],
     *,
@@ -675,9 +668,9 @@ async def _checkout_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    backend = Backend(request)
+    backend = visit.backend
     cart, addresses = await asyncio.gather(
-        load_cart(request, visitor), backend.get("identity", "/api/identity/me/addresses")
+        load_cart(visit, visitor), backend.get("identity", "/api/identity/me/addresses")
     )
     currency = _chosen_currency(form, visitor)
     if "address_id" not in form and isinstance(addresses, dict) and addresses.get("items"):
@@ -685,7 +678,7 @@ async def _checkout_page(
     address = _address_from(form, addresses)
     quote, cart_context = await asyncio.gather(
         _quote(backend, cart, address["country"].upper(), address["postal_code"], currency),
-        _cart_context(request, visitor, cart),
+        _cart_context(visit, visitor, cart),
     )
     context = {
         **cart_context,
@@ -699,46 +692,46 @@ async def _checkout_page(
         "test_cards": TEST_CARDS,
         "countries": COUNTRIES,
     }
-    return await render(request, "store/checkout.html", context, status_code=status_code)
+    return await visit.render("store/checkout.html", context, status_code=status_code)
 
 
 @router.get("/checkout")
-async def checkout_page(request: Request) -> Response:
-    visitor = await load_visitor(request)
+async def checkout_page(visit: ThisVisit) -> Response:
+    visitor = await visit.visitor()
     if not visitor.signed_in:
         # a guest checks out with an email alone (routes/account.py: /checkout/guest); or logs in
         context: dict[str, Any] = {"email": "", "name": "", "errors": {}, "error": None}
-        return await page(request, "store/checkout_start.html", context)
-    chosen = request.query_params.get("address_id")
-    return await _checkout_page(request, visitor, {"address_id": chosen[:40]} if chosen else {})
+        return await page(visit, "store/checkout_start.html", context)
+    chosen = visit.request.query_params.get("address_id")
+    return await _checkout_page(visit, visitor, {"address_id": chosen[:40]} if chosen else {})
 
 
 @router.get("/checkout/quote")
-async def checkout_quote(request: Request) -> Response:
+async def checkout_quote(visit: ThisVisit) -> Response:
     """The shipping quote box for the address being typed (htmx)."""
-    visitor = await load_visitor(request)
+    visitor = await visit.visitor()
     if not visitor.signed_in:
         return HTMLResponse("", status_code=401)
-    backend = Backend(request)
+    backend = visit.backend
     cart, addresses = await asyncio.gather(
-        load_cart(request, visitor), backend.get("identity", "/api/identity/me/addresses")
+        load_cart(visit, visitor), backend.get("identity", "/api/identity/me/addresses")
     )
-    form = {key: value[:100] for key, value in request.query_params.items()}
+    form = {key: value[:100] for key, value in visit.request.query_params.items()}
     currency = _chosen_currency(form, visitor)
     address = _address_from(form, addresses)
     quote = await _quote(backend, cart, address["country"].upper(), address["postal_code"], currency)
-    body = templates.get_template("store/_quote.html").render({"quote": quote})
+    body = visit.fragment("store/_quote.html", {"quote": quote})
     return HTMLResponse(body, headers={"cache-control": "no-store"})
 
 
 @router.post("/checkout")
-async def checkout_submit(request: Request) -> Response:
-    raw = await request.form()
+async def checkout_submit(visit: ThisVisit) -> Response:
+    raw = await visit.request.form()
     form = {key: str(value)[:200] for key, value in raw.items() if isinstance(value, str)}
-    visitor = await require_csrf(request, form.get(CSRF_FIELD, ""))
+    visitor = await visit.require_csrf(form.get(CSRF_FIELD, ""))
     if not visitor.signed_in:
         return login_redirect("/checkout")
-    backend = Backend(request)
+    backend = visit.backend
     addresses = await backend.get("identity", "/api/identity/me/addresses")
     address = _address_from(form, addresses)
     expiry = card_expiry(form.get("expiry", ""))
@@ -749,7 +742,7 @@ async def checkout_submit(request: Request) -> Response:
     safe_form = {k: v for k, v in form.items() if k not in ("card_number", "cvc", CSRF_FIELD)}
     if errors:
         message = "Check the fields marked below."
-        return await _checkout_page(request, visitor, safe_form, errors=errors, error=message, status_code=422)
+        return await _checkout_page(visit, visitor, safe_form, errors=errors, error=message, status_code=422)
     body = {
         "currency": currency,
         "shipping_address": address,
@@ -758,7 +751,7 @@ async def checkout_submit(request: Request) -> Response:
     answer = await backend.send("orders", "POST", "/api/orders/checkout", json=body, headers={"Idempotency-Key": key})
     if not isinstance(answer, httpx.Response) or (answer.status_code >= 500 and answer.status_code != 502):
         message = "Checkout is unavailable right now; no order was placed. Try again in a moment."
-        return await _checkout_page(request, visitor, safe_form, error=message, status_code=503)
+        return await _checkout_page(visit, visitor, safe_form, error=message, status_code=503)
     if answer.status_code in (200, 201):
         order = answer.json()
         if form.get("address_id", "new") == "new" and form.get("save_address") == "on":
@@ -767,7 +760,7 @@ async def checkout_submit(request: Request) -> Response:
     message, fields = problem_detail(answer)
     errors = {_FIELD_OF.get(name, name): text for name, text in fields.items()}
     message, status = _refusal_message(answer.status_code, message), answer.status_code
-    return await _checkout_page(request, visitor, safe_form, errors=errors, error=message, status_code=status)
+    return await _checkout_page(visit, visitor, safe_form, errors=errors, error=message, status_code=status)
 
 
 def _checkout_errors(form: dict[str, str], address: dict[str, str], expiry: dict[str, int] | None) -> dict[str, str]:
@@ -816,15 +809,15 @@ async def _save_address(backend: Backend, address: dict[str, str]) -> None:
 
 @router.post("/currency")
 async def choose_currency(
-    request: Request,
+    visit: ThisVisit,
     currency: Annotated[str, Form(max_length=3)],
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    await require_csrf(request, csrf_token)
+    await visit.require_csrf(csrf_token)
     response = RedirectResponse(safe_next(next), status_code=303)
     if currency in SUPPORTED_CURRENCIES:
-        secure = cookies_secure(request, request.state.context.platform)
+        secure = visit.secure_cookies
         response.set_cookie(
             CURRENCY_COOKIE, currency, max_age=365 * 24 * 3600, path="/", samesite="lax", httponly=True, secure=secure
         )
