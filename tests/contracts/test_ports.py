@@ -10,17 +10,31 @@ answer the very same thing.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 import pytest
+from PIL import Image
 
 from agora.contracts import http
 from agora.contracts.catalog import Money, Product
 from agora.contracts.inventory import ReservationItem, ReservationRequest
+from agora.contracts.media import ImageLookup
 from agora.contracts.payments import REASON_CARD_DECLINED, CardDetails, ChargeRequest
-from agora.contracts.ports import CartPort, CatalogPort, CurrencyPort, InventoryPort, PaymentsPort, ShippingPort
+from agora.contracts.ports import (
+    CartPort,
+    CatalogPort,
+    CurrencyPort,
+    IdentityPort,
+    InventoryPort,
+    MediaPort,
+    PaymentsPort,
+    ShippingPort,
+)
 from agora.contracts.shipping import Destination, ParcelItem, QuoteRequest, ShipmentRequest
 from agora.platform.errors import (
     ConflictError,
@@ -31,7 +45,10 @@ from agora.platform.errors import (
     UnprocessableError,
 )
 from agora.platform.peers import Caller, Peer, ServiceClientSource
-from tests.support.stack import ADDRESS, DECLINED_CARD, GOOD_CARD, Stack, running_stack
+from agora.platform.runtime import EmbeddedApp
+from agora.platform.testing.apps import platform_for_tests, running_services
+from agora.platform.testing.databases import service_databases
+from tests.support.stack import ADDRESS, DECLINED_CARD, GOOD_CARD, PASSWORD, Stack, running_stack
 
 P = TypeVar("P")
 ADAPTERS = ("http", "direct")
@@ -55,15 +72,23 @@ def adapter(request: pytest.FixtureRequest) -> str:
 
 
 def port(
-    stack: Stack, adapter: str, target: str, factory: HttpFactory, *, caller: str = "orders", as_service: bool = True
+    stack: Stack | EmbeddedApp,
+    adapter: str,
+    target: str,
+    factory: HttpFactory,
+    *,
+    caller: str = "orders",
+    as_service: bool = True,
 ) -> Any:
-    """``target``'s port as ``caller`` calls it, through the adapter under test."""
+    """``target``'s port as ``caller`` calls it, through the adapter under test (over HTTP with
+    the service client of ``caller``, or of identity when ``caller`` does not run here)."""
+    embedded = stack.embedded if isinstance(stack, Stack) else stack
     who = Caller(caller, as_service=as_service)
     if adapter == "http":
-        return factory(stack.context(caller).clients, who)
-    spec = stack.embedded.specs[target]
+        return factory((embedded.contexts.get(caller) or embedded.contexts["identity"]).clients, who)
+    spec = embedded.specs[target]
     assert spec.port is not None, f"{target} offers no direct adapter"
-    return spec.port(Peer(stack.embedded.peers, target, who))
+    return spec.port(Peer(embedded.peers, target, who))
 
 
 async def _refused(call: Any, error: type[ServiceError]) -> ServiceError:
@@ -298,3 +323,77 @@ async def test_cart_user_cart_and_clear(stack: Stack, adapter: str) -> None:
 async def test_cart_internal_routes_need_a_service(stack: Stack, adapter: str) -> None:
     cart: CartPort = port(stack, adapter, "cart", http.HttpCart, as_service=False)
     await _refused(cart.user_cart(str(uuid.uuid4())), UnauthorizedError)
+
+
+# -- identity ----------------------------------------------------------------------------------
+
+
+async def test_identity_user_contact(stack: Stack, adapter: str) -> None:
+    identity: IdentityPort = port(stack, adapter, "identity", http.HttpIdentity, caller="notifications")
+    user = await stack.register()
+    contact = await identity.user_contact(user.id)
+    assert (contact.id, contact.email) == (user.id, user.email)
+    gone = await _refused(identity.user_contact(str(uuid.uuid4())), NotFoundError)
+    assert gone.field == "user_id"
+
+
+async def test_identity_user_contact_needs_a_service(stack: Stack, adapter: str) -> None:
+    identity: IdentityPort = port(stack, adapter, "identity", http.HttpIdentity, caller="web", as_service=False)
+    await _refused(identity.user_contact(str(uuid.uuid4())), UnauthorizedError)
+
+
+# -- media (its own small stack: identity for the tokens, media) ------------------------------
+
+
+@pytest.fixture(scope="module")
+async def media_stack(database_backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MediaStack]:
+    from agora.services import identity, media
+    from agora.services.identity.operations import create_admin
+
+    tmp = tmp_path_factory.mktemp("media-ports")
+    platform = platform_for_tests(tmp, jwks_file=None)
+    names = ["identity", "media"]
+    async with service_databases(database_backend, names, tmp) as urls:
+        specs = [identity.spec, media.spec]
+        settings = {spec.name: spec.settings_cls(database_url=urls[spec.name]) for spec in specs}
+        async with running_services(specs, platform, settings) as (client, embedded):
+            email = f"admin-{uuid.uuid4().hex[:8]}@example.org"
+            await create_admin(embedded.contexts["identity"], email=email, password=PASSWORD)
+            login = await client.post("/api/identity/login", json={"email": email, "password": PASSWORD})
+            yield MediaStack(client, embedded, {"Authorization": f"Bearer {login.json()['access_token']}"})
+
+
+@dataclass
+class MediaStack:
+    client: httpx.AsyncClient
+    embedded: EmbeddedApp
+    admin: dict[str, str]
+
+    async def upload(self, purpose: str) -> str:
+        image = io.BytesIO()
+        Image.new("RGB", (64, 48), (uuid.uuid4().int % 256, 90, 160)).save(image, format="PNG")
+        files = {"file": ("p.png", image.getvalue(), "image/png")}
+        response = await self.client.post(
+            "/api/media/images", files=files, data={"purpose": purpose}, headers=self.admin
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+
+async def test_media_lookup_names_what_it_holds(media_stack: MediaStack, adapter: str) -> None:
+    media: MediaPort = port(media_stack.embedded, adapter, "media", http.HttpMedia, caller="catalog")
+    product, avatar, unknown = (
+        await media_stack.upload("product"),
+        await media_stack.upload("avatar"),
+        str(uuid.uuid4()),
+    )
+    found = await media.lookup(ImageLookup(ids=[product, avatar, unknown], claim=True))
+    assert {(ref.id, ref.purpose) for ref in found.items} == {(product, "product"), (avatar, "avatar")}
+
+
+async def test_media_lookup_refusals(media_stack: MediaStack, adapter: str) -> None:
+    media: MediaPort = port(media_stack.embedded, adapter, "media", http.HttpMedia, caller="catalog")
+    bad = await _refused(media.lookup(ImageLookup(ids=["../x"])), UnprocessableError)
+    assert bad.field == "body.ids.0"
+    anonymous: MediaPort = port(media_stack.embedded, adapter, "media", http.HttpMedia, caller="web", as_service=False)
+    await _refused(anonymous.lookup(ImageLookup(ids=[str(uuid.uuid4())])), UnauthorizedError)

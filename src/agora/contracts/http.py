@@ -24,7 +24,9 @@ from pydantic import BaseModel, ValidationError
 from agora.contracts.cart import Cart
 from agora.contracts.catalog import Money, Product
 from agora.contracts.currency import Conversion
+from agora.contracts.identity import UserContact
 from agora.contracts.inventory import Reservation, ReservationRequest, StockLevel
+from agora.contracts.media import ImageLookup, ImageRefs
 from agora.contracts.payments import Charge, ChargePage, ChargeRequest
 from agora.contracts.shipping import Quote, QuoteRequest, Shipment, ShipmentRequest
 from agora.platform.auth.service_tokens import ServiceTokenError
@@ -170,6 +172,15 @@ class HttpShipping:
         return self._http.answer(Shipment, response)
 
 
+class HttpIdentity:
+    def __init__(self, clients: ServiceClientSource, caller: Caller) -> None:
+        self._http = HttpPeer("identity", clients, caller)
+
+    async def user_contact(self, user_id: str) -> UserContact:
+        response = await self._http.call("GET", f"/api/identity/internal/users/{user_id}")
+        return self._http.answer(UserContact, response)
+
+
 class HttpInventory:
     def __init__(self, clients: ServiceClientSource, caller: Caller) -> None:
         self._http = HttpPeer("inventory", clients, caller)
@@ -190,6 +201,15 @@ class HttpInventory:
     async def stock(self, sku: str) -> StockLevel:
         response = await self._http.call("GET", f"/api/inventory/stock/{sku}")
         return self._http.answer(StockLevel, response)
+
+
+class HttpMedia:
+    def __init__(self, clients: ServiceClientSource, caller: Caller) -> None:
+        self._http = HttpPeer("media", clients, caller)
+
+    async def lookup(self, request: ImageLookup) -> ImageRefs:
+        response = await self._http.call("POST", "/api/media/lookup", json=_body(request))
+        return self._http.answer(ImageRefs, response)
 
 
 class HttpPayments:
@@ -219,7 +239,9 @@ __all__ = [
     "HttpCart",
     "HttpCatalog",
     "HttpCurrency",
+    "HttpIdentity",
     "HttpInventory",
+    "HttpMedia",
     "HttpPayments",
     "HttpPeer",
     "HttpShipping",

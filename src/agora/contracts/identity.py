@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from agora.contracts.base import Event
+from agora.contracts.base import Contract, Event
 
 # Ending sessions is the chassis's protocol (every service's verifier applies these events), so
 # its events are defined there and re-exported here with identity's other contracts.
@@ -65,6 +65,15 @@ class PasswordResetRequested(Event):
     expires_at: datetime
 
 
+class UserContact(Contract):
+    """``GET /api/identity/internal/users/{user_id}`` (service role): where and how to write to a
+    user (notifications, at send time). Never cached nor kept by the caller."""
+
+    id: str
+    email: str
+    display_name: str | None = None
+
+
 __all__ = [
     "PASSWORD_RESET_REQUESTED",
     "SESSION_REVOKED",
@@ -76,6 +85,7 @@ __all__ = [
     "Revocations",
     "Role",
     "SessionRevoked",
+    "UserContact",
     "UserDisabled",
     "UserRegistered",
     "UserUpdated",

@@ -12,6 +12,8 @@ import re
 import uuid
 from typing import Literal
 
+from agora.contracts.base import Contract
+
 #: A media id: a lower-case UUID, as the media service issues them.
 MEDIA_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _MEDIA_ID = re.compile(MEDIA_ID_PATTERN)
@@ -47,12 +49,35 @@ def image_url(ref: str, size: ImageSize = "original") -> str:
     return f"{IMAGES_PATH}/{ref}/thumbnail?size={size}"
 
 
+class ImageLookup(Contract):
+    """``POST /api/media/lookup`` (service or admin): which of ``ids`` are images, and of which
+    purpose; ``claim`` keeps the product images found from deletion until the caller's event
+    about them arrives (the catalog, before it attaches them to a product)."""
+
+    ids: list[str]
+    claim: bool = False
+
+
+class ImageRef(Contract):
+    id: str
+    purpose: Literal["product", "avatar"]
+
+
+class ImageRefs(Contract):
+    """The answer to an :class:`ImageLookup`: the ids media holds (unknown ids are left out)."""
+
+    items: list[ImageRef]
+
+
 __all__ = [
     "DEMO_IMAGE_NAMESPACE",
     "IMAGES_PATH",
     "MEDIA_ID_PATTERN",
     "SYSTEM_OWNER",
     "THUMBNAIL_SIZES",
+    "ImageLookup",
+    "ImageRef",
+    "ImageRefs",
     "ImageSize",
     "demo_image_id",
     "image_url",

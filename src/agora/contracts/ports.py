@@ -27,7 +27,9 @@ from typing import Protocol, runtime_checkable
 from agora.contracts.cart import Cart
 from agora.contracts.catalog import Money, Product
 from agora.contracts.currency import Conversion
+from agora.contracts.identity import UserContact
 from agora.contracts.inventory import Reservation, ReservationRequest, StockLevel
+from agora.contracts.media import ImageLookup, ImageRefs
 from agora.contracts.payments import Charge, ChargePage, ChargeRequest
 from agora.contracts.shipping import Quote, QuoteRequest, Shipment, ShipmentRequest
 
@@ -72,6 +74,14 @@ class ShippingPort(Protocol):
 
 
 @runtime_checkable
+class IdentityPort(Protocol):
+    async def user_contact(self, user_id: str) -> UserContact:
+        """``GET /api/identity/internal/users/{user_id}`` (service role); ``NotFoundError`` when
+        the user is gone."""
+        ...
+
+
+@runtime_checkable
 class InventoryPort(Protocol):
     async def reserve(self, request: ReservationRequest) -> Reservation:
         """``POST /api/inventory/reservations`` (service; the same id again: the existing one).
@@ -88,6 +98,13 @@ class InventoryPort(Protocol):
 
     async def stock(self, sku: str) -> StockLevel:
         """``GET /api/inventory/stock/{sku}`` (anyone)."""
+        ...
+
+
+@runtime_checkable
+class MediaPort(Protocol):
+    async def lookup(self, request: ImageLookup) -> ImageRefs:
+        """``POST /api/media/lookup`` (service or admin)."""
         ...
 
 
@@ -111,7 +128,9 @@ __all__ = [
     "CartPort",
     "CatalogPort",
     "CurrencyPort",
+    "IdentityPort",
     "InventoryPort",
+    "MediaPort",
     "PaymentsPort",
     "ShippingPort",
 ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from email import message_from_bytes
 from pathlib import Path
 
+from agora.contracts.http import HttpIdentity
 from agora.contracts.orders import order_number
 from agora.platform.db import unit_of_work
+from agora.platform.peers import Caller
 from agora.services.notifications.mailer import Mailer
 from agora.services.notifications.rendering import Facts
 from agora.services.notifications.service import NotificationsService
@@ -19,7 +21,8 @@ async def test_without_smtp_the_email_is_written_to_the_mailbox(notif: Notificat
     user = await notif.user()
     context = notif.context
     embedded = context.settings.model_copy(update={"smtp_host": None})
-    mailer = Mailer(context.sessions, embedded, identity=context.clients("identity"), mailbox=tmp_path / "mailbox")
+    identity = HttpIdentity(context.clients, Caller("notifications"))
+    mailer = Mailer(context.sessions, embedded, identity=identity, mailbox=tmp_path / "mailbox")
     order_id = new_order_id()
     async with unit_of_work(context.sessions) as session:
         created = await NotificationsService(session).record("order_delivered", user.id, Facts(order_id), email=True)

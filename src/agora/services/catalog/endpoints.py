@@ -29,7 +29,7 @@ from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
 from agora.services.catalog import schemas
 from agora.services.catalog.auth import Admin, SeesInactive, is_admin
-from agora.services.catalog.media_refs import check_media_refs
+from agora.services.catalog.media_refs import check_media_refs, media_port
 from agora.services.catalog.models import Product
 from agora.services.catalog.repository import ProductView, SortOrder
 from agora.services.catalog.search import terms
@@ -216,7 +216,7 @@ def build_router() -> APIRouter:
         summary="Create a product (admin)",
     )
     async def create_product(request: Request, service: Writer, body: schemas.ProductCreate) -> Response:
-        await check_media_refs(request.state.context.clients("media"), body.images)
+        await check_media_refs(media_port(request.state.context), body.images)
         product = await service.create_product(body)
         return _product_response(product, status_code=201, location=True)
 
@@ -230,7 +230,7 @@ def build_router() -> APIRouter:
         request: Request, service: Writer, product_id: ProductId, body: schemas.ProductUpdate, if_match: IfMatch = None
     ) -> Response:
         if body.images is not None:
-            await check_media_refs(request.state.context.clients("media"), body.images)
+            await check_media_refs(media_port(request.state.context), body.images)
         product = await service.load_for_update(product_id)
         _check_if_match(if_match, product)
         product = await service.update_product(product, body)

@@ -13,6 +13,7 @@ from agora.services.identity.auth import revocations_source
 from agora.services.identity.endpoints import router
 from agora.services.identity.keys import rotate_signing_key
 from agora.services.identity.models import metadata
+from agora.services.identity.port import DirectIdentity
 from agora.services.identity.runtime import start
 from agora.services.identity.settings import IdentitySettings
 
@@ -25,6 +26,7 @@ spec = ServiceSpec(
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     revocations_source=revocations_source,
+    port=DirectIdentity,
 )
 
 __all__ = ["IdentitySettings", "rotate_signing_key", "spec"]

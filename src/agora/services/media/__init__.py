@@ -15,6 +15,7 @@ from agora.platform.service import ServiceContext, ServiceSpec
 from agora.services.media.endpoints import build_router
 from agora.services.media.handlers import consumers
 from agora.services.media.models import metadata
+from agora.services.media.port import DirectMedia
 from agora.services.media.settings import MediaSettings
 from agora.services.media.state import close_state, store_of
 
@@ -33,6 +34,7 @@ spec = ServiceSpec(
     consumers=consumers,
     readiness_checks=readiness_checks,
     on_shutdown=close_state,
+    port=DirectMedia,
 )
 
 __all__ = ["MediaSettings", "spec"]

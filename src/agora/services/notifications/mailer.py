@@ -7,7 +7,8 @@ UPDATE to ``sending``, committed), so two replicas never send the same email; ``
 recorded after the SMTP server accepted it, so a redelivered event never resends. The window
 between the server's acceptance and that commit is the one place a crash can send twice.
 
-The recipient's address comes from identity's internal route (``as_service``) at send time.
+The recipient's address comes from identity at send time, through its port (as this service:
+identity's internal route over HTTP, identity's own lookup when embedded).
 With ``smtp_host`` unset (embedded mode) each message is written to ``<data_dir>/mailbox/`` as
 an ``.eml`` file any mail client opens, and its path is logged.
 """
@@ -26,9 +27,10 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agora.contracts.ports import IdentityPort
 from agora.platform.db import unit_of_work
 from agora.platform.db.types import utcnow
-from agora.platform.http.clients import ServiceClient
+from agora.platform.errors import NotFoundError
 from agora.services.notifications import metrics
 from agora.services.notifications.models import FAILED, PENDING, SENT, Email
 from agora.services.notifications.rendering import email_message
@@ -51,7 +53,7 @@ class Mailer:
         sessions: async_sessionmaker[AsyncSession],
         settings: NotificationsSettings,
         *,
-        identity: ServiceClient | None,
+        identity: IdentityPort,
         mailbox: Path,
     ) -> None:
         self._sessions = sessions
@@ -118,14 +120,11 @@ class Mailer:
         return True
 
     async def _recipient(self, user_id: str) -> tuple[str, str]:
-        if self._identity is None:
-            raise RuntimeError("no identity client to look the recipient up")
-        response = await self._identity.get(f"/api/identity/internal/users/{user_id}", as_service=True)
-        if response.status_code == 404:
-            raise RecipientGoneError(user_id)
-        response.raise_for_status()
-        user = response.json()
-        return str(user["email"]), str(user.get("display_name") or "")
+        try:
+            user = await self._identity.user_contact(user_id)
+        except NotFoundError:
+            raise RecipientGoneError(user_id) from None
+        return user.email, user.display_name or ""
 
     async def _deliver(self, email_id: str, message: object) -> str:
         from email.message import EmailMessage

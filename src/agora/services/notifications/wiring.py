@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
+from agora.contracts.http import HttpIdentity
+from agora.contracts.ports import IdentityPort
 from agora.platform.connections import ConnectionLimiter
-from agora.platform.http.clients import ServiceNotConfiguredError
 from agora.platform.kept import close_kept, kept, redis_for, redis_readiness
+from agora.platform.peers import port_of
 from agora.platform.tasks import BackgroundWork
 from agora.services.notifications.cache import MemoryRecent, RecentCache, RedisRecent
 from agora.services.notifications.mailer import Mailer
@@ -78,10 +80,7 @@ def _build_runtime(context: ServiceContext) -> Runtime:
     else:
         cache = MemoryRecent(max_users=settings.recent_users)
         hub = LocalHub(queue_size=settings.stream_queue_size)
-    try:
-        identity = context.clients("identity")
-    except ServiceNotConfiguredError:
-        identity = None
+    identity = port_of(context, "identity", IdentityPort, HttpIdentity)
     mailer = Mailer(context.sessions, settings, identity=identity, mailbox=context.platform.data_dir / "mailbox")
     return Runtime(settings, cache, hub, mailer, redis)
 
