@@ -12,10 +12,11 @@ ignore fields they do not know.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agora.contracts.base import Event
 from agora.contracts.catalog import Money
 
 #: Event types, stable strings (topic ``payments``).
@@ -112,8 +113,10 @@ class ChargeRequest(_Contract):
     card: CardDetails
 
 
-class PaymentCaptured(_Contract):
+class PaymentCaptured(Event):
     """``payments.payment.captured``: the money was taken."""
+
+    event_type: ClassVar[str] = PAYMENT_CAPTURED
 
     charge_id: str
     order_id: str
@@ -122,8 +125,10 @@ class PaymentCaptured(_Contract):
     card: CardSummary
 
 
-class PaymentDeclined(_Contract):
+class PaymentDeclined(Event):
     """``payments.payment.declined``: the issuer refused; nothing was taken."""
+
+    event_type: ClassVar[str] = PAYMENT_DECLINED
 
     charge_id: str
     order_id: str
@@ -134,8 +139,10 @@ class PaymentDeclined(_Contract):
     failure_message: str
 
 
-class PaymentRefunded(_Contract):
+class PaymentRefunded(Event):
     """``payments.payment.refunded``: the whole captured amount went back to the card."""
+
+    event_type: ClassVar[str] = PAYMENT_REFUNDED
 
     charge_id: str
     refund_id: str

@@ -227,15 +227,15 @@ async def test_listing_pages_with_a_cursor(payments: Payments) -> None:
     other_list = await payments.client.get(
         f"{API}/charges", params={"cursor": first["next_cursor"], "order_id": "order-x"}, headers=headers
     )
-    assert other_list.status_code == 400
-    assert other_list.json()["errors"][0]["field"] == "cursor"
+    assert other_list.status_code == 422
+    assert other_list.json()["errors"][0]["field"] == "query.cursor"
     cursor = first["next_cursor"]
     # change the first character: the payload's first byte differs, so the signature no longer fits
     # (the last base64 character carries bits the decoder ignores, so changing it may change nothing)
     tampered_cursor = ("B" if cursor[0] == "A" else "A") + cursor[1:]
     tampered = await payments.client.get(f"{API}/charges", params={"cursor": tampered_cursor}, headers=headers)
-    assert tampered.status_code == 400
-    assert tampered.json()["errors"][0]["field"] == "cursor"
+    assert tampered.status_code == 422
+    assert tampered.json()["errors"][0]["field"] == "query.cursor"
 
 
 async def test_racing_charges_of_one_order_with_different_keys_capture_once(payments: Payments) -> None:

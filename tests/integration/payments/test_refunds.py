@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 
 from prometheus_client import REGISTRY
@@ -88,11 +89,12 @@ async def test_a_provider_failure_during_a_refund_is_a_502_that_changes_nothing(
     charge = await payments.captured()
     headers = bearer(payments.service_token)
     before = await payments.counts()
-    payments.context.extras["provider"] = _RefundsFail()
+    running = payments.context.runtime
+    payments.context.runtime = dataclasses.replace(running, provider=_RefundsFail())
     try:
         response = await payments.client.post(f"{API}/charges/{charge['id']}/refund", headers=headers)
     finally:
-        payments.context.extras["provider"] = SimulatedProvider()
+        payments.context.runtime = running
 
     assert response.status_code == 502, response.text
     assert response.json()["reason"] == "provider_error"

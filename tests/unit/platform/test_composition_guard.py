@@ -32,7 +32,6 @@ NOT_YET_CONVERTED = frozenset(
         "media",
         "notifications",
         "orders",
-        "payments",
         "recommendations",
         "support",
     }

@@ -10,17 +10,19 @@ from pathlib import Path
 
 from agora.platform.faults import BROKER_PUBLISH_FAILURES, PAYMENT_FAILURES, PAYMENT_LATENCY
 from agora.platform.service import ServiceSpec
-from agora.services.payments.endpoints import build_router
+from agora.services.payments.endpoints import router
 from agora.services.payments.handlers import consumers, periodic
 from agora.services.payments.models import metadata
 from agora.services.payments.port import DirectPayments
+from agora.services.payments.runtime import start
 from agora.services.payments.settings import PaymentsSettings
 
 spec = ServiceSpec(
     name="payments",
     title="Agora payments",
     settings_cls=PaymentsSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,

@@ -13,20 +13,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from agora.contracts.payments import REASON_CARD_DECLINED
 from agora.platform.auth import ServiceOrAdmin
 from agora.platform.db import Session, after_commit
+from agora.platform.http.deps import Cursors, ReadSessions
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import TYPE_BASE, problem_body, require_json
+from agora.platform.http.responses import json_response
 from agora.platform.idempotency import IdempotencyKey, IdempotentResult, idempotent
 from agora.services.payments import metrics, schemas
 from agora.services.payments.models import CAPTURED, EXTERNAL_ID_LENGTH, ID_LENGTH, Charge
-from agora.services.payments.provider import TEST_CARDS_DESCRIPTION, PaymentProvider, provider_of
+from agora.services.payments.provider import TEST_CARDS_DESCRIPTION
+from agora.services.payments.runtime import Runtime
 from agora.services.payments.service import PaymentsService, ProviderUnavailableError, charge_document
 
 PREFIX = "/api/payments"
@@ -38,26 +40,20 @@ OrderFilter = Annotated[
 Json = Annotated[None, Depends(require_json)]
 
 
-def provider_for(request: Request) -> PaymentProvider:
-    return provider_of(request.state.context)
+async def _writer(runtime: Runtime, session: Session) -> PaymentsService:
+    return runtime.service(session)
 
 
-def _service(request: Request, session: AsyncSession) -> PaymentsService:
-    return PaymentsService(session, events=request.state.outbox, provider=provider_for(request))
-
-
-async def reader(request: Request, _caller: ServiceOrAdmin) -> AsyncIterator[PaymentsService]:
+async def _reader(runtime: Runtime, sessions: ReadSessions, _caller: ServiceOrAdmin) -> AsyncIterator[PaymentsService]:
     # reads need no commit point: an autocommit read session, no BEGIN/COMMIT round trips
-    sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
     async with sessions() as session:
-        yield _service(request, session)
+        yield runtime.service(session)
 
 
-Reader = Annotated[PaymentsService, Depends(reader)]
+Writer = Annotated[PaymentsService, Depends(_writer)]
+Reader = Annotated[PaymentsService, Depends(_reader)]
 
-
-def _json(payload: Any, *, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+router = APIRouter(prefix=PREFIX, tags=["payments"])
 
 
 def declined_problem(charge: Charge, instance: str) -> dict[str, Any]:
@@ -80,83 +76,82 @@ def count_charge(charge: Charge) -> None:
         metrics.amount_minor_total.labels(charge.currency).inc(charge.amount)
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["payments"])
+@router.post(
+    "/charges",
+    status_code=201,
+    response_model=None,
+    responses={
+        201: {"model": schemas.ChargeOut, "description": "Captured."},
+        400: {"description": "No Idempotency-Key, or a malformed one."},
+        402: {"description": "Declined (reason `card_declined`); the declined charge is recorded."},
+        409: {"description": "The same key is still being processed, or the order already has a charge."},
+        422: {"description": "Invalid body (names the field, e.g. `card.number`) or the key was reused."},
+        502: {"description": "The provider failed (reason `provider_error`); nothing recorded, retry."},
+    },
+    summary="Charge a card (service or admin; Idempotency-Key required)",
+    description=TEST_CARDS_DESCRIPTION,
+)
+async def create_charge(
+    request: Request,
+    runtime: Runtime,
+    caller: ServiceOrAdmin,
+    key: IdempotencyKey,
+    _content: Json,
+    body: schemas.ChargeCreate,
+) -> Response:
+    async def run(session: AsyncSession) -> IdempotentResult:
+        charge = await runtime.service(session).charge(body)
+        after_commit(session, lambda: count_charge(charge))
+        if charge.status != CAPTURED:
+            return IdempotentResult(402, declined_problem(charge, request.url.path))
+        return IdempotentResult(201, charge_document(charge), {"Location": f"{PREFIX}/charges/{charge.id}"})
 
-    @router.post(
-        "/charges",
-        status_code=201,
-        response_model=None,
-        responses={
-            201: {"model": schemas.ChargeOut, "description": "Captured."},
-            400: {"description": "No Idempotency-Key, or a malformed one."},
-            402: {"description": "Declined (reason `card_declined`); the declined charge is recorded."},
-            409: {"description": "The same key is still being processed, or the order already has a charge."},
-            422: {"description": "Invalid body (names the field, e.g. `card.number`) or the key was reused."},
-            502: {"description": "The provider failed (reason `provider_error`); nothing recorded, retry."},
-        },
-        summary="Charge a card (service or admin; Idempotency-Key required)",
-        description=TEST_CARDS_DESCRIPTION,
-    )
-    async def create_charge(
-        request: Request, caller: ServiceOrAdmin, key: IdempotencyKey, _content: Json, body: schemas.ChargeCreate
-    ) -> Response:
-        async def run(session: AsyncSession) -> IdempotentResult:
-            charge = await _service(request, session).charge(body)
-            after_commit(session, lambda: count_charge(charge))
-            if charge.status != CAPTURED:
-                return IdempotentResult(402, declined_problem(charge, request.url.path))
-            return IdempotentResult(201, charge_document(charge), {"Location": f"{PREFIX}/charges/{charge.id}"})
+    try:
+        # the fingerprint is an HMAC keyed by the platform secret: the card number in it is not guessable
+        return await idempotent(request, scope=caller.id, key=key, payload=body, run=run)
+    except ProviderUnavailableError:
+        metrics.charges_total.labels("provider_error").inc()
+        raise
 
-        try:
-            # the fingerprint is an HMAC keyed by the platform secret: the card number in it is not guessable
-            return await idempotent(request, scope=caller.id, key=key, payload=body, run=run)
-        except ProviderUnavailableError:
-            metrics.charges_total.labels("provider_error").inc()
-            raise
 
-    @router.post(
-        "/charges/{charge_id}/refund",
-        response_model=None,
-        responses={
-            200: {"model": schemas.ChargeOut, "description": "Refunded (now, or already before)."},
-            404: {},
-            409: {"description": "The charge was declined: nothing to refund."},
-            502: {"description": "The provider failed; nothing refunded, retry."},
-        },
-        summary="Refund a charge in full (service or admin; idempotent)",
-    )
-    async def refund_charge(
-        request: Request, session: Session, _caller: ServiceOrAdmin, _content: Json, charge_id: ChargeId
-    ) -> Response:
-        charge, refunded = await _service(request, session).refund(charge_id)
-        if refunded:
-            currency = charge.currency
-            after_commit(session, lambda: metrics.refunds_total.labels(currency).inc())
-        return _json(charge_document(charge))
+@router.post(
+    "/charges/{charge_id}/refund",
+    response_model=None,
+    responses={
+        200: {"model": schemas.ChargeOut, "description": "Refunded (now, or already before)."},
+        404: {},
+        409: {"description": "The charge was declined: nothing to refund."},
+        502: {"description": "The provider failed; nothing refunded, retry."},
+    },
+    summary="Refund a charge in full (service or admin; idempotent)",
+)
+async def refund_charge(service: Writer, _caller: ServiceOrAdmin, _content: Json, charge_id: ChargeId) -> Response:
+    charge, refunded = await service.refund(charge_id)
+    if refunded:
+        currency = charge.currency
+        after_commit(service.session, lambda: metrics.refunds_total.labels(currency).inc())
+    return json_response(charge_document(charge))
 
-    @router.get(
-        "/charges/{charge_id}",
-        response_model=None,
-        responses={200: {"model": schemas.ChargeOut}, 404: {}},
-        summary="A charge (service or admin)",
-    )
-    async def get_charge(service: Reader, charge_id: ChargeId) -> Response:
-        return _json(charge_document(await service.get_charge(charge_id)))
 
-    @router.get(
-        "/charges",
-        response_model=None,
-        responses={200: {"model": schemas.ChargePageOut}},
-        summary="Charges, newest first, optionally of one order (service or admin)",
-        description="The checkout saga's recovery asks `?order_id=` whether an order was charged.",
-    )
-    async def list_charges(
-        request: Request, service: Reader, order_id: OrderFilter = None, limit: Limit = 20, cursor: Cursor = None
-    ) -> Response:
-        page = await service.list_charges(
-            order_id=order_id, limit=limit, cursor=cursor, codec=request.state.cursor_codec
-        )
-        return _json({"items": [charge_document(c) for c in page.items], "next_cursor": page.next_cursor})
+@router.get(
+    "/charges/{charge_id}",
+    response_model=None,
+    responses={200: {"model": schemas.ChargeOut}, 404: {}},
+    summary="A charge (service or admin)",
+)
+async def get_charge(service: Reader, charge_id: ChargeId) -> Response:
+    return json_response(charge_document(await service.get_charge(charge_id)))
 
-    return router
+
+@router.get(
+    "/charges",
+    response_model=None,
+    responses={200: {"model": schemas.ChargePageOut}},
+    summary="Charges, newest first, optionally of one order (service or admin)",
+    description="The checkout saga's recovery asks `?order_id=` whether an order was charged.",
+)
+async def list_charges(
+    service: Reader, cursors: Cursors, order_id: OrderFilter = None, limit: Limit = 20, cursor: Cursor = None
+) -> Response:
+    items, next_cursor = await service.list_charges(order_id=order_id, limit=limit, cursor=cursor, cursors=cursors)
+    return json_response({"items": [charge_document(c) for c in items], "next_cursor": next_cursor})

@@ -21,12 +21,12 @@ from agora.platform.db import after_commit
 from agora.platform.idempotency import IdempotentResult
 from agora.platform.idempotency.http import answer_once, check_key
 from agora.platform.idempotency.store import Replay
-from agora.platform.peers import Peer, checked, error_for, parsed, reading, transaction
+from agora.platform.peers import Peer, checked, error_for, parsed, reading, runtime_in, transaction
 from agora.platform.service import ServiceContext
 from agora.services.payments import metrics, schemas
 from agora.services.payments.endpoints import PREFIX, count_charge, declined_problem
 from agora.services.payments.models import CAPTURED, EXTERNAL_ID_LENGTH, ID_LENGTH
-from agora.services.payments.provider import provider_of
+from agora.services.payments.runtime import PaymentsRuntime
 from agora.services.payments.service import PaymentsService, ProviderUnavailableError, charge_document
 
 CHARGES_PATH = f"{PREFIX}/charges"
@@ -37,7 +37,7 @@ PAGE_SIZE = 20
 
 
 def _service(context: ServiceContext, session: AsyncSession) -> PaymentsService:
-    return PaymentsService(session, events=context.outbox, provider=provider_of(context))
+    return runtime_in(context, PaymentsRuntime).service(session)
 
 
 def _answer(replay: Replay) -> Charge:
@@ -83,11 +83,11 @@ class DirectPayments:
             self._peer.caller.require("service", "admin")
             checked(_ORDER_ID, order_id, "query.order_id")
             async with reading(context) as session:
-                page = await _service(context, session).list_charges(
-                    order_id=order_id, limit=PAGE_SIZE, cursor=None, codec=context.cursor_codec
+                charges, next_cursor = await _service(context, session).list_charges(
+                    order_id=order_id, limit=PAGE_SIZE, cursor=None, cursors=context.cursors
                 )
-            items = [Charge.model_validate(charge_document(charge)) for charge in page.items]
-            return ChargePage(items=items, next_cursor=page.next_cursor)
+            items = [Charge.model_validate(charge_document(charge)) for charge in charges]
+            return ChargePage(items=items, next_cursor=next_cursor)
 
         return await self._peer.call("charges", work)
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agora.platform.faults import PAYMENT_FAILURES, PAYMENT_LATENCY, FaultFlags
-from agora.platform.service import ServiceContext
 
 TEST_CARD_SUCCEEDS = "4242424242424242"
 TEST_CARD_DECLINED = "4000000000000002"
@@ -95,16 +94,3 @@ class FaultyProvider:
         await self._faults.delay(PAYMENT_LATENCY)
         await self._faults.fail(PAYMENT_FAILURES, ProviderError)
         await self._inner.refund(reference, amount=amount, currency=currency)
-
-
-def provider_of(context: ServiceContext) -> PaymentProvider:
-    """The service's provider, built once per service context (only the simulated one exists),
-    behind the service's fault flags where they are allowed; its routes and its direct adapter
-    (``port.py``) share it."""
-    provider: PaymentProvider | None = context.extras.get("provider")
-    if provider is None:
-        provider = SimulatedProvider()
-        if context.faults is not None and context.faults.allowed:
-            provider = FaultyProvider(provider, context.faults)
-        context.extras["provider"] = provider
-    return provider

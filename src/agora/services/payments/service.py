@@ -10,7 +10,6 @@ and are never stored, logged or put in an event.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,21 +17,24 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora.contracts.catalog import Money
 from agora.contracts.payments import (
-    PAYMENT_CAPTURED,
-    PAYMENT_DECLINED,
-    PAYMENT_REFUNDED,
     REASON_PROVIDER_ERROR,
+    CardSummary,
+    PaymentCaptured,
+    PaymentDeclined,
+    PaymentRefunded,
 )
 from agora.platform.db.types import iso_utc, utcnow
-from agora.platform.errors import BadGatewayError, ConflictError, NotFoundError, ServiceError
+from agora.platform.errors import BadGatewayError, ConflictError, NotFoundError
 from agora.services.payments.models import CAPTURED, DECLINED, REFUNDED, Charge, Refund
 from agora.services.payments.provider import PaymentProvider, ProviderError
 from agora.services.payments.repository import Keyset, PaymentsRepository
 from agora.services.payments.schemas import ChargeCreate
 
 if TYPE_CHECKING:  # types only: the service imports no web framework at run time
-    from agora.platform.http.pagination import CursorCodec
+    from agora.contracts.base import Event
+    from agora.platform.http.pagination import Cursors
     from agora.platform.messaging import Outbox
 
 log = structlog.get_logger(__name__)
@@ -48,11 +50,6 @@ class ProviderUnavailableError(BadGatewayError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, reason=REASON_PROVIDER_ERROR)
-
-
-class InvalidCursorError(ServiceError):
-    status = 400
-    field = "cursor"
 
 
 # -- documents -----------------------------------------------------------------------------------
@@ -95,22 +92,26 @@ def charge_document(charge: Charge) -> dict[str, Any]:
     }
 
 
-def _event_base(charge: Charge) -> dict[str, Any]:
-    return {
-        "charge_id": charge.id,
-        "order_id": charge.order_id,
-        "user_id": charge.user_id,
-        "amount": _money(charge.amount, charge.currency),
-    }
+def _event(charge: Charge) -> Event:
+    """The event a charge just recorded (captured or declined) publishes."""
+    amount = Money(amount=charge.amount, currency=charge.currency)
+    card = CardSummary.model_validate(card_summary(charge))
+    if charge.status == CAPTURED:
+        return PaymentCaptured(
+            charge_id=charge.id, order_id=charge.order_id, user_id=charge.user_id, amount=amount, card=card
+        )
+    return PaymentDeclined(
+        charge_id=charge.id,
+        order_id=charge.order_id,
+        user_id=charge.user_id,
+        amount=amount,
+        card=card,
+        failure_code=charge.failure_code or "",
+        failure_message=charge.failure_message or "",
+    )
 
 
 # -- the service ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChargePage:
-    items: list[Charge]
-    next_cursor: str | None
 
 
 class PaymentsService:
@@ -129,16 +130,14 @@ class PaymentsService:
         return charge
 
     async def list_charges(
-        self, *, order_id: str | None, limit: int, cursor: str | None, codec: CursorCodec
-    ) -> ChargePage:
-        after = _position(cursor, codec, order_id)
+        self, *, order_id: str | None, limit: int, cursor: str | None, cursors: Cursors
+    ) -> tuple[list[Charge], str | None]:
+        """Newest first; a cursor is refused (the chassis's 422 naming ``query.cursor``) for
+        another list or another ``order_id`` than it was made for."""
+        key = cursors.decode(cursor, tuple[datetime, str], of=CURSOR_LIST, order_id=order_id)
+        after = None if key is None else Keyset(created_at=key[0], id=key[1])
         rows = await self.repository.list_charges(order_id=order_id, limit=limit + 1, after=after)
-        items = list(rows[:limit])
-        next_cursor = None
-        if len(rows) > limit:
-            last = items[-1]
-            next_cursor = codec.encode({"l": CURSOR_LIST, "f": order_id, "k": [last.created_at.isoformat(), last.id]})
-        return ChargePage(items=items, next_cursor=next_cursor)
+        return cursors.page(rows, limit, _position, of=CURSOR_LIST, order_id=order_id)
 
     # -- charges --------------------------------------------------------------------------------
 
@@ -186,12 +185,7 @@ class PaymentsService:
             log.warning("charge_lost_order_race", order_id=data.order_id)
             await self._give_back(answer.reference, charge)
             raise _already_charged(data.order_id) from None
-        payload = {**_event_base(charge), "card": card_summary(charge)}
-        if answer.approved:
-            await self._emit(PAYMENT_CAPTURED, charge, payload)
-        else:
-            payload |= {"failure_code": charge.failure_code, "failure_message": charge.failure_message}
-            await self._emit(PAYMENT_DECLINED, charge, payload)
+        await self._emit(_event(charge), charge)
         log.info(
             "charge_recorded",
             charge_id=charge.id,
@@ -231,7 +225,14 @@ class PaymentsService:
         refund = Refund(id=str(uuid.uuid4()), charge_id=charge.id, amount=charge.amount, created_at=now)
         await self.repository.add(refund)
         charge.refund = refund
-        await self._emit(PAYMENT_REFUNDED, charge, {**_event_base(charge), "refund_id": refund.id})
+        refunded = PaymentRefunded(
+            charge_id=charge.id,
+            refund_id=refund.id,
+            order_id=charge.order_id,
+            user_id=charge.user_id,
+            amount=Money(amount=charge.amount, currency=charge.currency),
+        )
+        await self._emit(refunded, charge)
         log.info("charge_refunded", charge_id=charge.id, order_id=charge.order_id, refund_id=refund.id)
         return charge, True
 
@@ -248,9 +249,9 @@ class PaymentsService:
                 "The payment provider did not answer; the order was already charged. Try again shortly."
             ) from None
 
-    async def _emit(self, event_type: str, charge: Charge, data: dict[str, Any]) -> None:
+    async def _emit(self, event: Event, charge: Charge) -> None:
         # keyed by order: an order's payment events keep their order on partitioned brokers
-        await self.events.add(self.session, event_type, data, subject=charge.id, key=charge.order_id)
+        await self.events.add(self.session, event, subject=charge.id, key=charge.order_id)
 
 
 def _already_charged(order_id: str) -> ConflictError:
@@ -259,16 +260,5 @@ def _already_charged(order_id: str) -> ConflictError:
     )
 
 
-def _position(cursor: str | None, codec: CursorCodec, order_id: str | None) -> Keyset | None:
-    if cursor is None:
-        return None
-    position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
-    key = position.get("k")
-    if position.get("l") != CURSOR_LIST or position.get("f") != order_id:
-        raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str)):
-        raise InvalidCursorError("The cursor is invalid.")
-    try:
-        return Keyset(created_at=datetime.fromisoformat(key[0]), id=key[1])
-    except ValueError:
-        raise InvalidCursorError("The cursor is invalid.") from None
+def _position(charge: Charge) -> tuple[datetime, str]:
+    return charge.created_at, charge.id
