@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+
+from agora.contracts.base import Event
 
 #: Event types, stable strings (topic ``catalog``).
 PRODUCT_CREATED = "catalog.product.created"
@@ -98,16 +100,20 @@ class Product(_Contract):
     updated_at: datetime
 
 
-class ProductCreated(_Contract):
+class ProductCreated(Event):
     """``catalog.product.created``: the whole product, as it was created."""
+
+    event_type: ClassVar[str] = PRODUCT_CREATED
 
     product: Product
     demo: bool = False
     """True for products the demo seed inserted (inventory gives them demo stock; real ones start at 0)."""
 
 
-class ProductUpdated(_Contract):
+class ProductUpdated(Event):
     """``catalog.product.updated``: the product after the change and which fields changed."""
+
+    event_type: ClassVar[str] = PRODUCT_UPDATED
 
     product: Product
     changed: list[str]
@@ -115,8 +121,10 @@ class ProductUpdated(_Contract):
     """The sku before this change, when ``sku`` is among ``changed`` (stock follows the product)."""
 
 
-class ProductDeleted(_Contract):
+class ProductDeleted(Event):
     """``catalog.product.deleted``: the product is withdrawn (soft-deleted: ``active`` is now false)."""
+
+    event_type: ClassVar[str] = PRODUCT_DELETED
 
     id: str
     sku: str

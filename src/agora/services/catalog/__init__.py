@@ -9,10 +9,11 @@ from pathlib import Path
 
 from agora.platform.faults import BROKER_PUBLISH_FAILURES, CATALOG_LATENCY
 from agora.platform.service import ServiceSpec
-from agora.services.catalog.endpoints import build_router
+from agora.services.catalog.endpoints import router
 from agora.services.catalog.handlers import consumers
 from agora.services.catalog.models import metadata
 from agora.services.catalog.port import DirectCatalog
+from agora.services.catalog.runtime import start
 from agora.services.catalog.seed import seed
 from agora.services.catalog.settings import CatalogSettings
 
@@ -20,7 +21,8 @@ spec = ServiceSpec(
     name="catalog",
     title="Agora catalog",
     settings_cls=CatalogSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     seed=seed,

@@ -10,28 +10,30 @@ and carts that reference it keep a valid id.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
 from agora.contracts.catalog import CurrencyCode
 from agora.platform.auth import optional_subject
 from agora.platform.auth.cookies import ACCESS_COOKIE
-from agora.platform.cache import ResponseCache
 from agora.platform.db import Session, after_commit
 from agora.platform.errors import PreconditionFailedError
 from agora.platform.faults import CATALOG_LATENCY, delayed_reads
+from agora.platform.http.deps import Cursors, ReadCache, ReadSessions
 from agora.platform.http.etag import EncodedJson, conditional_json, conditional_response, etag_for
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
+from agora.platform.http.responses import json_response
+from agora.platform.peers import runtime_in
+from agora.platform.service import context_of
 from agora.services.catalog import schemas
 from agora.services.catalog.auth import Admin, SeesInactive, is_admin
-from agora.services.catalog.media_refs import check_media_refs, media_port
 from agora.services.catalog.models import Product
 from agora.services.catalog.repository import ProductView, SortOrder
+from agora.services.catalog.runtime import CatalogRuntime, Runtime
 from agora.services.catalog.search import terms
 from agora.services.catalog.service import (
     CatalogService,
@@ -45,23 +47,24 @@ MAX_QUERY_LENGTH = 200
 MAX_TAG_FILTERS = 5
 
 
-def _service(request: Request, session: AsyncSession, include_inactive: bool) -> CatalogService:
-    return CatalogService(session, events=request.state.outbox, include_inactive=include_inactive)
-
-
-async def reader(request: Request, sees_inactive: SeesInactive) -> AsyncIterator[CatalogService]:
+async def reader(
+    runtime: Runtime, sessions: ReadSessions, sees_inactive: SeesInactive
+) -> AsyncIterator[CatalogService]:
     # reads need no commit point: an autocommit read session, no BEGIN/COMMIT round trips
-    sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
     async with sessions() as session:
-        yield _service(request, session, sees_inactive)
+        yield runtime.service(session, include_inactive=sees_inactive)
 
 
 async def writer(
-    request: Request, session: Session, _admin: Admin, _json: Annotated[None, Depends(require_json)]
+    runtime: Runtime,
+    session: Session,
+    cache: ReadCache,
+    _admin: Admin,
+    _json: Annotated[None, Depends(require_json)],
 ) -> CatalogService:
     # any write may change what a cached product shows (its own fields, its category's name)
-    after_commit(session, request.state.read_cache.clear)
-    return _service(request, session, True)
+    after_commit(session, cache.clear)
+    return runtime.service(session, include_inactive=True)
 
 
 async def _cached_product(
@@ -75,19 +78,19 @@ async def _cached_product(
     touches neither the token verifier nor a database session. A read needs no commit point, so
     on a miss it opens an autocommit read session of its own (one statement, no BEGIN/ROLLBACK).
     """
+    context = context_of(request)
+    runtime = runtime_in(context, CatalogRuntime)
 
     async def read(sees_inactive: bool) -> EncodedJson:
-        sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
-        async with sessions() as session:
-            product = await load(_service(request, session, sees_inactive))
+        async with context.read_sessions() as session:
+            product = await load(runtime.service(session, include_inactive=sees_inactive))
         return EncodedJson.of(product_document(product))
 
     # credentials by header or by the browser's session cookie (cookies are parsed only if sent)
     if "authorization" in request.headers or ("cookie" in request.headers and ACCESS_COOKIE in request.cookies):
         encoded = await read(await is_admin(await optional_subject(request)))
     else:
-        cache: ResponseCache = request.state.read_cache
-        encoded = await cache.get_or_load(key, lambda: read(False))
+        encoded = await context.read_cache.get_or_load(key, lambda: read(False))
     return conditional_response(request, encoded)
 
 
@@ -95,10 +98,6 @@ Reader = Annotated[CatalogService, Depends(reader)]
 Writer = Annotated[CatalogService, Depends(writer)]
 ProductId = Annotated[str, Path(max_length=64, description="The product's id (a UUID).")]
 IfMatch = Annotated[str | None, Header(max_length=1024, description="ETag from a previous read.")]
-
-
-def _json(payload: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json", headers=headers)
 
 
 def _check_if_match(if_match: str | None, product: Product) -> None:
@@ -141,181 +140,192 @@ def placeholder_svg(category: str, kind: str) -> bytes:
     ).encode()
 
 
-def build_router() -> APIRouter:
-    # require_json guards the writes (through ``writer``); reads take no body
-    # the catalog-latency fault flag slows every read (agora.platform.faults)
-    router = APIRouter(prefix=PREFIX, tags=["catalog"], dependencies=[Depends(delayed_reads(CATALOG_LATENCY))])
+# require_json guards the writes (through ``writer``); reads take no body
+# the catalog-latency fault flag slows every read (agora.platform.faults)
+router = APIRouter(prefix=PREFIX, tags=["catalog"], dependencies=[Depends(delayed_reads(CATALOG_LATENCY))])
 
-    @router.get(
-        "/products",
-        response_model=None,
-        responses={200: {"model": schemas.ProductPage}},
-        summary="List, filter and search products",
+
+@router.get(
+    "/products",
+    response_model=None,
+    responses={200: {"model": schemas.ProductPage}},
+    summary="List, filter and search products",
+)
+async def list_products(
+    request: Request,
+    service: Reader,
+    cursors: Cursors,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="Full-text search.")] = None,
+    category: Annotated[schemas.Slug | None, Query(description="Category slug.")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=schemas.MAX_PRICE, description="Minor units.")] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=schemas.MAX_PRICE, description="Minor units.")] = None,
+    tag: Annotated[
+        list[schemas.Tag] | None,
+        Query(max_length=MAX_TAG_FILTERS, description="Products carrying every tag given."),
+    ] = None,
+    currency: Annotated[CurrencyCode | None, Query()] = None,
+    active: Annotated[bool | None, Query(description="Admins only: filter on the active flag.")] = None,
+    sort: Annotated[SortOrder | None, Query(description="Default: relevance with q, newest otherwise.")] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    words: tuple[str, ...] = ()
+    if q is not None and q.strip():
+        words = tuple(terms(q))
+        if not words:
+            # a query with no searchable word (only punctuation) matches nothing
+            return conditional_json(request, {"items": [], "next_cursor": None})
+    query = ProductQuery(
+        words=words,
+        category=category,
+        min_price=min_price,
+        max_price=max_price,
+        tags=tuple(sorted(set(tag or ()))),
+        currency=currency,
+        active=active,
+        sort=sort,
     )
-    async def list_products(
-        request: Request,
-        service: Reader,
-        q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="Full-text search.")] = None,
-        category: Annotated[schemas.Slug | None, Query(description="Category slug.")] = None,
-        min_price: Annotated[int | None, Query(ge=0, le=schemas.MAX_PRICE, description="Minor units.")] = None,
-        max_price: Annotated[int | None, Query(ge=0, le=schemas.MAX_PRICE, description="Minor units.")] = None,
-        tag: Annotated[
-            list[schemas.Tag] | None,
-            Query(max_length=MAX_TAG_FILTERS, description="Products carrying every tag given."),
-        ] = None,
-        currency: Annotated[CurrencyCode | None, Query()] = None,
-        active: Annotated[bool | None, Query(description="Admins only: filter on the active flag.")] = None,
-        sort: Annotated[SortOrder | None, Query(description="Default: relevance with q, newest otherwise.")] = None,
-        limit: Limit = 20,
-        cursor: Cursor = None,
-    ) -> Response:
-        words: tuple[str, ...] = ()
-        if q is not None and q.strip():
-            words = tuple(terms(q))
-            if not words:
-                # a query with no searchable word (only punctuation) matches nothing
-                return conditional_json(request, {"items": [], "next_cursor": None})
-        query = ProductQuery(
-            words=words,
-            category=category,
-            min_price=min_price,
-            max_price=max_price,
-            tags=tuple(sorted(set(tag or ()))),
-            currency=currency,
-            active=active,
-            sort=sort,
-        )
-        page = await service.list_products(query, limit=limit, cursor=cursor, codec=request.state.cursor_codec)
-        payload = {"items": [product_document(p) for p in page.items], "next_cursor": page.next_cursor}
-        return conditional_json(request, payload)
+    page = await service.list_products(query, limit=limit, cursor=cursor, cursors=cursors)
+    payload = {"items": [product_document(p) for p in page.items], "next_cursor": page.next_cursor}
+    return conditional_json(request, payload)
 
-    @router.get(
-        "/products/by-sku/{sku}",
-        response_model=None,
-        # 401: credentials are read by hand (_cached_product), where the document cannot see them
-        responses={200: {"model": schemas.ProductOut}, 401: {}, 404: {}},
-        summary="A product by its sku",
-    )
-    async def get_product_by_sku(request: Request, sku: Annotated[str, Path(max_length=64)]) -> Response:
-        return await _cached_product(request, ("sku", sku), lambda service: service.get_product_by_sku(sku))
 
-    @router.get(
-        "/products/{product_id}",
-        response_model=None,
-        responses={200: {"model": schemas.ProductOut}, 304: {}, 401: {}, 404: {}},
-        summary="A product (ETag; If-None-Match answers 304)",
-    )
-    async def get_product(request: Request, product_id: ProductId) -> Response:
-        return await _cached_product(request, ("id", product_id), lambda service: service.get_product(product_id))
+@router.get(
+    "/products/by-sku/{sku}",
+    response_model=None,
+    # 401: credentials are read by hand (_cached_product), where the document cannot see them
+    responses={200: {"model": schemas.ProductOut}, 401: {}, 404: {}},
+    summary="A product by its sku",
+)
+async def get_product_by_sku(request: Request, sku: Annotated[str, Path(max_length=64)]) -> Response:
+    return await _cached_product(request, ("sku", sku), lambda service: service.get_product_by_sku(sku))
 
-    @router.post(
-        "/products",
+
+@router.get(
+    "/products/{product_id}",
+    response_model=None,
+    responses={200: {"model": schemas.ProductOut}, 304: {}, 401: {}, 404: {}},
+    summary="A product (ETag; If-None-Match answers 304)",
+)
+async def get_product(request: Request, product_id: ProductId) -> Response:
+    return await _cached_product(request, ("id", product_id), lambda service: service.get_product(product_id))
+
+
+@router.post(
+    "/products",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": schemas.ProductOut}, 409: {}, 422: {}},
+    summary="Create a product (admin)",
+)
+async def create_product(runtime: Runtime, service: Writer, body: schemas.ProductCreate) -> Response:
+    await runtime.check_images(body.images)
+    product = await service.create_product(body)
+    return _product_response(product, status_code=201, location=True)
+
+
+@router.patch(
+    "/products/{product_id}",
+    response_model=None,
+    responses={200: {"model": schemas.ProductOut}, 404: {}, 409: {}, 412: {}, 422: {}},
+    summary="Change some fields of a product (admin; If-Match for optimistic concurrency)",
+)
+async def update_product(
+    runtime: Runtime, service: Writer, product_id: ProductId, body: schemas.ProductUpdate, if_match: IfMatch = None
+) -> Response:
+    if body.images is not None:
+        await runtime.check_images(body.images)
+    product = await service.load_for_update(product_id)
+    _check_if_match(if_match, product)
+    product = await service.update_product(product, body)
+    return _product_response(product)
+
+
+@router.delete(
+    "/products/{product_id}",
+    status_code=204,
+    response_model=None,
+    responses={204: {}, 404: {}, 412: {}},
+    summary="Withdraw a product (admin; soft delete)",
+)
+async def delete_product(service: Writer, product_id: ProductId, if_match: IfMatch = None) -> Response:
+    product = await service.load_for_update(product_id)
+    _check_if_match(if_match, product)
+    await service.delete_product(product)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/categories",
+    response_model=None,
+    responses={200: {"model": schemas.CategoryPage}},
+    summary="List categories (by slug)",
+)
+async def list_categories(
+    request: Request, service: Reader, cursors: Cursors, limit: Limit = 100, cursor: Cursor = None
+) -> Response:
+    items, next_cursor = await service.list_categories(limit=limit, cursor=cursor, cursors=cursors)
+    return conditional_json(request, {"items": [category_document(c) for c in items], "next_cursor": next_cursor})
+
+
+@router.get(
+    "/categories/{slug}",
+    response_model=None,
+    responses={200: {"model": schemas.CategoryOut}, 404: {}},
+    summary="A category by slug",
+)
+async def get_category(request: Request, service: Reader, slug: Annotated[str, Path(max_length=64)]) -> Response:
+    category = await service.get_category(slug)
+    return conditional_json(request, category_document(category))
+
+
+@router.post(
+    "/categories",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": schemas.CategoryOut}, 409: {}, 422: {}},
+    summary="Create a category (admin)",
+)
+async def create_category(service: Writer, body: schemas.CategoryCreate) -> Response:
+    category = await service.create_category(body)
+    return json_response(
+        category_document(category),
         status_code=201,
-        response_model=None,
-        responses={201: {"model": schemas.ProductOut}, 409: {}, 422: {}},
-        summary="Create a product (admin)",
+        headers={"Location": f"{PREFIX}/categories/{category.slug}"},
     )
-    async def create_product(request: Request, service: Writer, body: schemas.ProductCreate) -> Response:
-        await check_media_refs(media_port(request.state.context), body.images)
-        product = await service.create_product(body)
-        return _product_response(product, status_code=201, location=True)
 
-    @router.patch(
-        "/products/{product_id}",
-        response_model=None,
-        responses={200: {"model": schemas.ProductOut}, 404: {}, 409: {}, 412: {}, 422: {}},
-        summary="Change some fields of a product (admin; If-Match for optimistic concurrency)",
+
+@router.patch(
+    "/categories/{slug}",
+    response_model=None,
+    responses={200: {"model": schemas.CategoryOut}, 404: {}, 409: {}, 422: {}},
+    summary="Change a category (admin)",
+)
+async def update_category(
+    service: Writer, slug: Annotated[str, Path(max_length=64)], body: schemas.CategoryUpdate
+) -> Response:
+    category = await service.update_category(slug, body)
+    return json_response(category_document(category))
+
+
+@router.get(
+    "/placeholders/{category}/{kind}.svg",
+    response_model=None,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    summary="A drawn placeholder image for demo products",
+)
+async def placeholder(
+    category: Annotated[str, Path(pattern=PLACEHOLDER_SEGMENT)],
+    kind: Annotated[str, Path(pattern=PLACEHOLDER_SEGMENT)],
+) -> Response:
+    body = placeholder_svg(category, kind)
+    return Response(
+        body,
+        media_type="image/svg+xml",
+        headers={
+            "Cache-Control": "public, max-age=86400",
+            "ETag": etag_for(body),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
     )
-    async def update_product(
-        request: Request, service: Writer, product_id: ProductId, body: schemas.ProductUpdate, if_match: IfMatch = None
-    ) -> Response:
-        if body.images is not None:
-            await check_media_refs(media_port(request.state.context), body.images)
-        product = await service.load_for_update(product_id)
-        _check_if_match(if_match, product)
-        product = await service.update_product(product, body)
-        return _product_response(product)
-
-    @router.delete(
-        "/products/{product_id}",
-        status_code=204,
-        response_model=None,
-        responses={204: {}, 404: {}, 412: {}},
-        summary="Withdraw a product (admin; soft delete)",
-    )
-    async def delete_product(service: Writer, product_id: ProductId, if_match: IfMatch = None) -> Response:
-        product = await service.load_for_update(product_id)
-        _check_if_match(if_match, product)
-        await service.delete_product(product)
-        return Response(status_code=204)
-
-    @router.get(
-        "/categories",
-        response_model=None,
-        responses={200: {"model": schemas.CategoryPage}},
-        summary="List categories (by slug)",
-    )
-    async def list_categories(request: Request, service: Reader, limit: Limit = 100, cursor: Cursor = None) -> Response:
-        items, next_cursor = await service.list_categories(limit=limit, cursor=cursor, codec=request.state.cursor_codec)
-        return conditional_json(request, {"items": [category_document(c) for c in items], "next_cursor": next_cursor})
-
-    @router.get(
-        "/categories/{slug}",
-        response_model=None,
-        responses={200: {"model": schemas.CategoryOut}, 404: {}},
-        summary="A category by slug",
-    )
-    async def get_category(request: Request, service: Reader, slug: Annotated[str, Path(max_length=64)]) -> Response:
-        category = await service.get_category(slug)
-        return conditional_json(request, category_document(category))
-
-    @router.post(
-        "/categories",
-        status_code=201,
-        response_model=None,
-        responses={201: {"model": schemas.CategoryOut}, 409: {}, 422: {}},
-        summary="Create a category (admin)",
-    )
-    async def create_category(service: Writer, body: schemas.CategoryCreate) -> Response:
-        category = await service.create_category(body)
-        return _json(
-            category_document(category),
-            status_code=201,
-            headers={"Location": f"{PREFIX}/categories/{category.slug}"},
-        )
-
-    @router.patch(
-        "/categories/{slug}",
-        response_model=None,
-        responses={200: {"model": schemas.CategoryOut}, 404: {}, 409: {}, 422: {}},
-        summary="Change a category (admin)",
-    )
-    async def update_category(
-        service: Writer, slug: Annotated[str, Path(max_length=64)], body: schemas.CategoryUpdate
-    ) -> Response:
-        category = await service.update_category(slug, body)
-        return _json(category_document(category))
-
-    @router.get(
-        "/placeholders/{category}/{kind}.svg",
-        response_model=None,
-        responses={200: {"content": {"image/svg+xml": {}}}},
-        summary="A drawn placeholder image for demo products",
-    )
-    async def placeholder(
-        category: Annotated[str, Path(pattern=PLACEHOLDER_SEGMENT)],
-        kind: Annotated[str, Path(pattern=PLACEHOLDER_SEGMENT)],
-    ) -> Response:
-        body = placeholder_svg(category, kind)
-        return Response(
-            body,
-            media_type="image/svg+xml",
-            headers={
-                "Cache-Control": "public, max-age=86400",
-                "ETag": etag_for(body),
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-            },
-        )
-
-    return router

@@ -27,15 +27,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.catalog import PRODUCT_CREATED
+from agora.contracts.catalog import ProductCreated
 from agora.contracts.media import demo_image_id
 from agora.platform.db import unit_of_work
-from agora.platform.messaging import EventWriter
+from agora.platform.messaging import Outbox
 from agora.platform.service import ServiceContext
 from agora.services.catalog.models import Category, Product
 from agora.services.catalog.repository import CatalogRepository
 from agora.services.catalog.seed_data import CATEGORIES, SEED_EPOCH_ISO
-from agora.services.catalog.service import product_document
+from agora.services.catalog.service import product_contract
 
 #: Namespace of the seeded ids (uuid5): stable across installations.
 SEED_NAMESPACE = uuid.UUID("6f1c7f0e-2b8a-5d4e-9a63-0c2f4e8b7a15")
@@ -134,7 +134,7 @@ def build_catalog() -> tuple[list[SeedCategory], list[SeedProduct]]:
     return categories, products
 
 
-async def seed_catalog(session: AsyncSession, events: EventWriter) -> int:
+async def seed_catalog(session: AsyncSession, events: Outbox) -> int:
     """Insert the missing demo rows in ``session`` (the caller commits); returns how many (categories + products)."""
     seed_categories, seed_products = build_catalog()
     repository = CatalogRepository(session, include_inactive=True)
@@ -188,19 +188,12 @@ async def seed_catalog(session: AsyncSession, events: EventWriter) -> int:
     if new_products:
         await repository.add_products(new_products)
         for product in new_products:
-            await events.add(
-                session,
-                PRODUCT_CREATED,
-                {"product": product_document(product), "demo": True},
-                subject=product.id,
-                key=product.id,
-            )
+            created = ProductCreated(product=product_contract(product), demo=True)
+            await events.add(session, created, subject=product.id, key=product.id)
     return inserted + len(new_products)
 
 
 async def seed(context: ServiceContext) -> int:
     """The spec's seed hook: one transaction, committed only if everything was inserted."""
-    async with unit_of_work(context.sessions) as session:
-        inserted = await seed_catalog(session, context.outbox)
-        await session.commit()
-    return inserted
+    async with unit_of_work(context) as session:
+        return await seed_catalog(session, context.outbox)

@@ -18,16 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from agora.contracts.catalog import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
+from agora.contracts.catalog import Product as ProductContract
+from agora.contracts.catalog import ProductCreated, ProductDeleted, ProductUpdated
 from agora.platform.db.types import iso_utc, utcnow
-from agora.platform.errors import (
-    ConflictError,
-    NotFoundError,
-    ServiceError,
-    UnprocessableError,
-)
-from agora.platform.http.pagination import CursorCodec
-from agora.platform.messaging import EventWriter
+from agora.platform.errors import ConflictError, NotFoundError, ServiceError, UnprocessableError
+from agora.platform.http.pagination import CURSOR_FIELD, Cursors
+from agora.platform.messaging import Outbox
 from agora.services.catalog.models import Category, Product
 from agora.services.catalog.repository import (
     MAX_SEARCH_OFFSET,
@@ -51,9 +47,18 @@ class ConcurrentUpdateError(ConflictError):
     """Another writer changed the product between this request's read and its write."""
 
 
-class InvalidCursorError(CatalogError):
-    status = 400
-    field = "cursor"
+#: The lists a cursor belongs to.
+PRODUCTS = "products"
+CATEGORIES = "categories"
+
+#: What a products cursor holds, by sort: the offset into a relevance ranking, else the last row's
+#: sort value and id (a refused cursor is the chassis's 422 naming ``query.cursor``).
+_KEYS: dict[SortOrder, type[tuple[Any, str]]] = {
+    SortOrder.newest: tuple[datetime, str],
+    SortOrder.price_asc: tuple[int, str],
+    SortOrder.price_desc: tuple[int, str],
+    SortOrder.name: tuple[str, str],
+}
 
 
 # -- representations -----------------------------------------------------------------------------
@@ -70,6 +75,11 @@ def category_document(category: Category) -> dict[str, Any]:
         "name": category.name,
         "description": category.description,
     }
+
+
+def product_contract(product: Product | ProductView) -> ProductContract:
+    """The product as events carry it."""
+    return ProductContract.model_validate(product_document(product))
 
 
 def product_document(product: Product | ProductView) -> dict[str, Any]:
@@ -112,7 +122,7 @@ class ProductQuery:
         return SortOrder.relevance if self.words else SortOrder.newest
 
     def fingerprint(self, include_inactive: bool) -> str:
-        """Binds a cursor to the list it came from: reusing it with other filters is a 400."""
+        """Binds a cursor to the list it came from: reusing it with other filters is a 422."""
         material = orjson.dumps(
             [
                 list(self.words),
@@ -140,7 +150,7 @@ class CatalogService:
         self,
         session: AsyncSession,
         *,
-        events: EventWriter,
+        events: Outbox,
         include_inactive: bool = False,
     ) -> None:
         self.session = session
@@ -163,7 +173,7 @@ class CatalogService:
         return product
 
     async def list_products(
-        self, query: ProductQuery, *, limit: int, cursor: str | None, codec: CursorCodec
+        self, query: ProductQuery, *, limit: int, cursor: str | None, cursors: Cursors
     ) -> ProductPage:
         sort = query.effective_sort()
         if sort is SortOrder.relevance and not query.words:
@@ -171,7 +181,7 @@ class CatalogService:
         if query.min_price is not None and query.max_price is not None and query.min_price > query.max_price:
             raise UnprocessableError("min_price must not exceed max_price.", field="min_price")
         fingerprint = query.fingerprint(self.include_inactive)
-        after, offset = self._position(cursor, codec, sort, fingerprint)
+        after, offset = _position(cursor, cursors, sort, fingerprint)
 
         category_id: str | None = None
         if query.category is not None:
@@ -191,64 +201,22 @@ class CatalogService:
         )
         # one extra row says whether another page exists, so the last page has next_cursor null
         rows = await self.repository.list_products(filters, sort=sort, limit=limit + 1, after=after, offset=offset)
-        items = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            if sort is SortOrder.relevance:
-                next_offset = offset + limit
-                if next_offset < MAX_SEARCH_OFFSET:
-                    next_cursor = codec.encode({"l": "products", "f": fingerprint, "o": next_offset})
-            else:
-                last = self.repository.keyset_of(items[-1], sort)
-                value = last.value.isoformat() if isinstance(last.value, datetime) else last.value
-                next_cursor = codec.encode({"l": "products", "f": fingerprint, "k": [value, last.id]})
-        return ProductPage(items=items, next_cursor=next_cursor)
-
-    @staticmethod
-    def _position(
-        cursor: str | None, codec: CursorCodec, sort: SortOrder, fingerprint: str
-    ) -> tuple[Keyset | None, int]:
-        if cursor is None:
-            return None, 0
-        position = codec.decode(cursor)  # raises the chassis' 400 naming "cursor" when tampered
-        if position.get("l") != "products" or position.get("f") != fingerprint:
-            raise InvalidCursorError("This cursor belongs to a different query; start again without it.")
-        if sort is SortOrder.relevance:
-            offset = position.get("o")
-            if not isinstance(offset, int) or not 0 <= offset <= MAX_SEARCH_OFFSET:
-                raise InvalidCursorError("The cursor is invalid.")
-            return None, offset
-        key = position.get("k")
-        if not (isinstance(key, list) and len(key) == 2 and isinstance(key[1], str)):
-            raise InvalidCursorError("The cursor is invalid.")
-        value: Any = key[0]
-        try:
-            if sort is SortOrder.newest:
-                value = datetime.fromisoformat(value)
-            elif sort in (SortOrder.price_asc, SortOrder.price_desc):
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise TypeError
-            elif not isinstance(value, str):
-                raise TypeError
-        except (TypeError, ValueError):
-            raise InvalidCursorError("The cursor is invalid.") from None
-        return Keyset(value=value, id=key[1]), 0
+        if sort is not SortOrder.relevance:
+            items, next_cursor = cursors.page(
+                rows, limit, lambda row: _keyset(self.repository.keyset_of(row, sort)), of=PRODUCTS, f=fingerprint
+            )
+            return ProductPage(items=items, next_cursor=next_cursor)
+        next_offset = offset + limit
+        more = len(rows) > limit and next_offset < MAX_SEARCH_OFFSET
+        next_cursor = cursors.encode((next_offset,), of=PRODUCTS, f=fingerprint) if more else None
+        return ProductPage(items=rows[:limit], next_cursor=next_cursor)
 
     async def list_categories(
-        self, *, limit: int, cursor: str | None, codec: CursorCodec
+        self, *, limit: int, cursor: str | None, cursors: Cursors
     ) -> tuple[list[Category], str | None]:
-        after: str | None = None
-        if cursor is not None:
-            position = codec.decode(cursor)
-            after = position.get("s")
-            if position.get("l") != "categories" or not isinstance(after, str):
-                raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-        rows = await self.repository.list_categories(limit=limit + 1, after_slug=after)
-        items = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            next_cursor = codec.encode({"l": "categories", "s": items[-1].slug})
-        return items, next_cursor
+        after = cursors.decode(cursor, tuple[str], of=CATEGORIES)
+        rows = await self.repository.list_categories(limit=limit + 1, after_slug=after[0] if after else None)
+        return cursors.page(rows, limit, lambda category: (category.slug,), of=CATEGORIES)
 
     async def get_category(self, slug: str) -> Category:
         category = await self.repository.get_category_by_slug(slug)
@@ -283,7 +251,7 @@ class CatalogService:
         except IntegrityError:
             # a concurrent create of the same sku got there first
             raise ConflictError(f"A product with sku {data.sku} already exists.", field="sku") from None
-        await self._emit(PRODUCT_CREATED, product, {"product": product_document(product)})
+        await self._emit(ProductCreated(product=product_contract(product)), product)
         return product
 
     async def load_for_update(self, product_id: str) -> Product:
@@ -314,10 +282,12 @@ class CatalogService:
         await self._flush_product(product, sku=changes.get("sku"))
         if "tags" in changed:
             await self.repository.replace_tags(product)
-        payload: dict[str, Any] = {"product": product_document(product), "changed": sorted(changed)}
-        if "sku" in changed:
-            payload["previous_sku"] = previous_sku
-        await self._emit(PRODUCT_UPDATED, product, payload)
+        updated = ProductUpdated(
+            product=product_contract(product),
+            changed=sorted(changed),
+            previous_sku=previous_sku if "sku" in changed else None,
+        )
+        await self._emit(updated, product)
         return product
 
     async def delete_product(self, product: Product) -> bool:
@@ -327,11 +297,7 @@ class CatalogService:
         product.active = False
         product.updated_at = utcnow()
         await self._flush_product(product)
-        await self._emit(
-            PRODUCT_DELETED,
-            product,
-            {"id": product.id, "sku": product.sku, "version": product.version, "mode": "soft"},
-        )
+        await self._emit(ProductDeleted(id=product.id, sku=product.sku, version=product.version), product)
         return True
 
     async def _flush_product(self, product: Product, *, sku: str | None = None) -> None:
@@ -350,8 +316,8 @@ class CatalogService:
             raise UnprocessableError(f"No category with slug {slug}.", field="category")
         return category
 
-    async def _emit(self, event_type: str, product: Product, data: dict[str, Any]) -> None:
-        await self.events.add(self.session, event_type, data, subject=product.id, key=product.id)
+    async def _emit(self, event: ProductCreated | ProductUpdated | ProductDeleted, product: Product) -> None:
+        await self.events.add(self.session, event, subject=product.id, key=product.id)
 
     # -- category writes ------------------------------------------------------------------------
 
@@ -388,6 +354,22 @@ class CatalogService:
         except IntegrityError:
             raise ConflictError("A category with that slug already exists.", field="slug") from None
         return category
+
+
+def _position(cursor: str | None, cursors: Cursors, sort: SortOrder, fingerprint: str) -> tuple[Keyset | None, int]:
+    """Where the page starts: after a keyset, or at an offset into a relevance ranking."""
+    if sort is SortOrder.relevance:
+        position = cursors.decode(cursor, tuple[int], of=PRODUCTS, f=fingerprint)
+        offset = position[0] if position else 0
+        if not 0 <= offset <= MAX_SEARCH_OFFSET:
+            raise UnprocessableError("The cursor is invalid; start again without it.", field=CURSOR_FIELD)
+        return None, offset
+    key = cursors.decode(cursor, _KEYS[sort], of=PRODUCTS, f=fingerprint)
+    return (Keyset(value=key[0], id=key[1]) if key else None), 0
+
+
+def _keyset(keyset: Keyset) -> tuple[Any, str]:
+    return keyset.value, keyset.id
 
 
 def _is_uuid(value: str) -> bool:
