@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from agora.platform.peers import runtime_in
 from agora.platform.testing.apps import platform_for_tests, running_services
 from agora.platform.testing.waiting import eventually
 from agora.services.identity import IdentitySettings, spec
 from agora.services.identity.models import User
-from agora.services.identity.runtime import identity_runtime
+from agora.services.identity.runtime import IdentityRuntime
 
 pytestmark = pytest.mark.backend("sqlite")
 
@@ -37,7 +38,7 @@ async def test_logins_beyond_the_queue_are_refused_with_retry_after(jwks_file: P
         context = embedded.contexts["identity"]
         registered = await client.post(f"{API}/register", json={"email": "ada@example.com", "password": PASSWORD})
         assert registered.status_code == 201, registered.text
-        pool = identity_runtime(context).passwords.pool
+        pool = runtime_in(context, IdentityRuntime).passwords.pool
         assert pool is not None
 
         gate, entered = threading.Event(), threading.Event()

@@ -8,9 +8,10 @@ by the running service's relay), and a commit only when everything succeeded.
 from __future__ import annotations
 
 from agora.platform.db import unit_of_work
+from agora.platform.peers import runtime_in
 from agora.platform.service import ServiceContext
 from agora.services.identity.keys import rotate_signing_key
-from agora.services.identity.runtime import identity_runtime
+from agora.services.identity.runtime import IdentityRuntime
 from agora.services.identity.schemas import RegisterIn
 
 
@@ -19,7 +20,7 @@ async def create_admin(context: ServiceContext, *, email: str, password: str) ->
     email or password and ``ServiceError`` when the email is taken."""
     body = RegisterIn(email=email, password=password)
     async with unit_of_work(context.sessions) as session:
-        service = identity_runtime(context).service(session)
+        service = runtime_in(context, IdentityRuntime).service(session)
         user = await service.register(body, role="admin")
         await session.commit()
         return user.id

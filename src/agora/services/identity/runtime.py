@@ -120,13 +120,5 @@ async def start(context: ServiceContext) -> AsyncIterator[IdentityRuntime]:
         await passwords.close()  # its hash threads
 
 
-def identity_runtime(context: ServiceContext) -> IdentityRuntime:
-    """The runtime ``start`` built, for code that holds the context (the CLI's operations)."""
-    runtime = context.runtime
-    if not isinstance(runtime, IdentityRuntime):
-        raise TypeError(f"identity's runtime is a {type(runtime).__name__}, not an IdentityRuntime")
-    return runtime
-
-
 Runtime = Annotated[IdentityRuntime, Depends(runtime_of(IdentityRuntime))]
 """Identity's runtime, for its endpoints and guards."""
