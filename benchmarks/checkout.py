@@ -265,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--modes", default="embedded,distributed")
     parser.add_argument("--url", help="measure an agora that is already running at this base URL instead")
+    parser.add_argument("--pid", type=int, help="with --url: the server's process, for its CPU per checkout")
     parser.add_argument(
         "--calls",
         choices=("direct", "http"),
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     if args.url:
-        print(json.dumps(asyncio.run(load(args.url, clients=args.clients, duration=args.duration))))
+        print(json.dumps(asyncio.run(load(args.url, clients=args.clients, duration=args.duration, pid=args.pid))))
         return 0
     with contextlib.ExitStack() as stack:
         tmp = args.work_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="agora-bench-checkout-"))
