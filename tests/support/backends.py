@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agora.platform.testing.processes import free_port
+from agora.platform.testing.processes import free_port, stop
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 20.0) -> None:
@@ -51,14 +51,8 @@ class PrivateRedis:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        if process is not None:
+            stop(process, timeout=10)
 
 
 @dataclass

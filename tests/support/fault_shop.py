@@ -1,9 +1,11 @@
 """The shop as a cluster runs it, on servers the fault tests own and may break.
 
 Every service of the checkout (and notifications, media) is its own ``agora serve`` process, on a
-private PostgreSQL (a database each), a private Redis (carts, fan-out), a private NATS with
-JetStream on disk (events). Orders reaches payments through a :class:`TcpProxy` the test controls,
-so a partition between the two is a real network fault. Nothing in the services knows a test runs.
+private PostgreSQL (a database each), a private Redis (carts, fan-out) and a private broker for
+the events: NATS with JetStream on disk, or tansu (the Kafka protocol) keeping its log in a private
+S3 server (moto), so either comes back from a stop with what it held. Orders reaches payments
+through a :class:`TcpProxy` the test controls, so a partition between the two is a real network
+fault. Nothing in the services knows a test runs.
 
 The load is real HTTP: registered shoppers add to their carts and check out with the test card,
 as many at once as asked, while the test breaks something; :class:`LoadFigures` counts what came
@@ -22,12 +24,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import asyncpg
+import boto3
 import httpx
 
-from agora.platform.testing.brokers import PrivateNats
+from agora.platform.testing.brokers import PrivateNats, PrivateTansu
 from agora.platform.testing.postgres import PrivatePostgres
 from agora.platform.testing.processes import (
     agora_command,
@@ -36,6 +39,7 @@ from agora.platform.testing.processes import (
     running_process,
     wait_until_ready,
 )
+from agora.platform.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, running_moto_server
 from tests.support import invariants
 from tests.support.backends import PrivateRedis, TcpProxy
 from tests.support.shop import ADDRESS, GOOD_CARD, SHOPPER_PASSWORD
@@ -48,6 +52,16 @@ ADMIN_PASSWORD = "a long enough admin passphrase"
 STOCK = 10_000
 #: A clean failure: the saga refused or could not finish, said so in problem+json, and undid its work.
 CLEAN_FAILURES = frozenset({402, 409, 422, 429, 502, 503, 504})
+
+
+class Broker(Protocol):
+    """A broker the test owns: stopped and started again on the same port, its storage kept."""
+
+    url: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -109,7 +123,7 @@ class FaultShop:
     directory: Path
     postgres: PrivatePostgres
     redis: PrivateRedis
-    nats: PrivateNats
+    broker: Broker
     proxy: TcpProxy
     ports: dict[str, int]
     databases: dict[str, str]
@@ -265,6 +279,15 @@ class FaultShop:
         assert not figures.unclean, "answers that were not a clean failure:\n" + "\n".join(figures.unclean[:20])
         return figures
 
+    @asynccontextmanager
+    async def proxying(self) -> AsyncIterator[FaultShop]:
+        """The proxy between orders and payments listening, in the running event loop."""
+        await self.proxy.start()
+        try:
+            yield self
+        finally:
+            await self.proxy.close()
+
     def restarted(self) -> list[str]:
         """Services whose process exited since the start (none may: no manual restart needed)."""
         return [name for name, process in self.processes.items() if process.poll() is not None]
@@ -280,8 +303,31 @@ async def _create_databases(server_url: str, names: tuple[str, ...]) -> dict[str
     return {name: server_url.rsplit("/", 1)[0] + f"/agora_{name}" for name in names}
 
 
+def _private_broker(kind: Literal["nats", "kafka"], directory: Path, stack: ExitStack) -> Broker:
+    """NATS with JetStream on disk, or tansu with its log in a bucket of a private moto server."""
+    broker: PrivateNats | PrivateTansu
+    if kind == "nats":
+        broker = PrivateNats(directory / "nats")
+    else:
+        s3_url = stack.enter_context(running_moto_server(directory))
+        bucket = "faults-tansu"
+        keys = {"aws_access_key_id": ACCESS_KEY_ID, "aws_secret_access_key": SECRET_ACCESS_KEY}
+        boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", **keys).create_bucket(Bucket=bucket)
+        environment = {
+            "AWS_ENDPOINT": s3_url,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        broker = PrivateTansu(directory / "tansu.log", storage=f"s3://{bucket}/", environment=environment)
+    broker.start()
+    stack.callback(broker.stop)
+    return broker
+
+
 @contextmanager
-def fault_shop(directory: Path) -> Iterator[FaultShop]:
+def fault_shop(directory: Path, *, broker: Literal["nats", "kafka"] = "nats") -> Iterator[FaultShop]:
     """Starts the servers and the services (about a minute on two cores); stops all of it."""
     with ExitStack() as stack:
         postgres = PrivatePostgres()
@@ -292,22 +338,20 @@ def fault_shop(directory: Path) -> Iterator[FaultShop]:
         redis = PrivateRedis(directory / "redis")
         redis.start()
         stack.callback(redis.stop)
-        nats = PrivateNats(directory / "nats")
-        nats.start()
-        stack.callback(nats.stop)
+        events = _private_broker(broker, directory, stack)
 
         first = free_port_block(len(SERVICES))
         ports = {name: first + offset for offset, name in enumerate(SERVICES)}
         proxy = TcpProxy(target_port=ports["payments"])
         databases = asyncio.run(_create_databases(postgres.url(), SERVICES))
-        shop = FaultShop(directory, postgres, redis, nats, proxy, ports, databases)
+        shop = FaultShop(directory, postgres, redis, events, proxy, ports, databases)
 
         env = {
             "AGORA_ENVIRONMENT": "development",
             "AGORA_LOG_LEVEL": "WARNING",
             "AGORA_MODE": "distributed",
             "AGORA_DATA_DIR": str(directory / "var"),
-            "AGORA_BROKER_URL": nats.url,
+            "AGORA_BROKER_URL": events.url,
             "AGORA_REDIS_URL": redis.url,
             # ten pools on a PostgreSQL that admits 100 connections
             "AGORA_DATABASE_POOL_SHARES": str(len(SERVICES)),
@@ -355,4 +399,4 @@ def _quietly(stop: Any) -> None:
         pass  # already stopped by the test
 
 
-__all__ = ["CLEAN_FAILURES", "SERVICES", "FaultShop", "LoadFigures", "Shopper", "fault_shop"]
+__all__ = ["CLEAN_FAILURES", "SERVICES", "Broker", "FaultShop", "LoadFigures", "Shopper", "fault_shop"]

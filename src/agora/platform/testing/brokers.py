@@ -17,10 +17,13 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from agora.platform.testing.processes import stop
 
 BROKERS = ("memory", "kafka", "nats", "redis")
 
@@ -79,35 +82,12 @@ def _tansu_binary() -> str:
 @pytest.fixture(scope="session")
 def kafka_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private Kafka-protocol broker for this test session (``kafka://127.0.0.1:PORT?...``)."""
-    binary = _tansu_binary()
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("tansu") / "tansu.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [
-                binary,
-                "broker",
-                "--listener-url",
-                address,
-                "--advertised-listener-url",
-                address,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    broker = PrivateTansu(tmp_path_factory.mktemp("tansu") / "tansu.log")
+    broker.start()
     try:
-        _wait_for_port(process, port, log_path)
-        yield f"kafka://127.0.0.1:{port}?{KAFKA_TEST_OPTIONS}"
+        yield broker.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        broker.stop()
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], port: int, log_path: object, timeout: float = 15) -> None:
@@ -170,14 +150,47 @@ class PrivateNats:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _terminate(process)
+
+
+class PrivateTansu:
+    """A tansu (Kafka protocol) on a free loopback port that a test may stop and start again.
+
+    With the default in-memory storage a stop loses every topic and committed offset; with
+    ``storage="s3://BUCKET/"`` and ``environment`` naming an S3 server (``AWS_ENDPOINT``,
+    ``AWS_ALLOW_HTTP``, keys) they survive a restart, as a Kafka broker's log directories do.
+    """
+
+    def __init__(
+        self, log_path: Path, *, storage: str = "memory://tansu/", environment: Mapping[str, str] | None = None
+    ) -> None:
+        self.log_path = log_path
+        self.storage = storage
+        self.environment = dict(environment or {})
+        self.port = _free_port()
+        self.url = f"kafka://127.0.0.1:{self.port}?{KAFKA_TEST_OPTIONS}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        address = f"tcp://127.0.0.1:{self.port}"
+        command = [_tansu_binary(), "broker", "--listener-url", address, "--advertised-listener-url", address]
+        with open(self.log_path, "ab") as log_file:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                [*command, "--storage-engine", self.storage],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.environment},
+            )
+        _wait_for_port(self._process, self.port, self.log_path)
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        _terminate(process)
+
+
+def _terminate(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None:
+        stop(process, timeout=10)
 
 
 @pytest.fixture
