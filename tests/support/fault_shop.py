@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import asyncpg
-import boto3
 import httpx
 
-from agora.platform.testing.brokers import PrivateNats, PrivateTansu
+from agora.platform.testing.brokers import PrivateNats, durable_tansu
 from agora.platform.testing.postgres import PrivatePostgres
 from agora.platform.testing.processes import (
     agora_command,
@@ -39,7 +38,6 @@ from agora.platform.testing.processes import (
     running_process,
     wait_until_ready,
 )
-from agora.platform.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, running_moto_server
 from tests.support import invariants
 from tests.support.backends import PrivateRedis, TcpProxy
 from tests.support.shop import ADDRESS, GOOD_CARD, SHOPPER_PASSWORD
@@ -305,22 +303,9 @@ async def _create_databases(server_url: str, names: tuple[str, ...]) -> dict[str
 
 def _private_broker(kind: Literal["nats", "kafka"], directory: Path, stack: ExitStack) -> Broker:
     """NATS with JetStream on disk, or tansu with its log in a bucket of a private moto server."""
-    broker: PrivateNats | PrivateTansu
-    if kind == "nats":
-        broker = PrivateNats(directory / "nats")
-    else:
-        s3_url = stack.enter_context(running_moto_server(directory))
-        bucket = "faults-tansu"
-        keys = {"aws_access_key_id": ACCESS_KEY_ID, "aws_secret_access_key": SECRET_ACCESS_KEY}
-        boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", **keys).create_bucket(Bucket=bucket)
-        environment = {
-            "AWS_ENDPOINT": s3_url,
-            "AWS_ALLOW_HTTP": "true",
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-        broker = PrivateTansu(directory / "tansu.log", storage=f"s3://{bucket}/", environment=environment)
+    if kind == "kafka":
+        return stack.enter_context(durable_tansu(directory))
+    broker = PrivateNats(directory / "nats")
     broker.start()
     stack.callback(broker.stop)
     return broker

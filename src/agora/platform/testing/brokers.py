@@ -4,6 +4,8 @@
   loopback port for the session, with in-memory storage, and stops it at the end.
 * ``nats_url`` / ``redis_url`` use the machine's servers (``AGORA_TEST_NATS_URL``,
   ``AGORA_TEST_REDIS_URL``) after checking they answer.
+* ``private_nats`` / ``private_tansu``: a NATS (JetStream on disk) or a tansu (its log in a
+  private moto S3 server) of the test's own, which it may stop and start again on the same port.
 * ``broker_url`` is parametrized over :data:`BROKERS`; use ``unique_name`` for topics and groups
   so reruns against long-lived servers never see each other's messages.
 
@@ -18,12 +20,14 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from agora.platform.testing.processes import stop
+from agora.platform.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, running_moto_server
 
 BROKERS = ("memory", "kafka", "nats", "redis")
 
@@ -188,9 +192,41 @@ class PrivateTansu:
         _terminate(process)
 
 
+@contextmanager
+def durable_tansu(directory: Path) -> Iterator[PrivateTansu]:
+    """A running :class:`PrivateTansu` whose log is in a bucket of a private moto S3 server, so a
+    stop and start keeps its topics and committed offsets; both servers stop at the end."""
+    import boto3  # type: ignore[import-untyped]  # test extra, as moto is
+
+    with running_moto_server(directory) as s3_url:
+        bucket = "agora-tansu"
+        keys = {"aws_access_key_id": ACCESS_KEY_ID, "aws_secret_access_key": SECRET_ACCESS_KEY}
+        boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", **keys).create_bucket(Bucket=bucket)
+        environment = {
+            "AWS_ENDPOINT": s3_url,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        broker = PrivateTansu(directory / "tansu.log", storage=f"s3://{bucket}/", environment=environment)
+        broker.start()
+        try:
+            yield broker
+        finally:
+            broker.stop()
+
+
 def _terminate(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None:
         stop(process, timeout=10)
+
+
+@pytest.fixture
+def private_tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateTansu]:
+    """A tansu of the test's own that it may stop and start, its log kept (:func:`durable_tansu`)."""
+    with durable_tansu(tmp_path_factory.mktemp("tansu-s3")) as broker:
+        yield broker
 
 
 @pytest.fixture

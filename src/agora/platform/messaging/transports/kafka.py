@@ -33,6 +33,9 @@ from agora.platform.messaging.transports.base import (
 
 log = logging.getLogger(__name__)
 
+#: Pause before polling again after a failed poll or commit (the client reconnects meanwhile).
+RETRY_PAUSE_SECONDS = 0.5
+
 
 def _key(key: str | None) -> bytes | None:
     return key.encode() if key is not None else None
@@ -58,9 +61,17 @@ class KafkaSubscription:
     async def _run(self) -> None:
         try:
             while True:
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
-                for partition, records in batches.items():
-                    await self._handle_partition(partition, records)
+                try:
+                    batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+                    for partition, records in batches.items():
+                        await self._handle_partition(partition, records)
+                except KafkaError as exc:
+                    # The subscription must outlive the broker: a restarted broker has forgotten the
+                    # group's members, so the first commit after it is refused (CommitFailedError)
+                    # until this member joins again, which the next poll does. What was not
+                    # committed is delivered again (at least once; the inbox makes it once).
+                    log.warning("kafka poll or commit failed (%s); polling again", type(exc).__name__)
+                    await asyncio.sleep(RETRY_PAUSE_SECONDS)
         finally:
             # Leaving the group promptly hands our partitions to the other members now rather
             # than after the session timeout; uncommitted offsets are redelivered to them.
