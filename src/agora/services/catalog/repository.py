@@ -186,7 +186,8 @@ class CatalogRepository:
         trace still shows the read.
         """
         connection = await self.session.connection()
-        if connection.sync_connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        sync = connection.sync_connection
+        if sync is None or sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             return None
         if exporting() and trace.get_current_span().is_recording():
             return None
