@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Builds the two Agora images with no network inside the build: the wheels are made on the host
-# first (deploy/docker/wheels/, git-ignored), then the images install from them only.
+# Builds the Agora images with no network inside the build: the wheels and the Debian packages
+# are fetched on the host first (deploy/docker/wheels/ and deploy/docker/debs/, git-ignored), then
+# the images install from them only.
 #   deploy/docker/build-image.sh [IMAGE [ML_IMAGE [LOADTEST_IMAGE]]]
 # IMAGE (default localhost/agora:dev) is the common image; ML_IMAGE (default: IMAGE's name with
-# -ml, same tag: localhost/agora-ml:dev) adds the `ml` extra for recommendations and analytics.
-# The second build reuses every layer of the first but its last. LOADTEST_IMAGE, when given
+# -ml, same tag: localhost/agora-ml:dev) adds the `ml` extra for recommendations and analytics;
+# OPS_IMAGE (environment; default IMAGE's name with -ops, same tag: localhost/agora-ops:dev) adds
+# the PostgreSQL and MariaDB clients, for agora backup and agora restore (the backup CronJob).
+# Both reuse every layer of the common image and add one. LOADTEST_IMAGE, when given
 # (e.g. localhost/agora-loadtest:dev), is built too: the common image with Locust, for the
 # cluster's traffic generator (the tests do not build it).
 # Environment: BASE_IMAGE (default python:3.11-slim-bookworm; the tests use the local Debian one
 # from build-local-base.sh), CONTAINER_ENGINE (podman, else docker), PYTHON (the host's Python
-# 3.11 with pip, default .venv/bin/python).
+# 3.11 with pip, default .venv/bin/python); fetch-debs.sh's DEBIAN_* variables.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +21,8 @@ image=${1:-localhost/agora:dev}
 # name:tag -> name-ml:tag (a colon after the last slash is the tag's)
 if [[ ${image##*/} == *:* ]]; then ml_default="${image%:*}-ml:${image##*:}"; else ml_default="$image-ml"; fi
 ml_image=${2:-$ml_default}
+if [[ ${image##*/} == *:* ]]; then ops_default="${image%:*}-ops:${image##*:}"; else ops_default="$image-ops"; fi
+ops_image=${OPS_IMAGE:-$ops_default}
 loadtest_image=${3:-}
 engine=${CONTAINER_ENGINE:-$(command -v podman >/dev/null && echo podman || echo docker)}
 python=${PYTHON:-$root/.venv/bin/python}
@@ -70,6 +75,10 @@ else
   echo "build-image.sh: strip or readelf is missing (binutils): the wheels keep their debug information" >&2
 fi
 
+# the database clients of agora-ops, for the base's Debian release (bookworm)
+"$here/fetch-debs.sh"
+debs_digest=$( (cd "$here" && ls debs/install debs/extract && cat install-debs.sh) | sha256sum | cut -c1-16)
+
 layers=()
 [ "$(basename "$engine")" = podman ] && layers=(--layers)  # podman caches intermediate layers only when asked
 build() {
@@ -84,6 +93,7 @@ build() {
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 build --target agora --tag "$image"
 build --target agora-ml --tag "$ml_image"
+build --target agora-ops --build-arg "DEBS_DIGEST=$debs_digest" --tag "$ops_image"
 if [ -n "$loadtest_image" ]; then
   build --target agora-loadtest --build-arg EXTRA=loadtest --tag "$loadtest_image"
 fi

@@ -32,6 +32,11 @@ IMAGE = os.environ.get("AGORA_TEST_IMAGE", "localhost/agora:test")
 ML_IMAGE = os.environ.get(
     "AGORA_TEST_ML_IMAGE", "-ml:".join(IMAGE.rsplit(":", 1)) if ":" in IMAGE.rsplit("/", 1)[-1] else f"{IMAGE}-ml"
 )
+#: the same plus the PostgreSQL and MariaDB clients, for agora backup and restore (build-image.sh's
+#: OPS_IMAGE)
+OPS_IMAGE = os.environ.get(
+    "AGORA_TEST_OPS_IMAGE", "-ops:".join(IMAGE.rsplit(":", 1)) if ":" in IMAGE.rsplit("/", 1)[-1] else f"{IMAGE}-ops"
+)
 BASE_IMAGE = "localhost/agora-base:bookworm"
 BIN = Path(sys.executable).parent
 STORES = ("postgres", "redis", "kafka", "minio", "mailpit")
@@ -83,10 +88,10 @@ def require_podman() -> None:
 
 
 def build_images(log: Path) -> float:
-    """The local Debian base (kept across runs), the two Agora images and the stores' stand-ins;
-    returns the seconds the Agora images' build took (cached layers make a rebuild of unchanged
-    code fast, and the ML image reuses every layer of the common one)."""
-    env = {**os.environ, "BASE_IMAGE": BASE_IMAGE, "PYTHON": sys.executable}
+    """The local Debian base (kept across runs), the three Agora images (common, ML, ops) and the
+    stores' stand-ins; returns the seconds the Agora images' build took (cached layers make a
+    rebuild of unchanged code fast, and the ML and ops images reuse every layer of the common one)."""
+    env = {**os.environ, "BASE_IMAGE": BASE_IMAGE, "PYTHON": sys.executable, "OPS_IMAGE": OPS_IMAGE}
     with log.open("a") as out:
         for command in (
             [str(ROOT / "deploy/docker/build-local-base.sh"), BASE_IMAGE],
@@ -101,6 +106,16 @@ def build_images(log: Path) -> float:
         )  # fmt: skip
         assert done.returncode == 0, f"deploy/docker/build-image.sh failed; see {log}"
     return time.monotonic() - started
+
+
+def assert_one_layer_more(image: str, *, title: str) -> None:
+    """``image`` is the common image (IMAGE) and one layer more, run the same way, titled ``title``."""
+    common, other = (json.loads(podman("image", "inspect", name).stdout)[0] for name in (IMAGE, image))
+    layers = common["RootFS"]["Layers"]
+    assert other["RootFS"]["Layers"][: len(layers)] == layers and len(other["RootFS"]["Layers"]) == len(layers) + 1
+    for key in ("User", "Entrypoint", "Cmd", "Env", "WorkingDir"):
+        assert other["Config"][key] == common["Config"][key], key
+    assert other["Config"]["Labels"]["org.opencontainers.image.title"] == title
 
 
 def stand_in_environment() -> dict[str, str]:

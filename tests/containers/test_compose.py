@@ -39,7 +39,7 @@ SERVICES = [spec.name for spec in service_specs()]
 #: the services on the ML image (agora-ml); every other container, their migrations too, on agora
 ML_SERVICES = {"recommendations", "analytics"}
 ADMIN_PASSWORD = "a long enough compose admin passphrase"
-#: ${AGORA_POSTGRES_IMAGE:-postgres:16.6-bookworm}: a variable, then the official name and a pinned tag
+#: ${AGORA_POSTGRES_IMAGE:-postgres:15.10-bookworm}: a variable, then the official name and a pinned tag
 PINNED = re.compile(r"^\$\{AGORA_[A-Z_]+_IMAGE:-[a-z0-9./-]+:[A-Za-z0-9._-]+\}$")
 
 

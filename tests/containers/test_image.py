@@ -64,12 +64,7 @@ print(len(score_orders([OrderPoint(str(n), f"u{n}", "EUR", 1000 + n, now) for n 
 
 
 def test_the_ml_image_is_the_common_one_and_one_layer(images: float) -> None:
-    common, ml = (json.loads(podman("image", "inspect", image).stdout)[0] for image in (IMAGE, ML_IMAGE))
-    layers = common["RootFS"]["Layers"]
-    assert ml["RootFS"]["Layers"][: len(layers)] == layers and len(ml["RootFS"]["Layers"]) == len(layers) + 1
-    for key in ("User", "Entrypoint", "Cmd", "Env", "WorkingDir"):
-        assert ml["Config"][key] == common["Config"][key], key
-    assert ml["Config"]["Labels"]["org.opencontainers.image.title"] == "agora-ml"
+    engine.assert_one_layer_more(ML_IMAGE, title="agora-ml")
     # the two features that need it work, read-only as the containers run
     ran = podman("run", "--rm", *HARDENED, "--entrypoint", "python3", ML_IMAGE, "-c", ML_PROBE, timeout=180)
     assert ran.stdout.split() == ["b", "30"], ran.stdout + ran.stderr

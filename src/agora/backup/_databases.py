@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import text
@@ -237,6 +238,31 @@ async def _drop_tables(store: Store, keep: set[tuple[str, str]]) -> None:
 
 # -- the tools -------------------------------------------------------------------------------------
 
+#: The client program each operation runs per database kind (the first of several found on PATH).
+_CLIENTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "postgresql": {"backup": ("pg_dump",), "restore": ("pg_restore",)},
+    "mysql": {"backup": ("mariadb-dump", "mysqldump"), "restore": ("mariadb", "mysql")},
+}
+_CLIENT_PACKAGES = {
+    "postgresql": "the PostgreSQL client (Debian's postgresql-client, of the server's major version or newer)",
+    "mysql": "the MariaDB client (Debian's mariadb-client)",
+}
+
+
+def missing_clients(stores: Sequence[Store], operation: str) -> list[str]:
+    """What ``operation`` (``backup`` or ``restore``) would run for ``stores`` and this machine
+    does not have: one sentence per program, naming the stores that need it and its package."""
+    missing = []
+    for kind, programs in _CLIENTS.items():
+        names = [store.name for store in stores if store.kind == kind]
+        wanted = programs[operation]
+        if names and not any(shutil.which(program) for program in wanted):
+            missing.append(
+                f"{' or '.join(wanted)} is not installed here: the {operation} of {', '.join(names)} runs it; "
+                f"install {_CLIENT_PACKAGES[kind]}"
+            )
+    return missing
+
 
 def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
     """pg_dump's connection options; the password goes through the environment, never argv."""
@@ -271,7 +297,7 @@ def _mysql_tool(*names: str) -> str:
 async def _tool(program: str, *arguments: str, env: dict[str, str], stdin: object = None) -> str:
     """Runs a client tool; its output, or ToolError with what it said on stderr."""
     if shutil.which(program) is None:
-        raise ToolError(f"{program} is not installed (the {program.split('_')[0]} client package has it)")
+        raise ToolError(f"{program} is not installed here")
     process = await asyncio.create_subprocess_exec(
         program,
         *arguments,

@@ -125,6 +125,7 @@ async def backup(stores: Sequence[Store], destination: Path, *, mode: str, progr
     The files are written into ``<name>.partial`` and the directory renamed once the manifest
     is complete, so a backup that failed half-way is never mistaken for one that can be restored.
     """
+    _require_clients(stores, "backup", "nothing was saved")
     started = datetime.now(UTC)
     final = destination / f"agora-backup-{started:%Y%m%dT%H%M%S}Z"
     partial = final.with_name(final.name + ".partial")
@@ -155,6 +156,16 @@ async def backup(stores: Sequence[Store], destination: Path, *, mode: str, progr
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return final
+
+
+def _require_clients(stores: Sequence[Store], operation: str, consequence: str) -> None:
+    """Refuses before anything starts when a database client the stores need is not installed."""
+    missing = _databases.missing_clients(stores, operation)
+    if missing:
+        raise BackupError(
+            "; ".join(missing)
+            + f". In a container, run agora {operation} from the agora-ops image (docs/operations.md); {consequence}"
+        )
 
 
 async def _save(store: Store, directory: Path, progress: Progress) -> StoreEntry:
@@ -228,6 +239,7 @@ async def restore(
     and ``confirm`` (asked once they did) says yes."""
     manifest = Manifest.read(directory)
     pairs = _pair(manifest, stores)
+    _require_clients([store for _, store in pairs], "restore", "nothing was changed")
     checking = progress.add_task("Verifying checksums", total=len(pairs))
     files: dict[str, Path] = {}
     for entry, _ in pairs:

@@ -34,6 +34,9 @@ ML_SERVICES = frozenset({"analytics", "recommendations"})
 #: the traffic generator runs Locust, which no service imports: a third image, the common one plus
 #: the ``loadtest`` extra (``--target agora-loadtest`` in deploy/docker)
 LOADTEST_IMAGE = "REGISTRY/agora-loadtest"
+#: the backup CronJob runs pg_dump, which no service runs: a fourth image, the common one plus the
+#: PostgreSQL and MariaDB clients (``--target agora-ops`` in deploy/docker)
+OPS_IMAGE = "REGISTRY/agora-ops"
 #: a fixed tag, never "latest"; each deployment sets its own through kustomize ``images:``
 IMAGE_TAG = "0.1.0"
 PART_OF = {"app.kubernetes.io/part-of": "agora"}
@@ -91,7 +94,9 @@ def image_of(node: Node) -> str:
 
 def images() -> list[dict[str, str]]:
     """Kustomize ``images:`` entries: set ``newName``/``newTag`` (or ``digest``) per deployment."""
-    return [{"name": name, "newName": name, "newTag": IMAGE_TAG} for name in (IMAGE, ML_IMAGE, LOADTEST_IMAGE)]
+    return [
+        {"name": name, "newName": name, "newTag": IMAGE_TAG} for name in (IMAGE, ML_IMAGE, LOADTEST_IMAGE, OPS_IMAGE)
+    ]
 
 
 #: how measured.json is made (docs/deploy.md, "Requests and limits")
@@ -471,7 +476,7 @@ def backup_documents() -> list[dict[str, Any]]:
     ]
     container = {
         "name": "backup",
-        "image": f"{IMAGE}:{IMAGE_TAG}",
+        "image": f"{OPS_IMAGE}:{IMAGE_TAG}",
         "imagePullPolicy": "Always",
         "args": ["backup", "--to", "/backups"],
         "envFrom": [{"configMapRef": {"name": "agora-config"}}],
@@ -1124,7 +1129,8 @@ DEV_STORES: tuple[tuple[str, str, int, int, list[str], dict[str, str], str], ...
     # name, image, port, uid, args, environment, data path
     (
         "postgres",
-        "postgres:16.6",
+        # PostgreSQL 15: the backup's pg_dump (agora-ops: Debian bookworm's client) refuses a newer server
+        "postgres:15.10",
         5432,
         UID,
         [],

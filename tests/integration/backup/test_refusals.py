@@ -253,3 +253,24 @@ async def test_a_backup_that_fails_names_the_store_and_leaves_nothing(tmp_path: 
     with pytest.raises(BackupError, match=r"backing up payments \(payments\) failed: .*agora_no_such_database"):
         await backup(stores, tmp_path / "backups", mode="embedded", progress=Quiet())
     assert list((tmp_path / "backups").iterdir()) == []
+
+
+async def test_missing_database_clients_are_named_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without pg_dump (or mariadb-dump) on PATH, backup and restore say which program, for which
+    stores and from which package, and neither writes nor changes anything (the container test
+    checks the same of the common image, which has no client)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    orders, ads = service_spec("orders"), service_spec("ads")
+    servers = [
+        Store("orders", "postgresql", "orders", spec=orders, url=POSTGRES_URL),
+        Store("ads", "mysql", "ads", spec=ads, url="mysql+aiomysql://root@127.0.0.1:3306/ads"),
+    ]
+    with pytest.raises(BackupError) as refused:
+        await backup(servers, tmp_path / "backups", mode="distributed", progress=Quiet())
+    said = str(refused.value)
+    assert "pg_dump is not installed here: the backup of orders runs it" in said, said
+    assert "mariadb-dump or mysqldump is not installed here: the backup of ads runs it" in said, said
+    assert said.endswith("nothing was saved"), said
+    assert not (tmp_path / "backups").exists()
