@@ -92,14 +92,19 @@ async def _all(work: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
 # -- migrations ------------------------------------------------------------------------------------
 
 
-@cache
 def _lineage(spec: ServiceSpec) -> tuple[str, ...]:
     """The service's revisions, oldest first (each service has one version line)."""
+    return _revisions(spec.name, spec.migrations_dir)
+
+
+@cache
+def _revisions(service: str, migrations_dir: Path) -> tuple[str, ...]:
+    # cached by name and directory: a spec holds its router and other unhashable parts
     from alembic.script import ScriptDirectory
 
     from agora.platform.db.migrations import alembic_config
 
-    script = ScriptDirectory.from_config(alembic_config(spec.name, spec.migrations_dir, "sqlite://"))
+    script = ScriptDirectory.from_config(alembic_config(service, migrations_dir, "sqlite://"))
     return tuple(reversed([revision.revision for revision in script.walk_revisions()]))
 
 
