@@ -12,9 +12,11 @@ removed or retyped field is a new event type. Consumers ignore fields they do no
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from agora.contracts.base import Contract, Event
 
 #: Event types, stable strings (topic ``inventory``).
 STOCK_RESERVED = "inventory.stock.reserved"
@@ -44,10 +46,6 @@ Sku = Annotated[str, StringConstraints(min_length=1, max_length=SKU_LENGTH, patt
 ReservationId = Annotated[
     str, StringConstraints(min_length=1, max_length=RESERVATION_ID_LENGTH, pattern=RESERVATION_ID_PATTERN)
 ]
-
-
-class _Contract(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class _Request(BaseModel):
@@ -86,12 +84,12 @@ class ReservationRequest(_Request):
         return items
 
 
-class ReservedItem(_Contract):
+class ReservedItem(Contract):
     sku: str
     quantity: int
 
 
-class Reservation(_Contract):
+class Reservation(Contract):
     """A reservation as the API returns it."""
 
     id: str
@@ -100,7 +98,7 @@ class Reservation(_Contract):
     items: list[ReservedItem]
 
 
-class StockLevel(_Contract):
+class StockLevel(Contract):
     """``GET /api/inventory/stock/{sku}``: ``available`` is what can still be reserved."""
 
     sku: str
@@ -109,35 +107,43 @@ class StockLevel(_Contract):
     available: int
 
 
-class StockReserved(_Contract):
+class StockReserved(Event):
     """``inventory.stock.reserved``: units are held for ``reservation_id`` until ``expires_at``."""
+
+    event_type: ClassVar[str] = STOCK_RESERVED
 
     reservation_id: str
     items: list[ReservedItem]
     expires_at: datetime
 
 
-class StockCommitted(_Contract):
+class StockCommitted(Event):
     """``inventory.stock.committed``: the held units left the warehouse (on hand went down)."""
+
+    event_type: ClassVar[str] = STOCK_COMMITTED
 
     reservation_id: str
     items: list[ReservedItem]
 
 
-class StockReleased(_Contract):
+class StockReleased(Event):
     """``inventory.stock.released``: the units are available again.
 
     ``reason``: ``released`` (a held reservation given back), ``expired`` (the sweep gave it back),
     ``restocked`` (a committed reservation cancelled: the units went back on hand).
     """
 
+    event_type: ClassVar[str] = STOCK_RELEASED
+
     reservation_id: str
     items: list[ReservedItem]
     reason: ReleaseReason
 
 
-class StockUpdated(StockLevel):
+class StockUpdated(StockLevel, Event):
     """``inventory.stock.updated``: a sku's stock row was created or its on-hand count set."""
+
+    event_type: ClassVar[str] = STOCK_UPDATED
 
     version: int
 

@@ -192,7 +192,7 @@ async def test_sweep_expires_only_due_holds(inventory: Inventory) -> None:
     await inventory.move_expiry(committed, -120)
 
     context = inventory.context
-    expired = await release_expired(context.sessions, context.outbox)
+    expired = await release_expired(context)
     assert expired == 1
     assert await inventory.status(due) == "expired"
     assert await inventory.status(later) == "held"
@@ -206,7 +206,7 @@ async def test_sweep_expires_only_due_holds(inventory: Inventory) -> None:
     assert (await inventory.action(due, "commit")).status_code == 409
     release = await inventory.action(due, "release")
     assert release.status_code == 200 and release.json()["status"] == "expired"
-    assert await release_expired(context.sessions, context.outbox) == 0
+    assert await release_expired(context) == 0
     assert await inventory.counts() == before
 
 
@@ -223,12 +223,12 @@ async def test_sweep_runs_in_batches_and_two_sweepers_release_each_once(inventor
     context = inventory.context
     later = datetime.now(UTC) + timedelta(hours=2)  # every hold above is due by then
     results = await asyncio.gather(
-        release_expired(context.sessions, context.outbox, batch_size=4, now=later),
-        release_expired(context.sessions, context.outbox, batch_size=4, now=later),
+        release_expired(context, batch_size=4, now=later),
+        release_expired(context, batch_size=4, now=later),
     )
     # whatever each sweeper found, together they expired each reservation exactly once (earlier
     # tests' holds are due by then too, so count by event rather than expect a total)
-    remaining = await release_expired(context.sessions, context.outbox, batch_size=4, now=later)
+    remaining = await release_expired(context, batch_size=4, now=later)
     released = [event["data"]["reservation_id"] for event in (await inventory.events(STOCK_RELEASED))[released_before:]]
     assert sum(results) + remaining == len(released) >= len(ids)
     assert len(set(released)) == len(released) and set(ids) <= set(released)

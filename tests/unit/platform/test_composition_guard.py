@@ -27,7 +27,6 @@ NOT_YET_CONVERTED = frozenset(
         "ads",
         "analytics",
         "cart",
-        "inventory",
         "media",
         "notifications",
         "orders",

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora.platform.service import ServiceSpec
-from agora.services.inventory.endpoints import build_router
+from agora.services.inventory.endpoints import router
 from agora.services.inventory.handlers import consumers
 from agora.services.inventory.models import metadata
 from agora.services.inventory.port import DirectInventory
+from agora.services.inventory.runtime import start
 from agora.services.inventory.settings import InventorySettings
 from agora.services.inventory.tasks import periodic
 
@@ -21,7 +22,8 @@ spec = ServiceSpec(
     name="inventory",
     title="Agora inventory",
     settings_cls=InventorySettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,

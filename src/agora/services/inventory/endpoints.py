@@ -8,26 +8,26 @@ reservations, the checkout saga's hold on stock.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
 from agora.contracts.inventory import ReservationId, Sku
 from agora.platform.db import Session
+from agora.platform.http.deps import Cursors, ReadSessions
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
+from agora.platform.http.responses import json_response
 from agora.services.inventory import schemas
 from agora.services.inventory.auth import Admin, ServiceCaller, ServiceOrAdmin
+from agora.services.inventory.runtime import Runtime
 from agora.services.inventory.service import (
     InventoryService,
     ReservationView,
     stock_document,
 )
-from agora.services.inventory.settings import InventorySettings
 
 
 class _SkuConvertor(StringConvertor):
@@ -42,20 +42,14 @@ register_url_convertor("sku", _SkuConvertor())
 PREFIX = "/api/inventory"
 
 
-def _service(request: Request, session: AsyncSession) -> InventoryService:
-    settings: InventorySettings = request.state.settings
-    return InventoryService(session, events=request.state.outbox, default_ttl_seconds=settings.reservation_ttl_seconds)
-
-
-async def reader(request: Request) -> AsyncIterator[InventoryService]:
+async def reader(runtime: Runtime, sessions: ReadSessions) -> AsyncIterator[InventoryService]:
     # single-statement reads need no commit point: an autocommit read session
-    sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
     async with sessions() as session:
-        yield _service(request, session)
+        yield runtime.service(session)
 
 
-async def writer(request: Request, session: Session) -> InventoryService:
-    return _service(request, session)
+async def writer(runtime: Runtime, session: Session) -> InventoryService:
+    return runtime.service(session)
 
 
 Reader = Annotated[InventoryService, Depends(reader)]
@@ -65,105 +59,106 @@ ReservationPath = Annotated[ReservationId, Path(description="The reservation's i
 JsonBody = Annotated[None, Depends(require_json)]
 
 
-def _json(payload: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json", headers=headers)
-
-
 def _reservation(view: ReservationView, *, status_code: int = 200) -> Response:
     headers = {"Location": f"{PREFIX}/reservations/{view.id}"} if status_code == 201 else None
-    return _json(view.document(), status_code=status_code, headers=headers)
+    return json_response(view.document(), status_code=status_code, headers=headers)
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["inventory"])
+router = APIRouter(prefix=PREFIX, tags=["inventory"])
 
-    @router.get(
-        "/stock",
-        response_model=None,
-        responses={200: {"model": schemas.StockPage}},
-        summary="Stock of several skus at once (skus without stock are left out)",
-    )
-    async def get_stocks(
-        service: Reader,
-        sku: Annotated[
-            list[Sku],
-            Query(min_length=1, max_length=schemas.MAX_BATCH_SKUS, description="Repeat for each sku (1-100)."),
-        ],
-    ) -> Response:
-        rows = await service.get_stocks(sku)
-        return _json({"items": [stock_document(row) for row in rows], "next_cursor": None})
 
-    @router.get(
-        "/stock/all",
-        response_model=None,
-        responses={200: {"model": schemas.StockPage}},
-        summary="Every sku's stock, by sku (admin; cursor pagination)",
-    )
-    async def list_stock(
-        request: Request, service: Reader, _admin: Admin, limit: Limit = 50, cursor: Cursor = None
-    ) -> Response:
-        page = await service.list_stock(limit=limit, cursor=cursor, codec=request.state.cursor_codec)
-        return _json({"items": [stock_document(row) for row in page.items], "next_cursor": page.next_cursor})
+@router.get(
+    "/stock",
+    response_model=None,
+    responses={200: {"model": schemas.StockPage}},
+    summary="Stock of several skus at once (skus without stock are left out)",
+)
+async def get_stocks(
+    service: Reader,
+    sku: Annotated[
+        list[Sku],
+        Query(min_length=1, max_length=schemas.MAX_BATCH_SKUS, description="Repeat for each sku (1-100)."),
+    ],
+) -> Response:
+    rows = await service.get_stocks(sku)
+    return json_response({"items": [stock_document(row) for row in rows], "next_cursor": None})
 
-    @router.get(
-        "/stock/{sku:sku}",
-        response_model=None,
-        responses={200: {"model": schemas.StockLevel}, 404: {}},
-        summary="A sku's stock: on hand, reserved, available",
-    )
-    async def get_stock(service: Reader, sku: SkuPath) -> Response:
-        return _json(stock_document(await service.get_stock(sku)))
 
-    @router.put(
-        "/stock/{sku:sku}",
-        response_model=None,
-        responses={200: {"model": schemas.StockLevel}, 201: {"model": schemas.StockLevel}, 409: {}, 422: {}},
-        summary="Set a sku's units on hand (admin; creates the row; never below what is reserved)",
-    )
-    async def set_stock(
-        service: Writer, _admin: Admin, _json_body: JsonBody, sku: SkuPath, body: schemas.StockSet
-    ) -> Response:
-        stock, created = await service.set_on_hand(sku, body.on_hand)
-        return _json(stock_document(stock), status_code=201 if created else 200)
+@router.get(
+    "/stock/all",
+    response_model=None,
+    responses={200: {"model": schemas.StockPage}},
+    summary="Every sku's stock, by sku (admin; cursor pagination)",
+)
+async def list_stock(
+    service: Reader, cursors: Cursors, _admin: Admin, limit: Limit = 50, cursor: Cursor = None
+) -> Response:
+    page = await service.list_stock(limit=limit, cursor=cursor, cursors=cursors)
+    return json_response({"items": [stock_document(row) for row in page.items], "next_cursor": page.next_cursor})
 
-    @router.post(
-        "/reservations",
-        status_code=201,
-        response_model=None,
-        responses={201: {"model": schemas.ReservationOut}, 200: {"model": schemas.ReservationOut}, 409: {}, 422: {}},
-        summary="Hold stock for a reservation id (service; the same id again answers the existing one)",
-    )
-    async def reserve(
-        service: Writer, _caller: ServiceCaller, _json_body: JsonBody, body: schemas.ReservationRequest
-    ) -> Response:
-        reserved = await service.reserve(body)
-        return _reservation(reserved.reservation, status_code=201 if reserved.created else 200)
 
-    @router.get(
-        "/reservations/{reservation_id}",
-        response_model=None,
-        responses={200: {"model": schemas.ReservationOut}, 404: {}},
-        summary="A reservation (service or admin)",
-    )
-    async def get_reservation(service: Reader, _caller: ServiceOrAdmin, reservation_id: ReservationPath) -> Response:
-        return _reservation(await service.get_reservation(reservation_id))
+@router.get(
+    "/stock/{sku:sku}",
+    response_model=None,
+    responses={200: {"model": schemas.StockLevel}, 404: {}},
+    summary="A sku's stock: on hand, reserved, available",
+)
+async def get_stock(service: Reader, sku: SkuPath) -> Response:
+    return json_response(stock_document(await service.get_stock(sku)))
 
-    @router.post(
-        "/reservations/{reservation_id}/commit",
-        response_model=None,
-        responses={200: {"model": schemas.ReservationOut}, 404: {}, 409: {}},
-        summary="The held units leave stock (service or admin; idempotent; 409 once released or expired)",
-    )
-    async def commit(service: Writer, _caller: ServiceOrAdmin, reservation_id: ReservationPath) -> Response:
-        return _reservation(await service.commit(reservation_id))
 
-    @router.post(
-        "/reservations/{reservation_id}/release",
-        response_model=None,
-        responses={200: {"model": schemas.ReservationOut}, 404: {}},
-        summary="Give the units back: end a hold, or restock a committed reservation (service or admin; idempotent)",
-    )
-    async def release(service: Writer, _caller: ServiceOrAdmin, reservation_id: ReservationPath) -> Response:
-        return _reservation(await service.release(reservation_id))
+@router.put(
+    "/stock/{sku:sku}",
+    response_model=None,
+    responses={200: {"model": schemas.StockLevel}, 201: {"model": schemas.StockLevel}, 409: {}, 422: {}},
+    summary="Set a sku's units on hand (admin; creates the row; never below what is reserved)",
+)
+async def set_stock(
+    service: Writer, _admin: Admin, _json_body: JsonBody, sku: SkuPath, body: schemas.StockSet
+) -> Response:
+    stock, created = await service.set_on_hand(sku, body.on_hand)
+    return json_response(stock_document(stock), status_code=201 if created else 200)
 
-    return router
+
+@router.post(
+    "/reservations",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": schemas.ReservationOut}, 200: {"model": schemas.ReservationOut}, 409: {}, 422: {}},
+    summary="Hold stock for a reservation id (service; the same id again answers the existing one)",
+)
+async def reserve(
+    service: Writer, _caller: ServiceCaller, _json_body: JsonBody, body: schemas.ReservationRequest
+) -> Response:
+    reserved = await service.reserve(body)
+    return _reservation(reserved.reservation, status_code=201 if reserved.created else 200)
+
+
+@router.get(
+    "/reservations/{reservation_id}",
+    response_model=None,
+    responses={200: {"model": schemas.ReservationOut}, 404: {}},
+    summary="A reservation (service or admin)",
+)
+async def get_reservation(service: Reader, _caller: ServiceOrAdmin, reservation_id: ReservationPath) -> Response:
+    return _reservation(await service.get_reservation(reservation_id))
+
+
+@router.post(
+    "/reservations/{reservation_id}/commit",
+    response_model=None,
+    responses={200: {"model": schemas.ReservationOut}, 404: {}, 409: {}},
+    summary="The held units leave stock (service or admin; idempotent; 409 once released or expired)",
+)
+async def commit(service: Writer, _caller: ServiceOrAdmin, reservation_id: ReservationPath) -> Response:
+    return _reservation(await service.commit(reservation_id))
+
+
+@router.post(
+    "/reservations/{reservation_id}/release",
+    response_model=None,
+    responses={200: {"model": schemas.ReservationOut}, 404: {}},
+    summary="Give the units back: end a hold, or restock a committed reservation (service or admin; idempotent)",
+)
+async def release(service: Writer, _caller: ServiceOrAdmin, reservation_id: ReservationPath) -> Response:
+    return _reservation(await service.release(reservation_id))

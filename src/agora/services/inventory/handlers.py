@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from agora.contracts.catalog import PRODUCT_CREATED, PRODUCT_UPDATED, ProductCreated, ProductUpdated
 from agora.platform.messaging import Consumer, Envelope
-from agora.services.inventory.service import InventoryService
+from agora.services.inventory.runtime import inventory_runtime
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,13 +31,13 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
 
     async def product_created(session: AsyncSession, envelope: Envelope) -> None:
         event = ProductCreated.model_validate(envelope.data)
-        service = InventoryService(session, events=context.outbox)
+        service = inventory_runtime(context).service(session)
         await service.create_for_product(event.product.sku, demo=event.demo)
 
     async def product_updated(session: AsyncSession, envelope: Envelope) -> None:
         event = ProductUpdated.model_validate(envelope.data)
         if event.previous_sku is not None and event.previous_sku != event.product.sku:
-            service = InventoryService(session, events=context.outbox)
+            service = inventory_runtime(context).service(session)
             await service.follow_sku_change(event.previous_sku, event.product.sku)
 
     consumer.on(PRODUCT_CREATED, product_created)

@@ -15,17 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agora.contracts.inventory import Reservation, ReservationId, ReservationRequest, Sku, StockLevel
 from agora.platform.peers import Peer, checked, reading, transaction
 from agora.platform.service import ServiceContext
+from agora.services.inventory.runtime import inventory_runtime
 from agora.services.inventory.service import InventoryService, ReservationView, stock_document
-from agora.services.inventory.settings import InventorySettings
 
 _RESERVATION_ID: TypeAdapter[str] = TypeAdapter(ReservationId)
 _SKU: TypeAdapter[str] = TypeAdapter(Sku)
 
 
 def _service(context: ServiceContext, session: AsyncSession) -> InventoryService:
-    settings = context.settings
-    assert isinstance(settings, InventorySettings)
-    return InventoryService(session, events=context.outbox, default_ttl_seconds=settings.reservation_ttl_seconds)
+    return inventory_runtime(context).service(session)
 
 
 def _reservation(view: ReservationView) -> Reservation:

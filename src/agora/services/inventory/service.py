@@ -29,16 +29,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.inventory import (
-    STOCK_COMMITTED,
-    STOCK_RELEASED,
-    STOCK_RESERVED,
-    STOCK_UPDATED,
+    ReleaseReason,
     ReservationRequest,
+    ReservedItem,
+    StockCommitted,
+    StockReleased,
+    StockReserved,
+    StockUpdated,
 )
 from agora.platform.db import after_commit
 from agora.platform.db.types import iso_utc, utcnow
-from agora.platform.errors import ConflictError, NotFoundError, ServiceError
-from agora.platform.http.pagination import CursorCodec
+from agora.platform.errors import ConflictError, NotFoundError
+from agora.platform.http.pagination import Cursors
 from agora.platform.messaging import Outbox
 from agora.services.inventory import metrics
 from agora.services.inventory.models import (
@@ -76,9 +78,8 @@ class InsufficientStockError(ConflictError):
         self.available = available
 
 
-class InvalidCursorError(ServiceError):
-    status = 400
-    field = "cursor"
+#: The list a stock cursor belongs to.
+STOCK_LIST = "stock"
 
 
 # -- representations -----------------------------------------------------------------------------
@@ -111,6 +112,10 @@ class ReservationView:
 
     def item_documents(self) -> list[dict[str, Any]]:
         return [{"sku": sku, "quantity": quantity} for sku, quantity in self.items]
+
+    def reserved_items(self) -> list[ReservedItem]:
+        """The lines as events carry them."""
+        return [ReservedItem(sku=sku, quantity=quantity) for sku, quantity in self.items]
 
     def document(self) -> dict[str, Any]:
         """The API shape (``agora.contracts.inventory.Reservation``)."""
@@ -157,16 +162,11 @@ class InventoryService:
     async def get_stocks(self, skus: Sequence[str]) -> Sequence[Stock]:
         return await self.repository.get_stocks(skus)
 
-    async def list_stock(self, *, limit: int, cursor: str | None, codec: CursorCodec) -> StockPage:
-        after: str | None = None
-        if cursor is not None:
-            position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
-            after = position.get("s")
-            if position.get("l") != "stock" or not isinstance(after, str):
-                raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-        rows = list(await self.repository.list_stock(limit=limit + 1, after_sku=after))
-        items = rows[:limit]
-        next_cursor = codec.encode({"l": "stock", "s": items[-1].sku}) if len(rows) > limit else None
+    async def list_stock(self, *, limit: int, cursor: str | None, cursors: Cursors) -> StockPage:
+        """By sku; a refused cursor is the chassis's 422 naming ``query.cursor``."""
+        after = cursors.decode(cursor, tuple[str], of=STOCK_LIST)
+        rows = list(await self.repository.list_stock(limit=limit + 1, after_sku=after[0] if after else None))
+        items, next_cursor = cursors.page(rows, limit, lambda stock: (stock.sku,), of=STOCK_LIST)
         return StockPage(items=items, next_cursor=next_cursor)
 
     async def set_on_hand(self, sku: str, on_hand: int) -> tuple[Stock, bool]:
@@ -209,8 +209,14 @@ class InventoryService:
         return True
 
     async def _stock_updated(self, stock: Stock) -> None:
-        data = {**stock_document(stock), "version": stock.version}
-        await self.events.add(self.session, STOCK_UPDATED, data, subject=stock.sku, key=stock.sku)
+        updated = StockUpdated(
+            sku=stock.sku,
+            on_hand=stock.on_hand,
+            reserved=stock.reserved,
+            available=stock.available,
+            version=stock.version,
+        )
+        await self.events.add(self.session, updated, subject=stock.sku, key=stock.sku)
 
     # -- reservations ---------------------------------------------------------------------------
 
@@ -260,11 +266,7 @@ class InventoryService:
             raise ConflictError("The stock changed while reserving; retry.", field="items")
 
         view = ReservationView.of(reservation, items)
-        await self._emit(
-            STOCK_RESERVED,
-            view,
-            {"reservation_id": view.id, "items": view.item_documents(), "expires_at": iso_utc(view.expires_at)},
-        )
+        await self._emit(StockReserved(reservation_id=view.id, items=view.reserved_items(), expires_at=view.expires_at))
         self._count_after_commit(lambda: metrics.reservations_total.labels("held").inc())
         self._count_units("reserved", view)
         return Reserved(view, created=True)
@@ -307,7 +309,7 @@ class InventoryService:
             view = await self.get_reservation(reservation_id)
             for sku, quantity in view.items:
                 await self.repository.adjust(sku, on_hand=-quantity, reserved=-quantity)
-            await self._emit(STOCK_COMMITTED, view, {"reservation_id": view.id, "items": view.item_documents()})
+            await self._emit(StockCommitted(reservation_id=view.id, items=view.reserved_items()))
             self._count_transition("committed", view)
             return view
         view = await self.get_reservation(reservation_id)
@@ -328,7 +330,7 @@ class InventoryService:
             return await self._released(reservation_id, "restocked", on_hand=1)
         return await self.get_reservation(reservation_id)
 
-    async def _released(self, reservation_id: str, reason: str, *, on_hand: int) -> ReservationView:
+    async def _released(self, reservation_id: str, reason: ReleaseReason, *, on_hand: int) -> ReservationView:
         view = await self.get_reservation(reservation_id)
         for sku, quantity in view.items:
             if on_hand:
@@ -368,12 +370,11 @@ class InventoryService:
             views.append(view)
         return len(claimed), views
 
-    async def _emit_released(self, view: ReservationView, reason: str) -> None:
-        data = {"reservation_id": view.id, "items": view.item_documents(), "reason": reason}
-        await self._emit(STOCK_RELEASED, view, data)
+    async def _emit_released(self, view: ReservationView, reason: ReleaseReason) -> None:
+        await self._emit(StockReleased(reservation_id=view.id, items=view.reserved_items(), reason=reason))
 
-    async def _emit(self, event_type: str, view: ReservationView, data: dict[str, Any]) -> None:
-        await self.events.add(self.session, event_type, data, subject=view.id, key=view.id)
+    async def _emit(self, event: StockReserved | StockCommitted | StockReleased) -> None:
+        await self.events.add(self.session, event, subject=event.reservation_id, key=event.reservation_id)
 
     # -- metrics, counted once the transaction committed ----------------------------------------
 
