@@ -10,9 +10,11 @@ not know (``extra="ignore"``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from agora.contracts.base import Event
 
 #: Event types, stable strings (topic ``ads``).
 AD_CREATED = "ads.ad.created"
@@ -65,21 +67,27 @@ class Ad(_Contract):
     updated_at: datetime
 
 
-class AdCreated(_Contract):
+class AdCreated(Event):
     """``ads.ad.created``: the whole ad."""
+
+    event_type: ClassVar[str] = AD_CREATED
 
     ad: Ad
 
 
-class AdUpdated(_Contract):
+class AdUpdated(Event):
     """``ads.ad.updated``: the ad after the change and the names of the fields that changed."""
+
+    event_type: ClassVar[str] = AD_UPDATED
 
     ad: Ad
     changed: list[str]
 
 
-class AdDeleted(_Contract):
+class AdDeleted(Event):
     """``ads.ad.deleted``: the ad is gone (a hard delete; ``active: false`` is the soft way)."""
+
+    event_type: ClassVar[str] = AD_DELETED
 
     id: str
     version: int

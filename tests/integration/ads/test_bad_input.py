@@ -136,12 +136,12 @@ async def test_unknown_id_is_a_404(ads: Ads, admin_token: str, method: str, ad_i
     assert await ads.state() == before
 
 
-async def test_an_overlong_id_is_a_422_and_a_bad_cursor_a_400(ads: Ads, admin_token: str) -> None:
+async def test_an_overlong_id_and_a_bad_cursor_are_422s(ads: Ads, admin_token: str) -> None:
     before = await ads.state()
     response = await ads.client.get(f"{API}/{'x' * 65}", headers=bearer(admin_token))
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "path.ad_id"
     response = await ads.client.get(f"{API}/all", params={"cursor": "forged.cursor"}, headers=bearer(admin_token))
-    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "cursor"
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "query.cursor"
     response = await ads.client.get(f"{API}/all", params={"limit": 101}, headers=bearer(admin_token))
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "query.limit"
     response = await ads.client.patch(

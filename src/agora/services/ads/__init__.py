@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora.platform.service import ServiceSpec
-from agora.services.ads.endpoints import build_router
+from agora.services.ads.endpoints import router
 from agora.services.ads.models import metadata
+from agora.services.ads.runtime import start
 from agora.services.ads.seed import seed
 from agora.services.ads.settings import AdsSettings
 
@@ -18,7 +19,8 @@ spec = ServiceSpec(
     name="ads",
     title="Agora ads",
     settings_cls=AdsSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     seed=seed,

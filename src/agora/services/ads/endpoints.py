@@ -12,22 +12,23 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi import APIRouter, Depends, Header, Path, Query
 from starlette.responses import Response
 
-from agora.platform.cache import ResponseCache
 from agora.platform.db import Session, after_commit
 from agora.platform.errors import PreconditionFailedError, UnprocessableError
+from agora.platform.http.deps import Cursors, ReadCache, ReadSessions
 from agora.platform.http.etag import EncodedJson
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
+from agora.platform.http.responses import json_response
 from agora.services.ads import schemas
 from agora.services.ads.auth import Admin
 from agora.services.ads.matching import split_keywords, stems
 from agora.services.ads.metrics import ads_served_total
 from agora.services.ads.models import KEYWORD_LENGTH
 from agora.services.ads.models import Ad as AdRow
+from agora.services.ads.runtime import Runtime
 from agora.services.ads.service import AdsService, ad_document, etag
 
 PREFIX = "/api/ads"
@@ -52,15 +53,11 @@ matches gets the generic ads (those with no categories), by weight, with `reason
 """
 
 
-def _json(payload: object, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json", headers=headers)
-
-
 def _ad_response(ad: AdRow, *, status_code: int = 200, location: bool = False) -> Response:
     headers = {"ETag": etag(ad), "Cache-Control": "no-store"}
     if location:
         headers["Location"] = f"{PREFIX}/{ad.id}"
-    return _json(ad_document(ad), status_code=status_code, headers=headers)
+    return json_response(ad_document(ad), status_code=status_code, headers=headers)
 
 
 def _if_match_version(if_match: str | None) -> int | None:
@@ -84,18 +81,21 @@ def _parse_keywords(text: str | None) -> list[str]:
     return words
 
 
-async def reader(request: Request) -> AsyncIterator[AdsService]:
-    sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
+async def reader(runtime: Runtime, sessions: ReadSessions) -> AsyncIterator[AdsService]:
     async with sessions() as session:
-        yield AdsService(session, events=request.state.outbox)
+        yield runtime.service(session)
 
 
 async def writer(
-    request: Request, session: Session, _admin: Admin, _json: Annotated[None, Depends(require_json)]
+    runtime: Runtime,
+    session: Session,
+    cache: ReadCache,
+    _admin: Admin,
+    _json: Annotated[None, Depends(require_json)],
 ) -> AdsService:
     # cleared after the commit, never before: see agora.platform.cache
-    after_commit(session, request.state.read_cache.clear)
-    return AdsService(session, events=request.state.outbox)
+    after_commit(session, cache.clear)
+    return runtime.service(session)
 
 
 AdminReader = Annotated[AdsService, Depends(reader)]
@@ -104,102 +104,104 @@ AdIdPath = Annotated[str, Path(max_length=64, description="The ad's id (a UUID).
 IfMatch = Annotated[str | None, Header(max_length=64, description="The ETag of a previous read (the version).")]
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["ads"])
+router = APIRouter(prefix=PREFIX, tags=["ads"])
 
-    @router.get(
-        "",
-        response_model=None,
-        responses={200: {"model": schemas.ServedAdsOut}, 422: {}},
-        summary="Contextual ads for a page, by category and keywords",
-        description=SERVE_DESCRIPTION,
-    )
-    async def serve(
-        request: Request,
-        category: Annotated[schemas.Slug | None, Query(description="The page's category slug.")] = None,
-        keywords: Annotated[
-            str | None,
-            Query(
-                max_length=MAX_KEYWORDS_TEXT,
-                description="Words separated by blanks or commas.",
-                json_schema_extra={"pattern": KEYWORDS_PATTERN},
-            ),
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_SERVED, description=f"1-{MAX_SERVED} ads.")] = DEFAULT_SERVED,
-    ) -> Response:
-        words = _parse_keywords(keywords)
-        key = ("serve", category, tuple(sorted(stems(words))), limit)
 
-        async def load() -> EncodedJson:
-            sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
-            async with sessions() as session:
-                items = await AdsService(session, events=request.state.outbox).choose(
-                    category=category, keywords=words, limit=limit
-                )
-            return EncodedJson.of({"items": items})
+@router.get(
+    "",
+    response_model=None,
+    responses={200: {"model": schemas.ServedAdsOut}, 422: {}},
+    summary="Contextual ads for a page, by category and keywords",
+    description=SERVE_DESCRIPTION,
+)
+async def serve(
+    runtime: Runtime,
+    sessions: ReadSessions,
+    cache: ReadCache,
+    category: Annotated[schemas.Slug | None, Query(description="The page's category slug.")] = None,
+    keywords: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_KEYWORDS_TEXT,
+            description="Words separated by blanks or commas.",
+            json_schema_extra={"pattern": KEYWORDS_PATTERN},
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SERVED, description=f"1-{MAX_SERVED} ads.")] = DEFAULT_SERVED,
+) -> Response:
+    words = _parse_keywords(keywords)
+    key = ("serve", category, tuple(sorted(stems(words))), limit)
 
-        cache: ResponseCache = request.state.read_cache
-        encoded = await cache.get_or_load(key, load)
-        for item in orjson.loads(encoded.body)["items"]:
-            ads_served_total.labels(item["reason"]).inc()
-        return Response(encoded.body, media_type="application/json", headers={"Cache-Control": "no-store"})
+    async def load() -> EncodedJson:
+        async with sessions() as session:
+            items = await runtime.service(session).choose(category=category, keywords=words, limit=limit)
+        return EncodedJson.of({"items": items})
 
-    @router.get(
-        "/all",
-        response_model=None,
-        responses={200: {"model": schemas.AdPage}, 400: {}, 401: {}, 403: {}},
-        summary="Every ad, inactive and expired ones included, newest first (admin)",
-    )
-    async def list_all(
-        request: Request, service: AdminReader, _admin: Admin, limit: Limit = 20, cursor: Cursor = None
-    ) -> Response:
-        page = await service.list_all(limit=limit, cursor=cursor, codec=request.state.cursor_codec)
-        return _json({"items": [ad_document(ad) for ad in page.items], "next_cursor": page.next_cursor})
+    encoded = await cache.get_or_load(key, load)
+    for item in orjson.loads(encoded.body)["items"]:
+        ads_served_total.labels(item["reason"]).inc()
+    return Response(encoded.body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
-    @router.post(
-        "",
-        status_code=201,
-        response_model=None,
-        responses={201: {"model": schemas.AdOut}, 401: {}, 403: {}, 422: {}},
-        summary="Create an ad (admin)",
-    )
-    async def create(service: Writer, body: schemas.AdCreate) -> Response:
-        return _ad_response(await service.create(body), status_code=201, location=True)
 
-    @router.get(
-        "/{ad_id}",
-        response_model=None,
-        responses={200: {"model": schemas.AdOut}, 401: {}, 403: {}, 404: {}},
-        summary="One ad (admin)",
-    )
-    async def get_ad(service: AdminReader, _admin: Admin, ad_id: AdIdPath) -> Response:
-        return _ad_response(await service.get(ad_id))
+@router.get(
+    "/all",
+    response_model=None,
+    # 400 as well: the document keeps what it said before cursors were refused with a 422
+    responses={200: {"model": schemas.AdPage}, 400: {}, 401: {}, 403: {}, 422: {}},
+    summary="Every ad, inactive and expired ones included, newest first (admin)",
+)
+async def list_all(
+    service: AdminReader, cursors: Cursors, _admin: Admin, limit: Limit = 20, cursor: Cursor = None
+) -> Response:
+    page = await service.list_all(limit=limit, cursor=cursor, cursors=cursors)
+    return json_response({"items": [ad_document(ad) for ad in page.items], "next_cursor": page.next_cursor})
 
-    @router.patch(
-        "/{ad_id}",
-        response_model=None,
-        responses={200: {"model": schemas.AdOut}, 401: {}, 403: {}, 404: {}, 409: {}, 412: {}, 422: {}},
-        summary="Change some fields of an ad (admin; If-Match or body.version for optimistic concurrency)",
-    )
-    async def update(service: Writer, ad_id: AdIdPath, body: schemas.AdUpdate, if_match: IfMatch = None) -> Response:
-        ad = await service.load_for_update(ad_id, expected_version=_if_match_version(if_match))
-        if body.version is not None and body.version != ad.version:
-            raise PreconditionFailedError(
-                f"The ad is at version {ad.version}, not {body.version}; fetch it again and retry.",
-                field="body.version",
-            )
-        return _ad_response(await service.update(ad, body))
 
-    @router.delete(
-        "/{ad_id}",
-        status_code=204,
-        response_model=None,
-        responses={204: {}, 401: {}, 403: {}, 404: {}, 412: {}},
-        summary="Delete an ad (admin; PATCH active=false keeps it)",
-    )
-    async def delete(service: Writer, ad_id: AdIdPath, if_match: IfMatch = None) -> Response:
-        ad = await service.load_for_update(ad_id, expected_version=_if_match_version(if_match))
-        await service.delete(ad)
-        return Response(status_code=204)
+@router.post(
+    "",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": schemas.AdOut}, 401: {}, 403: {}, 422: {}},
+    summary="Create an ad (admin)",
+)
+async def create(service: Writer, body: schemas.AdCreate) -> Response:
+    return _ad_response(await service.create(body), status_code=201, location=True)
 
-    return router
+
+@router.get(
+    "/{ad_id}",
+    response_model=None,
+    responses={200: {"model": schemas.AdOut}, 401: {}, 403: {}, 404: {}},
+    summary="One ad (admin)",
+)
+async def get_ad(service: AdminReader, _admin: Admin, ad_id: AdIdPath) -> Response:
+    return _ad_response(await service.get(ad_id))
+
+
+@router.patch(
+    "/{ad_id}",
+    response_model=None,
+    responses={200: {"model": schemas.AdOut}, 401: {}, 403: {}, 404: {}, 409: {}, 412: {}, 422: {}},
+    summary="Change some fields of an ad (admin; If-Match or body.version for optimistic concurrency)",
+)
+async def update(service: Writer, ad_id: AdIdPath, body: schemas.AdUpdate, if_match: IfMatch = None) -> Response:
+    ad = await service.load_for_update(ad_id, expected_version=_if_match_version(if_match))
+    if body.version is not None and body.version != ad.version:
+        raise PreconditionFailedError(
+            f"The ad is at version {ad.version}, not {body.version}; fetch it again and retry.",
+            field="body.version",
+        )
+    return _ad_response(await service.update(ad, body))
+
+
+@router.delete(
+    "/{ad_id}",
+    status_code=204,
+    response_model=None,
+    responses={204: {}, 401: {}, 403: {}, 404: {}, 412: {}},
+    summary="Delete an ad (admin; PATCH active=false keeps it)",
+)
+async def delete(service: Writer, ad_id: AdIdPath, if_match: IfMatch = None) -> Response:
+    ad = await service.load_for_update(ad_id, expected_version=_if_match_version(if_match))
+    await service.delete(ad)
+    return Response(status_code=204)

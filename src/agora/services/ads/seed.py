@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db import unit_of_work
-from agora.platform.messaging import EventWriter
+from agora.platform.messaging import Outbox
 from agora.platform.service import ServiceContext
 from agora.services.ads.repository import AdRepository
 from agora.services.ads.schemas import AdCreate
@@ -223,7 +223,7 @@ DEMO_ADS: tuple[DemoAd, ...] = (
 )
 
 
-async def seed_ads(session: AsyncSession, events: EventWriter) -> int:
+async def seed_ads(session: AsyncSession, events: Outbox) -> int:
     """Insert the missing demo ads in ``session`` (the caller commits); returns how many."""
     present = await AdRepository(session).existing_ids([ad.id for ad in DEMO_ADS])
     service = AdsService(session, events=events)
@@ -246,7 +246,5 @@ async def seed_ads(session: AsyncSession, events: EventWriter) -> int:
 
 async def seed(context: ServiceContext) -> int:
     """The spec's seed hook: one transaction, committed only if every ad was inserted."""
-    async with unit_of_work(context.sessions) as session:
-        inserted = await seed_ads(session, context.outbox)
-        await session.commit()
-    return inserted
+    async with unit_of_work(context) as session:
+        return await seed_ads(session, context.outbox)

@@ -15,26 +15,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from agora.contracts.ads import AD_CREATED, AD_DELETED, AD_UPDATED
+from agora.contracts.ads import Ad as AdContract
+from agora.contracts.ads import AdCreated, AdDeleted, AdUpdated
 from agora.platform.db.types import iso_utc, utcnow
-from agora.platform.errors import (
-    ConflictError,
-    NotFoundError,
-    PreconditionFailedError,
-    ServiceError,
-    UnprocessableError,
-)
-from agora.platform.http.pagination import CursorCodec
-from agora.platform.messaging import EventWriter
+from agora.platform.errors import ConflictError, NotFoundError, PreconditionFailedError, UnprocessableError
+from agora.platform.http.pagination import Cursors
+from agora.platform.messaging import Outbox
 from agora.services.ads.matching import Candidate, rank, stems
 from agora.services.ads.models import Ad
 from agora.services.ads.repository import AdRepository
 from agora.services.ads.schemas import AdCreate, AdUpdate
 
-
-class InvalidCursorError(ServiceError):
-    status = 400
-    field = "cursor"
+#: The list an ads cursor belongs to.
+ADS_LIST = "ads"
 
 
 def ad_document(ad: Ad) -> dict[str, Any]:
@@ -55,6 +48,11 @@ def ad_document(ad: Ad) -> dict[str, Any]:
         "created_at": iso_utc(ad.created_at),
         "updated_at": iso_utc(ad.updated_at),
     }
+
+
+def ad_contract(ad: Ad) -> AdContract:
+    """The ad as events carry it."""
+    return AdContract.model_validate(ad_document(ad))
 
 
 def served_document(ad: Ad, reason: str) -> dict[str, Any]:
@@ -86,7 +84,7 @@ def _is_uuid(value: str) -> bool:
 
 
 class AdsService:
-    def __init__(self, session: AsyncSession, *, events: EventWriter) -> None:
+    def __init__(self, session: AsyncSession, *, events: Outbox) -> None:
         self.session = session
         self.events = events
         self.repository = AdRepository(session)
@@ -113,23 +111,11 @@ class AdsService:
             raise NotFoundError(f"No ad with id {ad_id}.", field="id")
         return ad
 
-    async def list_all(self, *, limit: int, cursor: str | None, codec: CursorCodec) -> AdPage:
-        after: tuple[datetime, str] | None = None
-        if cursor is not None:
-            position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
-            key = position.get("k")
-            if position.get("l") != "ads" or not (isinstance(key, list) and len(key) == 2):
-                raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-            try:
-                after = (datetime.fromisoformat(key[0]), str(key[1]))
-            except (TypeError, ValueError):
-                raise InvalidCursorError("The cursor is invalid.") from None
+    async def list_all(self, *, limit: int, cursor: str | None, cursors: Cursors) -> AdPage:
+        """Newest first; a refused cursor is the chassis's 422 naming ``query.cursor``."""
+        after = cursors.decode(cursor, tuple[datetime, str], of=ADS_LIST)
         rows = list(await self.repository.page(limit=limit + 1, after=after))
-        items = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            last = items[-1]
-            next_cursor = codec.encode({"l": "ads", "k": [last.created_at.isoformat(), last.id]})
+        items, next_cursor = cursors.page(rows, limit, lambda ad: (ad.created_at, ad.id), of=ADS_LIST)
         return AdPage(items=items, next_cursor=next_cursor)
 
     # -- writes ---------------------------------------------------------------------------------
@@ -153,7 +139,7 @@ class AdsService:
             updated_at=now,
         )
         await self.repository.add(ad)
-        await self._emit(AD_CREATED, ad, {"ad": ad_document(ad)})
+        await self._emit(AdCreated(ad=ad_contract(ad)), ad.id)
         return ad
 
     async def load_for_update(self, ad_id: str, *, expected_version: int | None = None) -> Ad:
@@ -187,13 +173,13 @@ class AdsService:
             await self.repository.flush()
         except StaleDataError:
             raise ConflictError("The ad was changed by someone else meanwhile; fetch it again and retry.") from None
-        await self._emit(AD_UPDATED, ad, {"ad": ad_document(ad), "changed": sorted(changed)})
+        await self._emit(AdUpdated(ad=ad_contract(ad), changed=sorted(changed)), ad.id)
         return ad
 
     async def delete(self, ad: Ad) -> None:
         ad_id, version = ad.id, ad.version
         await self.repository.delete(ad)
-        await self.events.add(self.session, AD_DELETED, {"id": ad_id, "version": version}, subject=ad_id, key=ad_id)
+        await self._emit(AdDeleted(id=ad_id, version=version), ad_id)
 
-    async def _emit(self, event_type: str, ad: Ad, data: dict[str, Any]) -> None:
-        await self.events.add(self.session, event_type, data, subject=ad.id, key=ad.id)
+    async def _emit(self, event: AdCreated | AdUpdated | AdDeleted, ad_id: str) -> None:
+        await self.events.add(self.session, event, subject=ad_id, key=ad_id)
