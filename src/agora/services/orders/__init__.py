@@ -13,6 +13,7 @@ from agora.platform.service import ServiceSpec
 from agora.services.orders.endpoints import build_router
 from agora.services.orders.handlers import consumers
 from agora.services.orders.models import metadata
+from agora.services.orders.runtime import start
 from agora.services.orders.settings import OrdersSettings
 from agora.services.orders.wiring import periodic
 
@@ -21,6 +22,7 @@ spec = ServiceSpec(
     title="Agora orders",
     settings_cls=OrdersSettings,
     build_router=build_router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,
