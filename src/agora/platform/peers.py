@@ -23,7 +23,8 @@ adapter can see one).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -60,6 +61,9 @@ T = TypeVar("T")
 P = TypeVar("P")
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
+
+#: Whether the direct call running in this task has committed its effect (see :func:`committed`).
+_committed: ContextVar[bool] = ContextVar("agora_peer_committed", default=False)
 
 #: The token id of an in-process caller's subject (no token exists: the process is the caller).
 IN_PROCESS = "in-process"
@@ -169,9 +173,17 @@ class Peer:
         """Runs ``work`` with the callee's context under a client span.
 
         A :class:`ServiceError` passes unchanged (the callee's refusal, as its route would have
-        answered it); anything else is what HTTP would have seen as a 500 (its transaction rolled
-        back): :class:`PeerUnavailable`.
+        answered it); anything else is what HTTP would have seen as a 500: before a commit (its
+        transaction rolled back) :class:`PeerUnavailable`, after one :class:`PeerOutcomeUnknown`
+        (the effect is stored; the answer was lost), which HTTP could not tell apart.
         """
+        token = _committed.set(False)
+        try:
+            return await self._traced(operation, work)
+        finally:
+            _committed.reset(token)
+
+    async def _traced(self, operation: str, work: Callable[[ServiceContext], Awaitable[T]]) -> T:
         with tracer.start_as_current_span(
             f"{operation} {self.name}",
             kind=SpanKind.CLIENT,
@@ -190,6 +202,8 @@ class Peer:
             except Exception as exc:
                 span.set_status(Status(StatusCode.ERROR))
                 log.exception("direct_call_failed", service=self.name, operation=operation)
+                if _committed.get():
+                    raise PeerOutcomeUnknown(self.name, f"{type(exc).__name__} after its commit") from exc
                 raise PeerUnavailable(self.name, type(exc).__name__) from exc
 
 
@@ -258,11 +272,22 @@ def port_of(
     return http(context.clients, caller)
 
 
-def transaction(context: ServiceContext) -> AbstractAsyncContextManager[AsyncSession]:
+@asynccontextmanager
+async def transaction(context: ServiceContext) -> AsyncIterator[AsyncSession]:
     """A write in the callee's own transaction, as its ``Session`` dependency runs one: committed
     when the block ends (rolled back when it raises), then the relay woken and the
-    ``after_commit`` callbacks run (:func:`agora.platform.db.unit_of_work` with the context)."""
-    return unit_of_work(context)
+    ``after_commit`` callbacks run (:func:`agora.platform.db.unit_of_work` with the context).
+    The commit is noted for :meth:`Peer.call` (see :func:`committed`)."""
+    async with unit_of_work(context) as session:
+        yield session
+    committed()
+
+
+def committed() -> None:
+    """Notes that the current direct call's effect is committed: an unexpected error after this
+    point is :class:`PeerOutcomeUnknown`, not "no effect" (:func:`transaction` calls it; an
+    adapter that commits otherwise, e.g. through the idempotency store, calls it itself)."""
+    _committed.set(True)
 
 
 @asynccontextmanager
@@ -281,6 +306,7 @@ __all__ = [
     "Peers",
     "ServiceClientSource",
     "checked",
+    "committed",
     "error_for",
     "invalid",
     "parsed",

@@ -21,7 +21,7 @@ from agora.platform.db import after_commit
 from agora.platform.idempotency import IdempotentResult
 from agora.platform.idempotency.http import answer_once, check_key
 from agora.platform.idempotency.store import Replay
-from agora.platform.peers import Peer, checked, error_for, parsed, reading, runtime_in, transaction
+from agora.platform.peers import Peer, checked, committed, error_for, parsed, reading, runtime_in, transaction
 from agora.platform.service import ServiceContext
 from agora.services.payments import metrics, schemas
 from agora.services.payments.endpoints import PREFIX, count_charge, declined_problem
@@ -74,6 +74,7 @@ class DirectPayments:
             except ProviderUnavailableError:
                 metrics.charges_total.labels("provider_error").inc()
                 raise
+            committed()  # the answer is stored (with the charge, when one was made)
             return _answer(answer)
 
         return await self._peer.call("charge", work)
