@@ -28,7 +28,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-#: Seconds for connecting and for each answer, as ``kept.redis_for`` gives redis-py.
+#: Seconds for connecting and for each answer, as ``first_use.redis_for`` gives redis-py.
 TIMEOUT_SECONDS = 2.0
 #: Seconds between attempts while the subscription's connection is down.
 RECONNECT_SECONDS = 1.0

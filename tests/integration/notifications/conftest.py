@@ -22,7 +22,7 @@ from agora.platform.testing.databases import service_databases
 from agora.services import identity, notifications
 from agora.services.notifications.handlers import consumers
 from agora.services.notifications.models import Email, Notification
-from agora.services.notifications.wiring import runtime_of
+from agora.services.notifications.runtime import notifications_runtime
 from tests.support.stack import User
 
 from .support import Catcher, smtp_server
@@ -54,7 +54,7 @@ class Notifications:
 
     async def deliver(self, envelope: Envelope) -> None:
         await self.consumer.dispatch(envelope)
-        await runtime_of(self.context).settled()  # its after-commit work (cache, push) has run
+        await notifications_runtime(self.context).settled()  # its after-commit work (cache, push) has run
 
     async def list(self, user: User, **params: Any) -> dict[str, Any]:
         response = await self.client.get(API, params=params, headers=user.headers)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from agora.contracts import orders
 from agora.platform.testing.waiting import eventually
 from agora.services.notifications.models import SENT, Email, Notification
-from agora.services.notifications.wiring import runtime_of
+from agora.services.notifications.runtime import notifications_runtime
 
 from .conftest import API, Notifications, User
 from .support import new_order_id, open_stream, order_event, payment_captured, shipment_created, text_of
@@ -70,7 +70,7 @@ async def test_every_event_delivered_twice_makes_one_notification_one_email_one_
             return len(emails) == 1 and emails[0].status == SENT
 
     await eventually(sent, within=20.0, what="the email recorded as sent")
-    assert await runtime_of(notif.context).mailer.sweep() == 0  # nothing left to send: no resend
+    assert await notifications_runtime(notif.context).mailer.sweep() == 0  # nothing left to send: no resend
     assert len(notif.smtp.messages(user.email)) == 1
 
 
@@ -168,8 +168,8 @@ async def test_pagination_newest_first_through_cache_and_database(notif: Notific
     # a cursor is the user's own: another user's list refuses it
     first = await notif.list(user, limit=5)
     response = await notif.client.get(API, params={"cursor": first["next_cursor"]}, headers=other.headers)
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "cursor"
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.cursor"
 
 
 async def test_the_first_page_is_read_from_the_cache(notif: Notifications) -> None:
@@ -195,7 +195,7 @@ async def test_bad_input_is_a_problem_naming_the_field_and_changes_nothing(notif
         ("GET", API, {"limit": "0"}, user.headers, 422, "limit"),
         ("GET", API, {"limit": "101"}, user.headers, 422, "limit"),
         ("GET", API, {"limit": "ten"}, user.headers, 422, "limit"),
-        ("GET", API, {"cursor": "not-a-cursor"}, user.headers, 400, "cursor"),
+        ("GET", API, {"cursor": "not-a-cursor"}, user.headers, 422, "query.cursor"),
         ("GET", API, {"cursor": "x" * 600}, user.headers, 422, "cursor"),
         ("POST", f"{API}/{'x' * 37}/read", None, user.headers, 422, "notification_id"),
         ("POST", f"{API}/{uuid.uuid4()}/read", None, user.headers, 404, "notification_id"),

@@ -19,7 +19,7 @@ from agora.services import identity, notifications
 from agora.services.notifications.cache import Recent, RedisRecent
 from agora.services.notifications.handlers import consumers
 from agora.services.notifications.push import RedisHub
-from agora.services.notifications.wiring import runtime_of
+from agora.services.notifications.runtime import notifications_runtime
 
 from .conftest import API, Notifications
 from .support import Catcher, new_order_id, open_stream, order_event
@@ -112,6 +112,6 @@ async def test_the_service_pushes_and_caches_through_redis(with_redis: Notificat
     assert [orjson.loads(item)["id"] for item in cached] == [item["id"] for item in page["items"]]
     read = await notif.client.post(f"{API}/{page['items'][0]['id']}/read", headers=user.headers)
     assert read.status_code == 200
-    await runtime_of(notif.context).settled()
+    await notifications_runtime(notif.context).settled()
     assert await redis.exists(f"{settings.redis_prefix}recent:{user.id}:meta") == 0
     assert (await notif.list(user))["unread_count"] == 0

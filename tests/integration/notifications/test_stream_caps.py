@@ -15,7 +15,7 @@ from agora.platform.testing.apps import platform_for_tests, running_services
 from agora.platform.testing.databases import service_databases
 from agora.platform.testing.waiting import eventually
 from agora.services import identity, notifications
-from agora.services.notifications.wiring import runtime_of
+from agora.services.notifications.runtime import notifications_runtime
 from tests.support.servers import serving
 
 PASSWORD = "a long enough test passphrase"
@@ -74,7 +74,7 @@ async def test_streams_past_a_cap_are_429_and_a_closed_one_frees_its_place(
 ) -> None:
     base, client, embedded = server
     ada, bob, cyd = await bearer(client), await bearer(client), await bearer(client)
-    limiter = runtime_of(embedded.contexts["notifications"]).streams  # type: ignore[attr-defined]
+    limiter = notifications_runtime(embedded.contexts["notifications"]).streams  # type: ignore[attr-defined]
     async with httpx.AsyncClient(timeout=10) as http, AsyncExitStack() as stack:
         first = await open_stream(stack, http, base, ada)
         assert first.status_code == 200

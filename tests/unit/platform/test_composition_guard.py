@@ -27,7 +27,6 @@ NOT_YET_CONVERTED = frozenset(
         "analytics",
         "cart",
         "media",
-        "notifications",
         "orders",
         "recommendations",
         "support",

@@ -11,33 +11,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from agora.platform.first_use import redis_readiness
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.tasks import PeriodicTask
-from agora.services.notifications.endpoints import build_router
+from agora.services.notifications.endpoints import router
 from agora.services.notifications.handlers import consumers
 from agora.services.notifications.models import metadata
+from agora.services.notifications.runtime import notifications_runtime, start
 from agora.services.notifications.settings import NotificationsSettings
-from agora.services.notifications.wiring import close_runtime, readiness_checks, runtime_of, settings_of
 
 MAIL_TASK = "notifications.send_emails"
 
 
 def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
-    interval = settings_of(context).mail_interval_seconds
-    return [PeriodicTask(MAIL_TASK, interval, lambda: runtime_of(context).mailer.sweep())]
+    runtime = notifications_runtime(context)
+    return [PeriodicTask(MAIL_TASK, runtime.settings.mail_interval_seconds, runtime.mailer.sweep)]
 
 
 spec = ServiceSpec(
     name="notifications",
     title="Agora notifications",
     settings_cls=NotificationsSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,
     periodic=periodic,
-    readiness_checks=readiness_checks,
-    on_shutdown=close_runtime,
+    readiness_checks=redis_readiness,
     depends_on=("identity",),
 )
 

@@ -15,27 +15,26 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from agora.contracts.notifications import SSE_NOTIFICATION, SSE_READY
 from agora.platform.connections import Slot, TooManyConnections
 from agora.platform.db import Session, after_commit
+from agora.platform.http.deps import Context, Cursors
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import ProblemError
+from agora.platform.http.responses import json_response
 from agora.services.notifications import metrics, schemas
 from agora.services.notifications.auth import CurrentSubject
+from agora.services.notifications.runtime import NotificationsRuntime, Runtime
 from agora.services.notifications.service import NotificationsService
-from agora.services.notifications.wiring import Runtime, runtime_of
 
 PREFIX = "/api/notifications"
 
 NotificationId = Annotated[str, Path(min_length=1, max_length=36, description="The notification's id (a UUID).")]
-
-
-def _json(payload: Any, *, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
 
 
 class _HeldStream(StreamingResponse):
@@ -53,11 +52,7 @@ class _HeldStream(StreamingResponse):
             self.slot.release()
 
 
-def _runtime(request: Request) -> Runtime:
-    return runtime_of(request.state.context)
-
-
-async def _forget_page(runtime: Runtime, session: Any, user_id: str) -> None:
+async def _forget_page(runtime: NotificationsRuntime, session: AsyncSession, user_id: str) -> None:
     """Drops the user's cached first page now and again once the change committed (a reader in
     between could have cached the state before the change)."""
     await runtime.cache.invalidate(user_id)
@@ -69,90 +64,94 @@ def sse(event: str, data: Any, *, event_id: str | None = None) -> bytes:
     return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["notifications"])
+router = APIRouter(prefix=PREFIX, tags=["notifications"])
 
-    @router.get(
-        "",
-        response_model=None,
-        responses={200: {"model": schemas.NotificationPage}, 400: {}, 401: {}, 422: {}},
-        summary="The caller's notifications, newest first, with the unread count",
+
+@router.get(
+    "",
+    response_model=None,
+    responses={200: {"model": schemas.NotificationPage}, 400: {}, 401: {}, 422: {}},
+    summary="The caller's notifications, newest first, with the unread count",
+)
+async def list_notifications(
+    runtime: Runtime,
+    session: Session,
+    cursors: Cursors,
+    caller: CurrentSubject,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    page = await NotificationsService(session).page(
+        caller.id,
+        limit=limit,
+        cursor=cursor,
+        cursors=cursors,
+        cache=runtime.cache,
+        recent_size=runtime.settings.recent_size,
     )
-    async def list_notifications(
-        request: Request, session: Session, caller: CurrentSubject, limit: Limit = 20, cursor: Cursor = None
-    ) -> Response:
-        runtime = _runtime(request)
-        page = await NotificationsService(session).page(
-            caller.id,
-            limit=limit,
-            cursor=cursor,
-            codec=request.state.cursor_codec,
-            cache=runtime.cache,
-            recent_size=runtime.settings.recent_size,
-        )
-        return _json({"items": page.items, "next_cursor": page.next_cursor, "unread_count": page.unread_count})
+    return json_response({"items": page.items, "next_cursor": page.next_cursor, "unread_count": page.unread_count})
 
-    @router.post(
-        "/read-all",
-        response_model=None,
-        responses={200: {"model": schemas.ReadAllOut}, 401: {}},
-        summary="Mark every notification of the caller read",
-    )
-    async def read_all(request: Request, session: Session, caller: CurrentSubject) -> Response:
-        updated = await NotificationsService(session).mark_all_read(caller.id)
-        await _forget_page(_runtime(request), session, caller.id)
-        return _json({"updated": updated, "unread_count": 0})
 
-    @router.post(
-        "/{notification_id}/read",
-        response_model=None,
-        responses={200: {"model": schemas.Notification}, 401: {}, 404: {}, 422: {}},
-        summary="Mark one of the caller's notifications read (another user's is a 404)",
-    )
-    async def read_one(
-        request: Request, session: Session, caller: CurrentSubject, notification_id: NotificationId
-    ) -> Response:
-        document = await NotificationsService(session).mark_read(caller.id, notification_id)
-        await _forget_page(_runtime(request), session, caller.id)
-        return _json(document)
+@router.post(
+    "/read-all",
+    response_model=None,
+    responses={200: {"model": schemas.ReadAllOut}, 401: {}},
+    summary="Mark every notification of the caller read",
+)
+async def read_all(runtime: Runtime, session: Session, caller: CurrentSubject) -> Response:
+    updated = await NotificationsService(session).mark_all_read(caller.id)
+    await _forget_page(runtime, session, caller.id)
+    return json_response({"updated": updated, "unread_count": 0})
 
-    @router.get(
-        "/stream",
-        response_model=None,
-        responses={200: {"content": {"text/event-stream": {}}}, 401: {}, 429: {}},
-        summary="New notifications of the caller as Server-Sent Events (bearer token or session cookie)",
-    )
-    async def stream(request: Request, caller: CurrentSubject) -> Response:
-        runtime = _runtime(request)
-        heartbeat = runtime.settings.stream_heartbeat_seconds
-        revocations = request.state.token_verifier.revocations
-        try:
-            slot = runtime.streams.acquire(caller.id)
-        except TooManyConnections as exc:
-            metrics.streams_refused_total.labels(exc.scope).inc()
-            wait = runtime.settings.stream_retry_after_seconds
-            raise ProblemError(
-                f"Too many open notification streams ({exc}); close one or try again later.",
-                status=429,
-                extra={"limit": "streams_per_user" if exc.scope == "user" else "streams", "retry_after": wait},
-                headers={"Retry-After": str(wait), "Cache-Control": "no-store"},
-            ) from None
 
-        async def events() -> AsyncIterator[bytes]:
-            async with runtime.hub.subscribe(caller.id) as queue:
-                yield b"retry: 3000\n" + sse(SSE_READY, {"user_id": caller.id})
-                # a logout or a disabled account ends the stream by the next heartbeat
-                while not revocations.refuses(caller.claims):
-                    try:
-                        document = await asyncio.wait_for(queue.get(), heartbeat)
-                    except TimeoutError:
-                        yield b": keep-alive\n\n"
-                        continue
-                    if document is None or revocations.refuses(caller.claims):  # shutting down, or logged out
-                        return
-                    yield sse(SSE_NOTIFICATION, document, event_id=document["id"])
+@router.post(
+    "/{notification_id}/read",
+    response_model=None,
+    responses={200: {"model": schemas.Notification}, 401: {}, 404: {}, 422: {}},
+    summary="Mark one of the caller's notifications read (another user's is a 404)",
+)
+async def read_one(
+    runtime: Runtime, session: Session, caller: CurrentSubject, notification_id: NotificationId
+) -> Response:
+    document = await NotificationsService(session).mark_read(caller.id, notification_id)
+    await _forget_page(runtime, session, caller.id)
+    return json_response(document)
 
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return _HeldStream(slot, events(), media_type="text/event-stream", headers=headers)
 
-    return router
+@router.get(
+    "/stream",
+    response_model=None,
+    responses={200: {"content": {"text/event-stream": {}}}, 401: {}, 429: {}},
+    summary="New notifications of the caller as Server-Sent Events (bearer token or session cookie)",
+)
+async def stream(runtime: Runtime, context: Context, caller: CurrentSubject) -> Response:
+    heartbeat = runtime.settings.stream_heartbeat_seconds
+    revocations = context.token_verifier.revocations
+    try:
+        slot = runtime.streams.acquire(caller.id)
+    except TooManyConnections as exc:
+        metrics.streams_refused_total.labels(exc.scope).inc()
+        wait = runtime.settings.stream_retry_after_seconds
+        raise ProblemError(
+            f"Too many open notification streams ({exc}); close one or try again later.",
+            status=429,
+            extra={"limit": "streams_per_user" if exc.scope == "user" else "streams", "retry_after": wait},
+            headers={"Retry-After": str(wait), "Cache-Control": "no-store"},
+        ) from None
+
+    async def events() -> AsyncIterator[bytes]:
+        async with runtime.hub.subscribe(caller.id) as queue:
+            yield b"retry: 3000\n" + sse(SSE_READY, {"user_id": caller.id})
+            # a logout or a disabled account ends the stream by the next heartbeat
+            while not revocations.refuses(caller.claims):
+                try:
+                    document = await asyncio.wait_for(queue.get(), heartbeat)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if document is None or revocations.refuses(caller.claims):  # shutting down, or logged out
+                    return
+                yield sse(SSE_NOTIFICATION, document, event_id=document["id"])
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return _HeldStream(slot, events(), media_type="text/event-stream", headers=headers)

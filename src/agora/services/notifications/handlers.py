@@ -14,7 +14,7 @@ open streams and the email happen only after that transaction committed (SQLAlch
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import structlog
@@ -24,9 +24,8 @@ from agora.contracts import identity, orders, payments, shipping
 from agora.platform.messaging import Consumer, Envelope
 from agora.services.notifications import metrics
 from agora.services.notifications.rendering import Facts, password_reset_email
+from agora.services.notifications.runtime import NotificationsRuntime, notifications_runtime
 from agora.services.notifications.service import Created, NotificationsService
-from agora.services.notifications.settings import NotificationsSettings
-from agora.services.notifications.wiring import Runtime, runtime_of
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -133,7 +132,7 @@ def what_happened(envelope: Envelope) -> Happening | None:
 EVENT_TYPES = tuple(_READERS)
 
 
-def after_commit(session: AsyncSession, runtime: Runtime, created: Created) -> None:
+def after_commit(session: AsyncSession, runtime: NotificationsRuntime, created: Created) -> None:
     """Once the inbox transaction committed: count, drop the cached page, push, send the email."""
 
     def committed(_: object) -> None:
@@ -142,7 +141,7 @@ def after_commit(session: AsyncSession, runtime: Runtime, created: Created) -> N
     event.listen(session.sync_session, "after_commit", committed, once=True)
 
 
-async def _announce(runtime: Runtime, created: Created) -> None:
+async def _announce(runtime: NotificationsRuntime, created: Created) -> None:
     if created.document:
         metrics.notifications_total.labels(created.document["kind"]).inc()
         await runtime.cache.invalidate(created.user_id)
@@ -158,6 +157,7 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
     consumer = Consumer(
         CONSUMER, context.sessions, context.transport, max_attempts=context.platform.consumer_max_attempts
     )
+    runtime = notifications_runtime(context)
 
     async def handle(session: AsyncSession, envelope: Envelope) -> None:
         fact = what_happened(envelope)
@@ -172,18 +172,17 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
                 return
         created = await service.record(kind, user_id, facts, email=emailed)
         if created is not None:
-            after_commit(session, runtime_of(context), created)
+            after_commit(session, runtime, created)
 
     async def password_reset(session: AsyncSession, envelope: Envelope) -> None:
         requested = identity.PasswordResetRequested.model_validate(envelope.data)
-        settings = cast(NotificationsSettings, context.settings)
-        link = f"{settings.public_url.rstrip('/')}/reset-password?{urlencode({'token': requested.token})}"
+        link = f"{runtime.settings.public_url.rstrip('/')}/reset-password?{urlencode({'token': requested.token})}"
         minutes = max(1, round((requested.expires_at - envelope.time).total_seconds() / 60))
         created = await NotificationsService(session).record_password_reset(
             requested.reset_id, requested.user_id, password_reset_email(link, minutes)
         )
         if created is not None:
-            after_commit(session, runtime_of(context), created)
+            after_commit(session, runtime, created)
 
     for event_type in EVENT_TYPES:
         consumer.on(event_type, handle)

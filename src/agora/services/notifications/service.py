@@ -16,19 +16,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db.types import iso_utc, utcnow
-from agora.platform.errors import NotFoundError, ServiceError
-from agora.platform.http.pagination import CursorCodec
+from agora.platform.errors import NotFoundError
+from agora.platform.http.pagination import Cursors
 from agora.services.notifications.cache import Recent, RecentCache
 from agora.services.notifications.models import PENDING, Email, Notification
 from agora.services.notifications.rendering import PASSWORD_RESET, Facts, Rendered, email_text, render
 from agora.services.notifications.repository import NotificationsRepository
 
 CURSOR_LIST = "notifications"
-
-
-class InvalidCursorError(ServiceError):
-    status = 400
-    field = "cursor"
 
 
 class NotificationNotFoundError(NotFoundError):
@@ -130,8 +125,10 @@ class NotificationsService:
         return await self.repository.owner_of_order(order_id)
 
     async def page(
-        self, user_id: str, *, limit: int, cursor: str | None, codec: CursorCodec, cache: RecentCache, recent_size: int
+        self, user_id: str, *, limit: int, cursor: str | None, cursors: Cursors, cache: RecentCache, recent_size: int
     ) -> Page:
+        """Newest first; the first page from the recent cache when it fits in it. A refused cursor
+        is the chassis's 422 naming ``query.cursor``."""
         if cursor is None and limit <= recent_size:
             recent = await cache.get(user_id)
             if recent is None:
@@ -144,16 +141,13 @@ class NotificationsService:
                 await cache.put(user_id, recent)
             items = recent.items[:limit]
             more = len(recent.items) > limit or recent.more
-            return Page(items, self._cursor(codec, user_id, items[-1]) if more and items else None, recent.unread_count)
-        after = _position(codec, cursor, user_id) if cursor is not None else None
+            next_cursor = cursors.encode(_key(items[-1]), of=CURSOR_LIST, u=user_id) if more and items else None
+            return Page(items, next_cursor, recent.unread_count)
+        after = cursors.decode(cursor, tuple[datetime, str], of=CURSOR_LIST, u=user_id)
         rows = await self.repository.page(user_id, after=after, limit=limit + 1)
-        items = [notification_document(row) for row in rows[:limit]]
-        next_cursor = self._cursor(codec, user_id, items[-1]) if len(rows) > limit else None
+        documents = [notification_document(row) for row in rows]
+        items, next_cursor = cursors.page(documents, limit, _key, of=CURSOR_LIST, u=user_id)
         return Page(items, next_cursor, await self.repository.unread_count(user_id))
-
-    @staticmethod
-    def _cursor(codec: CursorCodec, user_id: str, last: dict[str, Any]) -> str:
-        return codec.encode({"l": CURSOR_LIST, "u": user_id, "k": [last["created_at"], last["id"]]})
 
     async def mark_read(self, user_id: str, notification_id: str) -> dict[str, Any]:
         notification = await self.repository.owned(user_id, notification_id)
@@ -168,22 +162,13 @@ class NotificationsService:
         return await self.repository.mark_all_read(user_id, utcnow())
 
 
-def _position(codec: CursorCodec, cursor: str, user_id: str) -> tuple[datetime, str]:
-    position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
-    key = position.get("k")
-    if position.get("l") != CURSOR_LIST or position.get("u") != user_id:
-        raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str)):
-        raise InvalidCursorError("The cursor is invalid.")
-    try:
-        return datetime.fromisoformat(key[0].replace("Z", "+00:00")), key[1]
-    except ValueError:
-        raise InvalidCursorError("The cursor is invalid.") from None
+def _key(document: dict[str, Any]) -> tuple[str, str]:
+    """A notification's place in its list: (created_at, id), newest first."""
+    return document["created_at"], document["id"]
 
 
 __all__ = [
     "Created",
-    "InvalidCursorError",
     "NotificationNotFoundError",
     "NotificationsService",
     "Page",
