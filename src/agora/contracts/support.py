@@ -11,9 +11,11 @@ not know (``extra="ignore"``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from agora.contracts.base import Event
 
 #: Event types, stable strings (topic ``support``).
 MESSAGE_POSTED = "support.message.posted"
@@ -96,8 +98,10 @@ class MessagePage(_Contract):
     next_cursor: str | None = None
 
 
-class MessagePosted(_Contract):
+class MessagePosted(Event):
     """``support.message.posted``: a message was stored (after its transaction committed)."""
+
+    event_type: ClassVar[str] = MESSAGE_POSTED
 
     conversation_id: str
     message_id: str

@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from agora.platform.first_use import redis_for, redis_readiness
 from agora.platform.service import ServiceContext
-
-__all__ = ["close_kept", "kept", "redis_for", "redis_readiness"]  # the last two until support has a runtime
 
 
 class Closable(Protocol):

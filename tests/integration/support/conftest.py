@@ -25,7 +25,7 @@ from agora.platform.settings import PlatformSettings
 from agora.platform.testing.apps import platform_for_tests, running_services
 from agora.platform.testing.databases import service_databases
 from agora.services import identity, support
-from agora.services.support.wiring import runtime_of
+from agora.services.support.runtime import support_runtime
 from tests.support.stack import User
 
 API = "/api/support"
@@ -133,7 +133,7 @@ class Chat:
         )
 
     async def settled(self) -> None:
-        await runtime_of(self.context).settled()
+        await support_runtime(self.context).settled()
 
     @contextlib.asynccontextmanager
     async def socket(

@@ -11,6 +11,7 @@ import pytest
 
 from agora.platform.fanout import RedisFanout
 from agora.platform.testing.databases import service_databases
+from agora.services.support.runtime import support_runtime
 
 from .conftest import Chat, running_chat
 
@@ -32,7 +33,7 @@ async def test_a_message_posted_on_one_replica_reaches_a_socket_on_the_other(rep
     first, second = replicas
     customer, agent = await first.customer(), await first.agent()
     cid = (await first.open(customer)).json()["id"]
-    assert isinstance(first.context.extras["support.runtime"].fanout, RedisFanout)
+    assert isinstance(support_runtime(first.context).fanout, RedisFanout)
     async with second.socket(agent) as theirs, first.socket(customer) as mine:
         await theirs.subscribe(cid)
         await theirs.subscribe("inbox")

@@ -118,7 +118,7 @@ async def test_bad_ids_and_cursors(chat: Chat) -> None:
     too_long = await chat.post(customer, "x" * 37, "hi")
     assert too_long.status_code == 422 and "path.conversation_id" in [e["field"] for e in too_long.json()["errors"]]
     tampered = await chat.history(customer, conversation["id"], cursor="abc.def")
-    assert tampered.status_code == 400 and tampered.json()["errors"][0]["field"] == "cursor"
+    assert tampered.status_code == 422 and tampered.json()["errors"][0]["field"] == "query.cursor"
     bad_status = await chat.client.get(f"{API}/conversations", params={"status": "lost"}, headers=customer.headers)
     assert bad_status.status_code == 422
     not_json = await chat.client.post(

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from agora.contracts.support import CLOSE_TRY_AGAIN_LATER
 from agora.platform.testing.databases import service_databases
 from agora.platform.testing.waiting import eventually
-from agora.services.support.wiring import runtime_of
+from agora.services.support.runtime import support_runtime
 
 from .conftest import Chat, Socket, running_chat
 
@@ -33,7 +33,7 @@ async def refused(socket: Socket) -> int | None:
 
 async def test_sockets_past_a_cap_are_closed_with_1013(capped: Chat) -> None:
     ada, bob, cyd = await capped.customer(), await capped.customer(), await capped.customer()
-    limiter = runtime_of(capped.context).sockets
+    limiter = support_runtime(capped.context).sockets
     async with AsyncExitStack() as stack:
         first = await stack.enter_async_context(capped.socket(ada))
         await first.send(type="ping")

@@ -29,7 +29,6 @@ NOT_YET_CONVERTED = frozenset(
         "media",
         "orders",
         "recommendations",
-        "support",
     }
 )
 

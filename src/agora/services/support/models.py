@@ -18,6 +18,7 @@ one (NULLs never collide on SQLite, PostgreSQL or MariaDB).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -32,8 +33,8 @@ SUBJECT_LENGTH = 200
 
 OPEN = "open"
 CLOSED = "closed"
-CUSTOMER = "customer"
-AGENT = "agent"
+CUSTOMER: Final = "customer"
+AGENT: Final = "agent"
 
 
 class Base(DeclarativeBase):

@@ -19,23 +19,18 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.support import EXCERPT_LENGTH, MESSAGE_POSTED
+from agora.contracts.support import EXCERPT_LENGTH, AuthorRole, MessagePosted
 from agora.platform.auth import Subject
 from agora.platform.db.types import iso_utc, utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError
-from agora.platform.http.pagination import CursorCodec
-from agora.platform.messaging import EventWriter
+from agora.platform.http.pagination import Cursors
+from agora.platform.messaging import Outbox
 from agora.services.support.auth import CUSTOMER_ROLE, is_agent
 from agora.services.support.models import AGENT, CUSTOMER, OPEN, Conversation, Message
 from agora.services.support.repository import SupportRepository
 
 CURSOR_CONVERSATIONS = "support.conversations"
 CURSOR_MESSAGES = "support.messages"
-
-
-class InvalidCursorError(ServiceError):
-    status = 400
-    field = "cursor"
 
 
 class ConversationNotFoundError(NotFoundError):
@@ -92,7 +87,7 @@ def message_document(message: Message) -> dict[str, Any]:
     }
 
 
-def side_of(subject: Subject) -> str:
+def side_of(subject: Subject) -> AuthorRole:
     """Which reader side the caller is: ``agent`` (support, admin) or ``customer``."""
     return AGENT if is_agent(subject) else CUSTOMER
 
@@ -112,7 +107,7 @@ def _text_claim(claims: dict[str, Any], *names: str, limit: int) -> str | None:
 
 
 class SupportService:
-    def __init__(self, session: AsyncSession, *, events: EventWriter, viewer: Subject) -> None:
+    def __init__(self, session: AsyncSession, *, events: Outbox, viewer: Subject) -> None:
         self.session = session
         self.events = events
         self.viewer = viewer
@@ -163,28 +158,25 @@ class SupportService:
             return existing, False
         return conversation, True
 
-    async def page(self, *, status: str | None, limit: int, cursor: str | None, codec: CursorCodec) -> Page:
+    async def page(self, *, status: str | None, limit: int, cursor: str | None, cursors: Cursors) -> Page:
+        """Newest activity first; a refused cursor is the chassis's 422 naming ``query.cursor``."""
         owner = "*" if self.agent else self.viewer.id
-        after = _conversation_position(codec, cursor, owner, status) if cursor is not None else None
+        scope = {"u": owner, "s": status}
+        after = cursors.decode(cursor, tuple[datetime, str], of=CURSOR_CONVERSATIONS, **scope)
         rows = await self.repository.page(self.viewer.id, agent=self.agent, status=status, after=after, limit=limit + 1)
-        items = [for_viewer(conversation_document(row), self.viewer) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            key = [iso_utc(last.updated_at), last.id]
-            next_cursor = codec.encode({"l": CURSOR_CONVERSATIONS, "u": owner, "s": status, "k": key})
-        return Page(items, next_cursor)
+        shown, next_cursor = cursors.page(
+            rows, limit, lambda row: (iso_utc(row.updated_at), row.id), of=CURSOR_CONVERSATIONS, **scope
+        )
+        return Page([for_viewer(conversation_document(row), self.viewer) for row in shown], next_cursor)
 
-    async def messages(self, conversation_id: str, *, limit: int, cursor: str | None, codec: CursorCodec) -> Page:
+    async def messages(self, conversation_id: str, *, limit: int, cursor: str | None, cursors: Cursors) -> Page:
         """The history, oldest first; ``next_cursor`` continues after the last message returned."""
         await self.conversation(conversation_id)
-        after = _message_position(codec, cursor, conversation_id) if cursor is not None else 0
-        rows = await self.repository.messages(conversation_id, after_seq=after, limit=limit + 1)
-        items = [message_document(row) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            next_cursor = codec.encode({"l": CURSOR_MESSAGES, "c": conversation_id, "k": rows[limit - 1].seq})
-        return Page(items, next_cursor)
+        after = cursors.decode(cursor, tuple[int], of=CURSOR_MESSAGES, c=conversation_id)
+        after_seq = after[0] if after is not None else 0
+        rows = await self.repository.messages(conversation_id, after_seq=after_seq, limit=limit + 1)
+        shown, next_cursor = cursors.page(rows, limit, lambda row: (row.seq,), of=CURSOR_MESSAGES, c=conversation_id)
+        return Page([message_document(row) for row in shown], next_cursor)
 
     async def post(self, conversation_id: str, body: str) -> Posted:
         """Stores a message (``body`` already validated) and its ``support.message.posted`` event."""
@@ -206,17 +198,17 @@ class SupportService:
         self.session.add(message)
         await self.session.flush()
         await self.session.refresh(conversation)
-        data = {
-            "conversation_id": conversation.id,
-            "message_id": message.id,
-            "seq": seq,
-            "customer_id": conversation.customer_id,
-            "author_id": self.viewer.id,
-            "author_role": role,
-            "excerpt": body[:EXCERPT_LENGTH],
-            "created_at": iso_utc(now),
-        }
-        await self.events.add(self.session, MESSAGE_POSTED, data, subject=conversation.id, key=conversation.id)
+        event = MessagePosted(
+            conversation_id=conversation.id,
+            message_id=message.id,
+            seq=seq,
+            customer_id=conversation.customer_id,
+            author_id=self.viewer.id,
+            author_role=role,
+            excerpt=body[:EXCERPT_LENGTH],
+            created_at=now,
+        )
+        await self.events.add(self.session, event, subject=conversation.id, key=conversation.id)
         return Posted(message_document(message), conversation_document(conversation))
 
     async def read(self, conversation_id: str) -> dict[str, Any]:
@@ -234,33 +226,9 @@ class SupportService:
         return conversation_document(conversation)
 
 
-def _conversation_position(codec: CursorCodec, cursor: str, owner: str, status: str | None) -> tuple[datetime, str]:
-    position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
-    key = position.get("k")
-    if position.get("l") != CURSOR_CONVERSATIONS or position.get("u") != owner or position.get("s") != status:
-        raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str)):
-        raise InvalidCursorError("The cursor is invalid.")
-    try:
-        return datetime.fromisoformat(key[0].replace("Z", "+00:00")), key[1]
-    except ValueError:
-        raise InvalidCursorError("The cursor is invalid.") from None
-
-
-def _message_position(codec: CursorCodec, cursor: str, conversation_id: str) -> int:
-    position = codec.decode(cursor)
-    key = position.get("k")
-    if position.get("l") != CURSOR_MESSAGES or position.get("c") != conversation_id:
-        raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-    if not isinstance(key, int) or isinstance(key, bool) or key < 0:
-        raise InvalidCursorError("The cursor is invalid.")
-    return key
-
-
 __all__ = [
     "ConversationClosedError",
     "ConversationNotFoundError",
-    "InvalidCursorError",
     "NotACustomerError",
     "Page",
     "Posted",

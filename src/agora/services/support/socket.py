@@ -41,14 +41,15 @@ from agora.platform.auth.cookies import ACCESS_COOKIE
 from agora.platform.connections import TooManyConnections
 from agora.platform.db import unit_of_work
 from agora.platform.errors import ServiceError
+from agora.platform.http.deps import Context
 from agora.platform.http.problems import ProblemError
 from agora.platform.ratelimit import RateLimited
 from agora.platform.service import ServiceContext
 from agora.services.support.auth import CUSTOMER_ROLE, is_agent
 from agora.services.support.metrics import open_websockets, sockets_refused_total
+from agora.services.support.runtime import Runtime, SupportRuntime, conversation_topic
 from agora.services.support.schemas import MessageIn
 from agora.services.support.service import SupportService, conversation_document, for_viewer, side_of
-from agora.services.support.wiring import Runtime, conversation_topic, runtime_of
 
 log = structlog.get_logger(__name__)
 
@@ -103,10 +104,12 @@ def error_frame(field: str | None, detail: str, *, ref: Any = None, **extra: Any
 class Connection:
     """One open socket: its caller, its subscriptions (one forwarding task each), one writer at a time."""
 
-    def __init__(self, websocket: WebSocket, context: ServiceContext, subject: Subject) -> None:
+    def __init__(
+        self, websocket: WebSocket, context: ServiceContext, runtime: SupportRuntime, subject: Subject
+    ) -> None:
         self.websocket = websocket
         self.context = context
-        self.runtime: Runtime = runtime_of(context)
+        self.runtime = runtime
         self.subject = subject
         self.agent = is_agent(subject)
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
@@ -197,7 +200,7 @@ class Connection:
         return value
 
     def _service(self, session: Any) -> SupportService:
-        return SupportService(session, events=self.context.outbox, viewer=self.subject)
+        return SupportService(session, events=self.runtime.outbox, viewer=self.subject)
 
     async def subscribe(self, frame: dict[str, Any], ref: Any) -> None:
         value = frame.get("conversation_id")
@@ -267,11 +270,10 @@ class Connection:
         if len(body) > limit:
             raise InvalidFrameError(f"A message has at most {limit} characters.", field="body")
         await self.runtime.rate_limit.hit(self.subject.id)
-        async with unit_of_work(self.context.sessions) as session:
+        # committed (and the relay woken for its support.message.posted event) when the block ends
+        async with unit_of_work(self.context) as session:
             posted = await self._service(session).post(conversation_id, body)
-            await session.commit()
-        self.context.relay.notify()  # its support.message.posted event waits in the outbox
-        self.runtime.posted(posted)
+        self.runtime.pushes.posted(posted)
         reply = {
             "type": protocol.FRAME_SENT,
             "message": posted.message,
@@ -283,11 +285,10 @@ class Connection:
 
     async def read(self, frame: dict[str, Any], ref: Any) -> None:
         conversation_id = self._conversation_id(frame)
-        async with unit_of_work(self.context.sessions) as session:
+        async with unit_of_work(self.context) as session:
             document = await self._service(session).read(conversation_id)
-            await session.commit()
         side = side_of(self.subject)
-        self.runtime.read(document, side)
+        self.runtime.pushes.read(document, side)
         reply = {
             "type": protocol.FRAME_READ,
             "conversation_id": conversation_id,
@@ -318,9 +319,12 @@ async def _authenticate(websocket: WebSocket, context: ServiceContext) -> Subjec
     return subject
 
 
-async def serve_socket(websocket: WebSocket) -> None:
-    context: ServiceContext = websocket.state.context
-    settings = runtime_of(context).settings
+router = APIRouter()
+
+
+@router.websocket("/ws", name="support_socket")
+async def support_socket(websocket: WebSocket, context: Context, runtime: Runtime) -> None:
+    settings = runtime.settings
     origin = websocket.headers.get("origin")
     if not origin_allowed(origin, websocket.headers.get("host"), settings.socket_allowed_origins):
         log.warning("support_socket_origin_refused", origin=origin[:200] if origin else None)
@@ -332,12 +336,12 @@ async def serve_socket(websocket: WebSocket) -> None:
         await websocket.close(subject, "sign in again" if subject == protocol.CLOSE_UNAUTHENTICATED else "forbidden")
         return
     try:
-        slot = runtime_of(context).sockets.acquire(subject.id)
+        slot = runtime.sockets.acquire(subject.id)
     except TooManyConnections as exc:
         sockets_refused_total.labels(exc.scope).inc()
         await websocket.close(protocol.CLOSE_TRY_AGAIN_LATER, f"too many open sockets ({exc}); try again later")
         return
-    connection = Connection(websocket, context, subject)
+    connection = Connection(websocket, context, runtime, subject)
     open_websockets.inc()
     expires = subject.claims.get("exp")
     lifetime = float(expires) - time.time() if isinstance(expires, int | float) else None
@@ -352,9 +356,3 @@ async def serve_socket(websocket: WebSocket) -> None:
         slot.release()
         open_websockets.dec()
         await connection.stop()
-
-
-def add_socket_route(router: APIRouter) -> None:
-    @router.websocket("/ws", name="support_socket")
-    async def support_socket(websocket: WebSocket) -> None:
-        await serve_socket(websocket)
