@@ -114,13 +114,17 @@ def test_the_dev_minio_takes_the_credentials_media_signs_with() -> None:
     """MinIO's defaults (minioadmin) would refuse every upload signed with the agora-s3 secret."""
     docs = render("dev")
     (minio,) = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "minio"]
-    env = {
-        v["name"]: v.get("valueFrom", {}).get("secretKeyRef")
-        for v in minio["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
+    pod = minio["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {v["name"]: v.get("value") for v in container["env"]}
     read_by_media = set(k8s.MINIO_CREDENTIALS.values())
-    assert {env["MINIO_ROOT_USER"]["key"], env["MINIO_ROOT_PASSWORD"]["key"]} == read_by_media
-    assert {env["MINIO_ROOT_USER"]["name"], env["MINIO_ROOT_PASSWORD"]["name"]} == {"agora-s3"}
+    # as files of the agora-s3 secret (MinIO's *_FILE variables), never as environment values
+    files = {env["MINIO_ROOT_USER_FILE"], env["MINIO_ROOT_PASSWORD_FILE"]}
+    assert files == {f"{k8s.MINIO_SECRETS}/{key}" for key in read_by_media}
+    assert "MINIO_ROOT_USER" not in env and "MINIO_ROOT_PASSWORD" not in env
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == k8s.MINIO_SECRETS]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["projected"]["sources"] == [{"secret": {"name": "agora-s3"}}]
     sealed = next(d for d in docs if d["kind"] == "SealedSecret" and d["metadata"]["name"] == "agora-s3")
     assert read_by_media <= set(sealed["spec"]["encryptedData"])
 

@@ -1185,6 +1185,9 @@ MINIO_CREDENTIALS = {
     "MINIO_ROOT_USER": "AGORA_MEDIA_S3_ACCESS_KEY_ID",
     "MINIO_ROOT_PASSWORD": "AGORA_MEDIA_S3_SECRET_ACCESS_KEY",
 }
+#: where the dev MinIO finds them as files (MinIO reads ``MINIO_ROOT_USER_FILE`` and
+#: ``MINIO_ROOT_PASSWORD_FILE``): secrets as files, never environment values (checkov CKV_K8S_35)
+MINIO_SECRETS = "/run/secrets/minio"
 
 
 def _store_statefulset(
@@ -1210,14 +1213,18 @@ def _store_statefulset(
         container["args"] = args
     if name == "minio":  # its root credentials are the ones media signs with: the agora-s3 secret's
         container["env"] += [
-            {"name": variable, "valueFrom": {"secretKeyRef": {"name": "agora-s3", "key": key}}}
+            {"name": f"{variable}_FILE", "value": f"{MINIO_SECRETS}/{key}"}
             for variable, key in MINIO_CREDENTIALS.items()
         ]
+        container["volumeMounts"].append({"name": "secrets", "mountPath": MINIO_SECRETS, "readOnly": True})
     if name == "postgres":  # one database and one role per service, as in compose
         container["volumeMounts"].append({"name": "init", "mountPath": "/docker-entrypoint-initdb.d", "readOnly": True})
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}, {"name": "run", "emptyDir": {}}]
     if name == "postgres":
         volumes.append({"name": "init", "configMap": {"name": "postgres-init"}})
+    if name == "minio":
+        secret = {"defaultMode": 0o440, "sources": [{"secret": {"name": "agora-s3"}}]}
+        volumes.append({"name": "secrets", "projected": secret})
     docs: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",
