@@ -39,7 +39,7 @@ from agora.services.recommendations.handlers import CONSUMER
 from agora.services.recommendations.models import CoPurchase, PaidOrder, Popularity, UserPurchase
 from agora.services.recommendations.models import OrderLine as OrderLineRow
 from agora.services.recommendations.models import Product as ProductRow
-from agora.services.recommendations.state import refresh_similarity
+from agora.services.recommendations.runtime import recommendations_runtime
 
 API = "/api/recommendations"
 DEADLINE_SECONDS = 30.0
@@ -166,7 +166,7 @@ class Recommender:
         await eventually(seen, what=f"{envelope.type} seen as a duplicate", within=DEADLINE_SECONDS)
 
     async def refresh(self) -> None:
-        await refresh_similarity(self.context, force=True)
+        await recommendations_runtime(self.context).refresh(force=True)
 
     async def for_product(self, product_id: str, **params: Any) -> list[tuple[str, str]]:
         response = await self.client.get(f"{API}/products/{product_id}", params=params)

@@ -4,6 +4,7 @@ cold start is popular in the category, a repeated event counts once, rebuild equ
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import uuid
 from dataclasses import dataclass, replace
@@ -14,8 +15,8 @@ from sqlalchemy import delete
 from agora.platform.runtime import service_context
 from agora.services.recommendations.models import CoPurchase
 from agora.services.recommendations.rebuild import rebuild
+from agora.services.recommendations.runtime import recommendations_runtime
 from agora.services.recommendations.similarity import SimilarityHolder
-from agora.services.recommendations.state import EXTRA_KEY
 
 from .conftest import Item, Recommender, created, deleted, new_id, newer, paid, updated
 
@@ -100,8 +101,9 @@ async def test_without_scikit_learn_similar_is_left_out_and_the_rest_answers(
     # as in the common container image, which leaves the ml extra out: importing it fails
     for name in ("numpy", "sklearn"):
         monkeypatch.setitem(sys.modules, name, None)
-    kept = recommender.context.extras[EXTRA_KEY]
-    recommender.context.extras[EXTRA_KEY] = holder = SimilarityHolder()  # a process that has built nothing
+    kept = recommendations_runtime(recommender.context)
+    holder = SimilarityHolder()  # a process that has built nothing
+    recommender.context.runtime = dataclasses.replace(kept, similarity=holder)
     try:
         await recommender.refresh()
         assert holder.built and holder.without_ml and len(holder.model) == 0
@@ -112,7 +114,7 @@ async def test_without_scikit_learn_similar_is_left_out_and_the_rest_answers(
         assert pad and {reason for _, reason in pad} == {POPULAR}
         assert {reason for _, reason in await recommender.for_user(camp.users["A"], limit=10)} <= {BT, POPULAR}
     finally:
-        recommender.context.extras[EXTRA_KEY] = kept
+        recommender.context.runtime = kept
 
 
 async def test_limit_cuts_the_list(recommender: Recommender, camp: Camp) -> None:

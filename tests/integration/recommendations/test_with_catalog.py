@@ -21,7 +21,7 @@ from agora.services import catalog, recommendations
 from agora.services.catalog.models import Product as CatalogProduct
 from agora.services.recommendations import metrics
 from agora.services.recommendations.models import Product
-from agora.services.recommendations.state import holder_of
+from agora.services.recommendations.runtime import recommendations_runtime
 
 from .conftest import bearer
 
@@ -65,13 +65,13 @@ async def test_the_seeded_catalog_is_indexed_and_similar_products_are_alike(
     assert len(ids) >= 100
 
     async def indexed() -> bool:
-        holder = holder_of(context)
+        holder = recommendations_runtime(context).similarity
         return holder.watermark is not None and holder.watermark.products >= len(ids) and len(holder.model) >= len(ids)
 
     await eventually(indexed, what="the seeded catalog in the similarity model", within=DEADLINE_SECONDS)
     async with context.sessions() as session:
         assert int(await session.scalar(select(func.count()).select_from(Product)) or 0) == len(ids)
-    builds = holder_of(context).builds
+    builds = recommendations_runtime(context).similarity.builds
     assert builds <= len(ids) // 2  # debounced: not one build per product event
 
     served_before = metrics.served_total.labels("similar")._value.get()

@@ -28,7 +28,6 @@ NOT_YET_CONVERTED = frozenset(
         "cart",
         "media",
         "orders",
-        "recommendations",
     }
 )
 

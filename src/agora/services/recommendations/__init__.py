@@ -12,9 +12,10 @@ from pathlib import Path
 
 from agora.platform.faults import RECOMMENDATION_ERRORS
 from agora.platform.service import ServiceSpec
-from agora.services.recommendations.endpoints import build_router
+from agora.services.recommendations.endpoints import router
 from agora.services.recommendations.handlers import consumers
 from agora.services.recommendations.models import metadata
+from agora.services.recommendations.runtime import start
 from agora.services.recommendations.settings import RecommendationsSettings
 from agora.services.recommendations.tasks import periodic
 
@@ -22,7 +23,8 @@ spec = ServiceSpec(
     name="recommendations",
     title="Agora recommendations",
     settings_cls=RecommendationsSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from agora.platform.db import unit_of_work
+from agora.services.recommendations.runtime import recommendations_runtime
 from agora.services.recommendations.service import RecommendationsService
-from agora.services.recommendations.state import holder_of, refresh_similarity
 
 if TYPE_CHECKING:
     from agora.platform.service import ServiceContext
@@ -24,10 +24,10 @@ log = structlog.get_logger(__name__)
 
 async def rebuild(context: ServiceContext) -> dict[str, int]:
     """Returns how many orders were replayed and rows written per derived table, plus model size."""
-    async with unit_of_work(context.sessions) as session:
+    async with unit_of_work(context) as session:
         counts = await RecommendationsService(session).rebuild()
-        await session.commit()
-    await refresh_similarity(context, force=True)
-    counts["similarity_products"] = len(holder_of(context).model)
+    runtime = recommendations_runtime(context)
+    await runtime.refresh(force=True)
+    counts["similarity_products"] = len(runtime.similarity.model)
     log.info("recommendations_rebuilt", **counts)
     return counts

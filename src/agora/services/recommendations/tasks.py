@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from agora.platform.tasks import PeriodicTask
-from agora.services.recommendations.settings import RecommendationsSettings
-from agora.services.recommendations.state import refresh_similarity
+from agora.services.recommendations.runtime import recommendations_runtime
 
 if TYPE_CHECKING:
     from agora.platform.service import ServiceContext
@@ -24,13 +23,12 @@ REFRESH_TASK = "recommendations.refresh_similarity"
 
 
 def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
-    settings = context.settings
-    assert isinstance(settings, RecommendationsSettings)
+    runtime = recommendations_runtime(context)
 
     async def refresh() -> bool:
         # shielded: a stop (cancellation) waits for the run to finish instead of cutting a statement
         # short, which could leave a connection un-returned (aiomysql) while the engine is disposed
-        run = asyncio.create_task(refresh_similarity(context))
+        run = asyncio.create_task(runtime.refresh())
         try:
             return await asyncio.shield(run)
         except asyncio.CancelledError:
@@ -38,4 +36,4 @@ def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
                 await run
             raise
 
-    return (PeriodicTask(REFRESH_TASK, settings.model_refresh_seconds, refresh),)
+    return (PeriodicTask(REFRESH_TASK, runtime.settings.model_refresh_seconds, refresh),)
