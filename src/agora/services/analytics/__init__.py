@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora.platform.service import ServiceSpec
-from agora.services.analytics.endpoints import build_router
+from agora.services.analytics.endpoints import router
 from agora.services.analytics.handlers import consumers
 from agora.services.analytics.models import metadata
+from agora.services.analytics.runtime import start
 from agora.services.analytics.seed import seed
 from agora.services.analytics.settings import AnalyticsSettings
 
@@ -22,7 +23,8 @@ spec = ServiceSpec(
     name="analytics",
     title="Agora analytics",
     settings_cls=AnalyticsSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     seed=seed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from agora.platform.db import Session, after_commit
 from agora.platform.db.types import utcnow
@@ -13,8 +13,8 @@ from agora.services.analytics import schemas
 from agora.services.analytics.auth import Admin, OptionalSubject, Staff
 from agora.services.analytics.metrics import events_total
 from agora.services.analytics.models import VIEW
+from agora.services.analytics.runtime import Runtime
 from agora.services.analytics.service import MAX_TOP, AnalyticsService
-from agora.services.analytics.settings import AnalyticsSettings
 
 PREFIX = "/api/analytics"
 
@@ -64,68 +64,64 @@ Fewer than 20 orders in the period is a 422 naming `from`. Where scikit-learn is
 """
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["analytics"])
+router = APIRouter(prefix=PREFIX, tags=["analytics"])
 
-    @router.post(
-        "/events",
-        status_code=202,
-        response_model=schemas.EventAccepted,
-        responses={422: {}},
-        summary="Record a storefront event (product_view); anonymous visitors allowed",
-        dependencies=[Depends(require_json)],
+
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=schemas.EventAccepted,
+    responses={422: {}},
+    summary="Record a storefront event (product_view); anonymous visitors allowed",
+    dependencies=[Depends(require_json)],
+)
+async def record_event(
+    session: Session, subject: OptionalSubject, body: schemas.BehaviourEvent
+) -> schemas.EventAccepted:
+    user_id = subject.id if subject is not None else None
+    await AnalyticsService(session).record_activity(VIEW, body.product_id, user_id, utcnow())
+    after_commit(session, lambda: events_total.labels(body.type).inc())
+    return schemas.EventAccepted()
+
+
+@router.get(
+    "/orders/summary",
+    responses={401: {}, 403: {}, 422: {}},
+    summary="Revenue per day and currency, average order value, top products, conversion funnel",
+    description=SUMMARY_DESCRIPTION,
+)
+async def summary(
+    session: Session,
+    _staff: Staff,
+    start: Annotated[schemas.Day | None, Query(alias="from", description="First day (YYYY-MM-DD, UTC).")] = None,
+    end: Annotated[schemas.Day | None, Query(alias="to", description="Last day, inclusive (YYYY-MM-DD, UTC).")] = None,
+    top: Annotated[int, Query(ge=1, le=MAX_TOP, description="How many top products.")] = 10,
+) -> dict[str, Any]:
+    return await AnalyticsService(session).summary(start, end, top=top)
+
+
+@router.post(
+    "/ml/predict",
+    response_model=schemas.PredictResponse,
+    responses={401: {}, 403: {}, 404: {}, 422: {}},
+    summary="Demand forecast per product (Holt's exponential smoothing, 95% interval)",
+    description=PREDICT_DESCRIPTION,
+    dependencies=[Depends(require_json)],
+)
+async def predict(runtime: Runtime, session: Session, _admin: Admin, body: schemas.PredictRequest) -> dict[str, Any]:
+    return await AnalyticsService(session).predict(
+        body.product_id.lower(), body.horizon_days, history_days=runtime.settings.forecast_history_days
     )
-    async def record_event(
-        session: Session, subject: OptionalSubject, body: schemas.BehaviourEvent
-    ) -> schemas.EventAccepted:
-        user_id = subject.id if subject is not None else None
-        await AnalyticsService(session).record_activity(VIEW, body.product_id, user_id, utcnow())
-        after_commit(session, lambda: events_total.labels(body.type).inc())
-        return schemas.EventAccepted()
 
-    @router.get(
-        "/orders/summary",
-        responses={401: {}, 403: {}, 422: {}},
-        summary="Revenue per day and currency, average order value, top products, conversion funnel",
-        description=SUMMARY_DESCRIPTION,
-    )
-    async def summary(
-        session: Session,
-        _staff: Staff,
-        start: Annotated[schemas.Day | None, Query(alias="from", description="First day (YYYY-MM-DD, UTC).")] = None,
-        end: Annotated[
-            schemas.Day | None, Query(alias="to", description="Last day, inclusive (YYYY-MM-DD, UTC).")
-        ] = None,
-        top: Annotated[int, Query(ge=1, le=MAX_TOP, description="How many top products.")] = 10,
-    ) -> dict[str, Any]:
-        return await AnalyticsService(session).summary(start, end, top=top)
 
-    @router.post(
-        "/ml/predict",
-        response_model=schemas.PredictResponse,
-        responses={401: {}, 403: {}, 404: {}, 422: {}},
-        summary="Demand forecast per product (Holt's exponential smoothing, 95% interval)",
-        description=PREDICT_DESCRIPTION,
-        dependencies=[Depends(require_json)],
-    )
-    async def predict(
-        request: Request, session: Session, _admin: Admin, body: schemas.PredictRequest
-    ) -> dict[str, Any]:
-        settings: AnalyticsSettings = request.state.context.settings
-        return await AnalyticsService(session).predict(
-            body.product_id.lower(), body.horizon_days, history_days=settings.forecast_history_days
-        )
-
-    @router.post(
-        "/ml/analyze",
-        response_model=schemas.AnalyzeResponse,
-        response_model_by_alias=True,
-        responses={401: {}, 403: {}, 422: {}, 503: {}},
-        summary="Anomalous orders by amount and velocity (IsolationForest)",
-        description=ANALYZE_DESCRIPTION,
-        dependencies=[Depends(require_json)],
-    )
-    async def analyze(session: Session, _admin: Admin, body: schemas.AnalyzeRequest) -> dict[str, Any]:
-        return await AnalyticsService(session).analyze(body.from_, body.to, body.contamination)
-
-    return router
+@router.post(
+    "/ml/analyze",
+    response_model=schemas.AnalyzeResponse,
+    response_model_by_alias=True,
+    responses={401: {}, 403: {}, 422: {}, 503: {}},
+    summary="Anomalous orders by amount and velocity (IsolationForest)",
+    description=ANALYZE_DESCRIPTION,
+    dependencies=[Depends(require_json)],
+)
+async def analyze(session: Session, _admin: Admin, body: schemas.AnalyzeRequest) -> dict[str, Any]:
+    return await AnalyticsService(session).analyze(body.from_, body.to, body.contamination)

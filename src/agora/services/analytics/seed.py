@@ -176,9 +176,8 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 async def seed(context: ServiceContext) -> int:
     """The spec's seed hook: one transaction; returns the rows inserted (0 when already seeded)."""
-    settings = context.settings
-    assert isinstance(settings, AnalyticsSettings)
-    async with unit_of_work(context.sessions) as session:
+    settings = context.settings_as(AnalyticsSettings)
+    async with unit_of_work(context) as session:
         repository = AnalyticsRepository(session)
         if await repository.any_demo():
             return 0
@@ -186,5 +185,4 @@ async def seed(context: ServiceContext) -> int:
         await repository.bulk(OrderFact.__table__, rows["orders"])
         await repository.bulk(OrderFactLine.__table__, rows["lines"])
         await repository.bulk(Activity.__table__, rows["activity"])
-        await session.commit()
     return sum(len(value) for value in rows.values())
