@@ -21,6 +21,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from agora.platform.settings import Mode, PlatformSettings, load_settings
+from agora.serving import DEFAULT_HOST, CommandError, serve_spec
+from agora.serving import platform_settings as _platform
+from agora.serving import require_real_broker as _require_real_broker
+from agora.serving import serve_app as _serve
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -53,24 +57,8 @@ def _print_table(table: Table) -> None:
 
 T = TypeVar("T")
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 FIRST_SERVICE_PORT = 8101
-
-
-class CommandError(Exception):
-    """A failure the user can fix; printed as one line."""
-
-
-def _platform(data_dir: Path | None = None, **overrides: Any) -> PlatformSettings:
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    platform = load_settings(PlatformSettings, **overrides)
-    from agora.platform.observability.logging import configure_logging
-
-    # before anything logs (migrations, seeding): every line on stdout is JSON from the start
-    configure_logging(level=platform.log_level, json=platform.log_json, service="agora")
-    return platform
 
 
 def _specs(names: Sequence[str] | None = None) -> list[Any]:
@@ -152,62 +140,6 @@ async def _publish_seed_events(specs: Sequence[Any], platform: PlatformSettings)
         await transport.close()
 
 
-def _serve(asgi_app: Any, host: str, port: int, platform: PlatformSettings, *, edge: bool) -> None:
-    """``edge``: this process faces clients directly (``agora up``, the front proxy), so a
-    client's X-Forwarded-For is not believed; a service behind the front or an ingress trusts
-    the forwarding header from ``AGORA_TRUSTED_PROXIES`` only."""
-    import uvicorn
-
-    from agora.platform.observability.logging import configure_logging
-
-    configure_logging(level=platform.log_level, json=platform.log_json, service="agora")
-    config = uvicorn.Config(
-        asgi_app,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,  # the chassis writes one structured access line per request
-        timeout_graceful_shutdown=int(platform.shutdown_grace_seconds),
-        server_header=False,
-        lifespan="on",
-        proxy_headers=not edge,
-        forwarded_allow_ips=platform.trusted_proxies,
-    )
-    # spans still batched are flushed by each service's lifespan on the way out
-    signal.signal(signal.SIGTERM, _exit_cleanly)
-    _Server(config).run()
-
-
-def _exit_cleanly(signum: int, frame: Any) -> None:
-    """SIGTERM outside the server loop. uvicorn catches the stop signal, shuts down gracefully,
-    then raises the signal again: with the default action that ends the process as "killed by
-    SIGTERM" (status 143 in a container, a failure to orchestrators). This handler turns that
-    second signal, and one arriving before the server runs, into a clean exit (status 0)."""
-    raise SystemExit(0)
-
-
-def _stopping_server_class() -> type[Any]:
-    import uvicorn
-
-    from agora.platform import stopping
-
-    class StoppingServer(uvicorn.Server):
-        """Tells open streams (SSE, WebSockets) to end as soon as the stop signal arrives, so the
-        graceful shutdown waits for requests in flight, not for browser tabs."""
-
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            stopping.announce()
-            super().handle_exit(sig, frame)
-
-    return StoppingServer
-
-
-def _Server(config: Any) -> Any:
-    return _stopping_server_class()(config)
-
-
 Port = Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")]
 Host = Annotated[
     str,
@@ -275,16 +207,6 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _require_real_broker(platform: PlatformSettings) -> None:
-    """Distributed mode refuses the in-process broker: each process would have its own, and no
-    event would ever reach another service (catalog's products would never become stock)."""
-    if platform.broker_url.split(":", 1)[0] in ("memory", ""):
-        raise CommandError(
-            "distributed mode needs a real broker: set AGORA_BROKER_URL (e.g. nats://127.0.0.1:4222, "
-            "redis://127.0.0.1:6379/0, kafka://127.0.0.1:9092); memory:// cannot carry events between processes"
-        )
-
-
 def _pool_sizes(specs: Sequence[Any], platform: PlatformSettings) -> dict[str, int]:
     """Each service's share of the connection budget on its database server (see
     ``agora.platform.db.pools``), told on the console per server."""
@@ -340,7 +262,7 @@ def prepare_distributed(
 def _up_distributed(
     names: Sequence[str], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
 ) -> None:
-    from agora.platform.runtime import create_front_app
+    from agora.platform.front import create_front_app
     from agora.supervisor import Supervisor
 
     taken = [p for p in range(first_port, first_port + len(names)) if p == port or not _port_free(p)]
@@ -434,18 +356,8 @@ def serve(
     migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")] = True,
 ) -> None:
     """Run one service in its own process."""
-    from agora.platform.http.app import create_service_app
-
-    platform = _platform(data_dir)
-    if platform.mode is Mode.distributed:
-        _require_real_broker(platform)
     (spec,) = _specs([service])
-    settings = load_settings(spec.settings_cls)
-    if migrate:
-        from agora.platform.runtime import migrate_service
-
-        _run(lambda: migrate_service(spec, platform, settings))
-    _serve(create_service_app(spec, platform, settings), host, port or settings.port, platform, edge=False)
+    serve_spec(spec, port=port, host=host, data_dir=data_dir, migrate=migrate)
 
 
 @app.command()
@@ -468,7 +380,7 @@ def front(
     """Serve the public port alone, forwarding /api/<service>/ to each service's process and every
     other path to the web's; the addresses come from AGORA_SERVICE_URLS__<SERVICE> (compose; in a
     cluster the ingress does this)."""
-    from agora.platform.runtime import create_front_app
+    from agora.platform.front import create_front_app
 
     platform = _platform()
     from agora.topology import SERVICE_NAMES

@@ -8,13 +8,18 @@ SIGINT from an operator) stays stopped: the same rule as systemd's ``Restart=on-
 the supervisor itself stops, nothing is restarted.
 
 Every exit, restart and surrender is one structured log line (``service``, ``exit_code``,
-``attempt``). Children are watched by polling ``Popen.poll`` from the front's event loop: a
-blocking ``wait`` per child would need a thread each, and a restart half a second late is fine.
+``attempt``). The front's event loop learns of an exit from a pidfd per child (Linux 5.3+: the
+descriptor turns readable when the process ends), so an idle set wakes the supervisor for
+nothing: it sleeps until a child exits or a backoff ends. Where pidfds are missing it polls
+``Popen.poll`` every ``POLL_INTERVAL`` instead (a blocking ``wait`` per child would need a thread
+each).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -61,12 +66,56 @@ class Supervisor:
         self._spawn = spawn
         self.children = [Child(name, command, spawn(command)) for name, command in commands.items()]
         self.stopping = False
+        self._changed: asyncio.Event | None = None
+        self._pidfds: dict[int, int] = {}  # pid -> its pidfd, watched by the event loop
 
     async def watch(self) -> None:
-        """Runs until cancelled or :meth:`stop` is called."""
-        while not self.stopping:
-            self.check(time.monotonic())
-            await asyncio.sleep(POLL_INTERVAL)
+        """Runs until cancelled or :meth:`stop` is called: looks at the children when one exits
+        or a restart is due, else sleeps (see the module docstring)."""
+        self._changed = asyncio.Event()
+        try:
+            while not self.stopping:
+                now = time.monotonic()
+                self.check(now)
+                followed = all(self._follow(child.process) for child in self.children if not child.done)
+                due = [child.restart_at for child in self.children if child.restart_at is not None]
+                timeout = max(0.0, min(due) - now) if due else None
+                if not followed:  # no pidfd here: poll
+                    timeout = POLL_INTERVAL if timeout is None else min(timeout, POLL_INTERVAL)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+                self._changed.clear()
+        finally:
+            self._unfollow_all()
+
+    def _follow(self, process: subprocess.Popen[bytes]) -> bool:
+        """Has the event loop wake :meth:`watch` when ``process`` ends; False without pidfds."""
+        if process.pid in self._pidfds:
+            return True
+        if process.returncode is not None or not hasattr(os, "pidfd_open"):
+            return process.returncode is not None
+        try:
+            pidfd = os.pidfd_open(process.pid)
+        except OSError:  # an old kernel, or the process is already reaped
+            return False
+        self._pidfds[process.pid] = pidfd
+        asyncio.get_running_loop().add_reader(pidfd, self._ended, process.pid)
+        return True
+
+    def _ended(self, pid: int) -> None:
+        pidfd = self._pidfds.pop(pid, None)
+        if pidfd is not None:
+            asyncio.get_running_loop().remove_reader(pidfd)
+            os.close(pidfd)
+        if self._changed is not None:
+            self._changed.set()
+
+    def _unfollow_all(self) -> None:
+        loop = asyncio.get_running_loop()
+        for pidfd in self._pidfds.values():
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+        self._pidfds.clear()
 
     def check(self, now: float) -> None:
         """One look at every child: note new exits, restart those whose backoff has passed."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -125,3 +128,47 @@ def test_nothing_is_restarted_while_stopping(spawn: Spawner) -> None:
         supervisor.check(now=1e6)
     assert logs == [] and len(spawn.started) == 2
     assert [process.poll() for process in spawn.started] == [-signal.SIGTERM, -signal.SIGTERM]
+
+
+async def test_watch_restarts_a_killed_service_without_being_polled(
+    spawn: Spawner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event loop hears of the exit (a pidfd per child): the supervisor looks at its children
+    when one ends or a backoff is over, and sleeps otherwise (an idle set costs no CPU)."""
+    if not hasattr(os, "pidfd_open"):
+        pytest.skip("no pidfd_open here: the supervisor polls instead")
+    supervisor = Supervisor({"payments": SLEEPER, "ads": SLEEPER}, spawn)
+    looks = 0
+    check = supervisor.check
+
+    def counting_check(now: float) -> None:
+        nonlocal looks
+        looks += 1
+        check(now)
+
+    monkeypatch.setattr(supervisor, "check", counting_check)
+    restarted_event = asyncio.Event()
+    restart = supervisor._restart
+
+    def noting_restart(child: object, now: float) -> None:
+        restart(child, now)  # type: ignore[arg-type]
+        restarted_event.set()
+
+    monkeypatch.setattr(supervisor, "_restart", noting_restart)
+    watching = asyncio.create_task(supervisor.watch())
+    try:
+        await asyncio.sleep(1.0)  # idle: nothing to look at after the first look
+        assert looks == 1
+        first = supervisor.children[0].process
+        first.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(restarted_event.wait(), timeout=20)
+        restarted = supervisor.children[0].process
+        assert restarted is not first and restarted.poll() is None
+        assert looks <= 4, "an exit, then its backoff: a few looks, not a poll loop"
+    finally:
+        supervisor.stopping = True
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+        supervisor.stop(grace=5)
+    assert supervisor._pidfds == {}

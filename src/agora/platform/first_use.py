@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from agora.platform import redis_channel
+from agora.platform.imports import import_redis
 from agora.platform.service import ServiceContext
 from agora.platform.settings import PlatformSettings
 
@@ -51,13 +52,12 @@ def redis_for(platform: PlatformSettings) -> Redis | None:
     """A client of ``AGORA_REDIS_URL`` with the chassis's timeouts, or None when it is not set."""
     if not platform.redis_url:
         return None
-    from redis.asyncio import Redis
-
-    return Redis.from_url(
+    client: Redis = import_redis().Redis.from_url(
         platform.redis_url,
         socket_timeout=redis_channel.TIMEOUT_SECONDS,
         socket_connect_timeout=redis_channel.TIMEOUT_SECONDS,
     )
+    return client
 
 
 def redis_readiness(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:

@@ -2,7 +2,9 @@
 
 Several libraries import extras when they are available, at import, and keep them for the life
 of the process: nats-py its WebSocket transport (aiohttp, ~15 MiB resident), httpx its command-
-line client (click, rich, pygments) and structlog its rich tracebacks. Imported inside
+line client (click, rich, pygments), structlog its rich tracebacks, uvicorn ``watchfiles`` (for
+``--reload``) and redis-py OpenTelemetry's metrics SDK (27 modules, ~1.2 MiB, for metrics Agora
+does not turn on; see :func:`import_redis`). Imported inside
 :func:`hidden`, such a library sees the extra as not installed and goes without it. The extra
 itself stays importable afterwards for whoever really uses it (the CLI draws with rich, media
 talks to S3 through aiohttp): only the first import of the library is affected, and a process
@@ -14,6 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 
 
 @contextmanager
@@ -30,4 +33,16 @@ def hidden(*modules: str) -> Iterator[None]:
                 del sys.modules[name]
 
 
-__all__ = ["hidden"]
+def import_redis() -> ModuleType:
+    """``redis.asyncio``, imported (the first time) without OpenTelemetry's metrics SDK.
+
+    Code that talks to Redis through redis-py calls this before importing from ``redis``: the
+    processes that never talk to Redis that way do not load it at all (~6 MiB resident), and
+    those that do go without the SDK its optional metrics would use.
+    """
+    with hidden("opentelemetry.sdk.metrics"):
+        import redis.asyncio
+    return redis.asyncio
+
+
+__all__ = ["hidden", "import_redis"]

@@ -14,6 +14,8 @@ from typing import Any
 from limits.aio.storage import RedisStorage
 from limits.storage import storage_from_string
 
+from agora.platform.imports import import_redis
+
 _REDIS_SCHEMES = ("async+redis://", "async+rediss://")
 
 
@@ -25,6 +27,7 @@ class _RedisPyStorage(RedisStorage):
 def limits_storage(url: str, **options: Any) -> Any:
     """The ``limits`` storage for ``url``; Redis through redis-py (see the module docstring)."""
     if url.startswith(_REDIS_SCHEMES):
+        import_redis()  # before limits imports it: see agora.platform.imports
         return _RedisPyStorage(url, implementation="redispy", **options)
     return storage_from_string(url, **options)
 

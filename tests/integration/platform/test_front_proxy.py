@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from agora.platform.runtime import create_front_app
+from agora.platform.front import create_front_app
 from tests.support.servers import serving
 
 pytestmark = pytest.mark.backend("memory")

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image, ImageFile
 
 from agora.contracts.media import demo_image_id, image_url, is_media_id
-from agora.services.media import imaging
+from agora.services.media import formats, imaging
 from tests.integration.media.images import HTML, SVG, exif_with_orientation_and_gps, picture, png_bomb, truncated_jpeg
 
-LIMITS = imaging.Limits(max_pixels=40_000_000, max_side=10_000)
+LIMITS = formats.Limits(max_pixels=40_000_000, max_side=10_000)
 
 
 def test_truncated_images_are_never_loaded_silently() -> None:
@@ -33,7 +33,7 @@ def test_truncated_images_are_never_loaded_silently() -> None:
     ],
 )
 def test_the_type_comes_from_the_bytes(data: bytes, kind: str | None) -> None:
-    assert imaging.sniff(data) == kind
+    assert formats.sniff(data) == kind
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_the_type_comes_from_the_bytes(data: bytes, kind: str | None) -> None:
     ],
 )
 def test_refusals_say_why(data: bytes, kind: str) -> None:
-    with pytest.raises(imaging.ImageRejectedError) as refused:
+    with pytest.raises(formats.ImageRejectedError) as refused:
         imaging.process(data, LIMITS)
     assert refused.value.kind == kind
 
@@ -99,7 +99,7 @@ def test_media_references() -> None:
 
 def test_an_avatar_jpeg_is_decoded_at_reduced_scale_and_kept_at_its_side() -> None:
     data = picture(4000, 3000, seed=5)
-    avatar = imaging.Limits(max_pixels=16_000_000, max_side=8192, stored_side=1024)
+    avatar = formats.Limits(max_pixels=16_000_000, max_side=8192, stored_side=1024)
     with imaging._decoded(data, "jpeg", avatar) as decoded:
         assert decoded.size == (2000, 1500)  # half scale from the decoder: a quarter of the pixels
     processed = imaging.process(data, avatar)
@@ -111,7 +111,7 @@ def test_an_avatar_jpeg_is_decoded_at_reduced_scale_and_kept_at_its_side() -> No
 def test_thumbnails_from_a_reduced_picture_have_the_thumbnail_sizes(size: tuple[int, int]) -> None:
     image = Image.new("RGB", size, (10, 20, 30))
     made = imaging.thumbnails(image)
-    for name, box in imaging.THUMBNAILS.items():
+    for name, box in formats.THUMBNAILS.items():
         expected = image.copy()
         expected.thumbnail((box, box), Image.Resampling.LANCZOS)
         with Image.open(io.BytesIO(made[name])) as thumbnail:

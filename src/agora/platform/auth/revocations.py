@@ -17,7 +17,9 @@ The list is fed two ways (docs/architecture.md, "Sessions end everywhere"):
 * **sync**: every ``AGORA_REVOCATION_SYNC_SECONDS`` (and at start-up, when the list is empty) the
   process asks identity for every revocation still in force (:class:`RevocationSync`). That
   covers what events cannot: a replica of a service whose sibling took the event (replicas share
-  a consumer group), a process that started after the event, an event lost on the way.
+  a consumer group), a process that started after the event, an event lost on the way. The
+  services of one process (embedded mode runs fifteen) share that sync (:func:`shared_sync`):
+  one fetch per interval, merged into each service's list.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agora.platform.messaging.envelope import Envelope
 from agora.platform.messaging.transports.base import Handler, Subscription, Transport
+from agora.platform.tasks import PeriodicTask
 
 log = structlog.get_logger(__name__)
 
@@ -165,6 +168,85 @@ class RevocationSync:
         self._revocations.merge(fetched)
 
 
+class SharedSync:
+    """One :class:`RevocationSync` for every revocation list of a process that asks one identity.
+
+    Embedded mode runs fifteen services in one process, each with its own list: each asked
+    identity for the same answer every ``AGORA_REVOCATION_SYNC_SECONDS``, a request through
+    identity's whole stack and a query each time, the largest share of an idle ``agora up``'s
+    CPU. The lists that join one :class:`SharedSync` are synced together by one periodic fetch,
+    still every interval; one that joins later gets the last answer at once if it is younger
+    than an interval (alone, its first sync would have run at once). The fetch of the earliest
+    member still joined is used: they all ask the same identity.
+    """
+
+    def __init__(self, name: str, interval: float, clock: Callable[[], float]) -> None:
+        self.name = name
+        self.interval = interval
+        self._clock = clock
+        self._members: dict[RevocationList, RevocationFetcher] = {}
+        self._task: PeriodicTask | None = None
+        self._last: tuple[float, Revocations] | None = None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def join(self, revocations: RevocationList, fetch: RevocationFetcher) -> None:
+        self._members[revocations] = fetch
+        if self._last is not None and self._clock() - self._last[0] < self.interval:
+            revocations.merge(self._last[1])
+        if self._task is None:
+            self._task = PeriodicTask(self.name, self.interval, self.run)
+            self._task.start()
+
+    async def leave(self, revocations: RevocationList) -> None:
+        self._members.pop(revocations, None)
+        if not self._members and self._task is not None:
+            task, self._task = self._task, None
+            await task.stop()
+
+    async def run(self) -> None:
+        members = list(self._members.items())
+        if not members:
+            return
+        fetched_at = self._clock()
+        for revocations, _ in members:
+            revocations.prune(fetched_at)  # also while identity is away: events keep adding
+        try:
+            fetched = await members[0][1]()
+        except Exception as exc:  # identity away (or not started yet): events still arrive, retry next run
+            log.warning("revocation_sync_failed", error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            return
+        self._last = (fetched_at, fetched)
+        for revocations, _ in members:
+            revocations.merge(fetched)
+
+
+#: the shared syncs of this process, by what their members have in common (see shared_sync)
+_SHARED: dict[int, tuple[object, SharedSync]] = {}
+
+
+def shared_sync(key: object, name: str, interval: float, clock: Callable[[], float]) -> SharedSync:
+    """The :class:`SharedSync` of the services that pass the same ``key`` (the platform settings
+    they run with, one object per process or embedded app), made when the first one asks."""
+    found = _SHARED.get(id(key))
+    if found is None or found[0] is not key:
+        found = (key, SharedSync(name, interval, clock))  # holds ``key``: its id stays unique
+        _SHARED[id(key)] = found
+    return found[1]
+
+
+async def leave_shared_sync(key: object, revocations: RevocationList) -> None:
+    """``revocations`` leaves the shared sync of ``key`` (its service stops); the last one out
+    stops it."""
+    found = _SHARED.get(id(key))
+    if found is None or found[0] is not key:
+        return
+    await found[1].leave(revocations)
+    if not len(found[1]):
+        del _SHARED[id(key)]
+
+
 __all__ = [
     "REVOCATIONS_PATH",
     "SESSION_REVOKED",
@@ -175,7 +257,10 @@ __all__ = [
     "RevocationSync",
     "Revocations",
     "SessionRevoked",
+    "SharedSync",
     "UserDisabled",
     "is_revocation",
+    "leave_shared_sync",
+    "shared_sync",
     "subscribe_revocations",
 ]

@@ -30,7 +30,8 @@ from agora.platform.auth.revocations import (
     REVOCATIONS_PATH,
     RevocationFetcher,
     Revocations,
-    RevocationSync,
+    leave_shared_sync,
+    shared_sync,
     subscribe_revocations,
 )
 from agora.platform.auth.service_tokens import ServiceTokenProvider
@@ -42,10 +43,11 @@ from agora.platform.faults import FaultFlags, faults_allowed
 from agora.platform.http.admin import build_admin_router
 from agora.platform.http.clients import ServiceClient, create_service_client
 from agora.platform.http.docs import add_docs_routes
+from agora.platform.http.documents import readiness_response
 from agora.platform.http.middleware import FASTAPI_TELEMETRY, ChassisMiddleware
 from agora.platform.http.openapi import complete_document
 from agora.platform.http.pagination import CursorCodec, Cursors
-from agora.platform.http.problems import install_problem_handlers, problem_response
+from agora.platform.http.problems import install_problem_handlers
 from agora.platform.idempotency.store import IdempotencyStore
 from agora.platform.messaging import Handler, Outbox, OutboxRelay, Transport, create_transport
 from agora.platform.messaging.catchup import StartupCatchUp
@@ -57,7 +59,6 @@ from agora.platform.observability.tracing import configure_tracing, flush_tracin
 from agora.platform.peers import Peers
 from agora.platform.service import ServiceContext, ServiceSpec, context_of
 from agora.platform.settings import PlatformSettings, ServiceSettings, load_settings
-from agora.platform.tasks import PeriodicTask
 
 log = structlog.get_logger(__name__)
 
@@ -126,15 +127,16 @@ async def _replica_fanout(context: ServiceContext, stack: AsyncExitStack) -> Han
 
 async def follow_revocations(context: ServiceContext, stack: AsyncExitStack) -> None:
     """Keeps the verifier's revocation list current: identity's events (handed on to the sibling
-    replicas through Redis when configured), and the periodic sync."""
+    replicas through Redis when configured), and the periodic sync (one per process)."""
     revocations = context.token_verifier.revocations
     handler = await _replica_fanout(context, stack) or revocations.apply
     subscription = await subscribe_revocations(context.transport, context.name, handler)
     stack.push_async_callback(subscription.stop)
-    sync = RevocationSync(revocations, _revocations_fetcher(context), time.time)
-    task = PeriodicTask(f"{context.name}.revocations.sync", context.platform.revocation_sync_seconds, sync)
-    task.start()
-    stack.push_async_callback(task.stop)
+    platform = context.platform
+    shared_sync(platform, "revocations.sync", platform.revocation_sync_seconds, time.time).join(
+        revocations, _revocations_fetcher(context)
+    )
+    stack.push_async_callback(leave_shared_sync, platform, revocations)
 
 
 async def check_database(context: ServiceContext) -> None:
@@ -164,19 +166,6 @@ async def readiness(context: ServiceContext) -> dict[str, str]:
 
     results = await asyncio.gather(*(run(check) for check in checks.values()))
     return dict(zip(checks, results, strict=True))
-
-
-def readiness_response(results: dict[str, str], *, instance: str = "/readyz") -> Response:
-    failing = [name for name, state in results.items() if state != "ok"]
-    if not failing:
-        return Response(orjson.dumps({"status": "ready", "checks": results}), media_type="application/json")
-    return problem_response(
-        503,
-        title="Not ready",
-        detail=f"Unavailable: {', '.join(failing)}.",
-        instance=instance,
-        checks=results,
-    )
 
 
 @asynccontextmanager

@@ -35,6 +35,7 @@ from agora.platform.http.resilience import (
     RetryPolicy,
     retry_idempotent,
 )
+from agora.platform.http.tls import tls_context
 from agora.platform.observability.context import authorization_var, request_id_var
 from agora.platform.observability.metrics import (
     http_client_request_duration_seconds,
@@ -222,7 +223,7 @@ def create_service_client(
                 f"no URL configured for service {target!r}: set AGORA_SERVICE_URLS__{target.upper()}"
                 f"=http://host:port, or pass the app to call it in-process"
             ) from None
-        transport = httpx.AsyncHTTPTransport()
+        transport = httpx.AsyncHTTPTransport(verify=tls_context(base_url))
     http = httpx.AsyncClient(transport=transport, base_url=base_url, timeout=timeout)
     # one client serves every caller of this process: a cookie one response sets (a session, a
     # cart id) must never ride along on another caller's request, so the jar keeps nothing
@@ -236,4 +237,10 @@ def create_service_client(
     )
 
 
-__all__ = ["IN_PROCESS_CLIENT", "ServiceClient", "ServiceNotConfiguredError", "TokenProvider", "create_service_client"]
+__all__ = [
+    "IN_PROCESS_CLIENT",
+    "ServiceClient",
+    "ServiceNotConfiguredError",
+    "TokenProvider",
+    "create_service_client",
+]

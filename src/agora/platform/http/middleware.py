@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterable
 from contextvars import Token
 from typing import Any
 
 import orjson
+import structlog
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -37,6 +39,8 @@ from agora.platform.observability.metrics import (
     http_requests_in_progress,
     http_requests_total,
 )
+
+_log = structlog.get_logger("agora.platform.http.problems")
 
 #: What we accept as an incoming request id; anything else (too long, spaces, control characters
 #: that could forge log lines) is replaced by a fresh id.
@@ -83,6 +87,18 @@ async def _drain(receive: Receive, limit: int) -> None:
         drained += len(message.get("body", b""))
         if not message.get("more_body"):
             return
+
+
+def redis_unreachable(exc: BaseException) -> bool:
+    """Redis (carts, caches, rate limits) did not answer: the request is answered 503, not 500.
+
+    Decided here, when it happens, rather than by exception handlers on the app: redis-py (~6 MiB
+    resident) is imported when a service first talks to Redis, after its app was built, and a
+    process that never imported it has no Redis client to fail."""
+    redis_exceptions = sys.modules.get("redis.exceptions")
+    return redis_exceptions is not None and isinstance(
+        exc, redis_exceptions.ConnectionError | redis_exceptions.TimeoutError
+    )
 
 
 def problem_body(*, status: int, title: str, detail: str, instance: str) -> bytes:
@@ -181,6 +197,25 @@ class _Exchange:
         if drain:
             await _drain(self.receive, self.drain_limit)
 
+    async def send_503(self) -> None:
+        """A store did not answer (see :func:`redis_unreachable`): the client may retry."""
+        self.started = True
+        self.status = 503
+        body = problem_body(
+            status=503,
+            title="Service Unavailable",
+            detail="A store this request needs did not answer; nothing was changed. Try again shortly.",
+            instance=self.path,
+        )
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode("ascii")),
+            (b"retry-after", b"1"),
+            self.request_id_header,
+        ]
+        await self.send({"type": "http.response.start", "status": 503, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+
     async def counting_receive(self) -> Message:
         message = await self.receive()
         if message["type"] == "http.request":
@@ -250,6 +285,10 @@ class ChassisMiddleware:
             else:
                 await self.app(scope, exchange.counting_receive, exchange.tagging_send)
         except Exception as exc:
+            if not exchange.answered and not exchange.started and redis_unreachable(exc):
+                _log.warning("database_unavailable", path=path, error=type(exc).__name__)
+                await exchange.send_503()
+                return
             if not exchange.answered:
                 if not exchange.started:
                     exchange.status = 500
@@ -342,4 +381,4 @@ def _describe_span(span: Span, method: str, route: str, path: str, scheme: str, 
         span.set_status(Status(StatusCode.ERROR))
 
 
-__all__ = ["FASTAPI_TELEMETRY", "ChassisMiddleware", "problem_body", "route_template"]
+__all__ = ["FASTAPI_TELEMETRY", "ChassisMiddleware", "problem_body", "redis_unreachable", "route_template"]

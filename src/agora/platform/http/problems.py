@@ -7,7 +7,6 @@ become a 500 whose body says nothing about the cause (the log has it, with the r
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -24,7 +23,11 @@ from starlette.routing import Match
 
 from agora.platform.errors import ServiceError
 
-PROBLEM_JSON = "application/problem+json"
+# moved to .documents (the front proxy answers with them without FastAPI); still imported from here
+from agora.platform.http.documents import PROBLEM_JSON as PROBLEM_JSON
+from agora.platform.http.documents import problem_body as problem_body
+from agora.platform.http.documents import problem_response as problem_response
+
 TYPE_BASE = "https://agora.dev/problems/"
 
 log = structlog.get_logger(__name__)
@@ -127,42 +130,6 @@ class Unprocessable(ProblemError):
 
 class ServiceUnavailable(ProblemError):
     status = 503
-
-
-def problem_response(
-    status: int,
-    *,
-    title: str | None = None,
-    detail: str | None = None,
-    instance: str | None = None,
-    type_: str | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> Response:
-    body = problem_body(status, title=title, detail=detail, instance=instance, type_=type_, **extra)
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def problem_body(
-    status: int,
-    *,
-    title: str | None = None,
-    detail: str | None = None,
-    instance: str | None = None,
-    type_: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": type_ or "about:blank",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-    }
-    if detail:
-        body["detail"] = detail
-    if instance:
-        body["instance"] = instance
-    body.update(extra)
-    return body
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -321,15 +288,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     # every pooled connection busy for pool_timeout, or the wait queue full: saturated, not broken
     app.add_exception_handler(PoolTimeoutError, _pool_saturated)
     app.add_exception_handler(ConnectionError, _database_error)
-    # Redis (cache, rate limits) unreachable: the feature that needs it answers 503, not 500.
-    # Only where Redis is loaded: redis-py costs ~5 MiB resident in every process that imports
-    # it, and a process that has not imported it by now (the service's modules are imported
-    # before its app is built) has no Redis client to fail. Code that talks to Redis imports
-    # redis at module level for this reason.
-    redis_exceptions = sys.modules.get("redis.exceptions")
-    if redis_exceptions is not None:
-        app.add_exception_handler(redis_exceptions.ConnectionError, _database_error)
-        app.add_exception_handler(redis_exceptions.TimeoutError, _database_error)
+    # Redis (carts, caches, rate limits) unreachable is answered 503 by the chassis middleware:
+    # redis-py is imported when a service first talks to Redis, after this (see
+    # agora.platform.http.middleware.redis_unreachable)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

@@ -19,8 +19,9 @@ from agora.platform.messaging.metrics import CONSUMER_BACKLOG, DEAD_LETTERS
 from agora.platform.messaging.tables import dead_letters
 from agora.platform.tasks import PeriodicTask
 
-#: how often the gauges are refreshed; well under a scrape interval of 15 s
-REFRESH_SECONDS = 5.0
+#: how often the gauges are refreshed: as often as Prometheus scrapes by default (15 s); a query
+#: per service, fifteen of them in embedded mode's one process
+REFRESH_SECONDS = 15.0
 
 
 async def refresh_event_gauges(sessions: async_sessionmaker[AsyncSession], consumers: Sequence[Consumer]) -> None:

@@ -19,8 +19,9 @@ checkout converts to the order's currency with the currency service.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,14 +31,18 @@ from agora.contracts.catalog import Money, Product
 from agora.platform.db import unit_of_work
 from agora.platform.db.types import utcnow
 from agora.platform.errors import NotFoundError, UnprocessableError
+from agora.platform.first_use import redis_readiness
+from agora.platform.imports import import_redis
 from agora.platform.messaging.outbox import EventWriter
 from agora.platform.observability.metrics import preinitialise
 from agora.platform.service import ServiceContext
 from agora.services.cart.pricing import CatalogPrices, CatalogUnavailable
-from agora.services.cart.redis_store import RedisCartStore, connect
 from agora.services.cart.repository import SWEEP_BATCH, SqlCartStore
 from agora.services.cart.settings import CartSettings, StoreKind
 from agora.services.cart.store import Bound, CartStore, LimitExceededError, Limits, Line
+
+if TYPE_CHECKING:  # redis-py: imported with the first cart read or write (see redis_store)
+    from agora.services.cart.redis_store import RedisCartStore
 
 USER = "user:"
 ANONYMOUS = "anon:"
@@ -84,9 +89,13 @@ def cart_store(context: ServiceContext, session: AsyncSession) -> CartStore:
 
 
 def redis_store(context: ServiceContext) -> RedisCartStore:
-    """The service's one Redis store (and client), made on first use."""
+    """The service's one Redis store (and client), made on first use: redis-py is imported then,
+    not at start-up (``/readyz`` pings Redis on a connection of its own)."""
     store: RedisCartStore | None = context.extras.get(_REDIS_STORE)
     if store is None:
+        import_redis()
+        from agora.services.cart.redis_store import RedisCartStore, connect
+
         settings = settings_of(context)
         assert context.platform.redis_url is not None
         redis = connect(context.platform.redis_url, timeout=settings.redis_timeout_seconds)
@@ -95,15 +104,9 @@ def redis_store(context: ServiceContext) -> RedisCartStore:
     return store
 
 
-def readiness_checks(context: ServiceContext) -> dict[str, Callable[[], Awaitable[object]]]:
+def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
     """``/readyz`` asks Redis too when carts live there."""
-    if not uses_redis(context):
-        return {}
-
-    async def ping() -> object:
-        return await redis_store(context).redis.ping()
-
-    return {"redis": ping}
+    return redis_readiness(context) if uses_redis(context) else {}
 
 
 async def close_store(context: ServiceContext) -> None:

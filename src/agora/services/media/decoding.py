@@ -3,7 +3,7 @@
 A decoded picture costs about 4 bytes a pixel whatever its file weighs: a 128 KB PNG of
 6300x6300 is 160 MB once decoded. Uploads therefore do not decode as they arrive. Each asks the
 pool for as many pixels as its header declares (:func:`imaging.inspect`, before decoding; a WebP
-counts four times, see ``imaging.DECODE_WEIGHT``):
+counts four times, see ``formats.DECODE_WEIGHT``):
 
 * at most ``decode_budget_pixels`` are decoded at once across all uploads (an image larger than
   the whole budget runs alone), on at most ``decode_threads`` threads of the pool's own;

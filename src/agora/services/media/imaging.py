@@ -27,94 +27,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
 
-#: Bounding boxes of the thumbnails (WebP), by size name.
-THUMBNAILS: dict[str, int] = {"small": 160, "large": 480}
-
-#: (content type, file extension, Pillow format) by sniffed kind.
-FORMATS: dict[str, tuple[str, str, str]] = {
-    "jpeg": ("image/jpeg", "jpg", "JPEG"),
-    "png": ("image/png", "png", "PNG"),
-    "webp": ("image/webp", "webp", "WEBP"),
-}
-THUMBNAIL_TYPE = "image/webp"
-
-#: What decoding and re-encoding one pixel costs, in units of a JPEG's or PNG's (about 4 bytes
-#: of bitmap). libwebp decodes through two RGBA canvases of its own besides Pillow's bitmap, and
-#: its encoder holds another copy: measured, a 40 MP WebP took a process 667 MB above where it
-#: started against 169 MB for a 40 MP PNG.
-DECODE_WEIGHT: dict[str, int] = {"jpeg": 1, "png": 1, "webp": 4}
-
-
-class ImageRejectedError(ValueError):
-    """The bytes are not an image we accept; ``kind`` says why (for metrics and the problem)."""
-
-    def __init__(self, detail: str, *, kind: str) -> None:
-        super().__init__(detail)
-        self.kind = kind
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one purpose accepts: the header's dimensions, and the side its original is kept at."""
-
-    max_pixels: int
-    max_side: int
-    stored_side: int | None = None
-    """Originals larger than this are scaled down to fit (None: kept as uploaded)."""
-
-
-@dataclass(frozen=True)
-class Header:
-    """What the first bytes say, before any pixel is decoded."""
-
-    kind: str
-    width: int
-    height: int
-
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
-
-    @property
-    def decode_cost(self) -> int:
-        """What decoding it costs against the decode pool's budget (pixels, weighted by format)."""
-        return self.pixels * DECODE_WEIGHT[self.kind]
-
-
-@dataclass(frozen=True)
-class ProcessedImage:
-    kind: str
-    content_type: str
-    extension: str
-    width: int
-    height: int
-    original: bytes
-    thumbnails: dict[str, bytes]
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.original).hexdigest()
-
-    @property
-    def stored_bytes(self) -> int:
-        """The original and its thumbnails: what the image takes in the store (and its owner's quota)."""
-        return len(self.original) + sum(len(data) for data in self.thumbnails.values())
-
-
-def sniff(data: bytes) -> str | None:
-    """The image kind from its magic bytes, or None for anything else."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
+from agora.services.media.formats import (
+    DEMO_SIDE,
+    FORMATS,
+    THUMBNAILS,
+    Header,
+    ImageRejectedError,
+    Limits,
+    ProcessedImage,
+    sniff,
+)
 
 
 def _open(data: bytes, kind: str) -> Image.Image:
@@ -249,7 +175,6 @@ def finish(image: Image.Image, kind: str) -> ProcessedImage:
 
 # --- the demo products' pictures -------------------------------------------------------------
 
-DEMO_SIDE = 400
 #: the illustrations (PNGs cut from Noto Color Emoji, SIL OFL 1.1: see demo_art/README.md)
 _ART = Path(__file__).parent / "demo_art"
 
@@ -406,21 +331,4 @@ def demo_image(*, name: str, category: str, key: str, colour: str | None = None)
     return finish(draw_demo(name=name, category=category, key=key, colour=colour), "jpeg")
 
 
-__all__ = [
-    "DECODE_WEIGHT",
-    "DEMO_SIDE",
-    "FORMATS",
-    "THUMBNAILS",
-    "THUMBNAIL_TYPE",
-    "Header",
-    "ImageRejectedError",
-    "Limits",
-    "ProcessedImage",
-    "demo_image",
-    "draw_demo",
-    "finish",
-    "inspect",
-    "process",
-    "sniff",
-    "thumbnails",
-]
+__all__ = ["demo_image", "draw_demo", "finish", "inspect", "process", "thumbnails"]

@@ -31,7 +31,8 @@ from agora.platform.auth.verifier import Subject
 from agora.platform.db.types import utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError, UnprocessableError
 from agora.platform.http.pagination import CursorCodec
-from agora.services.media import imaging, metrics
+from agora.services.media import formats, metrics
+from agora.services.media.artist import DemoArtist
 from agora.services.media.decoding import DecodePool, DecoderBusy
 from agora.services.media.models import Image
 from agora.services.media.repository import MediaRepository
@@ -98,19 +99,28 @@ class ImagePage:
 
 
 class MediaService:
-    def __init__(self, session: AsyncSession, *, store: ObjectStore, pool: DecodePool, settings: MediaSettings) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        store: ObjectStore,
+        pool: DecodePool,
+        settings: MediaSettings,
+        artist: DemoArtist | None = None,
+    ) -> None:
         self.session = session
         self.repository = MediaRepository(session)
         self.store = store
         self.pool = pool
         self.settings = settings
+        self.artist = artist
 
-    def limits(self, purpose: str) -> imaging.Limits:
+    def limits(self, purpose: str) -> formats.Limits:
         """Product images as large as a poster; avatars smaller, and kept at ``avatar_side``."""
         settings = self.settings
         if purpose == "avatar":
-            return imaging.Limits(settings.avatar_max_pixels, settings.avatar_max_side, settings.avatar_side)
-        return imaging.Limits(settings.max_pixels, settings.max_side)
+            return formats.Limits(settings.avatar_max_pixels, settings.avatar_max_side, settings.avatar_side)
+        return formats.Limits(settings.max_pixels, settings.max_side)
 
     def quota(self, purpose: str) -> tuple[int, int]:
         """(images, bytes) one owner may keep of ``purpose``."""
@@ -121,14 +131,16 @@ class MediaService:
 
     # --- upload --------------------------------------------------------------------------------
 
-    async def process(self, data: bytes, limits: imaging.Limits) -> imaging.ProcessedImage:
+    async def process(self, data: bytes, limits: formats.Limits) -> formats.ProcessedImage:
+        from agora.services.media import imaging  # Pillow: on the first upload, not at start-up
+
         try:
             header = imaging.inspect(data, limits)  # the header only: what the decode will cost
             return await self.pool.run(header.decode_cost, functools.partial(imaging.process, data, limits))
         except DecoderBusy:
             metrics.uploads_total.labels("busy").inc()
             raise
-        except imaging.ImageRejectedError as exc:
+        except formats.ImageRejectedError as exc:
             metrics.uploads_total.labels(exc.kind).inc()
             if exc.kind == "type":
                 raise UnsupportedImageError(str(exc), field="file") from None
@@ -170,13 +182,13 @@ class MediaService:
         return image, True
 
     async def store_image(
-        self, processed: imaging.ProcessedImage, *, purpose: str, owner_id: str, image_id: str
+        self, processed: formats.ProcessedImage, *, purpose: str, owner_id: str, image_id: str
     ) -> Image | None:
         """Writes the objects (once per content hash) and the row; None when the row already existed."""
         sha = processed.sha256
         objects = {
             f"original.{processed.extension}": (processed.original, processed.content_type),
-            **{f"{name}.webp": (data, imaging.THUMBNAIL_TYPE) for name, data in processed.thumbnails.items()},
+            **{f"{name}.webp": (data, formats.THUMBNAIL_TYPE) for name, data in processed.thumbnails.items()},
         }
         for name, (data, content_type) in objects.items():
             key = object_key(sha, name)
@@ -307,8 +319,13 @@ class MediaService:
         if await self.repository.get(image_id) is not None:
             return False
 
-        draw = functools.partial(imaging.demo_image, name=name, category=category, key=product_id, colour=colour)
-        processed = await self.pool.run(imaging.DEMO_SIDE**2, draw)
+        if self.artist is not None:  # in a child process (see .artist)
+            processed = await self.artist.draw(name=name, category=category, key=product_id, colour=colour)
+        else:
+            from agora.services.media import imaging
+
+            draw = functools.partial(imaging.demo_image, name=name, category=category, key=product_id, colour=colour)
+            processed = await self.pool.run(formats.DEMO_SIDE**2, draw)
         stored = await self.store_image(processed, purpose="product", owner_id=SYSTEM_OWNER, image_id=image_id)
         return stored is not None
 

@@ -1,6 +1,6 @@
 """What a running media service keeps besides its database, each built on first use and closed at
-shutdown: the object store, and the runtime holding the decode pool (:mod:`.decoding`) and the
-per-user upload rate limit."""
+shutdown: the object store, and the runtime holding the decode pool (:mod:`.decoding`), the
+per-user upload rate limit and the demo pictures' artist (:mod:`.artist`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 
 from agora.platform.kept import close_kept, kept
 from agora.platform.ratelimit import UserRateLimit, limits_storage_url
+from agora.services.media.artist import DemoArtist
 from agora.services.media.decoding import DecodePool
 from agora.services.media.service import MediaService
 from agora.services.media.settings import MediaSettings
@@ -27,9 +28,28 @@ _RUNTIME = "media.runtime"
 @dataclass
 class Runtime:
     pool: DecodePool
-    upload_rate: UserRateLimit
+    artist: DemoArtist
+    settings: MediaSettings
+    platform: PlatformSettings
+    _upload_rate: UserRateLimit | None = None
+
+    @property
+    def upload_rate(self) -> UserRateLimit:
+        """Made by the first upload: its storage (Redis through redis-py when configured) is not
+        loaded by a media service that only draws the demo pictures or serves images."""
+        if self._upload_rate is None:
+            settings = self.settings
+            self._upload_rate = UserRateLimit(
+                limits_storage_url(settings.rate_limit_storage_url, self.platform.redis_url),
+                rate=settings.upload_rate,
+                window=settings.upload_rate_window_seconds,
+                namespace="media-uploads",
+                key_prefix="agora-media-rate",
+            )
+        return self._upload_rate
 
     async def close(self) -> None:
+        await self.artist.close()
         await self.pool.close()
 
 
@@ -48,14 +68,7 @@ def _build_runtime(settings: MediaSettings, platform: PlatformSettings) -> Runti
         queue=settings.decode_queue,
         wait_seconds=settings.decode_wait_seconds,
     )
-    upload_rate = UserRateLimit(
-        limits_storage_url(settings.rate_limit_storage_url, platform.redis_url),
-        rate=settings.upload_rate,
-        window=settings.upload_rate_window_seconds,
-        namespace="media-uploads",
-        key_prefix="agora-media-rate",
-    )
-    return Runtime(pool, upload_rate)
+    return Runtime(pool, DemoArtist(), settings, platform)
 
 
 def runtime_of(context: ServiceContext) -> Runtime:
@@ -63,7 +76,10 @@ def runtime_of(context: ServiceContext) -> Runtime:
 
 
 def media_service(context: ServiceContext, session: AsyncSession) -> MediaService:
-    return MediaService(session, store=store_of(context), pool=runtime_of(context).pool, settings=settings_of(context))
+    runtime = runtime_of(context)
+    return MediaService(
+        session, store=store_of(context), pool=runtime.pool, settings=settings_of(context), artist=runtime.artist
+    )
 
 
 async def close_state(context: ServiceContext) -> None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import structlog
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+if TYPE_CHECKING:  # redis-py comes with the client (see agora.platform.kept.redis_for)
+    from redis.asyncio import Redis
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +70,9 @@ class RedisRecent:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds
+        from redis.exceptions import RedisError
+
+        self._failed: type[Exception] = RedisError
 
     def _keys(self, user_id: str) -> tuple[str, str]:
         key = f"{self._prefix}recent:{user_id}"
@@ -81,7 +85,7 @@ class RedisRecent:
                 pipe.get(meta_key)
                 pipe.lrange(items_key, 0, -1)
                 meta, items = await pipe.execute()
-        except RedisError:
+        except self._failed:
             log.warning("notifications_cache_unavailable", exc_info=True)
             return None
         if meta is None:
@@ -100,13 +104,13 @@ class RedisRecent:
                 meta = {"more": recent.more, "unread_count": recent.unread_count}
                 pipe.set(meta_key, orjson.dumps(meta), ex=self._ttl)
                 await pipe.execute()
-        except RedisError:
+        except self._failed:
             log.warning("notifications_cache_unavailable", exc_info=True)
 
     async def invalidate(self, user_id: str) -> None:
         try:
             await self._redis.delete(*self._keys(user_id))
-        except RedisError:
+        except self._failed:
             log.warning("notifications_cache_unavailable", exc_info=True)
 
     async def close(self) -> None:

@@ -11,10 +11,14 @@ the record.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import Gauge
-from redis.asyncio import Redis
 
 from agora.platform.fanout import LocalFanout, RedisFanout
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 open_streams = Gauge("agora_notifications_streams", "Open notification streams in this process.")
 

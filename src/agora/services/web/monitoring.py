@@ -32,6 +32,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agora.platform.http.clients import ServiceClient
+from agora.platform.http.tls import tls_context
 from agora.platform.settings import PlatformSettings
 
 log = structlog.get_logger(__name__)
@@ -301,7 +302,8 @@ async def scrape(platform: PlatformSettings) -> list[str]:
     urls = platform.service_urls
     if not urls:  # only the charted metrics: rendering the whole registry every interval cost more
         return [generate_latest(REGISTRY.restricted_registry((REQUESTS, DURATION_BUCKET, CHECKOUTS, REVENUE))).decode()]
-    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
+    # every interval: the shared TLS context, not a CA bundle loaded per sample (see tls_context)
+    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT, verify=tls_context(*urls.values())) as client:
 
         async def one(url: str) -> str:
             try:
@@ -344,7 +346,7 @@ async def service_health(platform: PlatformSettings, identity: ServiceClient) ->
     """
     urls = platform.service_urls
     if urls:
-        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT, verify=tls_context(*urls.values())) as client:
             return list(await asyncio.gather(*(_probe(client, name, url) for name, url in sorted(urls.items()))))
     try:
         # the client's raw httpx side: a 503 here must not count against identity's circuit breaker

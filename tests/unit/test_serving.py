@@ -1,0 +1,75 @@
+"""``python -m agora serve NAME ...`` serves without building the command line; anything else
+goes to typer (agora.serving)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agora.serving import DEFAULT_HOST, ServeArguments, parse_serve
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["serve", "catalog"], ServeArguments("catalog")),
+        (
+            ["serve", "orders", "--port", "8107", "--no-migrate"],
+            ServeArguments("orders", port=8107, migrate=False),
+        ),
+        (
+            ["serve", "web", "-p", "1", "--host", "0.0.0.0", "--data-dir", "var", "--migrate"],
+            ServeArguments("web", port=1, host="0.0.0.0", data_dir=Path("var")),
+        ),
+    ],
+)
+def test_plain_serve_commands_are_recognised(argv: list[str], expected: ServeArguments) -> None:
+    assert parse_serve(argv) == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["up"],
+        ["serve"],
+        ["serve", "--help"],
+        ["serve", "catalog", "--help"],
+        ["serve", "nosuch"],
+        ["serve", "catalog", "--port"],
+        ["serve", "catalog", "--port", "0"],
+        ["serve", "catalog", "--port", "65536"],
+        ["serve", "catalog", "--port", "eighty"],
+        ["serve", "catalog", "--reload"],
+        ["serve", "catalog", "orders"],
+    ],
+)
+def test_anything_else_is_left_to_the_command_line(argv: list[str]) -> None:
+    assert parse_serve(argv) is None
+
+
+def test_the_host_comes_from_agora_host_as_the_command_line_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_HOST", "0.0.0.0")
+    assert parse_serve(["serve", "catalog"]) == ServeArguments("catalog", host="0.0.0.0")
+    monkeypatch.delenv("AGORA_HOST")
+    assert parse_serve(["serve", "catalog"]) == ServeArguments("catalog", host=DEFAULT_HOST)
+
+
+def test_a_refusal_before_serving_is_one_line_and_status_1(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
+    env.update(AGORA_MODE="distributed", AGORA_DATA_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "agora", "serve", "catalog", "--no-migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: distributed mode needs a real broker")
+    assert "Traceback" not in done.stderr
