@@ -98,16 +98,18 @@ QUOTE_ADDRESS = {key: value for key, value in ADDRESS.items() if key != "name"}
 START_TIMEOUT = 600.0  # sixteen processes start on two cores, maybe shared
 SETTLE_SECONDS = 3.0  # start-up work that runs just after /readyz (first relay poll, first sweep)
 
-#: What a service's start-up probe runs: the app ``agora serve`` would build, its lifespan entered
-#: and left, then the modules it imported. Run in a fresh interpreter with the service's env.
+#: What a service's start-up probe runs: the app ``agora serve`` would build (as
+#: ``agora.serving`` does, without the typer command line), its lifespan entered and left, then
+#: the modules it imported. Run in a fresh interpreter with the service's env.
 PROBE = """
 import asyncio, json, sys
-from agora.cli import _platform, _specs
 from agora.platform.http.app import create_service_app
 from agora.platform.settings import load_settings
+from agora.registry import service_spec
+from agora.serving import platform_settings
 heavy = json.loads(sys.argv[2])
-(spec,) = _specs([sys.argv[1]])
-app = create_service_app(spec, _platform(), load_settings(spec.settings_cls))
+spec = service_spec(sys.argv[1])
+app = create_service_app(spec, platform_settings(), load_settings(spec.settings_cls))
 async def start_and_stop():
     async with app.router.lifespan_context(app):
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,8 @@ from agora.platform.auth.revocations import (
     RevocationSync,
     SessionRevoked,
     UserDisabled,
+    leave_shared_sync,
+    shared_sync,
 )
 from agora.platform.messaging.envelope import Envelope
 
@@ -109,3 +112,36 @@ async def test_the_sync_merges_what_identity_holds_and_survives_identity_being_a
     assert not revocations.synced and len(revocations) == 0
     await sync()
     assert revocations.synced and revocations.refuses({"sub": "u1", "sid": "s7", "iat": 1})
+
+
+async def test_the_services_of_one_process_share_one_sync() -> None:
+    """Embedded mode: fifteen lists, one fetch per interval merged into each (not fifteen fetches)."""
+    fetched: list[str] = []
+
+    def fetcher(name: str) -> Callable[[], Awaitable[Revocations]]:
+        async def fetch() -> Revocations:
+            fetched.append(name)
+            return Revocations(sessions=[ended("s9")], users=[])
+
+        return fetch
+
+    key = object()  # what the services have in common: their platform settings
+    catalog, orders = RevocationList(), RevocationList()
+    sync = shared_sync(key, "revocations.sync", 3600.0, time.time)
+    assert shared_sync(key, "revocations.sync", 3600.0, time.time) is sync
+    sync.join(catalog, fetcher("catalog"))
+    sync.join(orders, fetcher("orders"))
+    await sync.run()
+    assert fetched in (["catalog"], ["catalog", "catalog"])  # the periodic first run may have run too
+    assert catalog.refuses({"sub": "u1", "sid": "s9", "iat": 1}) and orders.refuses({"sub": "u1", "sid": "s9"})
+    late = RevocationList()
+    sync.join(late, fetcher("late"))  # the last answer, younger than an interval: at once
+    assert late.synced and late.refuses({"sub": "u1", "sid": "s9", "iat": 1})
+    await leave_shared_sync(key, catalog)
+    fetched.clear()
+    await sync.run()
+    assert fetched == ["orders"], "the earliest member still joined fetches"
+    await leave_shared_sync(key, orders)
+    await leave_shared_sync(key, late)
+    assert shared_sync(key, "revocations.sync", 3600.0, time.time) is not sync, "the last one out ended it"
+    await leave_shared_sync(key, RevocationList())

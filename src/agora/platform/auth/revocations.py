@@ -24,6 +24,7 @@ The list is fed two ways (docs/architecture.md, "Sessions end everywhere"):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -187,6 +188,7 @@ class SharedSync:
         self._members: dict[RevocationList, RevocationFetcher] = {}
         self._task: PeriodicTask | None = None
         self._last: tuple[float, Revocations] | None = None
+        self._running = asyncio.Lock()
 
     def __len__(self) -> int:
         return len(self._members)
@@ -201,11 +203,17 @@ class SharedSync:
 
     async def leave(self, revocations: RevocationList) -> None:
         self._members.pop(revocations, None)
+        async with self._running:  # a run may be using its fetch (its service's database): it ends first
+            pass
         if not self._members and self._task is not None:
             task, self._task = self._task, None
             await task.stop()
 
     async def run(self) -> None:
+        async with self._running:
+            await self._run()
+
+    async def _run(self) -> None:
         members = list(self._members.items())
         if not members:
             return
