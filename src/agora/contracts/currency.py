@@ -11,6 +11,7 @@ not know (``extra="ignore"``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import ClassVar
 
@@ -38,7 +39,8 @@ class Currency(Contract):
 
 
 class CurrencyList(Contract):
-    items: list[Currency]
+    # a Sequence (read-only, covariant): the service's page narrows it to its richer rows
+    items: Sequence[Currency]
     next_cursor: str | None = None
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agora.contracts.currency import Conversion, Currency
+from agora.contracts.currency import Conversion, Currency, CurrencyList
 from agora.services.currency.conversion import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 
 
@@ -41,6 +41,5 @@ class CurrencyOut(Currency):
     updated_by: str
 
 
-class CurrencyPage(BaseModel):
+class CurrencyPage(CurrencyList):
     items: list[CurrencyOut]
-    next_cursor: str | None = None

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from agora.contracts.media import MEDIA_ID_PATTERN
+from agora.contracts.media import MEDIA_ID_PATTERN, ImageRefs
 from agora.platform.validation import StrictRequest
 
 Purpose = Literal["product", "avatar"]
@@ -44,10 +44,5 @@ class LookupIn(StrictRequest):
     claim: bool = False
 
 
-class LookupItem(BaseModel):
-    id: str
-    purpose: Purpose
-
-
-class LookupOut(BaseModel):
-    items: list[LookupItem]
+#: ``POST /api/media/lookup`` answers the contract's model.
+LookupOut = ImageRefs

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from starlette.responses import Response
 
+from agora.contracts.identity import UserContact
 from agora.platform.db import Session
 from agora.platform.http.deps import Cursors
 from agora.platform.http.pagination import Cursor, Limit
@@ -69,11 +70,11 @@ async def update_user(admin: AdminUser, svc: Service, user_id: UserId, body: sch
 @router.get(
     "/internal/users/{user_id}",
     response_model=None,
-    responses={200: {"description": "`{id, email, display_name}`"}, 401: {}, 403: {}, 404: {}, 422: {}},
+    responses={200: {"model": UserContact}, 401: {}, 403: {}, 404: {}, 422: {}},
     summary="A user's address and name, for a service that writes to them (notifications)",
 )
 async def internal_user(_caller: ServiceCaller, session: Session, user_id: UserId) -> Response:
     user = await IdentityRepository(session).user_by_id(user_id)
     if user is None:
         raise ProblemError("No such user.", status=404, field="user_id")
-    return private_json({"id": user.id, "email": user.email, "display_name": user.display_name})
+    return private_json(UserContact(id=user.id, email=user.email, display_name=user.display_name).model_dump())
