@@ -13,11 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from agora.contracts import http, ports
+from agora.platform.db.pools import pool_size_for
 from agora.platform.idempotency import IdempotencyStore
 from agora.platform.peers import port_of
 from agora.platform.service import ServiceContext
 from agora.services.orders.gateways import Gateways, gateways_over
-from agora.services.orders.saga import CheckoutSaga
+from agora.services.orders.saga import Admission, CheckoutSaga
 from agora.services.orders.settings import OrdersSettings
 
 
@@ -54,6 +55,10 @@ async def start(context: ServiceContext) -> AsyncIterator[OrdersRuntime]:
         gateways=gateways,
         settings=settings,
         keys=context.idempotency,
+        admission=Admission(
+            settings.checkout_concurrency or pool_size_for(settings, context.platform),
+            context.platform.database_pool_queue,
+        ),
     )
     yield OrdersRuntime(settings=settings, gateways=gateways, saga=saga, keys=context.idempotency)
 

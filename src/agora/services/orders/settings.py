@@ -21,5 +21,8 @@ class OrdersSettings(ServiceSettings):
     recovery_batch: int = Field(default=50, ge=1, le=1000)
     reservation_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     """Stock is held this long for an unfinished checkout; inventory releases it afterwards."""
+    checkout_concurrency: int | None = Field(default=None, ge=1, le=1000)
+    """Checkouts this process runs at once; more wait their turn (at most
+    ``AGORA_DATABASE_POOL_QUEUE`` of them, then 503). Default: the orders pool's size."""
     max_lines: int = Field(default=50, ge=1, le=500)
     """Carts with more lines are refused at checkout."""

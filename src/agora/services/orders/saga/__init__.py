@@ -43,7 +43,7 @@ from agora.services.orders.saga._outcomes import (
     SettlingLater,
 )
 from agora.services.orders.saga._recovery import CheckoutSaga
-from agora.services.orders.saga._steps import CheckoutRequest, Run
+from agora.services.orders.saga._steps import Admission, CheckoutRequest, Run
 
 __all__ = [
     "CANCELLED",
@@ -51,6 +51,7 @@ __all__ = [
     "COMPENSATING",
     "FAILED",
     "STEPS",
+    "Admission",
     "CartTooLarge",
     "CheckoutInProgress",
     "CheckoutRequest",

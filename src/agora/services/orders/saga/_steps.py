@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora.contracts.orders import ORDER_FAILED, ORDER_PAID, ORDER_PLACED
 from agora.platform.db import unit_of_work
+from agora.platform.db.pools import PoolSaturated
 from agora.platform.db.types import utcnow
 from agora.platform.idempotency import IdempotencyStore
 from agora.platform.messaging import Outbox
@@ -102,6 +105,42 @@ class Run:
         return [StockLine(item.sku, item.quantity) for item in self.items]
 
 
+class Admission:
+    """How many checkouts run at once in this process, and how many may wait for a turn.
+
+    A saga holds at most one pooled connection at a time (each step commits before the next
+    call), but 200 sagas started together all queue on the pools of orders and inventory, where
+    every reservation of one product waits for the row lock behind the others; on a busy event
+    loop each of those waits passed ``AGORA_DATABASE_POOL_TIMEOUT`` and the checkout was a 503.
+    Admitting no more sagas than the pool has connections keeps the queue here, in front of any
+    work: a waiting checkout holds nothing and has changed nothing. Past ``max_waiting`` waiters
+    a checkout fails at once with :class:`PoolSaturated` (503, ``Retry-After``), as the pool does.
+    """
+
+    def __init__(self, limit: int, max_waiting: int) -> None:
+        self.limit = limit
+        self.max_waiting = max_waiting
+        self.waiting = 0
+        self._turns = asyncio.Semaphore(limit)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._turns.locked():
+            if self.waiting >= self.max_waiting:
+                raise PoolSaturated(f"{self.waiting} checkouts already wait for one of {self.limit} turns", code="3o7r")
+            self.waiting += 1
+            try:
+                await self._turns.acquire()
+            finally:
+                self.waiting -= 1
+        else:
+            await self._turns.acquire()
+        try:
+            yield
+        finally:
+            self._turns.release()
+
+
 @dataclass(frozen=True)
 class CheckoutRequest:
     user_id: str
@@ -122,6 +161,7 @@ class SagaSteps:
         settings: OrdersSettings,
         keys: IdempotencyStore,
         clock: Callable[[], datetime] = utcnow,
+        admission: Admission | None = None,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
@@ -130,12 +170,17 @@ class SagaSteps:
         self.settings = settings
         self.keys = keys
         self.clock = clock
+        self.admission = admission or Admission(1_000_000, 0)
 
     # -- the request path ----------------------------------------------------------------------
 
     async def checkout(self, request: CheckoutRequest) -> Order:
         """Runs the whole saga; returns the paid order or raises :class:`CheckoutFailed` (order
         failed), :class:`SettlingLater` (recovery finishes it) or a refusal before any order."""
+        async with self.admission.turn():
+            return await self._checkout(request)
+
+    async def _checkout(self, request: CheckoutRequest) -> Order:
         started = time.perf_counter()
         outcome = "error"
         try:
