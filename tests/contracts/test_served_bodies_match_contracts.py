@@ -1,12 +1,13 @@
 """What the services actually send validates against the contract models their routes document.
 
 Most routes render their JSON themselves (pre-encoded bytes, hand-built dicts), so the OpenAPI
-check (test_openapi_matches_contracts.py) proves the promise, not the bytes. Here the checkout
-stack (identity, catalog, inventory, cart, currency, shipping, payments, orders, embedded, real
-SQLite, seeded) is driven once through every contract route of those services; every 2xx body is
-recorded by route and validated with the contract model's ``model_validate_json`` (strictly: a
-missing field, a wrong type or a renamed field fails). A contract route the journey does not
-reach (no 2xx at all) fails too, so a new route has to be driven or listed in :data:`NOT_DRIVEN` with a reason.
+check (test_openapi_matches_contracts.py) proves the promise, not the bytes. Here two embedded
+stacks on real SQLite, seeded, are driven once through every contract route: the checkout stack
+(tests/support/stack.py) and the others (ads, notifications, recommendations, support, media with
+identity and catalog). Every 2xx body is recorded by route and validated with the contract model's
+``model_validate_json`` (strictly: a missing field, a wrong type or a renamed field fails). A
+contract route no journey reaches (no 2xx at all) fails too: drive it or list it in
+:data:`NOT_DRIVEN` with the reason.
 """
 
 from __future__ import annotations
@@ -23,12 +24,22 @@ import pytest
 from pydantic import ValidationError
 
 from agora.platform.settings import DEVELOPMENT_SECRET
+from agora.platform.testing.apps import platform_for_tests, running_services
+from agora.platform.testing.databases import service_databases
+from agora.registry import service_spec
+from agora.services.identity.operations import create_admin
 from tests.contracts.contract_routes import ContractRoute, all_contract_routes
-from tests.support.stack import ADDRESS, GOOD_CARD, SERVICES, Stack, running_stack
+from tests.support.stack import ADDRESS, GOOD_CARD, PASSWORD, Stack, running_stack
 
-ROUTES = [route for route in all_contract_routes() if route.service in SERVICES]
-#: Contract routes of the stack's services this journey does not reach, and why.
-NOT_DRIVEN: dict[str, str] = {}
+#: The services of the second (non-checkout) stack; identity issues its tokens, catalog its products.
+OTHERS = ("identity", "catalog", "ads", "notifications", "recommendations", "support", "media")
+ROUTES = all_contract_routes()
+#: Contract routes neither journey reaches, and why.
+NOT_DRIVEN: dict[str, str] = {
+    "notifications:POST:/api/notifications/{notification_id}/read:200": "a notification exists only after "
+    "an order's events reach notifications (the checkout stack has no notifications service); "
+    "tests/integration/notifications covers the answer",
+}
 
 #: "service:METHOD:path" -> the (status, body) of each 2xx answer the operation gave.
 Bodies = dict[str, list[tuple[str, bytes]]]
@@ -166,6 +177,36 @@ async def _journey(stack: Stack) -> None:
             await _ok(await client.post(f"/api/orders/{order['id']}/{step}", headers=actor.headers))
 
 
+async def _other_journey(client: httpx.AsyncClient, admin: dict[str, str], shopper: dict[str, str]) -> None:
+    catalog_service = await _service_headers(client, "catalog")
+    product = (await _ok(await client.get("/api/catalog/products", params={"limit": 1})))["items"][0]
+    await _ok(await client.get("/api/ads", params={"category": product["category"]["slug"]}))
+    ad = await _ok(
+        await client.post("/api/ads", json={"title": "Contract probe", "url": "/catalog"}, headers=admin), 201
+    )
+    await _ok(await client.get(f"/api/ads/{ad['id']}", headers=admin))
+    await _ok(await client.patch(f"/api/ads/{ad['id']}", json={"title": "Renamed"}, headers=admin))
+    await _ok(await client.get("/api/notifications", headers=shopper))
+    await _ok(await client.get(f"/api/recommendations/products/{product['id']}"))
+    await _ok(await client.get("/api/recommendations/me", headers=shopper))
+    await _ok(await client.post("/api/media/lookup", json={"ids": [str(uuid.uuid4())]}, headers=catalog_service))
+    conversation = await _ok(
+        await client.post("/api/support/conversations", json={"subject": "Contract probe"}, headers=shopper), 200, 201
+    )
+    path = f"/api/support/conversations/{conversation['id']}"
+    await _ok(await client.post(f"{path}/messages", json={"body": "Hello"}, headers=shopper), 201)
+    await _ok(await client.get(f"{path}/messages", headers=shopper))
+    await _ok(await client.get(path, headers=shopper))
+    await _ok(await client.get("/api/support/conversations", headers=shopper))
+    await _ok(await client.post(f"{path}/read", headers=shopper))
+    await _ok(await client.post(f"{path}/close", headers=shopper))
+
+
+async def _login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
+    token = await _ok(await client.post("/api/identity/login", json={"email": email, "password": PASSWORD}))
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
 @pytest.fixture(scope="module")
 async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bodies]:
     recorder = Recorder()
@@ -173,6 +214,17 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Bodi
     async with running_stack("sqlite", tmp, stocked=1) as stack:
         stack.client.event_hooks = {"request": [], "response": [recorder]}
         await _journey(stack)
+    specs = [service_spec(name) for name in OTHERS]
+    platform = platform_for_tests(tmp / "others", jwks_file=None)
+    async with service_databases("sqlite", OTHERS, tmp / "others") as urls:
+        settings = {spec.name: spec.settings_cls(database_url=urls[spec.name]) for spec in specs}
+        async with running_services(specs, platform, settings, seed=True) as (client, embedded):
+            client.event_hooks = {"request": [], "response": [recorder]}
+            admin_email, shopper_email = f"admin-{uuid.uuid4().hex[:8]}@example.org", "shopper@example.org"
+            await create_admin(embedded.contexts["identity"], email=admin_email, password=PASSWORD)
+            body = {"email": shopper_email, "password": PASSWORD}
+            await _ok(await client.post("/api/identity/register", json=body), 201)
+            await _other_journey(client, await _login(client, admin_email), await _login(client, shopper_email))
     yield recorder.bodies
 
 
