@@ -19,7 +19,13 @@ from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
+
+from agora.platform.imports import hidden
+
+# without psutil (~0.8 MiB resident): only OpenTelemetry's process resource detector uses it,
+# and Agora's resources are the service's name and namespace (see configure_tracing)
+with hidden("psutil"):
+    from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
