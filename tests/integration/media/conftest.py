@@ -17,7 +17,7 @@ from agora.platform.testing.databases import service_databases
 from agora.platform.testing.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, running_moto_server
 from agora.services.media import MediaSettings, spec
 from agora.services.media.models import Image
-from agora.services.media.state import store_of
+from agora.services.media.runtime import store_of
 
 API = "/api/media"
 MIB = 1024 * 1024

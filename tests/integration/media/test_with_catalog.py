@@ -27,7 +27,7 @@ from agora.services.catalog.models import Product as CatalogProduct
 from agora.services.media.cleanup import collect_orphans
 from agora.services.media.models import Image
 from agora.services.media.repository import MediaRepository
-from agora.services.media.state import store_of
+from agora.services.media.runtime import store_of
 from agora.services.media.storage import object_key
 from tests.support.stack import Stack, User
 

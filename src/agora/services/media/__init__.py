@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from agora.platform.service import ServiceContext, ServiceSpec
-from agora.services.media.endpoints import build_router
+from agora.services.media.endpoints import router
 from agora.services.media.handlers import consumers
 from agora.services.media.models import metadata
 from agora.services.media.port import DirectMedia
+from agora.services.media.runtime import start, store_of
 from agora.services.media.settings import MediaSettings
-from agora.services.media.state import close_state, store_of
 
 
 def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
@@ -28,12 +28,12 @@ spec = ServiceSpec(
     name="media",
     title="Agora media",
     settings_cls=MediaSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     consumers=consumers,
     readiness_checks=readiness_checks,
-    on_shutdown=close_state,
     port=DirectMedia,
 )
 

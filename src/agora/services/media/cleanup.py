@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import structlog
 
@@ -19,8 +18,7 @@ from agora.platform.db import unit_of_work
 from agora.platform.service import ServiceContext
 from agora.services.media import metrics
 from agora.services.media.repository import MediaRepository
-from agora.services.media.settings import MediaSettings
-from agora.services.media.state import store_of
+from agora.services.media.runtime import media_runtime
 from agora.services.media.storage import sha_of_key
 
 log = structlog.get_logger(__name__)
@@ -42,12 +40,13 @@ async def collect_orphans(
     unused_products: bool = False,
     now: datetime | None = None,
 ) -> CollectionReport:
-    settings = cast(MediaSettings, context.settings)
-    grace = grace if grace is not None else timedelta(minutes=settings.gc_grace_minutes)
+    runtime = media_runtime(context)
+    grace = grace if grace is not None else timedelta(minutes=runtime.settings.gc_grace_minutes)
     cutoff = (now or datetime.now(UTC)) - grace
     report = CollectionReport(dry_run=dry_run)
-    store = store_of(context)
-    async with unit_of_work(context.sessions) as session:
+    store = runtime.store
+    # committed when the block ends (a dry run wrote nothing to commit)
+    async with unit_of_work(context) as session:
         repository = MediaRepository(session)
         if unused_products:
             for image in await repository.unused_product_images(older_than=cutoff):
@@ -55,8 +54,6 @@ async def collect_orphans(
                 if not dry_run:
                     await repository.delete(image)
         referenced = await repository.referenced_hashes()
-        if not dry_run:
-            await session.commit()
     async for stored in store.list_keys():
         sha = sha_of_key(stored.key)
         if sha is None or sha in referenced or stored.modified > cutoff:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import RedirectResponse, Response
@@ -24,12 +22,15 @@ from starlette.responses import RedirectResponse, Response
 from agora.contracts.media import MEDIA_ID_PATTERN
 from agora.platform.db import Session
 from agora.platform.errors import UnprocessableError
+from agora.platform.http.deps import Cursors, ReadSessions
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
+from agora.platform.http.responses import json_response
 from agora.platform.ratelimit import RateLimited
 from agora.services.media import metrics, schemas
 from agora.services.media.auth import CurrentSubject, OptionalSubject, ServiceOrAdmin
 from agora.services.media.models import Image
+from agora.services.media.runtime import MediaRuntime, Runtime
 from agora.services.media.service import (
     PURPOSES,
     ForbiddenError,
@@ -40,7 +41,6 @@ from agora.services.media.service import (
     original_name,
 )
 from agora.services.media.settings import MediaSettings
-from agora.services.media.state import media_service, runtime_of, store_of
 from agora.services.media.storage import CACHE_CONTROL, object_key
 
 PREFIX = "/api/media"
@@ -79,31 +79,18 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-def _settings(request: Request) -> MediaSettings:
-    return cast(MediaSettings, request.state.settings)
-
-
-def _service(request: Request, session: AsyncSession) -> MediaService:
-    return media_service(request.state.context, session)
-
-
-async def reader(request: Request) -> AsyncIterator[MediaService]:
-    sessions: async_sessionmaker[AsyncSession] = request.state.read_sessions
+async def reader(runtime: Runtime, sessions: ReadSessions) -> AsyncIterator[MediaService]:
     async with sessions() as session:
-        yield _service(request, session)
+        yield runtime.service(session)
 
 
-async def writer(request: Request, session: Session) -> MediaService:
-    return _service(request, session)
+async def writer(runtime: Runtime, session: Session) -> MediaService:
+    return runtime.service(session)
 
 
 Reader = Annotated[MediaService, Depends(reader)]
 Writer = Annotated[MediaService, Depends(writer)]
 ImageId = Annotated[str, Path(pattern=MEDIA_ID_PATTERN, description="The image's id (a UUID).")]
-
-
-def _json(payload: object, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json", headers=headers)
 
 
 async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
@@ -160,7 +147,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return if_none_match.strip() == "*" or etag in candidates
 
 
-async def serve_object(request: Request, image: Image, name: str, content_type: str) -> Response:
+async def serve_object(request: Request, runtime: MediaRuntime, image: Image, name: str, content_type: str) -> Response:
     """The object's bytes (or 304, or a 302 to a presigned URL on S3), with the serving headers."""
     etag = f'"{image.sha256}"' if name.startswith("original") else f'"{image.sha256}-{name.split(".")[0]}"'
     headers = {
@@ -171,8 +158,7 @@ async def serve_object(request: Request, image: Image, name: str, content_type: 
     }
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    settings = _settings(request)
-    store = store_of(request.state.context)
+    settings, store = runtime.settings, runtime.store
     key = object_key(image.sha256, name)
     if settings.s3_presign:
         url = await store.presigned_url(key, expires_in=settings.s3_presign_seconds, content_type=content_type)
@@ -186,9 +172,10 @@ async def serve_object(request: Request, image: Image, name: str, content_type: 
     return Response(data, media_type=content_type, headers=headers)
 
 
-async def _take_upload_slot(request: Request, user_id: str, settings: MediaSettings) -> None:
+async def _take_upload_slot(runtime: MediaRuntime, user_id: str) -> None:
     """One of the caller's uploads in the moving window, taken before a byte of the body is read."""
-    retry_after = await runtime_of(request.state.context).upload_rate.hit(
+    settings = runtime.settings
+    retry_after = await runtime.upload_rate.get().hit(
         user_id, unavailable="Uploading images is unavailable for a moment; try again shortly."
     )
     if retry_after is not None:
@@ -201,135 +188,139 @@ async def _take_upload_slot(request: Request, user_id: str, settings: MediaSetti
         )
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["media"])
+router = APIRouter(prefix=PREFIX, tags=["media"])
 
-    @router.post(
-        "/images",
-        status_code=201,
-        response_model=None,
-        responses={
-            201: {"model": schemas.ImageOut},
-            200: {"model": schemas.ImageOut},
-            401: {},
-            403: {},
-            413: {},
-            415: {},
-            422: {},
-            429: {},
-            503: {},
-        },
-        summary="Upload an image (multipart: file, purpose)",
-        description=UPLOAD_DESCRIPTION,
-        openapi_extra={"requestBody": UPLOAD_BODY},
+
+@router.post(
+    "/images",
+    status_code=201,
+    response_model=None,
+    responses={
+        201: {"model": schemas.ImageOut},
+        200: {"model": schemas.ImageOut},
+        401: {},
+        403: {},
+        413: {},
+        415: {},
+        422: {},
+        429: {},
+        503: {},
+    },
+    summary="Upload an image (multipart: file, purpose)",
+    description=UPLOAD_DESCRIPTION,
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
+async def upload(request: Request, runtime: Runtime, subject: CurrentSubject, service: Writer) -> Response:
+    await _take_upload_slot(runtime, subject.id)
+    try:
+        data, purpose = await read_upload(request, runtime.settings)
+    except PayloadTooLargeError:
+        metrics.uploads_total.labels("too_large").inc()
+        raise
+    except (UnprocessableError, UnsupportedImageError):
+        metrics.uploads_total.labels("bad_request").inc()
+        raise
+    if purpose == "product" and not subject.has_role("admin"):
+        metrics.uploads_total.labels("forbidden").inc()
+        raise ForbiddenError("Only admins upload product images.", field="purpose")
+    image, created = await service.upload(data, purpose=purpose, owner_id=subject.id)
+    headers = {"Location": f"{PREFIX}/images/{image.id}/meta"}
+    return json_response(image_document(image), status_code=201 if created else 200, headers=headers)
+
+
+@router.get(
+    "/images",
+    response_model=None,
+    responses={200: {"model": schemas.ImagePage}, 400: {}, 401: {}, 422: {}},
+    summary="Images, newest first (your own; admins see everyone's unless owner=me)",
+)
+async def list_images(
+    subject: CurrentSubject,
+    service: Reader,
+    cursors: Cursors,
+    purpose: Annotated[schemas.Purpose | None, Query(description="product or avatar")] = None,
+    owner: Annotated[Literal["me"] | None, Query(description="`me`: only the caller's images")] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    page = await service.list_images(
+        subject,
+        purpose=purpose,
+        mine=owner == "me",
+        limit=limit,
+        cursor=cursor,
+        cursors=cursors,
     )
-    async def upload(request: Request, subject: CurrentSubject, service: Writer) -> Response:
-        settings = _settings(request)
-        await _take_upload_slot(request, subject.id, settings)
-        try:
-            data, purpose = await read_upload(request, settings)
-        except PayloadTooLargeError:
-            metrics.uploads_total.labels("too_large").inc()
-            raise
-        except (UnprocessableError, UnsupportedImageError):
-            metrics.uploads_total.labels("bad_request").inc()
-            raise
-        if purpose == "product" and not subject.has_role("admin"):
-            metrics.uploads_total.labels("forbidden").inc()
-            raise ForbiddenError("Only admins upload product images.", field="purpose")
-        image, created = await service.upload(data, purpose=purpose, owner_id=subject.id)
-        headers = {"Location": f"{PREFIX}/images/{image.id}/meta"}
-        return _json(image_document(image), status_code=201 if created else 200, headers=headers)
-
-    @router.get(
-        "/images",
-        response_model=None,
-        responses={200: {"model": schemas.ImagePage}, 400: {}, 401: {}, 422: {}},
-        summary="Images, newest first (your own; admins see everyone's unless owner=me)",
-    )
-    async def list_images(
-        request: Request,
-        subject: CurrentSubject,
-        service: Reader,
-        purpose: Annotated[schemas.Purpose | None, Query(description="product or avatar")] = None,
-        owner: Annotated[Literal["me"] | None, Query(description="`me`: only the caller's images")] = None,
-        limit: Limit = 20,
-        cursor: Cursor = None,
-    ) -> Response:
-        page = await service.list_images(
-            subject,
-            purpose=purpose,
-            mine=owner == "me",
-            limit=limit,
-            cursor=cursor,
-            codec=request.state.cursor_codec,
-        )
-        return _json({"items": [image_document(image) for image in page.items], "next_cursor": page.next_cursor})
-
-    @router.post(
-        "/lookup",
-        response_model=None,
-        responses={200: {"model": schemas.LookupOut}, 401: {}, 403: {}, 422: {}},
-        summary="Which of these ids are images, and of which purpose (services and admins)",
-        description="With `claim: true` (the catalog, before attaching them to a product) the product images "
-        "found cannot be deleted until the product's event arrives (at most `AGORA_MEDIA_CLAIM_SECONDS`).",
-    )
-    async def lookup(
-        service: Writer,
-        _caller: ServiceOrAdmin,
-        body: schemas.LookupIn,
-        _json_body: Annotated[None, Depends(require_json)],
-    ) -> Response:
-        images = await service.lookup(list(body.ids), claim=body.claim)
-        return _json({"items": [{"id": image.id, "purpose": image.purpose} for image in images]})
-
-    @router.get(
-        "/images/{image_id}",
-        response_model=None,
-        responses={200: {"content": {"image/*": {}}}, 302: {}, 304: {}, 404: {}},
-        summary="The image's bytes (or a 302 to a presigned URL when stored on S3)",
-    )
-    async def original(request: Request, service: Reader, image_id: ImageId) -> Response:
-        image = await service.get(image_id)
-        return await serve_object(request, image, original_name(image), image.content_type)
-
-    @router.get(
-        "/images/{image_id}/thumbnail",
-        response_model=None,
-        responses={200: {"content": {"image/webp": {}}}, 302: {}, 304: {}, 404: {}, 422: {}},
-        summary="A WebP thumbnail: small (160 px box) or large (480 px box)",
-    )
-    async def thumbnail(
-        request: Request,
-        service: Reader,
-        image_id: ImageId,
-        size: Annotated[Literal["small", "large"], Query(description="small or large")] = "small",
-    ) -> Response:
-        image = await service.get(image_id)
-        return await serve_object(request, image, f"{size}.webp", "image/webp")
-
-    @router.get(
-        "/images/{image_id}/meta",
-        response_model=None,
-        responses={200: {"model": schemas.ImageOut}, 404: {}},
-        summary="The image's metadata (an avatar only for its owner, admins and services)",
-    )
-    async def meta(service: Reader, subject: OptionalSubject, image_id: ImageId) -> Response:
-        image = await service.visible(image_id, subject)
-        return _json(image_document(image), headers={"Cache-Control": "no-store"})
-
-    @router.delete(
-        "/images/{image_id}",
-        status_code=204,
-        response_model=None,
-        responses={204: {}, 401: {}, 404: {}, 409: {}},
-        summary="Delete an image (its owner or an admin; 409 while a product shows it)",
-    )
-    async def delete(service: Writer, subject: CurrentSubject, image_id: ImageId) -> Response:
-        await service.delete(image_id, subject)
-        return Response(status_code=204)
-
-    return router
+    return json_response({"items": [image_document(image) for image in page.items], "next_cursor": page.next_cursor})
 
 
-__all__: list[Any] = ["PREFIX", "build_router", "read_upload"]
+@router.post(
+    "/lookup",
+    response_model=None,
+    responses={200: {"model": schemas.LookupOut}, 401: {}, 403: {}, 422: {}},
+    summary="Which of these ids are images, and of which purpose (services and admins)",
+    description="With `claim: true` (the catalog, before attaching them to a product) the product images "
+    "found cannot be deleted until the product's event arrives (at most `AGORA_MEDIA_CLAIM_SECONDS`).",
+)
+async def lookup(
+    service: Writer,
+    _caller: ServiceOrAdmin,
+    body: schemas.LookupIn,
+    _json_body: Annotated[None, Depends(require_json)],
+) -> Response:
+    images = await service.lookup(list(body.ids), claim=body.claim)
+    return json_response({"items": [{"id": image.id, "purpose": image.purpose} for image in images]})
+
+
+@router.get(
+    "/images/{image_id}",
+    response_model=None,
+    responses={200: {"content": {"image/*": {}}}, 302: {}, 304: {}, 404: {}},
+    summary="The image's bytes (or a 302 to a presigned URL when stored on S3)",
+)
+async def original(request: Request, runtime: Runtime, service: Reader, image_id: ImageId) -> Response:
+    image = await service.get(image_id)
+    return await serve_object(request, runtime, image, original_name(image), image.content_type)
+
+
+@router.get(
+    "/images/{image_id}/thumbnail",
+    response_model=None,
+    responses={200: {"content": {"image/webp": {}}}, 302: {}, 304: {}, 404: {}, 422: {}},
+    summary="A WebP thumbnail: small (160 px box) or large (480 px box)",
+)
+async def thumbnail(
+    request: Request,
+    runtime: Runtime,
+    service: Reader,
+    image_id: ImageId,
+    size: Annotated[Literal["small", "large"], Query(description="small or large")] = "small",
+) -> Response:
+    image = await service.get(image_id)
+    return await serve_object(request, runtime, image, f"{size}.webp", "image/webp")
+
+
+@router.get(
+    "/images/{image_id}/meta",
+    response_model=None,
+    responses={200: {"model": schemas.ImageOut}, 404: {}},
+    summary="The image's metadata (an avatar only for its owner, admins and services)",
+)
+async def meta(service: Reader, subject: OptionalSubject, image_id: ImageId) -> Response:
+    image = await service.visible(image_id, subject)
+    return json_response(image_document(image), headers={"Cache-Control": "no-store"})
+
+
+@router.delete(
+    "/images/{image_id}",
+    status_code=204,
+    response_model=None,
+    responses={204: {}, 401: {}, 404: {}, 409: {}},
+    summary="Delete an image (its owner or an admin; 409 while a product shows it)",
+)
+async def delete(service: Writer, subject: CurrentSubject, image_id: ImageId) -> Response:
+    await service.delete(image_id, subject)
+    return Response(status_code=204)
+
+
+__all__: list[Any] = ["PREFIX", "read_upload", "router"]

@@ -27,8 +27,8 @@ from agora.contracts.catalog import (
 )
 from agora.contracts.media import demo_image_id, is_media_id
 from agora.platform.messaging import Consumer, Envelope
+from agora.services.media.runtime import media_runtime
 from agora.services.media.service import MediaService
-from agora.services.media.state import media_service
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,7 +53,7 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
     consumer = Consumer(CONSUMER, context.sessions, context.transport)
 
     def service(session: AsyncSession) -> MediaService:
-        return media_service(context, session)
+        return media_runtime(context).service(session)
 
     async def record(session: AsyncSession, product: Product, *, demo: bool) -> None:
         media = service(session)

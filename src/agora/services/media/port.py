@@ -11,7 +11,7 @@ from agora.contracts.media import ImageLookup, ImageRef, ImageRefs
 from agora.platform.peers import Peer, parsed, transaction
 from agora.platform.service import ServiceContext
 from agora.services.media import schemas
-from agora.services.media.state import media_service
+from agora.services.media.runtime import media_runtime
 
 
 class DirectMedia:
@@ -23,7 +23,7 @@ class DirectMedia:
             self._peer.caller.require("service", "admin")
             body = parsed(schemas.LookupIn, request)
             async with transaction(context) as session:
-                images = await media_service(context, session).lookup(list(body.ids), claim=body.claim)
+                images = await media_runtime(context).service(session).lookup(list(body.ids), claim=body.claim)
             return ImageRefs(
                 items=[ImageRef.model_validate({"id": image.id, "purpose": image.purpose}) for image in images]
             )

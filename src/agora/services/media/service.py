@@ -30,7 +30,7 @@ from agora.contracts.media import SYSTEM_OWNER, image_url
 from agora.platform.auth.verifier import Subject
 from agora.platform.db.types import utcnow
 from agora.platform.errors import ConflictError, NotFoundError, ServiceError, UnprocessableError
-from agora.platform.http.pagination import CursorCodec
+from agora.platform.http.pagination import Cursors
 from agora.services.media import formats, metrics
 from agora.services.media.artist import DemoArtist
 from agora.services.media.decoding import DecodePool, DecoderBusy
@@ -54,10 +54,6 @@ class UnsupportedImageError(ServiceError):
 
 class ForbiddenError(ServiceError):
     status = 403
-
-
-class InvalidCursorError(ServiceError):
-    field = "cursor"
 
 
 class QuotaExceededError(ServiceError):
@@ -239,27 +235,16 @@ class MediaService:
         mine: bool,
         limit: int,
         cursor: str | None,
-        codec: CursorCodec,
+        cursors: Cursors,
     ) -> ImagePage:
+        """Newest first; a cursor is bound to its purpose and owner filter (a refused one is the
+        chassis's 422 naming ``query.cursor``)."""
         owner = subject.id if mine or not is_admin(subject) else None
-        after = None
-        if cursor is not None:
-            position = codec.decode(cursor)
-            if position.get("l") != "images" or position.get("q") != [purpose, owner]:
-                raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-            try:
-                created_at, image_id = position["k"]
-                after = (datetime.fromisoformat(created_at), str(image_id))
-            except (KeyError, TypeError, ValueError):
-                raise InvalidCursorError("The cursor is invalid.") from None
+        after = cursors.decode(cursor, tuple[datetime, str], of="images", purpose=purpose, owner=owner)
         rows = list(await self.repository.page(purpose=purpose, owner_id=owner, limit=limit + 1, after=after))
-        items = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            last = items[-1]
-            next_cursor = codec.encode(
-                {"l": "images", "q": [purpose, owner], "k": [last.created_at.isoformat(), last.id]}
-            )
+        items, next_cursor = cursors.page(
+            rows, limit, lambda image: (image.created_at, image.id), of="images", purpose=purpose, owner=owner
+        )
         return ImagePage(items=items, next_cursor=next_cursor)
 
     async def lookup(self, ids: list[str], *, claim: bool = False) -> list[Image]:
