@@ -196,8 +196,11 @@ async def test_the_seeded_history_answers_predict(analytics: Analytics) -> None:
 
 
 async def test_the_seeded_history_answers_analyze(analytics: Analytics) -> None:
+    loaded = set(sys.modules)
     response = await analytics.client.post(f"{API}/ml/analyze", json={}, headers=analytics.admin)
     assert response.status_code == 200, response.text
+    # scored in a child process: the service's own never imports scikit-learn (~100 MB kept for good)
+    assert not {name for name in set(sys.modules) - loaded if name.split(".")[0] in ("sklearn", "scipy")}
     body = response.json()
     assert body["orders_analyzed"] > 1000 and body["contamination"] == 0.02
     flagged_users = [f["user_id"] for f in body["flagged"]]

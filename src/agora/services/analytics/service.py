@@ -245,7 +245,7 @@ class AnalyticsService:
             for f in facts
         ]
         try:
-            scored = anomalies.score_orders(points, contamination=contamination or DEFAULT_CONTAMINATION)
+            scored = await anomalies.score_elsewhere(points, contamination=contamination or DEFAULT_CONTAMINATION)
         except anomalies.TooFewOrders:
             raise UnprocessableError(
                 f"Only {len(points)} orders between {first} and {last}; anomaly detection needs at least "
