@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from opentelemetry import trace
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from agora.platform.http.app import service_runtime
-from agora.platform.observability.tracing import configure_tracing, sampler
+from agora.platform.observability.tracing import configure_tracing, current_trace_ids, new_provider, sampler
 from agora.platform.settings import PlatformSettings
 from agora.platform.testing.apps import platform_for_tests
 from agora.services import currency
@@ -89,3 +90,24 @@ def test_the_ratio_is_a_setting_between_0_and_1(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AGORA_TRACE_SAMPLE_RATIO", "1.5")
     with pytest.raises(ValidationError, match="trace_sample_ratio"):
         PlatformSettings()
+
+
+def test_spans_record_nothing_until_someone_reads_them_but_keep_their_ids() -> None:
+    provider = new_provider("agora-tests")
+    tracer = provider.get_tracer("t")
+    parent = SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, is_remote=True)
+    with tracer.start_as_current_span("request") as unread:
+        assert not unread.is_recording()
+        assert isinstance(unread, NonRecordingSpan)
+        assert unread.get_span_context().is_valid  # its ids still reach the log lines
+        assert current_trace_ids() == (format(unread.get_span_context().trace_id, "032x"), ANY)
+    child = tracer.start_span("call", context=trace.set_span_in_context(NonRecordingSpan(parent)))
+    assert not child.is_recording()
+    assert child.get_span_context().trace_id == parent.trace_id  # the caller's trace continues
+
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with tracer.start_as_current_span("request") as read:
+        assert read.is_recording()
+    assert [span.name for span in exporter.get_finished_spans()] == ["request"]
+    provider.shutdown()

@@ -31,7 +31,7 @@ from agora.platform.observability.context import (
     request_id_var,
     service_var,
 )
-from agora.platform.observability.logging import write_event
+from agora.platform.observability.logging import event_enabled, write_event
 from agora.platform.observability.metrics import (
     KNOWN_METHODS,
     UNMATCHED_ROUTE,
@@ -302,7 +302,7 @@ class ChassisMiddleware:
             status = exchange.status or 499  # 0: cancelled (client went away) before any response
             route = route_template(scope)
             self._observe(method, route, status, duration)
-            if context_token is not None:
+            if context_token is not None and span.is_recording():  # unsampled: nothing to describe
                 _describe_span(span, method, route, path, scope.get("scheme", "http"), status)
             if self.access_log:
                 self._log_access(method, route, path, status, duration, request_id)
@@ -348,6 +348,10 @@ class ChassisMiddleware:
         histogram.observe(duration)
 
     def _log_access(self, method: str, route: str, path: str, status: int, duration: float, request_id: str) -> None:
+        # probes and scrapes would drown the access log: debug level for them
+        level = logging.DEBUG if path.endswith(_QUIET_SUFFIXES) else logging.INFO
+        if not event_enabled(level):  # the line is built only when it will be written
+            return
         write_event(
             {
                 "service": self.service,
@@ -360,8 +364,7 @@ class ChassisMiddleware:
                 "event": "request",
                 "logger": "agora.access",
             },
-            # probes and scrapes would drown the access log: debug level for them
-            level=logging.DEBUG if path.endswith(_QUIET_SUFFIXES) else logging.INFO,
+            level=level,
         )
 
 

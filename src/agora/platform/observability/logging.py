@@ -273,6 +273,11 @@ def configure_logging(
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def event_enabled(level: int) -> bool:
+    """Whether :func:`write_event` would write a line at ``level``: check it before building one."""
+    return _state["writer"] is not None and level >= _state["level"]
+
+
 def write_event(fields: dict[str, Any], *, level: int = logging.INFO) -> None:
     """The fast path for the per-request access line: ``fields`` rendered as-is, no processors.
 
@@ -301,6 +306,7 @@ __all__ = [
     "REDACTED",
     "add_request_context",
     "configure_logging",
+    "event_enabled",
     "get_logger",
     "redact_sensitive",
     "redact_url_credentials",
