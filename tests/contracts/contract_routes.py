@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from agora.platform.http.app import create_service_app
@@ -90,7 +90,7 @@ def contract_of(model: Any) -> type[BaseModel] | None:
     return None
 
 
-def _documented_models(route: APIRoute) -> dict[str, Any]:
+def _documented_models(route: Any) -> dict[str, Any]:
     models: dict[str, Any] = {}
     for status, response in (route.responses or {}).items():
         if str(status).startswith("2") and isinstance(response, dict) and "model" in response:
@@ -115,16 +115,17 @@ def classify(service: str) -> tuple[list[ContractRoute], list[str]]:
     """The service's contract routes, and the problems: routes neither mapped nor listed."""
     found: list[ContractRoute] = []
     problems: list[str] = []
-    for route in service_app(service).routes:
-        if not isinstance(route, APIRoute) or _chassis_route(route.path_format, service):
+    # FastAPI 0.16x keeps an included router as one entry of app.routes: its route contexts are the
+    # flat list the OpenAPI document is built from (each with its full path)
+    for route in iter_route_contexts(service_app(service).routes):
+        path = str(route.path_format)
+        if not isinstance(route.original_route, APIRoute) or _chassis_route(path, service):
             continue
-        for method in sorted(route.methods):
-            key = (service, method, route.path_format)
+        for method in sorted(route.methods or ()):
+            key = (service, method, path)
             models = _documented_models(route)
             typed = {status: contract_of(model) for status, model in models.items()}
-            found += [
-                ContractRoute(service, method, route.path_format, s, c) for s, c in typed.items() if c is not None
-            ]
+            found += [ContractRoute(service, method, path, s, c) for s, c in typed.items() if c is not None]
             if any(c is not None for c in typed.values()):
                 if key in NO_CONTRACT:
                     problems.append(f"{key} answers a contract model but is listed in NO_CONTRACT")
