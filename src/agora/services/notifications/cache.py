@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 import structlog
 
-if TYPE_CHECKING:  # redis-py comes with the client (see agora.platform.kept.redis_for)
+if TYPE_CHECKING:  # redis-py comes with the client (see agora.platform.first_use.redis_for)
     from redis.asyncio import Redis
 
 log = structlog.get_logger(__name__)

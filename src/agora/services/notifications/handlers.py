@@ -157,9 +157,10 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
     consumer = Consumer(
         CONSUMER, context.sessions, context.transport, max_attempts=context.platform.consumer_max_attempts
     )
-    runtime = notifications_runtime(context)
 
     async def handle(session: AsyncSession, envelope: Envelope) -> None:
+        # looked up per event, not while the consumers are built: building them needs no runtime
+        runtime = notifications_runtime(context)
         fact = what_happened(envelope)
         if fact is None:
             return
@@ -175,6 +176,7 @@ def consumers(context: ServiceContext) -> Iterable[Consumer]:
             after_commit(session, runtime, created)
 
     async def password_reset(session: AsyncSession, envelope: Envelope) -> None:
+        runtime = notifications_runtime(context)
         requested = identity.PasswordResetRequested.model_validate(envelope.data)
         link = f"{runtime.settings.public_url.rstrip('/')}/reset-password?{urlencode({'token': requested.token})}"
         minutes = max(1, round((requested.expires_at - envelope.time).total_seconds() / 60))
