@@ -11,10 +11,11 @@ or retyped field is a new event type. Consumers ignore fields they do not know.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from agora.contracts.base import Event
 from agora.contracts.catalog import Money
 
 #: Event types, stable strings (topic ``orders``).
@@ -94,7 +95,7 @@ class Order(_Contract):
     updated_at: datetime
 
 
-class OrderFacts(_Contract):
+class OrderFacts(Event):
     """The facts ``placed`` and ``paid`` carry."""
 
     order_id: str
@@ -109,17 +110,23 @@ class OrderFacts(_Contract):
 class OrderPlaced(OrderFacts):
     """``orders.order.placed``: the customer bought this (published with ``paid``, once payment is captured)."""
 
+    event_type: ClassVar[str] = ORDER_PLACED
+
     shipping_address: ShippingAddress
 
 
 class OrderPaid(OrderFacts):
     """``orders.order.paid``: the payment is captured and the stock committed."""
 
+    event_type: ClassVar[str] = ORDER_PAID
+
     payment_id: str
 
 
-class OrderFailed(_Contract):
+class OrderFailed(Event):
     """``orders.order.failed``: checkout ended without an order; everything was compensated."""
+
+    event_type: ClassVar[str] = ORDER_FAILED
 
     order_id: str
     user_id: str
@@ -127,8 +134,10 @@ class OrderFailed(_Contract):
     reason: str
 
 
-class OrderCancelled(_Contract):
+class OrderCancelled(Event):
     """``orders.order.cancelled``: refunded and restocked before shipping."""
+
+    event_type: ClassVar[str] = ORDER_CANCELLED
 
     order_id: str
     user_id: str
@@ -136,13 +145,19 @@ class OrderCancelled(_Contract):
     payment_id: str | None = None
 
 
-class OrderShipped(_Contract):
+class OrderShipped(Event):
+    """``orders.order.shipped``: handed to the carrier, with its tracking id."""
+
+    event_type: ClassVar[str] = ORDER_SHIPPED
     order_id: str
     user_id: str
     tracking_id: str
 
 
-class OrderDelivered(_Contract):
+class OrderDelivered(Event):
+    """``orders.order.delivered``: the parcel arrived (the carrier said so, or an admin)."""
+
+    event_type: ClassVar[str] = ORDER_DELIVERED
     order_id: str
     user_id: str
 

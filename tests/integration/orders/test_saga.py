@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,7 +30,7 @@ from agora.services.orders import spec
 from agora.services.orders.documents import CheckoutFailed
 from agora.services.orders.gateways import Card, CartLine, ProductInfo, Unavailable
 from agora.services.orders.models import Order
-from agora.services.orders.saga import CheckoutRequest, CheckoutSaga, EmptyCart, SettlingLater
+from agora.services.orders.saga import CheckoutRequest, CheckoutSaga, EmptyCart, SettlingLater, UnitOfWork
 from agora.services.orders.settings import OrdersSettings
 from tests.integration.orders.fakes import DECLINED_CARD, PROVIDER_ERROR_CARD, Fakes
 
@@ -54,6 +55,18 @@ class Crash(BaseException):
     """Stands in for a process dying mid-call: nothing in the saga catches it."""
 
 
+def committing(sessions: async_sessionmaker[AsyncSession]) -> UnitOfWork:
+    """The saga's unit of work without a service around it: commits when the block ends (there
+    is no relay to wake; the tests read the outbox table)."""
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[AsyncSession]:
+        async with sessions() as session, session.begin():
+            yield session
+
+    return transaction
+
+
 @dataclass
 class Harness:
     sessions: async_sessionmaker[AsyncSession]
@@ -66,8 +79,8 @@ class Harness:
         """A second process's saga over the same database (for recovery races)."""
         return CheckoutSaga(
             sessions=self.sessions,
+            unit_of_work=committing(self.sessions),
             outbox=Outbox("agora/orders"),
-            notify=lambda: None,
             gateways=self.fakes.gateways(),
             settings=self.saga.settings,
             keys=self.keys,
@@ -105,8 +118,8 @@ def harness(database: async_sessionmaker[AsyncSession]) -> Harness:
     keys = IdempotencyStore(database)
     saga = CheckoutSaga(
         sessions=database,
+        unit_of_work=committing(database),
         outbox=Outbox("agora/orders"),
-        notify=lambda: None,
         gateways=fakes.gateways(),
         settings=OrdersSettings(lease_seconds=30),
         keys=keys,

@@ -25,7 +25,6 @@ SERVICES = Path(agora.services.__file__).parent
 NOT_YET_CONVERTED = frozenset(
     {
         "cart",
-        "orders",
     }
 )
 

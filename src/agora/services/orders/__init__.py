@@ -1,6 +1,7 @@
 """The orders service: the checkout saga, order history, the status machine, ``orders.order.*`` events.
 
-Its spec is the only thing the registry needs; everything is built by the chassis at start-up.
+Its spec is the only thing the registry needs; everything is built at start-up: the chassis's
+context, then orders' runtime (``spec.start``: the ports checkout calls and the saga over them).
 Saga recovery runs as a periodic task (at start-up, then every few seconds).
 """
 
@@ -10,18 +11,17 @@ from pathlib import Path
 
 from agora.platform.faults import BROKER_PUBLISH_FAILURES
 from agora.platform.service import ServiceSpec
-from agora.services.orders.endpoints import build_router
-from agora.services.orders.handlers import consumers
+from agora.services.orders.endpoints import router
+from agora.services.orders.handlers import consumers, periodic
 from agora.services.orders.models import metadata
 from agora.services.orders.runtime import start
 from agora.services.orders.settings import OrdersSettings
-from agora.services.orders.wiring import periodic
 
 spec = ServiceSpec(
     name="orders",
     title="Agora orders",
     settings_cls=OrdersSettings,
-    build_router=build_router,
+    router=router,
     start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",

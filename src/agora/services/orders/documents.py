@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from agora.contracts.orders import OrderPaid, OrderPlaced
 from agora.platform.errors import ServiceError
 from agora.platform.http.problems import PROBLEM_JSON, error_document
 from agora.platform.idempotency import Replay
@@ -74,7 +75,7 @@ def order_document(order: Order) -> dict[str, Any]:
     }
 
 
-def order_facts(order: Order) -> dict[str, Any]:
+def _facts(order: Order) -> dict[str, Any]:
     """What ``placed`` and ``paid`` carry (``agora.contracts.orders.OrderFacts``)."""
     currency = order.currency
     return {
@@ -86,6 +87,16 @@ def order_facts(order: Order) -> dict[str, Any]:
         "shipping": money(order.shipping_cost, currency),
         "total": money(order.total, currency),
     }
+
+
+def order_placed(order: Order) -> OrderPlaced:
+    """``orders.order.placed`` of a paid order: its facts and where it goes."""
+    return OrderPlaced.model_validate({**_facts(order), "shipping_address": address_of(order)})
+
+
+def order_paid(order: Order) -> OrderPaid:
+    """``orders.order.paid`` of a paid order: its facts and the payment's id."""
+    return OrderPaid.model_validate({**_facts(order), "payment_id": order.payment_id})
 
 
 @dataclass(frozen=True)
@@ -141,5 +152,6 @@ __all__ = [
     "item_document",
     "money",
     "order_document",
-    "order_facts",
+    "order_paid",
+    "order_placed",
 ]

@@ -8,13 +8,12 @@ shipped-and-cancelled order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.orders import ORDER_DELIVERED, ORDER_SHIPPED
+from agora.contracts.orders import OrderDelivered, OrderShipped
 from agora.platform.errors import BadGatewayError, NotFoundError, ServiceError
 from agora.services.orders.documents import address_of
 from agora.services.orders.gateways import GatewayError, Gateways, Refused, StockLine
@@ -23,24 +22,16 @@ from agora.services.orders.repository import OrdersRepository
 from agora.services.orders.status import Status, allowed, check, sources
 
 if TYPE_CHECKING:  # types only: the rules import no web framework
-    from agora.platform.http.pagination import CursorCodec
+    from agora.platform.http.pagination import Cursors
     from agora.platform.messaging import Outbox
 
-
-class InvalidCursorError(ServiceError):
-    status = 400
-    field = "cursor"
+#: The list a history cursor belongs to (with the customer it was made for).
+CURSOR_LIST = "orders"
 
 
 class ConcurrentChangeError(ServiceError):
     status = 409
     field = "status"
-
-
-@dataclass(frozen=True)
-class OrderPage:
-    items: list[Order]
-    next_cursor: str | None
 
 
 class OrdersService:
@@ -65,15 +56,14 @@ class OrdersService:
             raise NotFoundError(f"No order with id {order_id}.")
         return order
 
-    async def history(self, *, user_id: str | None, limit: int, cursor: str | None, codec: CursorCodec) -> OrderPage:
-        after = _position(codec, cursor, user_id) if cursor is not None else None
+    async def history(
+        self, *, user_id: str | None, limit: int, cursor: str | None, cursors: Cursors
+    ) -> tuple[list[Order], str | None]:
+        """Newest first, and the next page's cursor; a cursor is refused (the chassis's 422 naming
+        ``query.cursor``) when it was made for another customer's list or was modified."""
+        after = cursors.decode(cursor, tuple[datetime, str], of=CURSOR_LIST, user_id=user_id)
         rows = await self.repository.page(user_id=user_id, after=after, limit=limit + 1)
-        items = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            last = items[-1]
-            next_cursor = codec.encode({"l": "orders", "u": user_id, "k": [last.created_at.isoformat(), last.id]})
-        return OrderPage(items=items, next_cursor=next_cursor)
+        return cursors.page(rows, limit, _position, of=CURSOR_LIST, user_id=user_id)
 
     async def ship(self, order_id: str) -> Order:
         order = await self.get(order_id)
@@ -87,12 +77,8 @@ class OrdersService:
         except GatewayError:
             raise BadGatewayError("Shipping is unavailable right now; the order was not shipped.") from None
         await self._move(order, Status.shipped, tracking_id=shipment.tracking_id)
-        await self.events.add(
-            self.session,
-            ORDER_SHIPPED,
-            {"order_id": order.id, "user_id": order.user_id, "tracking_id": shipment.tracking_id},
-            subject=order.id,
-        )
+        shipped = OrderShipped(order_id=order.id, user_id=order.user_id, tracking_id=shipment.tracking_id)
+        await self.events.add(self.session, shipped, subject=order.id)
         return await self._reloaded(order.id)
 
     async def deliver(self, order_id: str) -> Order:
@@ -112,9 +98,7 @@ class OrdersService:
 
     async def _deliver(self, order: Order) -> None:
         await self._move(order, Status.delivered)
-        await self.events.add(
-            self.session, ORDER_DELIVERED, {"order_id": order.id, "user_id": order.user_id}, subject=order.id
-        )
+        await self.events.add(self.session, OrderDelivered(order_id=order.id, user_id=order.user_id), subject=order.id)
 
     async def _move(self, order: Order, target: Status, **values: Any) -> None:
         won = await self.repository.update(
@@ -128,17 +112,8 @@ class OrdersService:
         return await self.get(order_id)
 
 
-def _position(codec: CursorCodec, cursor: str, user_id: str | None) -> tuple[datetime, str]:
-    position = codec.decode(cursor)  # the chassis' 400 naming "cursor" when tampered
-    key = position.get("k")
-    if position.get("l") != "orders" or position.get("u") != user_id:
-        raise InvalidCursorError("This cursor belongs to a different list; start again without it.")
-    if not (isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], str)):
-        raise InvalidCursorError("The cursor is invalid.")
-    try:
-        return datetime.fromisoformat(key[0]), key[1]
-    except ValueError:
-        raise InvalidCursorError("The cursor is invalid.") from None
+def _position(order: Order) -> tuple[datetime, str]:
+    return order.created_at, order.id
 
 
-__all__ = ["ConcurrentChangeError", "InvalidCursorError", "OrderPage", "OrdersService"]
+__all__ = ["CURSOR_LIST", "ConcurrentChangeError", "OrdersService"]

@@ -43,7 +43,7 @@ from agora.services.orders.saga._outcomes import (
     SettlingLater,
 )
 from agora.services.orders.saga._recovery import CheckoutSaga
-from agora.services.orders.saga._steps import Admission, CheckoutRequest, Run
+from agora.services.orders.saga._steps import Admission, CheckoutRequest, Run, UnitOfWork
 
 __all__ = [
     "CANCELLED",
@@ -59,4 +59,5 @@ __all__ = [
     "EmptyCart",
     "Run",
     "SettlingLater",
+    "UnitOfWork",
 ]

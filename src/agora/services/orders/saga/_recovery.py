@@ -5,8 +5,8 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.orders import ORDER_CANCELLED
-from agora.platform.db import unit_of_work
+from agora.contracts.catalog import Money
+from agora.contracts.orders import OrderCancelled
 from agora.platform.errors import ConflictError
 from agora.services.orders import metrics
 from agora.services.orders.documents import CheckoutFailed
@@ -58,11 +58,10 @@ class CheckoutSaga(SagaSteps):
         return settled
 
     async def _claim(self, run: Run) -> bool:
-        async with unit_of_work(self.sessions) as session:
+        async with self.unit_of_work() as session:
             won = await OrdersRepository(session).update(
                 run.order_id, version=run.version, lease_until=self._lease(self.clock())
             )
-            await session.commit()
         if won:
             run.version += 1
         return won
@@ -112,17 +111,13 @@ class CheckoutSaga(SagaSteps):
         run = Run.of(order)
 
         async def record(session: AsyncSession, cancelled: Order) -> None:
-            await self.outbox.add(
-                session,
-                ORDER_CANCELLED,
-                {
-                    "order_id": cancelled.id,
-                    "user_id": cancelled.user_id,
-                    "total": {"amount": cancelled.total, "currency": cancelled.currency},
-                    "payment_id": cancelled.payment_id,
-                },
-                subject=cancelled.id,
+            event = OrderCancelled(
+                order_id=cancelled.id,
+                user_id=cancelled.user_id,
+                total=Money(amount=cancelled.total, currency=cancelled.currency),
+                payment_id=cancelled.payment_id,
             )
+            await self.outbox.add(session, event, subject=cancelled.id)
 
         try:
             await self._persist(

@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -15,14 +15,20 @@ import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agora.contracts.orders import ORDER_FAILED, ORDER_PAID, ORDER_PLACED
-from agora.platform.db import unit_of_work
+from agora.contracts.orders import OrderFailed
 from agora.platform.db.pools import PoolSaturated
 from agora.platform.db.types import utcnow
 from agora.platform.idempotency import IdempotencyStore
 from agora.platform.messaging import Outbox
 from agora.services.orders import metrics
-from agora.services.orders.documents import CheckoutFailed, Failure, address_of, checkout_answer, order_facts
+from agora.services.orders.documents import (
+    CheckoutFailed,
+    Failure,
+    address_of,
+    checkout_answer,
+    order_paid,
+    order_placed,
+)
 from agora.services.orders.gateways import (
     Card,
     CartLine,
@@ -66,6 +72,10 @@ from agora.services.orders.settings import OrdersSettings
 from agora.services.orders.status import Status, sources
 
 log = structlog.get_logger(__name__)
+
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+"""One step's transaction: commits when its block ends (rolls back if it raises), then wakes the
+outbox relay when the step wrote events (the service's ``unit_of_work(context)``)."""
 
 
 @dataclass
@@ -155,8 +165,8 @@ class SagaSteps:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
+        unit_of_work: UnitOfWork,
         outbox: Outbox,
-        notify: Callable[[], None],
         gateways: Gateways,
         settings: OrdersSettings,
         keys: IdempotencyStore,
@@ -164,8 +174,8 @@ class SagaSteps:
         admission: Admission | None = None,
     ) -> None:
         self.sessions = sessions
+        self.unit_of_work = unit_of_work
         self.outbox = outbox
-        self.notify = notify
         self.gateways = gateways
         self.settings = settings
         self.keys = keys
@@ -235,9 +245,8 @@ class SagaSteps:
             updated_at=now,
             version=1,
         )
-        async with unit_of_work(self.sessions) as session:
+        async with self.unit_of_work() as session:
             await OrdersRepository(session).add(order)
-            await session.commit()
         return Run(
             order_id=order.id,
             user_id=order.user_id,
@@ -386,11 +395,8 @@ class SagaSteps:
             raise Handoff() from None
 
         async def record(session: AsyncSession, order: Order) -> None:
-            facts = order_facts(order)
-            await self.outbox.add(
-                session, ORDER_PLACED, {**facts, "shipping_address": address_of(order)}, subject=order.id
-            )
-            await self.outbox.add(session, ORDER_PAID, {**facts, "payment_id": order.payment_id}, subject=order.id)
+            await self.outbox.add(session, order_placed(order), subject=order.id)
+            await self.outbox.add(session, order_paid(order), subject=order.id)
             await self._store_answer(session, order)
             metrics.revenue_minor_total.labels(order.currency).inc(order.total)
 
@@ -429,12 +435,8 @@ class SagaSteps:
                 raise CheckoutFailed(run.order_id, failure) from None
 
         async def record(session: AsyncSession, order: Order) -> None:
-            await self.outbox.add(
-                session,
-                ORDER_FAILED,
-                {"order_id": order.id, "user_id": order.user_id, "code": failure.code, "reason": failure.reason},
-                subject=order.id,
-            )
+            failed = OrderFailed(order_id=order.id, user_id=order.user_id, code=failure.code, reason=failure.reason)
+            await self.outbox.add(session, failed, subject=order.id)
             # the failed order is the key's one outcome, a 5xx too: a retry with this key gets
             # this answer again, never a second order (a new attempt takes a new key)
             await self._store_answer(session, order, failure)
@@ -478,9 +480,10 @@ class SagaSteps:
         then: Callable[[AsyncSession, Order], Any] | None = None,
         **values: Any,
     ) -> None:
-        """Commits ``step`` (and ``values``) on the order if this process still owns it."""
+        """Commits ``step`` (and ``values``) on the order if this process still owns it; the unit
+        of work wakes the relay when ``then`` added events."""
         now = self.clock()
-        async with unit_of_work(self.sessions) as session:
+        async with self.unit_of_work() as session:
             repository = OrdersRepository(session)
             if items:
                 await repository.add_items(items)
@@ -499,9 +502,5 @@ class SagaSteps:
                 order = await repository.get(run.order_id)
                 assert order is not None
                 await then(session, order)
-            await session.commit()
-            dirty = session.info.pop("outbox_dirty", False)
         run.version += 1
         run.step = step
-        if dirty:
-            self.notify()
