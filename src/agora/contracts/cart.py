@@ -13,10 +13,11 @@ Compatibility rule: fields are only ever added (with defaults). Consumers ignore
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from agora.contracts.base import Event
 from agora.contracts.catalog import Money
 
 #: Header an API client sends to name its anonymous cart (a UUID the cart handed out).
@@ -39,12 +40,14 @@ CART_ITEM_ADDED = "cart.item.added"
 SOURCE = "agora/cart"
 
 
-class CartItemAdded(_Contract):
+class CartItemAdded(Event):
     """``cart.item.added``: ``quantity`` of a product went into a cart (``POST /api/cart/items``).
 
     ``user_id`` is the signed-in shopper (null for an anonymous cart, then ``cart_id`` names it);
     ``line_quantity`` is the line's quantity after the addition.
     """
+
+    event_type: ClassVar[str] = CART_ITEM_ADDED
 
     product_id: str
     quantity: int

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
@@ -106,9 +106,6 @@ class ServiceContext:
     """The ``Idempotency-Key`` store its endpoints and its purge task share."""
     runtime: object = None
     """What ``spec.start`` yielded: the service's typed runtime (``runtime_of`` checks its class)."""
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Deprecated: the unconverted services' lazily built objects, until they have a runtime
-    (``tests/unit/platform/test_composition_guard.py`` lists them); then this field goes."""
     catch_up: StartupCatchUp | None = None
     """Readiness of its events (set once the relay and consumers run): caught up since start-up."""
     faults: FaultFlags | None = None

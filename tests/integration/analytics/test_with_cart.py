@@ -16,7 +16,6 @@ from agora.platform.testing.auth import TokenFactory
 from agora.platform.testing.databases import service_databases
 from agora.platform.testing.waiting import eventually
 from agora.services import analytics, cart, catalog
-from agora.services.cart.service import close_store
 from agora.services.cart.settings import CartSettings, StoreKind
 
 from .conftest import API, bearer
@@ -36,10 +35,7 @@ async def trio(
         }
         specs = [catalog.spec, cart.spec, analytics.spec]
         async with running_services(specs, platform, settings, seed=True) as (client, embedded):
-            try:
-                yield client, embedded
-            finally:
-                await close_store(embedded.contexts["cart"])
+            yield client, embedded
 
 
 async def test_cart_additions_reach_the_funnel(

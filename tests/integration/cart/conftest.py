@@ -24,7 +24,6 @@ from agora.platform.testing.apps import platform_for_tests, running_services
 from agora.platform.testing.databases import service_databases
 from agora.services import cart, catalog
 from agora.services.cart.models import CartItem
-from agora.services.cart.service import close_store
 from agora.services.cart.settings import CartSettings, StoreKind
 from agora.services.catalog import CatalogSettings
 
@@ -106,10 +105,7 @@ async def cart_app(
         redis = Redis.from_url(redis_url, decode_responses=True) if redis_url else None
         try:
             async with running_services([catalog.spec, cart.spec], platform, settings, seed=True) as (client, embedded):
-                try:
-                    yield CartApp(client, embedded, redis, prefix)
-                finally:
-                    await close_store(embedded.contexts["cart"])
+                yield CartApp(client, embedded, redis, prefix)
         finally:
             if redis is not None:
                 keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]

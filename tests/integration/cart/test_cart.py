@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 
 from agora.contracts.cart import CART_COOKIE, CART_ID_HEADER
+from agora.platform.peers import runtime_in
+from agora.services.cart.runtime import CartRuntime
 
 from .conftest import API, CATALOG, CartApp, bearer
 
@@ -97,7 +99,8 @@ async def test_line_bound_per_cart(cart_app: CartApp, user_token: str, admin_tok
         products.append((await cart_app.create_product(admin_token))["id"])
     owner = f"user:{(await cart_app.client.get(API, headers=auth)).json()['id'].removeprefix('user:')}"
     # fill the cart through the store: 50 HTTP adds would each price the whole cart
-    store = cart_app.context.extras.get("cart.redis_store")
+    redis = runtime_in(cart_app.context, CartRuntime).redis
+    store = redis.get() if redis is not None else None
     limits = _limits(settings, owner)
     if store is not None:
         for product in products[: settings.max_lines]:

@@ -25,7 +25,6 @@ from agora.platform.testing.apps import platform_for_tests, running_services
 from agora.platform.testing.databases import service_databases
 from agora.services import cart, catalog
 from agora.services.cart.repository import SqlCartStore
-from agora.services.cart.service import close_store
 from agora.services.cart.settings import CartSettings, StoreKind
 from agora.services.cart.store import Limits
 from agora.services.catalog import CatalogSettings
@@ -58,10 +57,7 @@ async def standalone_cart(
 
         transport = httpx.ASGITransport(app=served, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://cart.test") as client:
-            try:
-                yield client, context
-            finally:
-                await close_store(context)
+            yield client, context
 
 
 @pytest.mark.parametrize("store", ["sqlite", "redis"])
@@ -138,28 +134,25 @@ async def test_redis_down_answers_503_and_the_catalog_keeps_working(
             "catalog": CatalogSettings(database_url=urls["catalog"]),
             "cart": CartSettings(database_url=urls["cart"], redis_timeout_seconds=1.0),
         }
-        async with running_services([catalog.spec, cart.spec], platform, settings, seed=True) as (client, embedded):
-            try:
-                products = await client.get("/api/catalog/products", params={"limit": 1})
-                assert products.status_code == 200
-                product = products.json()["items"][0]["id"]
-                for method, path, body in (
-                    ("GET", "", None),
-                    ("POST", "/items", {"product_id": product}),
-                    ("DELETE", "", None),
-                ):
-                    response = await client.request(method, f"{API}{path}", json=body, headers=auth)
-                    assert response.status_code == 503, response.text
-                    assert response.headers["content-type"] == "application/problem+json"
-                    assert response.headers["retry-after"] == "1"
-                    assert "redis" not in response.text.lower(), "no internals reach the client"
-                # the rest of the platform is untouched
-                assert (await client.get(f"/api/catalog/products/{product}")).status_code == 200
-                assert (await client.get("/healthz")).status_code == 200
-                # readiness names the store that is down, and only that one
-                ready = await client.get("/readyz")
-                assert ready.status_code == 503
-                failing = {name for name, state in ready.json()["checks"].items() if state != "ok"}
-                assert failing == {"cart.redis"}
-            finally:
-                await close_store(embedded.contexts["cart"])
+        async with running_services([catalog.spec, cart.spec], platform, settings, seed=True) as (client, _embedded):
+            products = await client.get("/api/catalog/products", params={"limit": 1})
+            assert products.status_code == 200
+            product = products.json()["items"][0]["id"]
+            for method, path, body in (
+                ("GET", "", None),
+                ("POST", "/items", {"product_id": product}),
+                ("DELETE", "", None),
+            ):
+                response = await client.request(method, f"{API}{path}", json=body, headers=auth)
+                assert response.status_code == 503, response.text
+                assert response.headers["content-type"] == "application/problem+json"
+                assert response.headers["retry-after"] == "1"
+                assert "redis" not in response.text.lower(), "no internals reach the client"
+            # the rest of the platform is untouched
+            assert (await client.get(f"/api/catalog/products/{product}")).status_code == 200
+            assert (await client.get("/healthz")).status_code == 200
+            # readiness names the store that is down, and only that one
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            failing = {name for name, state in ready.json()["checks"].items() if state != "ok"}
+            assert failing == {"cart.redis"}

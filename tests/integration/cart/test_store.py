@@ -13,10 +13,12 @@ import pytest
 from sqlalchemy import insert
 
 from agora.platform.db.types import utcnow
+from agora.platform.peers import runtime_in
 from agora.platform.testing.statements import recorded_statements
 from agora.services.cart.models import CartItem
 from agora.services.cart.repository import SqlCartStore
-from agora.services.cart.service import cart_store, sweep_expired
+from agora.services.cart.runtime import CartRuntime
+from agora.services.cart.service import sweep_expired
 from agora.services.cart.store import Bound, CartStore, LimitExceededError, Limits
 
 from .conftest import CartApp
@@ -34,7 +36,7 @@ def run(cart_app: CartApp) -> Run[Any]:
 
     async def call(operation: Callable[[CartStore], Awaitable[Any]]) -> Any:
         async with context.sessions() as session:
-            result = await operation(cart_store(context, session))
+            result = await operation(runtime_in(context, CartRuntime).store(session))
             await session.commit()
             return result
 

@@ -20,7 +20,7 @@ from agora.platform.db import Session
 from agora.platform.errors import PaymentRequiredError
 from agora.platform.http.problems import require_json
 from agora.platform.idempotency import IdempotencyKey, IdempotentResult, idempotent
-from agora.platform.service import ServiceSpec
+from agora.platform.service import ServiceSpec, context_of
 from agora.platform.settings import ServiceSettings
 
 
@@ -64,14 +64,14 @@ def build_router() -> APIRouter:  # noqa: C901
         note = Note(text=body.text)
         session.add(note)
         await session.flush()
-        await request.state.outbox.add(session, "probe.note.created", {"id": note.id, "text": note.text})
+        await context_of(request).outbox.add(session, "probe.note.created", {"id": note.id, "text": note.text})
         return {"id": note.id, "text": note.text}
 
     @router.post("/fail")
     async def fail(session: Session, request: Request, _: Admin) -> None:
         session.add(Note(text="never stored"))
         await session.flush()
-        await request.state.outbox.add(session, "probe.note.created", {"id": -1, "text": "never"})
+        await context_of(request).outbox.add(session, "probe.note.created", {"id": -1, "text": "never"})
         raise RuntimeError("boom after writing")
 
     @router.post("/payments")
@@ -85,7 +85,7 @@ def build_router() -> APIRouter:  # noqa: C901
             note = Note(text=body.text)
             session.add(note)
             await session.flush()
-            await request.state.outbox.add(session, "probe.payment.made", {"id": note.id})
+            await context_of(request).outbox.add(session, "probe.payment.made", {"id": note.id})
             if body.outcome == "refuse":
                 raise PaymentRequiredError("declined", field="text", reason="card_declined")
             if body.outcome == "crash":

@@ -304,37 +304,14 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-#: Lifespan state keys beyond ``context`` that the services not yet converted to typed
-#: dependencies still read (``tests/unit/platform/test_composition_guard.py`` lists those
-#: services); they go when that list is empty.
-LEGACY_STATE_KEYS = (
-    "sessions",
-    "read_sessions",
-    "outbox",
-    "outbox_notifier",
-    "cursor_codec",
-    "read_cache",
-    "token_verifier",
-    "settings",
-    "platform",
-)
+#: Lifespan state keys beyond ``context``: none (every service takes the typed dependencies of
+#: ``agora.platform.http.deps``; ``tests/unit/platform/test_composition_guard.py`` holds them to it).
+LEGACY_STATE_KEYS: tuple[str, ...] = ()
 
 
 def request_state(context: ServiceContext) -> dict[str, Any]:
-    """The lifespan state: the service context (and, until every service is converted, the
-    :data:`LEGACY_STATE_KEYS`)."""
-    legacy = {
-        "sessions": context.sessions,
-        "read_sessions": context.read_sessions,
-        "outbox": context.outbox,
-        "outbox_notifier": context.relay.notify,
-        "cursor_codec": context.cursor_codec,
-        "read_cache": context.read_cache,
-        "token_verifier": context.token_verifier,
-        "settings": context.settings,
-        "platform": context.platform,
-    }
-    return {"context": context, **{key: legacy[key] for key in LEGACY_STATE_KEYS}}
+    """The lifespan state: the service context, nothing else."""
+    return {"context": context}
 
 
 def create_service_app(

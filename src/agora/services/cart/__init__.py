@@ -2,7 +2,8 @@
 
 Carts live in Redis when ``AGORA_REDIS_URL`` is set (one hash per cart, expiring by itself), else
 in the cart's own SQL database (embedded mode), swept periodically. Its spec is the only thing
-the registry needs; everything is built by the chassis at start-up.
+the registry needs; everything is built at start-up (the chassis's context, then the cart's
+runtime: ``spec.start``).
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from pathlib import Path
 
 from agora.platform.service import ServiceContext, ServiceSpec
 from agora.platform.tasks import PeriodicTask
-from agora.services.cart.endpoints import build_router
+from agora.services.cart.endpoints import router
 from agora.services.cart.models import metadata
 from agora.services.cart.port import DirectCart
-from agora.services.cart.service import close_store, readiness_checks, settings_of, sweep_expired
+from agora.services.cart.runtime import readiness_checks, start
+from agora.services.cart.service import sweep_expired
 from agora.services.cart.settings import CartSettings
 
 
 def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
-    interval = settings_of(context).sweep_interval_seconds
+    interval = context.settings_as(CartSettings).sweep_interval_seconds
     return [PeriodicTask("cart.sweep_expired", interval, lambda: sweep_expired(context))]
 
 
@@ -28,12 +30,12 @@ spec = ServiceSpec(
     name="cart",
     title="Agora cart",
     settings_cls=CartSettings,
-    build_router=build_router,
+    router=router,
+    start=start,
     metadata=metadata,
     migrations_dir=Path(__file__).parent / "migrations",
     periodic=periodic,
     readiness_checks=readiness_checks,
-    on_shutdown=close_store,
     depends_on=("catalog",),
     port=DirectCart,
 )

@@ -3,7 +3,7 @@
 The internal routes ``GET``/``DELETE /api/cart/users/{user_id}`` without HTTP
 (:mod:`agora.platform.peers`): the service role checked first, then the user id as the route's
 path rule takes it, then the cart service in the cart's own transaction (Redis or SQL, as
-configured), the cart priced through the cart's own catalog port.
+configured), the cart priced through the cart's own catalog port (both on its runtime).
 """
 
 from __future__ import annotations
@@ -14,20 +14,17 @@ from pydantic import StringConstraints, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.contracts.cart import Cart
-from agora.platform.peers import Peer, checked, transaction
+from agora.platform.peers import Peer, checked, runtime_in, transaction
 from agora.platform.service import ServiceContext
-from agora.services.cart.pricing import catalog_prices
+from agora.services.cart.runtime import CartRuntime
 from agora.services.cart.schemas import USER_ID_PATTERN
-from agora.services.cart.service import CartService, cart_store, settings_of, user_owner
+from agora.services.cart.service import CartService, user_owner
 
 _USER_ID: TypeAdapter[str] = TypeAdapter(Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)])
 
 
 def _service(context: ServiceContext, session: AsyncSession) -> CartService:
-    prices = catalog_prices(context)
-    return CartService(
-        cart_store(context, session), prices, settings_of(context), session=session, events=context.outbox
-    )
+    return runtime_in(context, CartRuntime).service(session)
 
 
 class DirectCart:

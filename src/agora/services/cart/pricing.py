@@ -24,13 +24,10 @@ from agora.contracts.catalog import Product
 from agora.contracts.ports import CatalogPort
 from agora.platform.errors import NotFoundError, ServiceError
 from agora.platform.http.problems import ServiceUnavailable
-from agora.platform.kept import kept
 from agora.platform.peers import port_of
 from agora.platform.service import ServiceContext
 
 log = structlog.get_logger(__name__)
-
-_PRICES = "cart.catalog_prices"
 
 
 class CatalogUnavailable(ServiceUnavailable):
@@ -56,9 +53,6 @@ class CatalogPrices:
             log.warning("catalog_unavailable", error=type(exc).__name__, status=exc.status)
             raise CatalogUnavailable from None
 
-    async def close(self) -> None:
-        """Nothing to close (the port's client belongs to the chassis); kept on the context."""
-
     async def products(self, product_ids: Iterable[str]) -> dict[str, Product | None]:
         """Every product at once (concurrently); raises :class:`CatalogUnavailable` if any failed."""
         ids = list(dict.fromkeys(product_ids))
@@ -72,12 +66,9 @@ class CatalogPrices:
 
 
 def catalog_prices(context: ServiceContext) -> CatalogPrices:
-    """The cart's view of the catalog, built once per running cart (the adapter chosen by mode)."""
-
-    def build() -> CatalogPrices:
-        return CatalogPrices(port_of(context, "catalog", CatalogPort, http.HttpCatalog, as_service=False))
-
-    return kept(context, _PRICES, build)
+    """The cart's view of the catalog (the adapter chosen by mode); the runtime builds it once.
+    Nothing to close: the port's client belongs to the chassis."""
+    return CatalogPrices(port_of(context, "catalog", CatalogPort, http.HttpCatalog, as_service=False))
 
 
 __all__ = ["CatalogPrices", "CatalogUnavailable", "catalog_prices"]

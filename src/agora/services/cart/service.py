@@ -19,30 +19,25 @@ checkout converts to the order's currency with the currency service.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.contracts.cart import CART_ITEM_ADDED, Cart, CartItemAdded, CartLine, Pricing
+from agora.contracts.cart import Cart, CartItemAdded, CartLine, Pricing
 from agora.contracts.catalog import Money, Product
 from agora.platform.db import unit_of_work
 from agora.platform.db.types import utcnow
 from agora.platform.errors import NotFoundError, UnprocessableError
-from agora.platform.first_use import redis_readiness
-from agora.platform.imports import import_redis
-from agora.platform.messaging.outbox import EventWriter
+from agora.platform.messaging import Outbox
 from agora.platform.observability.metrics import preinitialise
 from agora.platform.service import ServiceContext
+from agora.platform.settings import PlatformSettings
 from agora.services.cart.pricing import CatalogPrices, CatalogUnavailable
 from agora.services.cart.repository import SWEEP_BATCH, SqlCartStore
 from agora.services.cart.settings import CartSettings, StoreKind
 from agora.services.cart.store import Bound, CartStore, LimitExceededError, Limits, Line
-
-if TYPE_CHECKING:  # redis-py: imported with the first cart read or write (see redis_store)
-    from agora.services.cart.redis_store import RedisCartStore
 
 USER = "user:"
 ANONYMOUS = "anon:"
@@ -63,57 +58,12 @@ def anonymous_owner(cart_id: str) -> str:
     return f"{ANONYMOUS}{cart_id}"
 
 
-def settings_of(context: ServiceContext) -> CartSettings:
-    settings = context.settings
-    assert isinstance(settings, CartSettings)
-    return settings
-
-
-# -- which store -----------------------------------------------------------------------------------
-
-_REDIS_STORE = "cart.redis_store"
-
-
-def uses_redis(context: ServiceContext) -> bool:
-    kind = settings_of(context).store
-    if kind is StoreKind.redis and not context.platform.redis_url:
+def uses_redis(settings: CartSettings, platform: PlatformSettings) -> bool:
+    """Whether carts live in Redis: ``store=redis``, or ``auto`` with ``AGORA_REDIS_URL`` set."""
+    kind = settings.store
+    if kind is StoreKind.redis and not platform.redis_url:
         raise RuntimeError("AGORA_CART_STORE=redis needs AGORA_REDIS_URL")
-    return kind is StoreKind.redis or (kind is StoreKind.auto and context.platform.redis_url is not None)
-
-
-def cart_store(context: ServiceContext, session: AsyncSession) -> CartStore:
-    """Redis when configured (one client per running service), else SQL in ``session``'s transaction."""
-    if not uses_redis(context):
-        return SqlCartStore(session)
-    return redis_store(context)
-
-
-def redis_store(context: ServiceContext) -> RedisCartStore:
-    """The service's one Redis store (and client), made on first use: redis-py is imported then,
-    not at start-up (``/readyz`` pings Redis on a connection of its own)."""
-    store: RedisCartStore | None = context.extras.get(_REDIS_STORE)
-    if store is None:
-        import_redis()
-        from agora.services.cart.redis_store import RedisCartStore, connect
-
-        settings = settings_of(context)
-        assert context.platform.redis_url is not None
-        redis = connect(context.platform.redis_url, timeout=settings.redis_timeout_seconds)
-        store = RedisCartStore(redis, prefix=settings.redis_key_prefix)
-        context.extras[_REDIS_STORE] = store
-    return store
-
-
-def readiness_checks(context: ServiceContext) -> Mapping[str, Callable[[], Awaitable[object]]]:
-    """``/readyz`` asks Redis too when carts live there."""
-    return redis_readiness(context) if uses_redis(context) else {}
-
-
-async def close_store(context: ServiceContext) -> None:
-    """Closes the Redis client, if one was opened (at shutdown)."""
-    store: RedisCartStore | None = context.extras.pop(_REDIS_STORE, None)
-    if store is not None:
-        await store.redis.aclose()
+    return kind is StoreKind.redis or (kind is StoreKind.auto and platform.redis_url is not None)
 
 
 # -- the rules -------------------------------------------------------------------------------------
@@ -127,7 +77,7 @@ class CartService:
         settings: CartSettings,
         *,
         session: AsyncSession | None = None,
-        events: EventWriter | None = None,
+        events: Outbox | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -163,7 +113,7 @@ class CartService:
             user_id=owner.removeprefix(USER) if signed_in else None,
             cart_id=None if signed_in else owner.removeprefix(ANONYMOUS),
         )
-        await self.events.add(self.session, CART_ITEM_ADDED, event.model_dump(mode="json"), subject=product_id)
+        await self.events.add(self.session, event, subject=product_id)
 
     async def update(self, owner: str, product_id: str, quantity: int) -> int:
         """Sets the line's quantity (a PUT: the line is created when missing)."""
@@ -284,19 +234,18 @@ def price_lines(
 
 async def sweep_expired(context: ServiceContext) -> int:
     """Deletes SQL carts untouched for longer than their TTL; returns how many lines went."""
-    if uses_redis(context):
+    settings = context.settings_as(CartSettings)
+    if uses_redis(settings, context.platform):
         return 0
-    settings = settings_of(context)
     removed = 0
     now = utcnow()
     for prefix, ttl in ((ANONYMOUS, settings.anonymous_ttl_seconds), (USER, settings.user_ttl_seconds)):
         cutoff = now - timedelta(seconds=ttl)
         while True:
-            async with unit_of_work(context.sessions) as session:
+            async with unit_of_work(context) as session:
                 store = SqlCartStore(session)
                 owners = await store.expired_owners(prefix, cutoff)
                 removed += await store.delete_owners(owners)
-                await session.commit()
             if len(owners) < SWEEP_BATCH:
                 break
     return removed
@@ -305,9 +254,8 @@ async def sweep_expired(context: ServiceContext) -> int:
 __all__ = [
     "CartService",
     "cart_operations_total",
-    "cart_store",
-    "close_store",
     "price_lines",
     "sweep_expired",
     "user_owner",
+    "uses_redis",
 ]
