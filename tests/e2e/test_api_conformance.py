@@ -133,9 +133,8 @@ OPERATION_SETTINGS = [{"include-name": "GET /api/notifications/stream", "max-str
 
 #: Parameters whose valid values only the service's state defines: a made-up cursor is refused (a
 #: cursor is valid only when this service signed it: a 422 naming query.cursor from the chassis's
-#: Cursors, a 400 from services not converted to them yet), a made-up If-Match a 412 (it must be
-#: the resource's current ETag).
-STATEFUL_PARAMETERS = {("query", "cursor"): (400, 422), ("header", "if-match"): (412,)}
+#: Cursors), a made-up If-Match a 412 (it must be the resource's current ETag).
+STATEFUL_PARAMETERS = {("query", "cursor"): (422,), ("header", "if-match"): (412,)}
 
 
 def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:

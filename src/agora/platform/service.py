@@ -42,10 +42,8 @@ class ServiceSpec:
     settings_cls: type[ServiceSettings]
     metadata: MetaData
     migrations_dir: Path
-    router: APIRouter | None = None
+    router: APIRouter
     """The service's module-level router (``services/<name>/endpoints.py``)."""
-    build_router: Callable[[], APIRouter] | None = None
-    """The older form of ``router``, kept while services are converted to module-level routes."""
     start: Callable[[ServiceContext], AbstractAsyncContextManager[object]] | None = None
     """The service's composition root: entered once the chassis built the context and before
     consumers, periodic tasks and requests run; what it yields is ``context.runtime`` (a frozen
@@ -58,8 +56,6 @@ class ServiceSpec:
     """Background work run every few seconds while the service runs (sweeps, saga recovery)."""
     readiness_checks: Callable[[ServiceContext], Mapping[str, Callable[[], Awaitable[object]]]] | None = None
     """Stores beyond the database and the broker that ``/readyz`` must ask (e.g. the cart's Redis)."""
-    on_shutdown: Callable[[ServiceContext], Awaitable[None]] | None = None
-    """Closes what the service opened lazily (a Redis client); runs before the engine is disposed."""
     configure_app: Callable[[FastAPI], None] | None = None
     """Last touches to the service's app after the chassis built it (the web's HTML error pages,
     static files); API services need none."""
@@ -73,13 +69,6 @@ class ServiceSpec:
     port: Callable[[Peer], object] | None = None
     """The direct adapter of the port it offers other services (a Protocol of
     :mod:`agora.contracts.ports`), used in embedded mode instead of HTTP (:mod:`agora.platform.peers`)."""
-
-    def api_router(self) -> APIRouter:
-        if self.router is not None:
-            return self.router
-        if self.build_router is not None:
-            return self.build_router()
-        raise TypeError(f"service {self.name} has neither a router nor build_router")
 
 
 @dataclass

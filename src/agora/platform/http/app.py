@@ -259,9 +259,6 @@ async def service_runtime(
             faults=faults,
             peers=peers,
         )
-        if spec.on_shutdown is not None:
-            shutdown = spec.on_shutdown
-            stack.push_async_callback(lambda: shutdown(context))
         if spec.start is not None:
             # the service's composition root: exited (in reverse) before what the chassis built
             context.runtime = await stack.enter_async_context(spec.start(context))
@@ -304,13 +301,9 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-#: Lifespan state keys beyond ``context``: none (every service takes the typed dependencies of
-#: ``agora.platform.http.deps``; ``tests/unit/platform/test_composition_guard.py`` holds them to it).
-LEGACY_STATE_KEYS: tuple[str, ...] = ()
-
-
 def request_state(context: ServiceContext) -> dict[str, Any]:
-    """The lifespan state: the service context, nothing else."""
+    """The lifespan state: the service context, nothing else (every service takes the typed
+    dependencies of ``agora.platform.http.deps``; tests/unit/platform/test_composition_guard.py)."""
     return {"context": context}
 
 
@@ -362,7 +355,7 @@ def create_service_app(
     )
     # the service router's routes join the app's own list: ``include_router`` would wrap them in a
     # lazily matched sub-router, one more matching layer on every request for nothing
-    app.router.routes.extend(spec.api_router().routes)
+    app.router.routes.extend(spec.router.routes)
     app.router.routes.extend(build_admin_router(spec.name).routes)
     if operations_routes:
         add_operations_routes(app)

@@ -2,7 +2,8 @@
 
 The cursor carries the keyset position (e.g. the last row's sort key and id). It is signed so
 a client cannot forge positions (which would turn a cursor into an arbitrary filter) and so a
-tampered cursor is a clear 400 rather than a confusing empty page.
+tampered cursor is a clear 422 naming ``query.cursor`` (:class:`Cursors`) rather than a confusing
+empty page.
 """
 
 from __future__ import annotations
@@ -28,13 +29,8 @@ DEFAULT_PAGE_SIZE = 20
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size (1-100).")]
 Cursor = Annotated[
     str | None,
-    # a modified cursor is a 400 from CursorCodec.decode, a 422 from Cursors.decode (converted
-    # services); both are declared until every service uses Cursors
-    Query(
-        max_length=512,
-        description="Opaque cursor from next_cursor.",
-        json_schema_extra={PARAMETER_STATUSES: [400, 422]},
-    ),
+    # a modified, foreign or malformed cursor is a 422 naming query.cursor (Cursors.decode)
+    Query(max_length=512, description="Opaque cursor from next_cursor.", json_schema_extra={PARAMETER_STATUSES: [422]}),
 ]
 
 
