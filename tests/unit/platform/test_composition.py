@@ -11,12 +11,13 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Header
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db import unit_of_work
 from agora.platform.http.app import service_runtime
-from agora.platform.http.deps import Context, Cursors, runtime_of
+from agora.platform.http.deps import Context, Cursors, Session, reader, runtime_of, writer
 from agora.platform.http.pagination import CursorCodec
 from agora.platform.http.pagination import Cursors as CursorPages
 from agora.platform.http.problems import ProblemError, install_problem_handlers
@@ -132,6 +133,51 @@ async def test_runtime_of_hands_endpoints_the_runtime_checked(started: tuple[Ser
         assert (await client.get("/runtime")).json() is True
         assert (await client.get("/cursors")).json() is True
         assert (await client.get("/wrong")).status_code == 500
+
+
+Built = tuple[ProbeRuntime, AsyncSession]
+Key = Annotated[str, Header(alias="x-key")]  # a guard: any parameter FastAPI solves (422 without)
+
+
+def built(runtime: ProbeRuntime, session: AsyncSession) -> Built:
+    return runtime, session
+
+
+async def test_reader_and_writer_build_the_service_after_their_guards(
+    started: tuple[ServiceContext, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, _ = started
+    app = FastAPI()
+    install_problem_handlers(app)
+    cleared: list[bool] = []  # the read cache's clear, counted
+    monkeypatch.setattr(context.read_cache, "clear", lambda: cleared.append(True))
+
+    @app.get("/read")
+    async def read(found: Annotated[Built, Depends(reader(ProbeRuntime, built, guards=(Key,)))]) -> bool:
+        return found[0] is context.runtime
+
+    @app.post("/write")
+    async def write(
+        found: Annotated[Built, Depends(writer(ProbeRuntime, built, guards=(Key,), clears_cache=True))],
+        session: Session,
+    ) -> bool:
+        await session.execute(select(1))  # a transaction to commit (none, no commit, no callbacks)
+        assert cleared == []  # not before the commit
+        return found[0] is context.runtime and found[1] is session  # the request's unit of work
+
+    async def with_context(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "state": {"context": context}}, receive, send)
+
+    transport = httpx.ASGITransport(app=with_context, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/read")).status_code == 422
+        assert (await client.post("/write")).status_code == 422
+        assert cleared == []
+        assert (await client.get("/read", headers={"x-key": "k"})).json() is True
+        assert (await client.post("/write", headers={"x-key": "k"})).json() is True
+        assert cleared == [True]
+    parameters = app.openapi()["paths"]["/write"]["post"]["parameters"]
+    assert [(p["name"], p["in"], p["required"]) for p in parameters] == [("x-key", "header", True)]
 
 
 async def test_unit_of_work_commits_and_wakes_the_relay_once(

@@ -8,19 +8,16 @@ an admin's change clears the cache once its transaction has committed. The admin
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query
 from starlette.responses import Response
 
-from agora.platform.db import Session, after_commit
 from agora.platform.errors import PreconditionFailedError, UnprocessableError
-from agora.platform.http.deps import Cursors, ReadCache, ReadSessions
+from agora.platform.http.deps import Cursors, JsonBody, ReadCache, ReadSessions, reader, writer
 from agora.platform.http.etag import EncodedJson
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.problems import require_json
 from agora.platform.http.responses import json_response
 from agora.services.ads import schemas
 from agora.services.ads.auth import Admin
@@ -28,7 +25,7 @@ from agora.services.ads.matching import split_keywords, stems
 from agora.services.ads.metrics import ads_served_total
 from agora.services.ads.models import KEYWORD_LENGTH
 from agora.services.ads.models import Ad as AdRow
-from agora.services.ads.runtime import Runtime
+from agora.services.ads.runtime import AdsRuntime, Runtime
 from agora.services.ads.service import AdsService, ad_document, etag
 
 PREFIX = "/api/ads"
@@ -81,25 +78,10 @@ def _parse_keywords(text: str | None) -> list[str]:
     return words
 
 
-async def reader(runtime: Runtime, sessions: ReadSessions) -> AsyncIterator[AdsService]:
-    async with sessions() as session:
-        yield runtime.service(session)
-
-
-async def writer(
-    runtime: Runtime,
-    session: Session,
-    cache: ReadCache,
-    _admin: Admin,
-    _json: Annotated[None, Depends(require_json)],
-) -> AdsService:
-    # cleared after the commit, never before: see agora.platform.cache
-    after_commit(session, cache.clear)
-    return runtime.service(session)
-
-
-AdminReader = Annotated[AdsService, Depends(reader)]
-Writer = Annotated[AdsService, Depends(writer)]
+AdminReader = Annotated[AdsService, Depends(reader(AdsRuntime, AdsRuntime.service))]
+Writer = Annotated[
+    AdsService, Depends(writer(AdsRuntime, AdsRuntime.service, guards=(Admin, JsonBody), clears_cache=True))
+]
 AdIdPath = Annotated[str, Path(max_length=64, description="The ad's id (a UUID).")]
 IfMatch = Annotated[str | None, Header(max_length=64, description="The ETag of a previous read (the version).")]
 

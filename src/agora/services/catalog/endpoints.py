@@ -14,18 +14,17 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from agora.contracts.catalog import CurrencyCode
 from agora.platform.auth import optional_subject
 from agora.platform.auth.cookies import ACCESS_COOKIE
-from agora.platform.db import Session, after_commit
 from agora.platform.errors import PreconditionFailedError
 from agora.platform.faults import CATALOG_LATENCY, delayed_reads
-from agora.platform.http.deps import Cursors, ReadCache, ReadSessions
+from agora.platform.http.deps import Cursors, JsonBody, ReadSessions, writer
 from agora.platform.http.etag import EncodedJson, conditional_json, conditional_response, etag_for
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.problems import require_json
 from agora.platform.http.responses import json_response
 from agora.platform.peers import runtime_in
 from agora.platform.service import context_of
@@ -55,15 +54,7 @@ async def reader(
         yield runtime.service(session, include_inactive=sees_inactive)
 
 
-async def writer(
-    runtime: Runtime,
-    session: Session,
-    cache: ReadCache,
-    _admin: Admin,
-    _json: Annotated[None, Depends(require_json)],
-) -> CatalogService:
-    # any write may change what a cached product shows (its own fields, its category's name)
-    after_commit(session, cache.clear)
+def _admin_service(runtime: CatalogRuntime, session: AsyncSession) -> CatalogService:
     return runtime.service(session, include_inactive=True)
 
 
@@ -95,7 +86,10 @@ async def _cached_product(
 
 
 Reader = Annotated[CatalogService, Depends(reader)]
-Writer = Annotated[CatalogService, Depends(writer)]
+# any write may change what a cached product shows (its own fields, its category's name)
+Writer = Annotated[
+    CatalogService, Depends(writer(CatalogRuntime, _admin_service, guards=(Admin, JsonBody), clears_cache=True))
+]
 ProductId = Annotated[str, Path(max_length=64, description="The product's id (a UUID).")]
 IfMatch = Annotated[str | None, Header(max_length=1024, description="ETag from a previous read.")]
 

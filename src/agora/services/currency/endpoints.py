@@ -16,15 +16,13 @@ from starlette.responses import Response
 
 from agora.contracts.catalog import CurrencyCode
 from agora.platform.auth import Admin
-from agora.platform.db import Session, after_commit
-from agora.platform.http.deps import ReadCache, ReadSessions
+from agora.platform.http.deps import JsonBody, ReadCache, ReadSessions, writer
 from agora.platform.http.etag import EncodedJson, conditional_response
-from agora.platform.http.problems import require_json
 from agora.platform.http.responses import json_response
 from agora.services.currency import schemas
 from agora.services.currency.conversion import MAX_AMOUNT
 from agora.services.currency.metrics import conversions_total
-from agora.services.currency.runtime import Runtime
+from agora.services.currency.runtime import CurrencyRuntime, Runtime
 from agora.services.currency.service import CurrencyService, RateTable, currencies_document, currency_document
 
 PREFIX = "/api/currency"
@@ -57,19 +55,10 @@ async def currencies(runtime: Runtime, sessions: ReadSessions, cache: ReadCache)
     return await cache.get_or_load(CURRENCIES_KEY, load)
 
 
-async def writer(
-    runtime: Runtime,
-    session: Session,
-    cache: ReadCache,
-    _admin: Admin,
-    _json: Annotated[None, Depends(require_json)],
-) -> CurrencyService:
-    # cleared after the commit, never before: see agora.platform.cache
-    after_commit(session, cache.clear)
-    return runtime.service(session)
-
-
-Writer = Annotated[CurrencyService, Depends(writer)]
+Writer = Annotated[
+    CurrencyService,
+    Depends(writer(CurrencyRuntime, CurrencyRuntime.service, guards=(Admin, JsonBody), clears_cache=True)),
+]
 
 
 @router.get(

@@ -7,7 +7,6 @@ reservations, the checkout saga's hold on stock.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -15,14 +14,12 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import Response
 
 from agora.contracts.inventory import ReservationId, Sku
-from agora.platform.db import Session
-from agora.platform.http.deps import Cursors, ReadSessions
+from agora.platform.http.deps import Cursors, JsonBody, reader, writer
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.problems import require_json
 from agora.platform.http.responses import json_response
 from agora.services.inventory import schemas
 from agora.services.inventory.auth import Admin, ServiceCaller, ServiceOrAdmin
-from agora.services.inventory.runtime import Runtime
+from agora.services.inventory.runtime import InventoryRuntime
 from agora.services.inventory.service import (
     InventoryService,
     ReservationView,
@@ -42,21 +39,10 @@ register_url_convertor("sku", _SkuConvertor())
 PREFIX = "/api/inventory"
 
 
-async def reader(runtime: Runtime, sessions: ReadSessions) -> AsyncIterator[InventoryService]:
-    # single-statement reads need no commit point: an autocommit read session
-    async with sessions() as session:
-        yield runtime.service(session)
-
-
-async def writer(runtime: Runtime, session: Session) -> InventoryService:
-    return runtime.service(session)
-
-
-Reader = Annotated[InventoryService, Depends(reader)]
-Writer = Annotated[InventoryService, Depends(writer)]
+Reader = Annotated[InventoryService, Depends(reader(InventoryRuntime, InventoryRuntime.service))]
+Writer = Annotated[InventoryService, Depends(writer(InventoryRuntime, InventoryRuntime.service))]
 SkuPath = Annotated[Sku, Path(description="The product's sku.")]
 ReservationPath = Annotated[ReservationId, Path(description="The reservation's id (the caller's, e.g. an order id).")]
-JsonBody = Annotated[None, Depends(require_json)]
 
 
 def _reservation(view: ReservationView, *, status_code: int = 200) -> Response:

@@ -11,7 +11,7 @@ service answers with a 302 to a short-lived presigned URL instead.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -20,9 +20,8 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import RedirectResponse, Response
 
 from agora.contracts.media import MEDIA_ID_PATTERN
-from agora.platform.db import Session
 from agora.platform.errors import UnprocessableError
-from agora.platform.http.deps import Cursors, ReadSessions
+from agora.platform.http.deps import Cursors, reader, writer
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
 from agora.platform.http.responses import json_response
@@ -79,17 +78,8 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-async def reader(runtime: Runtime, sessions: ReadSessions) -> AsyncIterator[MediaService]:
-    async with sessions() as session:
-        yield runtime.service(session)
-
-
-async def writer(runtime: Runtime, session: Session) -> MediaService:
-    return runtime.service(session)
-
-
-Reader = Annotated[MediaService, Depends(reader)]
-Writer = Annotated[MediaService, Depends(writer)]
+Reader = Annotated[MediaService, Depends(reader(MediaRuntime, MediaRuntime.service))]
+Writer = Annotated[MediaService, Depends(writer(MediaRuntime, MediaRuntime.service))]
 ImageId = Annotated[str, Path(pattern=MEDIA_ID_PATTERN, description="The image's id (a UUID).")]
 
 

@@ -10,7 +10,6 @@ idempotent by nature: refunding a refunded charge returns it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,16 +18,16 @@ from starlette.responses import Response
 
 from agora.contracts.payments import REASON_CARD_DECLINED
 from agora.platform.auth import ServiceOrAdmin
-from agora.platform.db import Session, after_commit
-from agora.platform.http.deps import Cursors, ReadSessions
+from agora.platform.db import after_commit
+from agora.platform.http.deps import Cursors, JsonBody, reader, writer
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.problems import TYPE_BASE, problem_body, require_json
+from agora.platform.http.problems import TYPE_BASE, problem_body
 from agora.platform.http.responses import json_response
 from agora.platform.idempotency import IdempotencyKey, IdempotentResult, idempotent
 from agora.services.payments import metrics, schemas
 from agora.services.payments.models import CAPTURED, EXTERNAL_ID_LENGTH, ID_LENGTH, Charge
 from agora.services.payments.provider import TEST_CARDS_DESCRIPTION
-from agora.services.payments.runtime import Runtime
+from agora.services.payments.runtime import PaymentsRuntime, Runtime
 from agora.services.payments.service import PaymentsService, ProviderUnavailableError, charge_document
 
 PREFIX = "/api/payments"
@@ -37,21 +36,10 @@ ChargeId = Annotated[str, Path(max_length=ID_LENGTH, description="The charge's i
 OrderFilter = Annotated[
     str | None, Query(min_length=1, max_length=EXTERNAL_ID_LENGTH, description="Only this order's charges.")
 ]
-Json = Annotated[None, Depends(require_json)]
 
 
-async def _writer(runtime: Runtime, session: Session) -> PaymentsService:
-    return runtime.service(session)
-
-
-async def _reader(runtime: Runtime, sessions: ReadSessions, _caller: ServiceOrAdmin) -> AsyncIterator[PaymentsService]:
-    # reads need no commit point: an autocommit read session, no BEGIN/COMMIT round trips
-    async with sessions() as session:
-        yield runtime.service(session)
-
-
-Writer = Annotated[PaymentsService, Depends(_writer)]
-Reader = Annotated[PaymentsService, Depends(_reader)]
+Writer = Annotated[PaymentsService, Depends(writer(PaymentsRuntime, PaymentsRuntime.service))]
+Reader = Annotated[PaymentsService, Depends(reader(PaymentsRuntime, PaymentsRuntime.service, guards=(ServiceOrAdmin,)))]
 
 router = APIRouter(prefix=PREFIX, tags=["payments"])
 
@@ -96,7 +84,7 @@ async def create_charge(
     runtime: Runtime,
     caller: ServiceOrAdmin,
     key: IdempotencyKey,
-    _content: Json,
+    _content: JsonBody,
     body: schemas.ChargeCreate,
 ) -> Response:
     async def run(session: AsyncSession) -> IdempotentResult:
@@ -125,7 +113,7 @@ async def create_charge(
     },
     summary="Refund a charge in full (service or admin; idempotent)",
 )
-async def refund_charge(service: Writer, _caller: ServiceOrAdmin, _content: Json, charge_id: ChargeId) -> Response:
+async def refund_charge(service: Writer, _caller: ServiceOrAdmin, _content: JsonBody, charge_id: ChargeId) -> Response:
     charge, refunded = await service.refund(charge_id)
     if refunded:
         currency = charge.currency
