@@ -10,6 +10,7 @@ through :mod:`agora.platform.http.deps`). Nothing here runs at import.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import time
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +40,7 @@ from agora.platform.auth.verifier import JwksFetcher
 from agora.platform.cache import ResponseCache
 from agora.platform.db import create_engine, create_sessionmaker, dialect_of
 from agora.platform.db.pools import pool_size_for
+from agora.platform.db.session import committed
 from agora.platform.faults import FaultFlags, faults_allowed
 from agora.platform.http.admin import build_admin_router
 from agora.platform.http.clients import ServiceClient, create_service_client
@@ -270,6 +272,9 @@ async def service_runtime(
             stack.push_async_callback(relay.stop)
             consumers = list(spec.consumers(context)) if spec.consumers else []
             for consumer in consumers:
+                # a handler's events are published at once, as a request's are: the relay is woken
+                # after the handler's commit instead of waiting for its next (idle, up to 30 s) poll
+                consumer.on_commit = functools.partial(committed, context)
                 await consumer.start()
                 stack.push_async_callback(consumer.stop)
             context.catch_up = StartupCatchUp(relay, consumers, started_at=started_at)

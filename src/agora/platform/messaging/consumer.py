@@ -89,6 +89,9 @@ class Consumer:
         self._backoff_max = backoff_max
         self._handlers: dict[str, EventHandler] = {}
         self._subscriptions: list[Subscription] = []
+        self.on_commit: Callable[[AsyncSession], None] | None = None
+        """Called with the session once a handler's transaction committed (the chassis wakes the
+        service's relay there, and runs the session's after-commit callbacks)."""
 
     def on(self, event_type: str, handler: EventHandler) -> EventHandler:
         """Register ``handler`` for ``event_type`` (before :meth:`start`); returns the handler."""
@@ -177,6 +180,8 @@ class Consumer:
                 return Outcome.duplicate
             await handler(session, envelope)
             await session.commit()
+            if self.on_commit is not None:
+                self.on_commit(session)
         return Outcome.handled
 
     async def _dead_letter(self, envelope: Envelope, exc: Exception, attempts: int) -> Outcome:
