@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -55,7 +56,6 @@ async def run(calls: int) -> dict[str, dict[str, dict[str, float]]]:
     from agora.contracts import http
     from agora.platform.peers import Caller, Peer
     from agora.platform.testing.apps import platform_for_tests, running_services
-    from agora.platform.testing.databases import service_databases
     from agora.platform.testing.waiting import eventually
     from agora.services import catalog, currency, identity, inventory
 
@@ -67,7 +67,10 @@ async def run(calls: int) -> dict[str, dict[str, dict[str, float]]]:
     }
     with tempfile.TemporaryDirectory(prefix="agora-port-calls-") as tmp:
         platform = platform_for_tests(Path(tmp), jwks_file=None)
-        async with service_databases("sqlite", SERVICES, Path(tmp)) as urls:
+        # one SQLite file per service in the scratch directory (agora.platform.testing.databases
+        # would make them too, but it is pytest's: benchmarks run on what `make install` installs)
+        sqlite = {name: f"sqlite+aiosqlite:///{Path(tmp) / name}.db" for name in SERVICES}
+        async with contextlib.nullcontext(sqlite) as urls:
             settings = {spec.name: spec.settings_cls(database_url=urls[spec.name]) for spec in specs}
             async with running_services(specs, platform, settings, seed=True) as (client, embedded):
 
