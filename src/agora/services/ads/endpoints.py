@@ -18,7 +18,7 @@ from agora.platform.errors import PreconditionFailedError, UnprocessableError
 from agora.platform.http.deps import Cursors, JsonBody, ReadCache, ReadSessions, reader, writer
 from agora.platform.http.etag import EncodedJson
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.responses import json_response
+from agora.platform.http.responses import json_response, page_response
 from agora.services.ads import schemas
 from agora.services.ads.auth import Admin
 from agora.services.ads.matching import split_keywords, stems
@@ -136,7 +136,7 @@ async def list_all(
     service: AdminReader, cursors: Cursors, _admin: Admin, limit: Limit = 20, cursor: Cursor = None
 ) -> Response:
     page = await service.list_all(limit=limit, cursor=cursor, cursors=cursors)
-    return json_response({"items": [ad_document(ad) for ad in page.items], "next_cursor": page.next_cursor})
+    return page_response(page, ad_document)
 
 
 @router.post(

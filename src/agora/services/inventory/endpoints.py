@@ -16,7 +16,7 @@ from starlette.responses import Response
 from agora.contracts.inventory import ReservationId, Sku
 from agora.platform.http.deps import Cursors, JsonBody, reader, writer
 from agora.platform.http.pagination import Cursor, Limit
-from agora.platform.http.responses import json_response
+from agora.platform.http.responses import json_response, page_response
 from agora.services.inventory import schemas
 from agora.services.inventory.auth import Admin, ServiceCaller, ServiceOrAdmin
 from agora.services.inventory.runtime import InventoryRuntime
@@ -80,7 +80,7 @@ async def list_stock(
     service: Reader, cursors: Cursors, _admin: Admin, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
     page = await service.list_stock(limit=limit, cursor=cursor, cursors=cursors)
-    return json_response({"items": [stock_document(row) for row in page.items], "next_cursor": page.next_cursor})
+    return page_response(page, stock_document)
 
 
 @router.get(

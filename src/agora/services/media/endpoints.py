@@ -24,7 +24,7 @@ from agora.platform.errors import UnprocessableError
 from agora.platform.http.deps import Cursors, reader, writer
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import require_json
-from agora.platform.http.responses import json_response
+from agora.platform.http.responses import json_response, page_response
 from agora.platform.ratelimit import RateLimited
 from agora.services.media import metrics, schemas
 from agora.services.media.auth import CurrentSubject, OptionalSubject, ServiceOrAdmin
@@ -241,7 +241,7 @@ async def list_images(
         cursor=cursor,
         cursors=cursors,
     )
-    return json_response({"items": [image_document(image) for image in page.items], "next_cursor": page.next_cursor})
+    return page_response(page, image_document)
 
 
 @router.post(

@@ -17,7 +17,7 @@ from agora.platform.db import Session, after_commit
 from agora.platform.http.deps import Cursors
 from agora.platform.http.pagination import Cursor, Limit
 from agora.platform.http.problems import Unprocessable, require_json
-from agora.platform.http.responses import json_response
+from agora.platform.http.responses import json_response, page_response
 from agora.services.support import schemas
 from agora.services.support.auth import CurrentSubject
 from agora.services.support.runtime import Runtime
@@ -81,7 +81,7 @@ async def list_conversations(
     cursor: Cursor = None,
 ) -> Response:
     page = await service.page(status=status, limit=limit, cursor=cursor, cursors=cursors)
-    return json_response({"items": page.items, "next_cursor": page.next_cursor})
+    return page_response(page)
 
 
 @rest.get(
@@ -109,7 +109,7 @@ async def list_messages(
     cursor: Cursor = None,
 ) -> Response:
     page = await service.messages(conversation_id, limit=limit, cursor=cursor, cursors=cursors)
-    return json_response({"items": page.items, "next_cursor": page.next_cursor})
+    return page_response(page)
 
 
 @rest.post(
