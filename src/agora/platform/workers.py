@@ -21,6 +21,11 @@ the loop would have had (measured with 20 logins in a loop on a loaded 2-core ma
 read's p99 went from 15 ms to 110 ms at nice 0). At nice 10 the loop's weight is ten times the
 thread's, so the quick requests go first and the long job uses what is left.
 
+Jobs that allocate and free blocks of megabytes (a password hash's memory, a bitmap) would
+leave one such block resident in each pool thread's malloc arena: a pool made with
+``large_blocks=True`` fixes the process's allocator thresholds so those blocks are unmapped when
+freed (:func:`agora.platform.memory.keep_large_blocks_out_of_arenas`).
+
 No library offers this admission (``asyncio.Semaphore`` has no cost per job and no bound on its
 waiters; ``ThreadPoolExecutor``'s queue is unbounded), hence the few lines below.
 """
@@ -38,6 +43,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from agora.platform import memory
 from agora.platform.http.problems import ServiceUnavailable
 
 T = TypeVar("T")
@@ -61,8 +67,19 @@ class WorkerPool:
     retry_after_seconds = 1
 
     def __init__(
-        self, *, threads: int, budget: int, queue: int, wait_seconds: float, name: str, nice: int = 10
+        self,
+        *,
+        threads: int,
+        budget: int,
+        queue: int,
+        wait_seconds: float,
+        name: str,
+        nice: int = 10,
+        large_blocks: bool = False,
     ) -> None:
+        """``large_blocks``: the jobs allocate and free blocks of a megabyte or more; see the module's docstring."""
+        if large_blocks:
+            memory.keep_large_blocks_out_of_arenas()
         self.budget = budget
         self.queue = queue
         self.wait_seconds = wait_seconds

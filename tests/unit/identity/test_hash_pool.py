@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 
@@ -52,3 +54,48 @@ async def test_pool_threads_run_below_the_event_loop(pooled: Passwords) -> None:
     here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     there = await pooled.pool.run(1, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
     assert there == min(19, here + 10)
+
+
+#: Run in a fresh interpreter (the allocator's state is per process): identity's pool, as its
+#: runtime builds it, hashes once, then verifies three times; prints how much more is resident
+#: after the verifications than before them.
+_AFTER_THREE_LOGINS = """
+import asyncio, sys
+from pathlib import Path
+from agora.platform import memory
+from agora.services.identity.runtime import build_passwords
+from agora.services.identity.settings import IdentitySettings
+
+def rss():
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) * 1024
+
+if sys.argv[1] == "as-glibc-left-it":
+    memory.keep_large_blocks_out_of_arenas = lambda: False
+
+async def main():
+    passwords = build_passwords(IdentitySettings(password_hash_threads=1))
+    stored = await passwords.hash_in_pool("a long enough secret")
+    before = rss()
+    for _ in range(3):
+        assert await passwords.verify_in_pool(stored, "a long enough secret")
+    print(rss() - before)
+    await passwords.close()
+
+asyncio.run(main())
+"""
+
+
+def retained_after_three_logins(mode: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_THREE_LOGINS, mode], capture_output=True, text=True, timeout=60, check=True
+    )
+    return int(done.stdout.strip())
+
+
+def test_hashing_keeps_no_argon2_memory_resident() -> None:
+    """The first hash's 19 MiB block is mapped; freeing it raised glibc's mmap threshold past it,
+    so every later hash's block came from the hash thread's arena and stayed resident there.
+    identity's pool fixes the thresholds (``large_blocks``), so each block is unmapped when freed."""
+    assert retained_after_three_logins("as-glibc-left-it") >= 16 * 2**20  # the fault this guards against
+    assert retained_after_three_logins("fixed") <= 2 * 2**20

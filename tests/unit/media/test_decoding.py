@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from agora.services.media.decoding import DecodePool, DecoderBusy, keep_bitmaps_out_of_arenas, release_memory
+from agora.platform.memory import keep_large_blocks_out_of_arenas, release_free_memory
+from agora.services.media.decoding import DecodePool, DecoderBusy
 
 
 def blocked(gate: threading.Event, started: list[str], name: str) -> Callable[[], str]:
@@ -100,8 +101,8 @@ async def test_a_failing_decode_gives_its_pixels_back() -> None:
         await pool.close()
 
 
-def test_release_memory_runs_anywhere() -> None:
-    release_memory()  # glibc's malloc_trim here; nothing where there is none
+def test_release_free_memory_runs_anywhere() -> None:
+    release_free_memory()  # glibc's malloc_trim here; nothing where there is none
 
 
 #: Run in a fresh interpreter (the allocator's state is per process): one 30 MiB request body is
@@ -110,6 +111,7 @@ def test_release_memory_runs_anywhere() -> None:
 _AFTER_A_LARGE_DECODE = """
 import asyncio, sys
 from pathlib import Path
+from agora.platform import memory
 from agora.services.media import decoding
 
 def rss():
@@ -117,7 +119,7 @@ def rss():
     return int(status.split("VmRSS:")[1].split()[0]) * 1024
 
 if sys.argv[1] == "as-glibc-left-it":
-    decoding.keep_bitmaps_out_of_arenas = lambda: False
+    memory.keep_large_blocks_out_of_arenas = lambda: False
 
 def bitmap():
     blocks = [bytearray(16 * 2**20) for _ in range(3)]
@@ -149,7 +151,7 @@ def test_a_large_decode_gives_its_memory_back() -> None:
     """The 1.71x of benchmarks/hostile_memory.py: glibc raised its thresholds after a large free,
     the bitmaps then stayed at the top of the decode thread's arena, where malloc_trim does not
     reach. With the thresholds fixed when the pool is made, what a decode frees is unmapped."""
-    if not keep_bitmaps_out_of_arenas():
+    if not keep_large_blocks_out_of_arenas():
         pytest.skip("not glibc: no mallopt")
     assert retained_after_a_large_decode("as-glibc-left-it") >= 32 * 2**20  # the fault this guards against
     assert retained_after_a_large_decode("fixed") <= 8 * 2**20

@@ -61,6 +61,7 @@ def build_passwords(settings: IdentitySettings) -> Passwords:
         queue=settings.password_hash_queue,
         wait_seconds=settings.password_hash_wait_seconds,
         name="identity-hash",
+        large_blocks=True,  # each hash mallocs its argon2 memory (19 MiB) and frees it
     )
     return Passwords(
         memory_kib=settings.argon2_memory_kib,
