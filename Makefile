@@ -35,8 +35,13 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# the service processes of `agora up --distributed` run at optimization level 2
+# (docs/architecture.md, "Process hygiene"): their libraries' bytecode for that level is compiled
+# here, since with PYTHONDONTWRITEBYTECODE set each start would otherwise compile them from source
+# (~1 min, once per install)
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[ml]"
+	$(BIN)/python -OO -m compileall -q -o 2 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed

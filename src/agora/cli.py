@@ -263,7 +263,7 @@ def _up_distributed(
     names: Sequence[str], platform: PlatformSettings, *, host: str, port: int, seed: bool, first_port: int
 ) -> None:
     from agora.platform.front import create_front_app
-    from agora.supervisor import Supervisor
+    from agora.supervisor import Supervisor, service_environment
 
     taken = [p for p in range(first_port, first_port + len(names)) if p == port or not _port_free(p)]
     if taken:
@@ -273,7 +273,8 @@ def _up_distributed(
         )
     _require_real_broker(platform)
     pool_sizes = _prepare_elsewhere(platform, names, seed=seed)
-    env = {**os.environ, "AGORA_MODE": Mode.distributed.value, "AGORA_DATA_DIR": str(platform.data_dir)}
+    env = service_environment(os.environ)
+    env |= {"AGORA_MODE": Mode.distributed.value, "AGORA_DATA_DIR": str(platform.data_dir)}
     if platform.jwks_file is not None:
         env["AGORA_JWKS_FILE"] = str(platform.jwks_file)
     for name, size in pool_sizes.items():

@@ -23,7 +23,8 @@ def service_spec(name: str) -> ServiceSpec:
     if name not in SERVICE_NAMES:
         raise UnknownService(name)
     spec = import_module(f"agora.services.{name}").spec
-    assert isinstance(spec, ServiceSpec) and spec.name == name, f"agora.services.{name}.spec is not its spec"
+    if not (isinstance(spec, ServiceSpec) and spec.name == name):  # a check, not an assert: kept at -OO
+        raise TypeError(f"agora.services.{name}.spec is not its spec")
     return spec
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 from structlog.testing import capture_logs
 
-from agora.supervisor import BACKOFF_CAP, MAX_RAPID_FAILURES, STABLE_AFTER, Supervisor, backoff
+from agora.supervisor import BACKOFF_CAP, MAX_RAPID_FAILURES, STABLE_AFTER, Supervisor, backoff, service_environment
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -172,3 +172,12 @@ async def test_watch_restarts_a_killed_service_without_being_polled(
             await watching
         supervisor.stop(grace=5)
     assert supervisor._pidfds == {}
+
+
+def test_the_service_processes_run_at_optimization_level_2() -> None:
+    assert service_environment({"PATH": "/bin"}) == {"PATH": "/bin", "PYTHONOPTIMIZE": "2"}
+
+
+@pytest.mark.parametrize("chosen", ["0", "1", ""])
+def test_an_explicit_optimization_level_wins(chosen: str) -> None:
+    assert service_environment({"PYTHONOPTIMIZE": chosen})["PYTHONOPTIMIZE"] == chosen

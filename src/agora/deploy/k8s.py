@@ -1299,7 +1299,8 @@ def _dump(content: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # not the module docstring: python -OO (the image's level) drops it
+    parser = argparse.ArgumentParser(description="Writes deploy/k8s/ from the service graph.")
     parser.add_argument("--check", action="store_true", help="Fail if a committed file is not what it would write.")
     parser.add_argument(
         "--measured", type=Path, nargs="+", metavar="FIGURES", help="Record runs' figures as measured.json first."

@@ -649,7 +649,11 @@ def render() -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    # not the module docstring: python -OO (the image's level) drops it
+    parser = argparse.ArgumentParser(
+        description="Writes the Prometheus rules and scrape configuration, Alertmanager's configuration "
+        "and the Grafana dashboards of deploy/observability/."
+    )
     parser.add_argument("--check", action="store_true", help="Fail if a committed file is not what it would write.")
     args = parser.parse_args(argv)
     stale = [path for path, text in render().items() if not path.exists() or path.read_text() != text]

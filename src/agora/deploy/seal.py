@@ -86,7 +86,8 @@ def sealed_secret(public_key: rsa.RSAPublicKey, name: str, keys: list[str]) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # not the module docstring: python -OO (the image's level) drops it
+    parser = argparse.ArgumentParser(description="Writes deploy/k8s/base/secrets/: SealedSecrets of fresh secrets.")
     parser.add_argument("--cert", type=Path, help="The controller's certificate (kubeseal --fetch-cert).")
     args = parser.parse_args(argv)
     if args.cert:
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         certificate = throwaway_certificate()
     public_key = certificate.public_key()
-    assert isinstance(public_key, rsa.RSAPublicKey)
+    if not isinstance(public_key, rsa.RSAPublicKey):  # the sealing scheme encrypts with RSA-OAEP
+        parser.error(f"{args.cert}: the certificate's key is not an RSA key")
     SECRETS_DIR.mkdir(parents=True, exist_ok=True)
     files = []
     for name, keys in secret_keys().items():

@@ -92,7 +92,8 @@ class RecommendationsRepository:
         )
 
     async def add_co_purchase(self, product_a: str, product_b: str) -> None:
-        assert product_a < product_b
+        if not product_a < product_b:  # one row per unordered pair (a check, not an assert: kept at -OO)
+            raise ValueError(f"co-purchase pair out of order: {product_a!r} >= {product_b!r}")
         statement = self._upsert_add(CoPurchase, {"product_a": product_a, "product_b": product_b}, {"count": 1})
         await self.session.execute(statement)
 
