@@ -34,7 +34,8 @@ class _Contract(BaseModel):
 
 
 class ServedAd(_Contract):
-    """One item of ``GET /api/ads``: what a page shows, and why it was chosen."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """One item of ``GET /api/ads``: what a page shows, and why it was chosen."""
 
     id: str
     title: str
@@ -49,7 +50,8 @@ class ServedAds(_Contract):
 
 
 class Ad(_Contract):
-    """An ad as the admin API returns it and ``ads.ad.created`` / ``updated`` carry it."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """An ad as the admin API returns it and ``ads.ad.created`` / ``updated`` carry it."""
 
     id: str
     title: str

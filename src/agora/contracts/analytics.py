@@ -20,7 +20,8 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 
 
 class BehaviourEvent(BaseModel):
-    """``{"type": "product_view", "product_id": "<uuid>"}``: a visitor opened a product page."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``{"type": "product_view", "product_id": "<uuid>"}``: a visitor opened a product page."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -57,7 +57,8 @@ class CartItemAdded(Event):
 
 
 class CartLine(_Contract):
-    """One product in a cart, priced from the catalog at read time.
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """One product in a cart, priced from the catalog at read time.
 
     ``available`` is false when the product no longer exists or was withdrawn (then it has no
     price, and ``sku``/``name`` are what the catalog still says, or null when it forgot the
@@ -74,7 +75,8 @@ class CartLine(_Contract):
 
 
 class Cart(_Contract):
-    """``GET /api/cart`` and ``GET /api/cart/users/{user_id}``.
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``GET /api/cart`` and ``GET /api/cart/users/{user_id}``.
 
     ``id`` is the anonymous cart's id (the value of ``X-Cart-Id`` / the ``agora_cart`` cookie),
     ``user:<user id>`` for a signed-in user's cart, null for an anonymous visitor who has no

@@ -53,7 +53,8 @@ class _Contract(BaseModel):
 
 
 class Money(_Contract):
-    """An amount in the currency's minor units (cents; yen have none)."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """An amount in the currency's minor units (cents; yen have none)."""
 
     amount: int
     currency: str = Field(min_length=3, max_length=3)
@@ -84,7 +85,8 @@ class CategoryRef(_Contract):
 
 
 class Product(_Contract):
-    """A product as the catalog API returns it (``GET /api/catalog/products/{id}``)."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """A product as the catalog API returns it (``GET /api/catalog/products/{id}``)."""
 
     id: str
     sku: str

@@ -45,7 +45,8 @@ class CurrencyList(Contract):
 
 
 class Conversion(Contract):
-    """``GET /api/currency/convert``: the amount in both currencies and the rate between them.
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``GET /api/currency/convert``: the amount in both currencies and the rate between them.
 
     ``to`` is computed from the two stored rates exactly and rounded once (half to even);
     ``rate`` (units of ``to`` per unit of ``from``, 12 significant digits) is for display only.

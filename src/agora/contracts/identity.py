@@ -66,7 +66,8 @@ class PasswordResetRequested(Event):
 
 
 class UserContact(Contract):
-    """``GET /api/identity/internal/users/{user_id}`` (service role): where and how to write to a
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``GET /api/identity/internal/users/{user_id}`` (service role): where and how to write to a
     user (notifications, at send time). Never cached nor kept by the caller."""
 
     id: str

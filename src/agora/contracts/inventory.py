@@ -59,7 +59,8 @@ class ReservationItem(_Request):
 
 
 class ReservationRequest(_Request):
-    """``POST /api/inventory/reservations``: hold these units until committed, released or expired.
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``POST /api/inventory/reservations``: hold these units until committed, released or expired.
 
     ``reservation_id`` is the caller's (orders uses the order id), which makes the call
     idempotent: the same id again answers the reservation already made.
@@ -90,7 +91,8 @@ class ReservedItem(Contract):
 
 
 class Reservation(Contract):
-    """A reservation as the API returns it."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """A reservation as the API returns it."""
 
     id: str
     status: ReservationStatus
@@ -99,7 +101,8 @@ class Reservation(Contract):
 
 
 class StockLevel(Contract):
-    """``GET /api/inventory/stock/{sku}``: ``available`` is what can still be reserved."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``GET /api/inventory/stock/{sku}``: ``available`` is what can still be reserved."""
 
     sku: str
     on_hand: int

@@ -64,7 +64,8 @@ class ImageRef(Contract):
 
 
 class ImageRefs(Contract):
-    """The answer to an :class:`ImageLookup`: the ids media holds (unknown ids are left out)."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """The answer to an :class:`ImageLookup`: the ids media holds (unknown ids are left out)."""
 
     items: list[ImageRef]
 

@@ -42,7 +42,8 @@ class _Contract(BaseModel):
 
 
 class Notification(_Contract):
-    """A notification as ``GET /api/notifications`` lists it and the stream pushes it."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """A notification as ``GET /api/notifications`` lists it and the stream pushes it."""
 
     id: str
     kind: Kind

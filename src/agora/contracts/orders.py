@@ -77,7 +77,8 @@ class Failure(_Contract):
 
 
 class Order(_Contract):
-    """An order as ``GET /api/orders/{id}`` returns it."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """An order as ``GET /api/orders/{id}`` returns it."""
 
     id: str
     user_id: str

@@ -57,7 +57,8 @@ class _Contract(BaseModel):
 
 
 class CardSummary(_Contract):
-    """What is kept of a card: enough for a receipt ("Visa ending 4242"), never enough to charge it."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """What is kept of a card: enough for a receipt ("Visa ending 4242"), never enough to charge it."""
 
     brand: CardBrand
     last4: str
@@ -72,7 +73,8 @@ class Refund(_Contract):
 
 
 class Charge(_Contract):
-    """A charge as ``/api/payments/charges`` answers it.
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """A charge as ``/api/payments/charges`` answers it.
 
     ``failure_code``/``failure_message`` are set on declined charges; ``refund`` once refunded.
     """

@@ -32,7 +32,8 @@ class Recommendation(_Contract):
 
 
 class Recommendations(_Contract):
-    """``GET /api/recommendations/products/{id}`` and ``GET /api/recommendations/me``."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``GET /api/recommendations/products/{id}`` and ``GET /api/recommendations/me``."""
 
     items: list[Recommendation]
 

@@ -80,7 +80,8 @@ CountryCode = Annotated[
 
 
 class Quote(Contract):
-    """``POST /api/shipping/quote``: the cost is always in US dollars (convert with the currency service)."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``POST /api/shipping/quote``: the cost is always in US dollars (convert with the currency service)."""
 
     cost: Money
     service_level: Literal["standard"] = "standard"

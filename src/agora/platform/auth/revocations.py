@@ -70,7 +70,8 @@ class UserDisabled(_Payload):
 
 
 class Revocations(_Payload):
-    """What identity's revocation endpoint answers: every entry still in force."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """What identity's revocation endpoint answers: every entry still in force."""
 
     sessions: list[SessionRevoked]
     users: list[UserDisabled]

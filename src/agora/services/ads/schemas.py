@@ -83,7 +83,8 @@ _NOT_NULL = ("title", "text", "url", "categories", "keywords", "active", "weight
 
 
 class AdUpdate(_Request):
-    """A partial update: only the fields sent change. ``image``, ``starts_at`` and ``ends_at`` may
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """A partial update: only the fields sent change. ``image``, ``starts_at`` and ``ends_at`` may
     be ``null`` (removed); ``version``, when sent, must be the ad's current version (else 412)."""
 
     # the other fields are None on the model when left out, refused when sent as null

@@ -79,7 +79,8 @@ class ProductCreate(_Request):
 
 
 class ProductUpdate(_Request):
-    """A partial update: only the fields sent change; ``null`` is refused (no field is nullable)."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """A partial update: only the fields sent change; ``null`` is refused (no field is nullable)."""
 
     # a field left out is None on the model; the document shows none as nullable
     model_config = ConfigDict(json_schema_extra=omittable_not_null)

@@ -115,7 +115,8 @@ class RefreshIn(_Request):
 
 
 class MeUpdate(_Request):
-    """Only the caller's own profile fields; ``role``, ``is_active`` and ``email`` are refused."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """Only the caller's own profile fields; ``role``, ``is_active`` and ``email`` are refused."""
 
     display_name: DisplayName | None = None
 
@@ -132,7 +133,8 @@ class AddressIn(_Request):
 
 
 class AddressUpdate(_Request):
-    """Fields left out keep their value; null is refused (the document says so)."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """Fields left out keep their value; null is refused (the document says so)."""
 
     model_config = ConfigDict(json_schema_extra=omittable_not_null)
 

@@ -18,7 +18,8 @@ MAX_BATCH_SKUS = 100
 
 
 class StockSet(StrictRequest):
-    """``PUT /api/inventory/stock/{sku}``: the counted units on hand."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """``PUT /api/inventory/stock/{sku}``: the counted units on hand."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

@@ -44,7 +44,8 @@ class MoneyIn(_Request):
 
 
 class CardIn(_Request):
-    """A card as typed at checkout. Fields validate in declaration order, which matters: the CVC's
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """A card as typed at checkout. Fields validate in declaration order, which matters: the CVC's
     length depends on the brand the number gives, and the month is checked against the year."""
 
     # the document states each field's shape (schemathesis generates from it); the validators below

@@ -40,7 +40,8 @@ class _Request(StrictRequest):
 
 
 class Address(_Request):
-    """Where to: the country and postal code price it; the rest goes on the label."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """Where to: the country and postal code price it; the rest goes on the label."""
 
     country: Country
     postal_code: PostalCode
@@ -52,7 +53,8 @@ class Address(_Request):
 
 
 class ShipmentAddress(Address):
-    """A label needs a street and a city, which a quote does not."""
+    # the schema's OpenAPI description: assigned, not a docstring, so that python -OO keeps it
+    __doc__ = """A label needs a street and a city, which a quote does not."""
 
     city: Text
     line1: Text
