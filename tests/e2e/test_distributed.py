@@ -42,6 +42,11 @@ def json_lines(log: str) -> list[dict]:  # type: ignore[type-arg]
     return [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
 
 
+def environment(pid: int) -> dict[str, str]:
+    entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
 def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
     database = asyncio.run(create_database(POSTGRES_URL, "postgresql"))
     try:
@@ -71,6 +76,12 @@ def test_distributed_on_postgresql_and_nats(tmp_path: Path) -> None:
             # the service answers on its own port too, and reports its real backends
             direct = httpx.get(f"http://127.0.0.1:{service_port}/readyz", timeout=10).json()
             assert direct["checks"] == {"database": "ok", "broker": "ok", "events": "ok"}
+            # every service process runs at optimization level 2 (docs/architecture.md), unless
+            # the environment agora up was started in names a level itself
+            children = serving_pids(range(service_port, service_port + len(service_specs())))
+            assert len(children) == len(service_specs())
+            level = os.environ.get("PYTHONOPTIMIZE", "2")
+            assert {environment(pid).get("PYTHONOPTIMIZE") for pid in children} == {level}
 
             page = httpx.get(f"{base}/api/catalog/products", params={"limit": 5}, timeout=10)
             assert page.status_code == 200 and len(page.json()["items"]) == 5

@@ -10,6 +10,9 @@ the services that use Redis hold the line too: revocations reach sibling replica
 small pub/sub client of ``agora.platform.redis_channel``; cart, notifications and support import
 redis-py when they first talk to Redis, not at start-up; media draws the demo pictures in a child
 process and imports Pillow with the first upload.
+
+The process runs as the distributed set, compose and the cluster run it: at optimization level 2
+(``PYTHONOPTIMIZE=2``, no docstrings, no asserts; docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ def test_one_service_process_after_start_up_is_within_budget(
     assert migrated.returncode == 0, migrated.stderr[-2000:]
     port = free_port()
     command = agora_command("serve", service, "--port", str(port), "--no-migrate")
-    with running_process(command, log_path=tmp_path / "serve.log", env=env) as process:
+    deployed = {**env, "PYTHONOPTIMIZE": "2"}
+    with running_process(command, log_path=tmp_path / "serve.log", env=deployed) as process:
         wait_until_ready(f"http://127.0.0.1:{port}/readyz", timeout=180, process=process)
         time.sleep(SETTLE_SECONDS)
         resident = rss_mib(process.pid)
