@@ -49,16 +49,32 @@ def require_real_broker(platform: PlatformSettings) -> None:
         )
 
 
-def serve_app(asgi_app: Any, host: str, port: int, platform: PlatformSettings, *, edge: bool) -> None:
+def serve_app(
+    asgi_app: Any, host: str, port: int, platform: PlatformSettings, *, edge: bool, websockets: bool = True
+) -> None:
     """``edge``: this process faces clients directly (``agora up``, the front proxy), so a
     client's X-Forwarded-For is not believed; a service behind the front or an ingress trusts
-    the forwarding header from ``AGORA_TRUSTED_PROXIES`` only."""
-    import uvicorn
-
+    the forwarding header from ``AGORA_TRUSTED_PROXIES`` only. ``websockets``: whether the app
+    accepts any (see :func:`server_config`)."""
     from agora.platform.observability.logging import configure_logging
 
     configure_logging(level=platform.log_level, json=platform.log_json, service="agora")
-    config = uvicorn.Config(
+    config = server_config(asgi_app, host, port, platform, edge=edge, websockets=websockets)
+    # spans still batched are flushed by each service's lifespan on the way out
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    _Server(config).run()
+
+
+def server_config(
+    asgi_app: Any, host: str, port: int, platform: PlatformSettings, *, edge: bool, websockets: bool = True
+) -> Any:
+    """uvicorn's configuration for :func:`serve_app`. Without ``websockets``, uvicorn runs without
+    its WebSocket protocol (and answers an upgrade as plain HTTP): its default ("auto") imports
+    the ``websockets`` library (~0.5 MiB, 17 modules) into every process, and only support (its
+    chat), the front and embedded ``agora up`` (which proxy or hold it) accept WebSockets."""
+    import uvicorn
+
+    return uvicorn.Config(
         asgi_app,
         host=host,
         port=port,
@@ -69,12 +85,10 @@ def serve_app(asgi_app: Any, host: str, port: int, platform: PlatformSettings, *
         timeout_graceful_shutdown=int(platform.shutdown_grace_seconds),
         server_header=False,
         lifespan="on",
+        ws="auto" if websockets else "none",
         proxy_headers=not edge,
         forwarded_allow_ips=platform.trusted_proxies,
     )
-    # spans still batched are flushed by each service's lifespan on the way out
-    signal.signal(signal.SIGTERM, _exit_cleanly)
-    _Server(config).run()
 
 
 def _exit_cleanly(signum: int, frame: Any) -> None:
@@ -105,6 +119,28 @@ def _Server(config: Any) -> Any:
     return _stopping_server_class()(config)
 
 
+def serves_websockets(app: Any) -> bool:
+    """Whether a service's FastAPI ``app`` has a WebSocket route, in included routers and mounted
+    apps too (found as FastAPI's OpenAPI generation walks them). A mounted app whose routes cannot
+    be read is taken to accept WebSockets; static files are HTTP only."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Host, Mount, WebSocketRoute
+    from starlette.staticfiles import StaticFiles
+
+    if isinstance(app, StaticFiles):
+        return False
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        return True
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        if isinstance(route, WebSocketRoute):
+            return True
+        if isinstance(route, Mount | Host) and serves_websockets(route.app):
+            return True
+    return False
+
+
 def serve_spec(spec: Any, *, port: int | None, host: str, data_dir: Path | None, migrate: bool) -> None:
     """Serves the service of ``spec`` (``agora serve``), migrating its database first when asked."""
     from agora.platform.http.app import create_service_app
@@ -117,7 +153,8 @@ def serve_spec(spec: Any, *, port: int | None, host: str, data_dir: Path | None,
         from agora.platform.runtime import migrate_service
 
         asyncio.run(migrate_service(spec, platform, settings))
-    serve_app(create_service_app(spec, platform, settings), host, port or settings.port, platform, edge=False)
+    app = create_service_app(spec, platform, settings)
+    serve_app(app, host, port or settings.port, platform, edge=False, websockets=serves_websockets(app))
 
 
 @dataclass(frozen=True)
@@ -195,4 +232,6 @@ __all__ = [
     "serve_app",
     "serve_from_argv",
     "serve_spec",
+    "server_config",
+    "serves_websockets",
 ]

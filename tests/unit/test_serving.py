@@ -73,3 +73,40 @@ def test_a_refusal_before_serving_is_one_line_and_status_1(tmp_path: Path) -> No
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error: distributed mode needs a real broker")
     assert "Traceback" not in done.stderr
+
+
+#: what ``agora serve NAME`` configures, in a fresh interpreter: does uvicorn load its WebSocket
+#: protocol, and with it the ``websockets`` library?
+_LOADS_WEBSOCKETS = """
+import sys
+from agora.platform.http.app import create_service_app
+from agora.platform.settings import load_settings
+from agora.registry import service_spec
+from agora.serving import platform_settings, server_config, serves_websockets
+spec = service_spec(sys.argv[1])
+platform = platform_settings()
+app = create_service_app(spec, platform, load_settings(spec.settings_cls))
+config = server_config(app, "127.0.0.1", 1, platform, edge=False, websockets=serves_websockets(app))
+config.load()
+print(config.ws, config.ws_protocol_class is not None, "websockets" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [("support", "auto True True"), ("web", "none False False"), ("currency", "none False False")],
+)
+def test_only_a_service_with_a_websocket_route_loads_the_websocket_protocol(
+    service: str, expected: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
+    env.update(AGORA_DATA_DIR=str(tmp_path), AGORA_LOG_LEVEL="WARNING")
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADS_WEBSOCKETS, service],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == expected
