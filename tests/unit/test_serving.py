@@ -75,6 +75,17 @@ def test_a_refusal_before_serving_is_one_line_and_status_1(tmp_path: Path) -> No
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("argv", [["serve", "--help"], ["--help"]], ids=["serve", "agora"])
+def test_help_answers_at_optimization_level_2(argv: list[str]) -> None:
+    """The service processes and the image run with ``PYTHONOPTIMIZE=2``: the command line's help,
+    which typer builds from docstrings where a command gives no ``help=``, must not need them."""
+    done = subprocess.run(
+        [sys.executable, "-OO", "-m", "agora", *argv], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Usage:" in done.stdout and "Traceback" not in done.stderr
+
+
 #: what ``agora serve NAME`` configures, in a fresh interpreter: does uvicorn load its WebSocket
 #: protocol, and with it the ``websockets`` library?
 _LOADS_WEBSOCKETS = """
