@@ -201,7 +201,7 @@ APPS = {"fastapi": fastapi_app, "starlette": starlette_app, "fastapi-asyncpg": f
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("app", choices=sorted(APPS))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--body-file", type=Path, required=True)

@@ -696,7 +696,7 @@ def print_table(result: dict[str, Any]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds of measured load per run (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of unmeasured load before each run")

@@ -260,7 +260,7 @@ async def load(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--modes", default="embedded,distributed")

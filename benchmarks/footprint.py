@@ -605,7 +605,7 @@ def service_names() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--parts", default="floor,services,distributed,embedded,idle")
     parser.add_argument("--services", help="comma-separated services for the 'services' part (default: all)")
     parser.add_argument("--requests", type=int, default=300)

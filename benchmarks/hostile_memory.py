@@ -257,7 +257,7 @@ async def measure(base: str, pid: int, duration: float, normal: float, workdir: 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n\n")[0])
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of hostile load (default 300)")
     parser.add_argument("--normal", type=float, default=60.0, help="seconds of each normal load (default 60)")
     parser.add_argument("--limit", type=float, default=1.3, help="largest acceptable ratio (default 1.3)")

@@ -30,3 +30,18 @@ def test_no_benchmark_imports_pytest() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_every_benchmark_answers_help_at_optimization_level_2() -> None:
+    """A user who runs everything with ``PYTHONOPTIMIZE=2``, as the service processes run, can
+    still start the benchmarks: a script that builds its help from ``__doc__`` gets None there."""
+    scripts = sorted(path for path in BENCHMARKS.glob("*.py") if "argparse" in imported_modules(path))
+    assert len(scripts) >= 5, scripts
+    failed = {}
+    for script in scripts:
+        result = subprocess.run(
+            [sys.executable, "-OO", str(script), "--help"], capture_output=True, text=True, timeout=120
+        )
+        if result.returncode != 0:
+            failed[script.name] = result.stderr[-500:]
+    assert not failed, failed
