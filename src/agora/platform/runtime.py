@@ -45,8 +45,8 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
-async def _metrics(_: Request) -> Response:
-    body, content_type = metrics_response()
+async def _metrics(request: Request) -> Response:
+    body, content_type = metrics_response(request.query_params.getlist("name[]"))
     return Response(body, media_type=content_type)
 
 

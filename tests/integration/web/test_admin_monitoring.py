@@ -1,14 +1,29 @@
 """The admin console's arithmetic: what is read from an exposition, percentiles from buckets, the
-chart geometry (gaps stay gaps)."""
+chart geometry (gaps stay gaps); and what the sampler asks of each service."""
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from agora.services.web.monitoring import Sampler, Series, line_chart, nice_ceiling, parse_metrics, quantile
+from agora.platform.observability.metrics import metrics_response
+from agora.services.web.monitoring import (
+    CHARTED_SAMPLES,
+    Sampler,
+    Series,
+    line_chart,
+    nice_ceiling,
+    parse_metrics,
+    quantile,
+)
+from tests.support.servers import serving
 
 EXPOSITION = """\
 # HELP agora_http_requests_total HTTP requests handled.
@@ -104,3 +119,38 @@ def test_one_paid_order_is_one_in_the_last_minute_and_revenue_is_in_major_units(
     assert max(value or 0 for _, value in paid.points) == 1.0
     assert dict(paid.points)[6.0] == 1.0 and dict(paid.points)[66.0] == 0.0  # counted for a minute, then gone
     assert max(value or 0 for _, value in usd.points) == pytest.approx(539.96)
+
+
+async def test_each_service_is_asked_for_the_charted_samples_only_over_one_kept_connection() -> None:
+    """Distributed, the sampler reads every service every 2 s: only the four charted samples
+    (``/metrics?name[]=...``, not the ~20 KB exposition) through one client whose connections are
+    kept from one sample to the next (not a client and a connection per service per sample)."""
+    asked: list[tuple[list[str], int]] = []
+    answered: list[str] = []
+
+    async def metrics(request: Request) -> Response:
+        assert request.client is not None
+        names = request.query_params.getlist("name[]")
+        asked.append((names, request.client.port))
+        body, content_type = metrics_response(names)
+        answered.append(body.decode())
+        return Response(body, media_type=content_type)
+
+    async with serving(Starlette(routes=[Route("/metrics", metrics)])) as address:
+        platform = SimpleNamespace(service_urls={"catalog": f"http://{address}"})
+        sampler = Sampler(cast(Any, platform), window=10, interval=2.0)
+        try:
+            await sampler.sample()
+            await sampler.sample()
+        finally:
+            await sampler.close()
+    assert [names for names, _ in asked] == [list(CHARTED_SAMPLES)] * 2
+    assert asked[0][1] == asked[1][1]  # the same client port: the connection was kept
+    everything = _sample_names(metrics_response()[0].decode())
+    assert everything - set(CHARTED_SAMPLES)  # the whole exposition has more (the process's own)
+    assert _sample_names(answered[-1]) <= set(CHARTED_SAMPLES)
+    assert sampler.taken == 2
+
+
+def _sample_names(exposition: str) -> set[str]:
+    return {line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if line and not line.startswith("#")}

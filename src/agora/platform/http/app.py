@@ -426,6 +426,6 @@ def add_operations_routes(app: FastAPI) -> None:
         return readiness_response(await readiness(context_of(request)))
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        body, content_type = metrics_response()
+    async def metrics(request: Request) -> Response:
+        body, content_type = metrics_response(request.query_params.getlist("name[]"))
         return Response(body, media_type=content_type)

@@ -48,16 +48,18 @@ class WebRuntime:
 @asynccontextmanager
 async def start(context: ServiceContext) -> AsyncIterator[WebRuntime]:
     settings = context.settings_as(WebSettings)
-    yield WebRuntime(
-        settings=settings,
-        platform=context.platform,
-        templates=environment(),
-        clients=context.clients,
-        token_verifier=context.token_verifier,
-        sampler=monitoring.Sampler(
-            context.platform, window=settings.metrics_window, interval=settings.metrics_interval
-        ),
-    )
+    sampler = monitoring.Sampler(context.platform, window=settings.metrics_window, interval=settings.metrics_interval)
+    try:
+        yield WebRuntime(
+            settings=settings,
+            platform=context.platform,
+            templates=environment(),
+            clients=context.clients,
+            token_verifier=context.token_verifier,
+            sampler=sampler,
+        )
+    finally:
+        await sampler.close()
 
 
 def web_runtime(context: ServiceContext) -> WebRuntime:
