@@ -11,6 +11,7 @@ run: $(VENV)/.installed  ## install and start every service in one process on ht
 	$(BIN)/agora up
 
 run-distributed: $(VENV)/.installed  ## one process per service behind a front proxy on :8000, on a real broker
+	$(BIN)/python -OO -m compileall -q -o 2 src/agora
 	AGORA_BROKER_URL=$${AGORA_BROKER_URL:-$$(scripts/find-broker.sh)} $(BIN)/agora up --distributed
 
 test: $(VENV)/.test-installed $(CHECKOV) backends lint  ## install test needs, provision backends, run the whole suite
@@ -38,10 +39,13 @@ $(VENV)/bin/python:
 # the service processes of `agora up --distributed` run at optimization level 2
 # (docs/architecture.md, "Process hygiene"): their libraries' bytecode for that level is compiled
 # here, since with PYTHONDONTWRITEBYTECODE set each start would otherwise compile them from source
-# (~1 min, once per install)
+# (~1 min, once per install). Agora's own modules too: the editable install runs them from src/,
+# and sixteen processes compiling them at each start cost ~5 s of CPU (no resident memory:
+# benchmarks/footprint.py measured the set the same with and without); run-distributed brings
+# their bytecode up to date, a no-op for unchanged files
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[ml]"
-	$(BIN)/python -OO -m compileall -q -o 2 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+	$(BIN)/python -OO -m compileall -q -o 2 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') src/agora
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
