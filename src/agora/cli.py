@@ -357,6 +357,9 @@ def serve(
     migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before serving.")] = True,
 ) -> None:
     """Run one service in its own process."""
+    from agora.platform.imports import without_pydantic_v1
+
+    without_pydantic_v1()  # as the serving fast path does (agora.serving.serve_from_argv)
     (spec,) = _specs([service])
     serve_spec(spec, port=port, host=host, data_dir=data_dir, migrate=migrate)
 

@@ -201,6 +201,9 @@ def serve_from_argv(argv: Sequence[str]) -> bool:
     arguments = parse_serve(argv)
     if arguments is None:
         return False
+    from agora.platform.imports import without_pydantic_v1
+
+    without_pydantic_v1()  # before the service's module-level routes are built
     from agora.registry import service_spec
 
     try:

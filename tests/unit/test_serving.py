@@ -121,3 +121,46 @@ def test_only_a_service_with_a_websocket_route_loads_the_websocket_protocol(
         check=True,
     )
     assert done.stdout.strip().splitlines()[-1] == expected
+
+
+#: a service app built and asked as ``agora serve`` builds it, in a fresh interpreter: is
+#: ``pydantic.v1`` loaded after its routes are built and its answers encoded (a 422 included)?
+#: "serve" enters through the serving fast path, whose serve_spec is replaced by the asking.
+_LOADS_PYDANTIC_V1 = """
+import asyncio, sys
+import agora.serving as serving
+from fastapi.testclient import TestClient
+
+def ask(spec, **options):
+    from agora.platform.http.app import create_service_app
+    from agora.platform.runtime import migrate_service
+    from agora.platform.settings import load_settings
+    platform = serving.platform_settings()
+    settings = load_settings(spec.settings_cls)
+    asyncio.run(migrate_service(spec, platform, settings))
+    with TestClient(create_service_app(spec, platform, settings)) as client:
+        listed = client.get("/api/currency/currencies").status_code
+        refused = client.get("/api/currency/convert", params={"from": "USD", "to": "EUR", "amount": "x"}).status_code
+    print(listed, refused, sys.modules.get("pydantic.v1") is not None)
+
+serving.serve_spec = ask
+if sys.argv[1] == "serve":
+    serving.serve_from_argv(["serve", "currency"])
+else:
+    from agora.registry import service_spec
+    ask(service_spec("currency"))
+"""
+
+
+@pytest.mark.parametrize(("how", "expected"), [("serve", "200 422 False"), ("test", "200 422 True")])
+def test_a_service_process_goes_without_pydantic_v1(how: str, expected: str, tmp_path: Path) -> None:
+    """FastAPI imports pydantic.v1 to ask whether a type is one of its models; ``agora serve``
+    marks it missing, and the service still builds its routes and encodes its answers (the
+    "test" case shows the module would be loaded otherwise)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
+    env.update(AGORA_DATA_DIR=str(tmp_path), AGORA_LOG_LEVEL="ERROR")
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADS_PYDANTIC_V1, how], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == expected

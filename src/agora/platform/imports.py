@@ -45,4 +45,17 @@ def import_redis() -> ModuleType:
     return redis.asyncio
 
 
-__all__ = ["hidden", "import_redis"]
+def without_pydantic_v1() -> None:
+    """Marks ``pydantic.v1`` as not installed for the rest of the process (if not yet imported).
+
+    FastAPI asks, for every route it builds and every value it encodes, whether a type or an
+    object is a pydantic.v1 model, by importing ``pydantic.v1`` (23 modules, ~1.4 MiB resident
+    per process) and treating ImportError as "no". Agora has no pydantic.v1 model, so a service
+    process (``agora serve``) goes without it for good: unlike :func:`hidden`, the answer must
+    stay "not installed" for the encoding done at every request. Test processes do not call
+    this: libraries they load may still need the module.
+    """
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]  # None: ImportError
+
+
+__all__ = ["hidden", "import_redis", "without_pydantic_v1"]
