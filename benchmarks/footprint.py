@@ -6,7 +6,8 @@ What one run does (``--parts`` picks which, in this order):
    stack) — what any FastAPI service process costs before Agora adds anything;
 2. **services**: for each service alone, ``agora migrate NAME`` then ``agora serve NAME
    --no-migrate`` in distributed mode (as ``agora up --distributed`` and the cluster's migration
-   Jobs run it: a real broker, a fresh PostgreSQL database, Redis), waits for ``/readyz``, reads
+   Jobs run it: a real broker, a fresh PostgreSQL database, Redis; the service process at
+   optimization level 2, as the set and the images run it), waits for ``/readyz``, reads
    its RSS, sends ``--requests`` requests to its operations and OpenAPI routes and reads it again;
    then a probe process builds the same service's app and runs its start-up and shutdown, and
    reports how many modules that imported and which heavy libraries among them;
@@ -72,6 +73,7 @@ from checkout import ADDRESS, CARD, shoppers, stocked_products
 
 from agora.platform.testing.processes import free_port, free_port_block
 from agora.platform.testing.scratch import POSTGRES_URL, create_database, drop_database
+from agora.supervisor import service_environment
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -431,6 +433,8 @@ class Run:
                 log = self.work / f"alone-{name}.log"
                 run(agora("migrate", name), env, log)
                 port = free_port()
+                # at the optimization level the set, the images and compose run a service process at
+                env = service_environment(env)
                 with Process(agora("serve", name, "--port", str(port), "--no-migrate"), env, log) as process:
                     base = f"http://127.0.0.1:{port}"
                     process.wait_ready(f"{base}/readyz")
@@ -501,7 +505,9 @@ class Run:
             log = self.work / f"idle-{service}.log"
             run(agora("migrate", service), env, log)
             port = free_port()
-            with Process(agora("serve", service, "--port", str(port), "--no-migrate"), env, log) as process:
+            with Process(
+                agora("serve", service, "--port", str(port), "--no-migrate"), service_environment(env), log
+            ) as process:
                 process.wait_ready(f"http://127.0.0.1:{port}/readyz")
                 time.sleep(IDLE_SETTLE_SECONDS)
                 found[f"serve {service}"] = idle_cpu_percent(process.pid, seconds)
