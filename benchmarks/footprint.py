@@ -105,6 +105,8 @@ SETTLE_SECONDS = 3.0  # start-up work that runs just after /readyz (first relay 
 #: the modules it imported. Run in a fresh interpreter with the service's env.
 PROBE = """
 import asyncio, json, sys
+from agora.platform.imports import without_pydantic_v1
+without_pydantic_v1()  # as agora.serving does before the service's routes are built
 from agora.platform.http.app import create_service_app
 from agora.platform.settings import load_settings
 from agora.registry import service_spec
