@@ -33,7 +33,9 @@ def app_raising(exc: Exception) -> FastAPI:
     [
         (DBAPIError("SELECT 1", {}, DriverError("53300")), 503),  # too many clients (asyncpg, plain DBAPIError)
         (DBAPIError("SELECT 1", {}, DriverError("57P03")), 503),  # the server is starting up
-        (OperationalError("SELECT 1", {}, DriverError()), 503),
+        (OperationalError("SELECT 1", {}, DriverError()), 503),  # also MariaDB's deadlock victim (1213)
+        (DBAPIError("UPDATE stock", {}, DriverError("40P01")), 503),  # PostgreSQL's deadlock victim
+        (DBAPIError("UPDATE stock", {}, DriverError("40001")), 503),  # a serialization failure
         (DBAPIError("SELECT 1", {}, DriverError("42P01")), 500),  # a missing table is our bug, not an outage
         (IntegrityError("INSERT", {}, DriverError("23505")), 500),
         (PoolTimeoutError("QueuePool limit of size 10 overflow 0 reached"), 503),  # every connection busy

@@ -227,18 +227,32 @@ async def _service_error(request: Request, exc: Exception) -> Response:
 _UNAVAILABLE_SQLSTATES = frozenset({"53300", "57P01", "57P02", "57P03", "08000", "08001", "08004", "08006"})
 
 
-def _refused_connection(exc: DBAPIError) -> bool:
+#: SQLSTATEs of a transaction the server rolled back so that another could go on (deadlock victim,
+#: serialization failure): asyncpg reports these as plain DBAPIErrors too, the MySQL drivers as
+#: OperationalError (1213). The whole request was rolled back, so the client may simply retry.
+_ROLLED_BACK_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _sqlstate_in(exc: DBAPIError, states: frozenset[str]) -> bool:
     for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
         state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if state in _UNAVAILABLE_SQLSTATES:
+        if state in states:
             return True
     return False
+
+
+def _refused_connection(exc: DBAPIError) -> bool:
+    return _sqlstate_in(exc, _UNAVAILABLE_SQLSTATES)
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
     """The database (or another store) is unreachable, or chose this transaction as a deadlock
     victim: a 503 the client may retry (nothing was committed), not a 500."""
     if isinstance(exc, DBAPIError):
+        if _sqlstate_in(exc, _ROLLED_BACK_SQLSTATES):
+            # no 500: a lock-order bug or a hot row should show in the logs, not fail a checkout
+            log.warning("database_transaction_rolled_back", path=request.url.path, error=str(exc.orig)[:200])
+            return _retry_shortly(request, "The database rolled this request back to let another finish")
         if (
             not isinstance(exc, OperationalError | InterfaceError)
             and not exc.connection_invalidated

@@ -89,20 +89,41 @@ class InventoryRepository:
         when any is short or unknown. The rows that did have enough are updated all the same:
         the caller must then roll the transaction back (a reservation holds all lines or none).
 
-        One statement instead of one per line: a CASE picks each row's quantity, and the row
-        count tells whether every line was held. Rows are locked in the order the scan of the
-        primary key meets them (sku order), as the one-per-line loop locked them.
+        One UPDATE instead of one per line: a CASE picks each row's quantity, and the row count
+        tells whether every line was held. The UPDATE locks rows in the order its scan meets
+        them, which is not sku order when PostgreSQL picks a sequential or bitmap scan (physical
+        order, which every update of a row changes): two holds could then wait on each other in
+        a cycle (a CI run under load got "deadlock detected"). So the rows are locked first, in
+        sku order, by :meth:`lock_stock`.
         """
         if not lines:
             return True
+        skus = [sku for sku, _ in lines]
+        await self.lock_stock(skus)
         wanted = case(dict(lines), value=Stock.sku)
         statement = (
             update(Stock)
-            .where(Stock.sku.in_([sku for sku, _ in lines]), Stock.on_hand - Stock.reserved >= wanted)
+            .where(Stock.sku.in_(skus), Stock.on_hand - Stock.reserved >= wanted)
             .values(reserved=Stock.reserved + wanted, version=Stock.version + 1, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         return _rowcount(await self.session.execute(statement)) == len(lines)
+
+    async def lock_stock(self, skus: Iterable[str]) -> None:
+        """Locks the skus' stock rows for this transaction in sku order, the one order every
+        transaction that changes several stock rows takes them in (no cycle of waits). The
+        database's order, not Python's: under a collation such as en_US ``sorted()`` differs
+        (hyphens are ignored at first), so the per-sku loops lock through this first too.
+
+        PostgreSQL sorts before it locks (``ORDER BY`` then ``FOR UPDATE``), whatever the scan;
+        ``NO KEY UPDATE`` is the lock the UPDATE itself takes, no stronger. InnoDB locks in
+        ``ORDER BY`` order too. SQLite has no row locks and one writer at a time: no statement.
+        """
+        ordered = sorted(set(skus))
+        if len(ordered) < 2 or self.dialect == "sqlite":
+            return  # one row cannot be taken out of order
+        statement = select(Stock.sku).where(Stock.sku.in_(ordered)).order_by(Stock.sku).with_for_update(key_share=True)
+        await self.session.execute(statement)
 
     async def adjust(self, sku: str, *, on_hand: int = 0, reserved: int = 0) -> None:
         """Adds the deltas to a row a reservation holds units of (commit, release, restock, expiry).

@@ -9,8 +9,10 @@ A reservation is ``held`` (its units counted in ``stock.reserved``), then exactl
 
 Each transition is a conditional UPDATE on the reservation's status followed by the stock
 deltas, in one transaction (the caller's: the request session or a unit of work), so two
-concurrent commits or releases of one reservation cannot both apply. Stock rows are always
-touched in sku order, so transactions over several skus never wait on each other in a cycle.
+concurrent commits or releases of one reservation cannot both apply. A transaction that changes
+several stock rows locks them first, in the database's sku order
+(:meth:`InventoryRepository.lock_stock`), so transactions over several skus never wait on each
+other in a cycle.
 
 No web framework here and no commit. Refusals are :class:`ServiceError` subclasses.
 """
@@ -254,7 +256,7 @@ class InventoryService:
                 raise
             return existing
 
-        lines = _lines(request)  # sku order: no lock cycles between reservations
+        lines = _lines(request)
         if not await self.repository.hold_all(lines):
             # some line was short: undo the lines that were held, then name the first short one
             await self.session.rollback()
@@ -307,6 +309,7 @@ class InventoryService:
         """
         if await self.repository.transition(reservation_id, from_status=HELD, to_status=COMMITTED):
             view = await self.get_reservation(reservation_id)
+            await self.repository.lock_stock(sku for sku, _ in view.items)
             for sku, quantity in view.items:
                 await self.repository.adjust(sku, on_hand=-quantity, reserved=-quantity)
             await self._emit(StockCommitted(reservation_id=view.id, items=view.reserved_items()))
@@ -332,6 +335,7 @@ class InventoryService:
 
     async def _released(self, reservation_id: str, reason: ReleaseReason, *, on_hand: int) -> ReservationView:
         view = await self.get_reservation(reservation_id)
+        await self.repository.lock_stock(sku for sku, _ in view.items)
         for sku, quantity in view.items:
             if on_hand:
                 await self.repository.adjust(sku, on_hand=quantity)
@@ -344,7 +348,8 @@ class InventoryService:
     async def expire_due(self, *, now: datetime, limit: int) -> tuple[int, list[ReservationView]]:
         """Expires up to ``limit`` held reservations whose time ran out; returns (claimed, expired).
 
-        The stock given back is summed per sku and applied in sku order, one UPDATE per sku.
+        The stock given back is summed per sku and applied one UPDATE per sku, the rows locked
+        first in sku order.
         """
         claimed = await self.repository.claim_expired(now, limit)
         expired = [
@@ -359,6 +364,7 @@ class InventoryService:
         for lines in items.values():
             for item in lines:
                 totals[item.sku] += item.quantity
+        await self.repository.lock_stock(totals)
         for sku in sorted(totals):
             await self.repository.adjust(sku, reserved=-totals[sku])
         views = []
