@@ -66,3 +66,39 @@ async def test_readers_do_not_wait_for_a_writer(sessions) -> None:  # type: igno
         assert await asyncio.wait_for(count(sessions), 5) == 0  # WAL: the reader sees the last commit
         await writer.commit()
     assert await count(sessions) == 1
+
+
+class _Gate(asyncio.Lock):
+    """The write gate, telling when a session queues at it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued = asyncio.Event()
+
+    async def acquire(self) -> bool:
+        self.queued.set()
+        return await super().acquire()
+
+
+async def test_a_writer_cancelled_as_the_gate_frees_is_cancelled_and_leaves_it_free(sessions) -> None:  # type: ignore[no-untyped-def]
+    """The cancel comes in the same loop step that hands the gate over. ``wait_for`` (Python 3.11)
+    returned as if it had acquired and dropped the cancel: the writer went on to write, and a
+    consumer stopped at shutdown then waited for its next event forever."""
+    gate = _Gate()
+    sessions.class_.gate = gate
+    await gate.acquire()
+    gate.queued.clear()
+
+    async def write() -> None:
+        async with unit_of_work(sessions) as session:
+            await session.execute(insert(rows).values(owner="cancelled"))
+            await session.commit()
+
+    writer = asyncio.create_task(write())
+    await asyncio.wait_for(gate.queued.wait(), 5)
+    gate.release()
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    assert not gate.locked()
+    assert await count(sessions) == 0

@@ -47,6 +47,32 @@ async def test_a_message_in_flight_when_stopped_goes_to_the_next_member(broker: 
     assert (await asyncio.wait_for(redelivered, 5)).data == {"n": 1}
 
 
+async def test_stop_returns_when_the_handler_in_flight_swallows_the_cancel(broker: MemoryTransport) -> None:
+    """A handler may swallow a cancel (``asyncio.wait_for`` on Python 3.11 does when its inner
+    task has just finished) and return: the loop must end there rather than wait for the next
+    message, or a shutdown with nothing more to deliver never finishes (it hung a CI teardown)."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    handled: list[int] = []
+
+    async def swallows(envelope: Envelope) -> None:
+        entered.set()
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            pass  # as wait_for does: the cancel is lost and the handler completes
+        handled.append(envelope.data["n"])
+
+    await broker.publish("t", _event(1))
+    subscription = await broker.subscribe("t", "g", swallows)
+    await asyncio.wait_for(entered.wait(), 5)
+    # not wait_for: on its timeout it cancels stop(), whose cancel then ends the loop anyway
+    stopping = asyncio.ensure_future(subscription.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert stopping in done, "stop() still waits for a loop the handler kept running"
+    assert handled == [1]
+    assert await broker.backlog("t", "g") == 0  # it was handled: acknowledged, not delivered again
+
+
 async def test_a_failing_handler_gets_the_message_again(broker: MemoryTransport) -> None:
     calls: list[int] = []
     done = asyncio.Event()

@@ -164,7 +164,13 @@ class WriteGatedSession(AsyncSession):
     async def _enter(self) -> None:
         if not self._holding:
             try:
-                await asyncio.wait_for(self.gate.acquire(), WRITE_GATE_TIMEOUT)
+                # not ``wait_for``: on Python 3.11 it runs the acquire as a task of its own and, when
+                # a cancel arrives just after that task took the lock, returns as if acquired and
+                # drops the cancel; a consumer stopping at shutdown then went on to wait for the next
+                # event forever (the teardown hang of test_series_cardinality under load).
+                # ``timeout`` acquires in this task, so a cancel either wins or comes after.
+                async with asyncio.timeout(WRITE_GATE_TIMEOUT):
+                    await self.gate.acquire()
             except TimeoutError:
                 raise SqlOperationalError("write gate", None, TimeoutError("database is locked (write gate)")) from None
             self._holding = True

@@ -102,13 +102,25 @@ class _Topic:
 
 
 class MemorySubscription:
-    def __init__(self, task: asyncio.Task[None]) -> None:
-        self._task = task
+    def __init__(self) -> None:
+        self.stopping = False
+        self.task: asyncio.Task[None] | None = None
 
     async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        # The flag as well as the cancel: a handler may swallow a cancel (``asyncio.wait_for`` on
+        # Python 3.11 does when its inner task has just finished), and the delivery loop must then
+        # end after that handler instead of waiting for the next message, which at shutdown never
+        # comes (``stop`` would never return).
+        self.stopping = True
+        if self.task is None:
+            return
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # our caller's cancel, not the loop's end
+                raise
 
 
 class MemoryTransport(Transport):
@@ -193,8 +205,9 @@ class MemoryTransport(Transport):
         # A new group starts at the oldest retained message, like auto.offset.reset=earliest.
         members = state.groups.setdefault(group, _Group(position=state.base))
         self._dirty.set()  # a new group is journaled, so trimming waits for it after a restart
-        task = asyncio.create_task(self._deliver(state, members, handler), name=f"memory:{topic}:{group}")
-        subscription = MemorySubscription(task)
+        subscription = MemorySubscription()
+        task = asyncio.create_task(self._deliver(state, members, handler, subscription), name=f"memory:{topic}:{group}")
+        subscription.task = task
         self._subscriptions.add(subscription)
         task.add_done_callback(lambda _: self._subscriptions.discard(subscription))
         return subscription
@@ -206,8 +219,8 @@ class MemoryTransport(Transport):
     def _topic(self, name: str) -> _Topic:
         return self._topics.setdefault(name, _Topic())
 
-    async def _deliver(self, topic: _Topic, group: _Group, handler: Handler) -> None:
-        while True:
+    async def _deliver(self, topic: _Topic, group: _Group, handler: Handler, subscription: MemorySubscription) -> None:
+        while not subscription.stopping:
             item = topic.take(group)
             if item is None:
                 await topic.changed.wait()
