@@ -22,6 +22,7 @@ from agora.platform.messaging import (
     outbox,
     replay_dead_letter,
 )
+from agora.platform.messaging.gauges import refresh_event_gauges
 from agora.platform.messaging.transports.memory import MemoryTransport
 from agora.platform.testing.brokers import unique_name
 
@@ -72,6 +73,9 @@ async def test_poison_event_is_dead_lettered_and_others_still_flow(
         assert "cannot handle seq 7" in letter.error
         assert _metric("agora_events_consumed_total", consumer=group, type=event_type, outcome="dead_lettered") == 1
         assert _metric("agora_event_handler_failures_total", consumer=group, type=event_type) == 3
+        # a waiting dead letter keeps the gauges' refresh at its interval (it backs off at 0)
+        assert await refresh_event_gauges(sessions, [consumer])
+        assert _metric("agora_dead_letters", consumer=group) == 1
 
         healed = True
         await replay_dead_letter(sessions, transport, letter.id)

@@ -213,6 +213,7 @@ async def test_the_sampler_turns_real_requests_into_rates_and_charts(shop: Shop)
     partial = await admin.get("/admin/partials/charts")
     assert partial.status_code == 200
     assert partial.text.count("<svg") >= 5
+    assert sampler.watched  # reading the charts starts the sampler
     assert '<title id="chart-requests-title">Request rate per service</title>' in partial.text
     assert re.search(r'<polyline class="series series-\d+" points="[\d., ]+"', partial.text)
     assert "catalog latency" in partial.text

@@ -1,5 +1,6 @@
 """The admin console's arithmetic: what is read from an exposition, percentiles from buckets, the
-chart geometry (gaps stay gaps); and what the sampler asks of each service."""
+chart geometry (gaps stay gaps); what the sampler asks of each service, and that it samples only
+while the console is watched."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agora.platform.observability.metrics import metrics_response
+from agora.services.web import monitoring
 from agora.services.web.monitoring import (
     CHARTED_SAMPLES,
     Sampler,
@@ -154,3 +156,31 @@ async def test_each_service_is_asked_for_the_charted_samples_only_over_one_kept_
 
 def _sample_names(exposition: str) -> set[str]:
     return {line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if line and not line.startswith("#")}
+
+
+async def test_the_sampler_samples_only_while_the_console_is_watched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody reading the charts: the periodic run takes no sample. From a view on it does,
+    until ``watch_seconds`` after the last view."""
+    platform = SimpleNamespace(service_urls={})  # embedded: this process's registry
+    sampler = Sampler(cast(Any, platform), window=10, interval=2.0, watch_seconds=60.0)
+
+    assert await sampler.sample_while_watched() is None
+    assert sampler.taken == 0 and not sampler.samples
+
+    await sampler.viewed()  # resuming: a first sample at once
+    assert sampler.taken == 1
+    assert await sampler.sample_while_watched() is not None
+    await sampler.viewed()  # still watched: no extra sample, the window is kept
+    assert sampler.taken == 2 and len(sampler.samples) == 2
+
+    now = monitoring.time.monotonic()
+    monkeypatch.setattr(monitoring.time, "monotonic", lambda: now + 61.0)
+    assert not sampler.watched
+    assert await sampler.sample_while_watched() is None
+    assert sampler.taken == 2
+
+    later = sampler.samples[-1].at + 61.0
+    monkeypatch.setattr(monitoring.time, "time", lambda: later)
+    await sampler.viewed()  # back after the pause: sampling again, the old samples dropped
+    assert sampler.watched
+    assert len(sampler.samples) == 1 and sampler.taken == 3

@@ -21,11 +21,17 @@ from agora.services.notifications.runtime import notifications_runtime, start
 from agora.services.notifications.settings import NotificationsSettings
 
 MAIL_TASK = "notifications.send_emails"
+#: while sweeps send nothing the retry sweep backs off to this many intervals (60 s by default):
+#: each new email is sent at once when its event commits (``Mailer.wake``), so the sweep only
+#: retries failed sends and those of a process that died, and during an SMTP outage its retries
+#: space out 5, 10, 20, 40, 60 s instead of hitting the server every 5 s
+MAIL_IDLE_FACTOR = 12
 
 
 def periodic(context: ServiceContext) -> Iterable[PeriodicTask]:
     runtime = notifications_runtime(context)
-    return [PeriodicTask(MAIL_TASK, runtime.settings.mail_interval_seconds, runtime.mailer.sweep)]
+    interval = runtime.settings.mail_interval_seconds
+    return [PeriodicTask(MAIL_TASK, interval, runtime.mailer.sweep, idle_factor=MAIL_IDLE_FACTOR)]
 
 
 spec = ServiceSpec(

@@ -27,7 +27,8 @@ class NotificationsSettings(ServiceSettings):
     """Where shoppers reach the shop: the base of the links emails carry (a password reset's)."""
 
     mail_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
-    """How often pending emails are retried (each new one is sent at once after its event committed)."""
+    """How often pending emails are retried (each new one is sent at once after its event committed);
+    up to 12 times longer while the retries send nothing (``notifications.MAIL_IDLE_FACTOR``)."""
     mail_batch_size: int = Field(default=50, ge=1, le=1000)
     mail_max_attempts: int = Field(default=5, ge=1, le=100)
     mail_claim_seconds: float = Field(default=300.0, gt=0, le=86_400)

@@ -4,6 +4,9 @@ The web keeps no data of its own except this cache. A periodic task (``runtime.p
 service's Prometheus metrics each ``WebSettings.metrics_interval`` seconds and keeps the last
 ``metrics_window`` samples in a ring buffer; the charts are the differences between samples
 (request rate, 5xx share, latency percentiles from histogram buckets, paid orders and revenue).
+It samples only while the console is watched: a page that reads the charts starts it (with a
+sample at once) and it pauses ``WebSettings.metrics_watch_seconds`` after the last such read; the window then
+starts afresh with the next view.
 
 * embedded (``platform.service_urls`` empty): every service runs in this process, so the
   in-process registry is read directly;
@@ -219,13 +222,41 @@ class Sampler:
     """A ring buffer of samples and the series the charts draw from it (one per web process, on
     its runtime: the periodic task fills it, the admin console's charts read it)."""
 
-    def __init__(self, platform: PlatformSettings, *, window: int, interval: float) -> None:
+    def __init__(
+        self, platform: PlatformSettings, *, window: int, interval: float, watch_seconds: float = 600.0
+    ) -> None:
         self.platform = platform
         self.interval = interval
+        self.watch_seconds = watch_seconds
         self.samples: deque[Sample] = deque(maxlen=window)
         self.taken = 0
         self._lock = asyncio.Lock()
         self._http: httpx.AsyncClient | None = None
+        self._viewed_at = -math.inf  # time.monotonic() of the last read of the charts
+
+    @property
+    def watched(self) -> bool:
+        """Whether a console page read the charts in the last ``watch_seconds``."""
+        return time.monotonic() - self._viewed_at < self.watch_seconds
+
+    async def viewed(self) -> None:
+        """A console page reads the charts: sample from now until ``watch_seconds`` after this.
+
+        Resuming takes a sample at once, so what happens from the view on is a rate in the next
+        one, and starts the window afresh after a pause: a rate across the pause would be an
+        average over minutes drawn as one point."""
+        resuming = not self.watched
+        self._viewed_at = time.monotonic()
+        if resuming:
+            if self.samples and time.time() - self.samples[-1].at > 2 * self.interval:
+                self.samples.clear()
+            await self.sample()
+
+    async def sample_while_watched(self) -> Sample | None:
+        """The periodic task's run: a sample while the console is watched, else nothing."""
+        if not self.watched:
+            return None
+        return await self.sample()
 
     def _client(self) -> httpx.AsyncClient:
         """One client for every sample, its connections kept alive from one to the next: a client

@@ -48,7 +48,12 @@ class WebRuntime:
 @asynccontextmanager
 async def start(context: ServiceContext) -> AsyncIterator[WebRuntime]:
     settings = context.settings_as(WebSettings)
-    sampler = monitoring.Sampler(context.platform, window=settings.metrics_window, interval=settings.metrics_interval)
+    sampler = monitoring.Sampler(
+        context.platform,
+        window=settings.metrics_window,
+        interval=settings.metrics_interval,
+        watch_seconds=settings.metrics_watch_seconds,
+    )
     try:
         yield WebRuntime(
             settings=settings,
@@ -71,9 +76,10 @@ def web_runtime(context: ServiceContext) -> WebRuntime:
 
 
 def periodic(context: ServiceContext) -> list[PeriodicTask]:
-    """The metrics sampler, every ``WebSettings.metrics_interval`` seconds."""
+    """The metrics sampler, every ``WebSettings.metrics_interval`` seconds while the console is
+    watched (unwatched, a run only compares a time; the first view takes a sample itself)."""
     sampler = web_runtime(context).sampler
-    return [PeriodicTask("web.metrics", sampler.interval, sampler.sample, jitter=0.0)]
+    return [PeriodicTask("web.metrics", sampler.interval, sampler.sample_while_watched, jitter=0.0)]
 
 
 Runtime = Annotated[WebRuntime, Depends(runtime_of(WebRuntime))]

@@ -28,7 +28,13 @@ class WebSettings(ServiceSettings):
     """And this much longer per MiB of the image (sending it, then decoding more pixels): 25 s for
     media's 10 MiB, within the 30 s the distributed front proxy waits for an answer."""
     metrics_interval: float = Field(default=2.0, gt=0, le=60)
-    """How often the admin console samples every service's /metrics for its charts."""
+    """How often the admin console samples every service's /metrics for its charts, while it is
+    being watched (see ``metrics_watch_seconds``)."""
+    metrics_watch_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    """The sampler runs from a console page's first read of the charts until this long after the
+    last one (10 minutes: the window); then it pauses, and the charts start again from the next
+    view. Sampling nobody looks at was an idle ``agora up``'s largest periodic cost, and in the
+    distributed set a /metrics request to every service every 2 s."""
     metrics_window: int = Field(default=300, ge=10, le=10_000)
     """How many samples the charts keep (300 x 2 s = the last 10 minutes)."""
     grafana_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")

@@ -141,6 +141,7 @@ def _refusal(response: Any, what: str) -> Refusal | None:
 @_guarded
 async def dashboard(visit: ThisVisit) -> Response:
     health = await visit.runtime.service_health()
+    await visit.runtime.sampler.viewed()  # the sampler runs while the charts are read
     charts = _charts(visit.runtime.sampler)
     return await _page(visit, "admin/dashboard.html", {"health": health, **charts})
 
@@ -155,6 +156,7 @@ async def health_partial(visit: ThisVisit) -> Response:
 @router.get("/admin/partials/charts")
 @_guarded
 async def charts_partial(visit: ThisVisit) -> Response:
+    await visit.runtime.sampler.viewed()
     return await visit.render("admin/partials/charts.html", _charts(visit.runtime.sampler))
 
 
@@ -194,6 +196,7 @@ def _charts(sampler: monitoring.Sampler) -> dict[str, Any]:
     return {
         "sample_count": sampler.taken,
         "interval": sampler.interval,
+        "watch_minutes": sampler.watch_seconds / 60,
         "request_chart": rates,
         "error_chart": errors,
         "latency_charts": latencies,
